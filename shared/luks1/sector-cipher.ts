@@ -1,0 +1,44 @@
+// Sector-wise AES as dm-crypt applies it to LUKS1 key material: xts or cbc, IVs plain / plain64 / essiv:sha256.
+import { createCipheriv, createDecipheriv, createHash } from 'node:crypto';
+import { InternalError } from '../errors.ts';
+import { zeroize } from '../bytes.ts';
+import { SECTOR_BYTES, type Luks1CipherMode } from './constants.ts';
+
+export type Direction = 'encrypt' | 'decrypt';
+
+function opensslName(mode: Luks1CipherMode, keyBytes: number): string {
+  if (mode.startsWith('xts-')) return `aes-${(keyBytes / 2) * 8}-xts`;
+  return `aes-${keyBytes * 8}-cbc`;
+}
+
+/** The 16-byte IV block for a sector: plain64 = 64-bit little-endian sector number, plain = its low 32 bits. */
+function sectorIv(sector: number, truncate32: boolean): Buffer {
+  const iv = Buffer.alloc(16);
+  if (truncate32) iv.writeUInt32LE(sector % 2 ** 32, 0);
+  else iv.writeBigUInt64LE(BigInt(sector), 0);
+  return iv;
+}
+
+/** Encrypts or decrypts whole 512-byte sectors, numbering them from `firstSector`. */
+export function cryptSectors(direction: Direction, mode: Luks1CipherMode, key: Uint8Array, data: Uint8Array, firstSector = 0): Buffer {
+  if (data.length % SECTOR_BYTES !== 0) throw new InternalError(`sector data of ${data.length} bytes is not whole sectors`);
+  const algorithm = opensslName(mode, key.length);
+  const essivKey = mode === 'cbc-essiv:sha256' ? createHash('sha256').update(key).digest() : undefined;
+  const out = Buffer.alloc(data.length);
+  try {
+    for (let offset = 0; offset < data.length; offset += SECTOR_BYTES) {
+      const sector = firstSector + offset / SECTOR_BYTES;
+      let iv = sectorIv(sector, mode.endsWith('-plain'));
+      if (essivKey) iv = createCipheriv('aes-256-ecb', essivKey, null).setAutoPadding(false).update(iv);
+      const cipher = direction === 'encrypt' ? createCipheriv(algorithm, key, iv) : createDecipheriv(algorithm, key, iv);
+      cipher.setAutoPadding(false);
+      const block = cipher.update(data.subarray(offset, offset + SECTOR_BYTES));
+      block.copy(out, offset);
+      zeroize(block);
+      cipher.final();
+    }
+  } finally {
+    zeroize(essivKey);
+  }
+  return out;
+}

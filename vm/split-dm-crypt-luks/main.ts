@@ -1,0 +1,42 @@
+// split-dm-crypt-luks: the LUKS engine as a command-line tool. The only place that turns errors into exit codes.
+import { exitCodeOf, SplitError, UsageError } from '../../shared/errors.ts';
+import { parseLuksCommand, USAGE, type LuksCommand } from './cli.ts';
+import { dumpCommand } from './commands/dump.ts';
+import { formatCommand } from './commands/format.ts';
+import { addKeyCommand, changeKeyCommand, removeKeyCommand } from './commands/keyslots.ts';
+import { unlockCommand } from './commands/unlock.ts';
+
+async function run(command: LuksCommand): Promise<void> {
+  const { stdin, stdout } = process;
+  switch (command.command) {
+    case 'help':
+      stdout.write(`${USAGE}\n`);
+      return;
+    case 'dump':
+      return dumpCommand(command.file, stdout);
+    case 'unlock':
+      return unlockCommand(command, stdin, stdout);
+    case 'format':
+      return formatCommand(command, stdin, stdout);
+    case 'add-key':
+      return addKeyCommand(command, stdin, stdout);
+    case 'remove-key':
+      return removeKeyCommand(command, stdin, stdout);
+    case 'change-key':
+      return changeKeyCommand(command, stdin, stdout);
+  }
+}
+
+async function main(): Promise<void> {
+  try {
+    await run(parseLuksCommand(process.argv.slice(2)));
+  } catch (error) {
+    // One line, never a stack trace; unexpected errors say only their message (it never carries secret bytes).
+    const message = error instanceof SplitError ? error.message : `unexpected failure: ${(error as Error)?.message ?? String(error)}`;
+    process.stderr.write(`split-dm-crypt-luks: error: ${message}\n`);
+    if (error instanceof UsageError) process.stderr.write("split-dm-crypt-luks: hint: run 'split-dm-crypt-luks --help'\n");
+    process.exitCode = exitCodeOf(error);
+  }
+}
+
+await main();

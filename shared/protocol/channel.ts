@@ -1,0 +1,90 @@
+// A typed message channel over a byte stream pair: write frames and counted bytes, read them back through schemas.
+// A peer's `error` frame becomes a typed error; anything that does not match the expected schema is a ParseError.
+import type { z } from 'zod';
+import { OperationError, ParseError, UnsupportedError, UsageError, WrongPassphraseError, type SplitError } from '../errors.ts';
+import { ByteReader, encodeFrame, readFrame } from './frame.ts';
+import { BytesFollow, ErrorReply, MAX_CONTROL_FRAME_BYTES } from './messages.ts';
+
+export interface Writable {
+  write(chunk: Uint8Array): boolean;
+}
+
+/** Keeps only printable ASCII of a peer's text and caps its length, so a hostile VM cannot drive dom0's terminal. */
+export function sanitizePeerText(text: string, maxChars = 300): string {
+  const clean = text.replace(/[^\x20-\x7e]/g, '?');
+  return clean.length > maxChars ? `${clean.slice(0, maxChars)}...` : clean;
+}
+
+/** The typed error for a peer's error frame, its text sanitized and attributed to `peer`. */
+export function errorFromReply(reply: ErrorReply, peer: string): SplitError {
+  const message = `${peer}: ${sanitizePeerText(reply.message)}`;
+  switch (reply.kind) {
+    case 'wrong-passphrase':
+      return new WrongPassphraseError(message);
+    case 'usage':
+      return new UsageError(message);
+    case 'unsupported':
+      return new UnsupportedError(message);
+    case 'parse':
+    case 'refused':
+    case 'failure':
+      return new OperationError(message);
+  }
+}
+
+export class Channel {
+  private readonly reader: ByteReader;
+
+  constructor(
+    input: AsyncIterable<Buffer | string>,
+    private readonly output: Writable,
+    /** Who is on the other end, for error messages ("device VM dm-device-disp1234"). */
+    readonly peer: string,
+  ) {
+    this.reader = new ByteReader(input);
+  }
+
+  send(message: Readonly<Record<string, unknown>>): void {
+    this.output.write(encodeFrame(message));
+  }
+
+  /** Sends a counted run of raw bytes. */
+  sendBytes(bytes: Uint8Array): void {
+    this.send({ type: 'bytes', length: bytes.length });
+    this.output.write(bytes);
+  }
+
+  /** Receives one message that must match `schema` (or a peer error, which is thrown as a typed error). */
+  async receive<T extends z.ZodTypeAny>(schema: T, maxBodyBytes = MAX_CONTROL_FRAME_BYTES): Promise<z.infer<T>> {
+    const untrusted = await readFrame(this.reader, maxBodyBytes);
+    const asError = ErrorReply.safeParse(untrusted);
+    if (asError.success) throw errorFromReply(asError.data, this.peer);
+    const parsed = schema.safeParse(untrusted);
+    if (!parsed.success) {
+      const type = typeof untrusted === 'object' && untrusted !== null && 'type' in untrusted ? String((untrusted as { type: unknown }).type) : '?';
+      const issue = parsed.error.issues[0];
+      throw new ParseError('protocol message', sanitizePeerText(`${type}${issue ? `.${issue.path.join('.')}` : ''}`, 80), this.reader.offset, sanitizePeerText(issue?.message ?? 'unexpected message', 120));
+    }
+    return parsed.data;
+  }
+
+  /** Receives a counted run of raw bytes whose length must be exactly `expected` (or at most `max` when `expected` is undefined). */
+  async receiveBytes(what: string, expected: number | undefined, max = expected ?? 0): Promise<Buffer> {
+    const { length } = await this.receive(BytesFollow);
+    if (expected !== undefined && length !== expected) {
+      throw new ParseError('protocol stream', what, this.reader.offset, `announced ${length} bytes, expected exactly ${expected}`);
+    }
+    if (length > max) throw new ParseError('protocol stream', what, this.reader.offset, `announced ${length} bytes, more than the cap of ${max}`);
+    return this.readRaw(length, what);
+  }
+
+  /** Exactly `count` raw bytes, after a `bytes` frame the caller has already received and checked. */
+  readRaw(count: number, what: string): Promise<Buffer> {
+    return this.reader.readExact(count, what);
+  }
+
+  /** True when the peer closed its side with nothing unread. */
+  atEnd(): Promise<boolean> {
+    return this.reader.atEnd();
+  }
+}

@@ -1,0 +1,87 @@
+// Length-prefixed frames: 4-byte big-endian length, then a msgpack map with a protocol version; and counted raw byte runs.
+// The reader checks each length against the cap the caller expects before reading a single byte of the body.
+import { Packr } from 'msgpackr';
+import { ParseError } from '../errors.ts';
+
+export const PROTOCOL_VERSION = 1;
+const LENGTH_BYTES = 4;
+
+// Plain maps only: no msgpackr records or extension types, so a peer cannot make us build anything but plain data.
+const packr = new Packr({ useRecords: false, mapsAsObjects: true, moreTypes: false, int64AsType: 'number' });
+
+/** Encodes one message as a frame. */
+export function encodeFrame(message: Readonly<Record<string, unknown>>): Buffer {
+  const body = packr.pack({ v: PROTOCOL_VERSION, ...message });
+  const frame = Buffer.alloc(LENGTH_BYTES + body.length);
+  frame.writeUInt32BE(body.length, 0);
+  body.copy(frame, LENGTH_BYTES);
+  return frame;
+}
+
+/** Decodes a frame body (without its length prefix) into an untrusted value; only schemas turn it into a message. */
+export function decodeFrameBody(body: Uint8Array): unknown {
+  try {
+    return packr.unpack(body);
+  } catch (error) {
+    throw new ParseError('protocol frame', 'body', LENGTH_BYTES, 'not valid msgpack');
+  }
+}
+
+/** Reads exact byte counts from a stream of chunks. */
+export class ByteReader {
+  private readonly iterator: AsyncIterator<Buffer | string>;
+  private pending: Buffer = Buffer.alloc(0);
+  private ended = false;
+  /** Total bytes consumed, for error offsets. */
+  offset = 0;
+
+  constructor(stream: AsyncIterable<Buffer | string>) {
+    this.iterator = stream[Symbol.asyncIterator]();
+  }
+
+  private async fill(wanted: number): Promise<void> {
+    while (this.pending.length < wanted && !this.ended) {
+      const next = await this.iterator.next();
+      if (next.done) {
+        this.ended = true;
+        break;
+      }
+      const chunk = typeof next.value === 'string' ? Buffer.from(next.value) : next.value;
+      this.pending = this.pending.length === 0 ? chunk : Buffer.concat([this.pending, chunk]);
+    }
+  }
+
+  /** Exactly `count` bytes, or a ParseError naming what was truncated. */
+  async readExact(count: number, what: string): Promise<Buffer> {
+    await this.fill(count);
+    if (this.pending.length < count) {
+      throw new ParseError('protocol stream', what, this.offset, `truncated: received ${this.pending.length} of ${count} bytes`);
+    }
+    const out = Buffer.from(this.pending.subarray(0, count));
+    this.pending.fill(0, 0, count);
+    this.pending = this.pending.subarray(count);
+    this.offset += count;
+    return out;
+  }
+
+  /** True when the stream has ended with nothing left unread. */
+  async atEnd(): Promise<boolean> {
+    await this.fill(1);
+    return this.pending.length === 0;
+  }
+}
+
+/** Reads one frame whose body may be at most `maxBodyBytes`; the cap is checked before the body is read. */
+export async function readFrame(reader: ByteReader, maxBodyBytes: number): Promise<unknown> {
+  const prefix = await reader.readExact(LENGTH_BYTES, 'frame length');
+  const length = prefix.readUInt32BE(0);
+  if (length > maxBodyBytes) {
+    throw new ParseError('protocol frame', 'length', reader.offset - LENGTH_BYTES, `${length} bytes exceed the cap of ${maxBodyBytes} for this message`);
+  }
+  const body = await reader.readExact(length, 'frame body');
+  try {
+    return decodeFrameBody(body);
+  } finally {
+    body.fill(0);
+  }
+}

@@ -1,0 +1,49 @@
+// Device VM facts kept between service calls, all under /run (tmpfs: gone with the DisposableVM) and /etc (template config).
+import { mkdir, readFile, unlink, writeFile } from 'node:fs/promises';
+import { OperationError } from '../../shared/errors.ts';
+import { PUBLIC_KEY_BYTES } from '../../shared/seal.ts';
+import { zeroize } from '../../shared/bytes.ts';
+import { diskPresent, noPartScanIsOn, partitionsOf, SOURCE_DEVICE } from './kernel.ts';
+import { vmPath } from './sysroot.ts';
+
+const RUN_DIR = '/run/split-dm-crypt';
+const SECRET_KEY_FILE = `${RUN_DIR}/device-secret-key`;
+const CONFIG_FILE = '/etc/split-dm-crypt/device-vm.conf';
+
+/** Keeps the device VM's X25519 secret key for the one DeviceOpen call that follows (root-only file on tmpfs). */
+export async function storeSecretKey(secretKey: Uint8Array): Promise<void> {
+  await mkdir(vmPath(RUN_DIR), { recursive: true, mode: 0o700 });
+  await writeFile(vmPath(SECRET_KEY_FILE), secretKey, { mode: 0o600 });
+}
+
+/** Takes the secret key out of /run: it is deleted as it is read, so a box can be opened at most once per prepare. */
+export async function takeSecretKey(): Promise<Uint8Array> {
+  const path = vmPath(SECRET_KEY_FILE);
+  const key = await readFile(path).catch(() => undefined);
+  await unlink(path).catch(() => undefined);
+  if (!key || key.length !== PUBLIC_KEY_BYTES) {
+    zeroize(key);
+    throw new OperationError('this device VM holds no key pair: DevicePrepare must run first, and a key pair is used only once');
+  }
+  return key;
+}
+
+/** Whether the template's config explicitly accepts a kernel that scans partitions (`allow_partition_scan=yes`). */
+export async function partitionScanAllowed(): Promise<boolean> {
+  const text = await readFile(vmPath(CONFIG_FILE), 'utf8').catch(() => '');
+  return text.split('\n').some((line) => /^\s*allow_partition_scan\s*=\s*yes\s*$/.test(line));
+}
+
+/**
+ * Defence in depth before anything reads the source disk: it is present, the kernel made no partition devices for it,
+ * and no_part_scan is still on (unless the template's config accepts scanning).
+ */
+export async function assertSourceUnparsed(): Promise<void> {
+  if (!(await diskPresent(SOURCE_DEVICE))) throw new OperationError(`no source disk at /dev/${SOURCE_DEVICE}`);
+  const allowed = await partitionScanAllowed();
+  const partitions = await partitionsOf(SOURCE_DEVICE);
+  if (partitions.length > 0 && !allowed) {
+    throw new OperationError(`the kernel scanned the source disk's partition table (found ${partitions.join(', ')}): refusing to use it`);
+  }
+  if (!allowed && !(await noPartScanIsOn())) throw new OperationError('no_part_scan is no longer on in this device VM: refusing to read the source disk');
+}

@@ -1,0 +1,11 @@
+// qrexec service splitdmcrypt.DeviceClose (device DisposableVM): removes the mapping (retrying while busy) and flushes the disks.
+import { DeviceCloseRequest } from '../../shared/protocol/messages.ts';
+import { dmRemove, syncAll } from '../lib/kernel.ts';
+import { runService } from '../lib/service.ts';
+
+await runService(async (channel) => {
+  const request = await channel.receive(DeviceCloseRequest);
+  const attempts = await dmRemove(request.name);
+  await syncAll();
+  channel.send({ type: 'device-closed', attempts });
+});

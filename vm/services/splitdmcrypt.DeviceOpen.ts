@@ -1,0 +1,32 @@
+// qrexec service splitdmcrypt.DeviceOpen (device DisposableVM): opens the sealed volume key, checks it and the segment,
+// and creates the dm-crypt mapping over the raw source disk.
+import { zeroize } from '../../shared/bytes.ts';
+import { DeviceOpenRequest } from '../../shared/protocol/messages.ts';
+import { openSealed } from '../../shared/seal.ts';
+import { cryptTable, validateXtsKey } from '../lib/crypt-table.ts';
+import { assertSourceUnparsed, takeSecretKey } from '../lib/device-state.ts';
+import { deviceSectors, dmCreate, dmKernelName, isReadOnly, SOURCE_DEVICE, SOURCE_DEVICE_PATH } from '../lib/kernel.ts';
+import { runService } from '../lib/service.ts';
+import { vmPath } from '../lib/sysroot.ts';
+
+await runService(async (channel) => {
+  const request = await channel.receive(DeviceOpenRequest);
+  const secretKey = await takeSecretKey();
+  let volumeKey: Uint8Array | undefined;
+  let table: Buffer | undefined;
+  try {
+    await assertSourceUnparsed();
+    volumeKey = openSealed(request.sealedKey, secretKey);
+    validateXtsKey(volumeKey, request.keyBytes);
+    // A disk the kernel holds read-only gives a read-only mapping whatever was asked, so the whole chain is read-only.
+    const readOnly = request.readOnly || (await isReadOnly(SOURCE_DEVICE));
+    const sectors = await deviceSectors(vmPath(SOURCE_DEVICE_PATH));
+    table = cryptTable(volumeKey, SOURCE_DEVICE_PATH, { deviceSectors: sectors, payloadOffset: request.payloadOffset, sectorSize: request.sectorSize });
+    zeroize(volumeKey);
+    await dmCreate(request.name, table, readOnly);
+    const device = await dmKernelName(request.name);
+    channel.send({ type: 'device-opened', name: request.name, device, sizeSectors: sectors - request.payloadOffset, readOnly });
+  } finally {
+    zeroize(secretKey, volumeKey, table);
+  }
+});

@@ -1,8 +1,10 @@
 # Split dm-crypt for Qubes OS. `make test` installs what is missing and runs every test; `make demo` runs the main job.
+# `make install-vm` (in the template or DVM template) and `make install-dom0` (in dom0) install the built bundles: run
+# `make build` first, as a normal user; the install targets only copy files.
 SHELL := /bin/bash
 .DEFAULT_GOAL := build
 
-.PHONY: deps build typecheck test demo clean
+.PHONY: deps build typecheck test demo clean install-vm uninstall-vm install-dom0 uninstall-dom0
 
 deps:
 	@scripts/install-deps.sh
@@ -22,3 +24,64 @@ demo: build
 
 clean:
 	rm -rf dist .cache
+
+# ---- installation -------------------------------------------------------------------------------------------------------
+# PREFIX=/usr in a template (/etc persists there); PREFIX=/usr/local in a DVM template or app qube, where only /usr/local
+# (and /rw, /home) survive a restart. DIST lets tests install a prepared tree.
+PREFIX ?= /usr
+DESTDIR ?=
+DIST ?= dist
+
+LIBDIR := $(PREFIX)/lib/split-dm-crypt
+BINDIR := $(PREFIX)/bin
+# qrexec looks in /usr/local/etc/qubes-rpc before /etc/qubes-rpc.
+RPCDIR := $(if $(filter /usr,$(PREFIX)),/etc/qubes-rpc,$(PREFIX)/etc/qubes-rpc)
+UDEVDIR := $(if $(filter /usr,$(PREFIX)),/usr/lib/udev/rules.d,/etc/udev/rules.d)
+POLICYDIR := /etc/qubes/policy.d
+TMPFILESDIR := /usr/lib/tmpfiles.d
+
+# One qrexec service per vm/services/<Service>.ts, bundled by scripts/build.mjs to dist/vm/<Service>.mjs.
+SERVICES := $(patsubst vm/services/%.ts,%,$(wildcard vm/services/*.ts))
+UDEV_RULES := $(notdir $(wildcard vm/udev/*.rules))
+POLICIES := $(notdir $(wildcard rpc-policy/*.policy))
+
+# Wrappers find their bundle relative to their own directory, so an installed tree also works under DESTDIR as it is.
+RPC_TO_LIB := $(shell realpath -m --relative-to=$(RPCDIR) $(LIBDIR))
+BIN_TO_LIB := $(shell realpath -m --relative-to=$(BINDIR) $(LIBDIR))
+
+# A 2-line shell script that runs a bundle with node: `printf "$(WRAPPER)" RELATIVE-DIR BUNDLE > FILE`.
+WRAPPER := \#!/bin/sh\nexec node "$$(dirname "$$0")/%s/%s" "$$@"\n
+NEED = for f in $(1); do test -f "$$f" || { echo "missing $$f: run 'make build' first" >&2; exit 1; }; done
+
+install-vm:
+	@$(call NEED,$(SERVICES:%=$(DIST)/vm/%.mjs) $(DIST)/split-dm-crypt-luks.mjs)
+	install -d $(DESTDIR)$(LIBDIR) $(DESTDIR)$(RPCDIR) $(DESTDIR)$(BINDIR) $(DESTDIR)$(UDEVDIR)
+	install -m 644 $(SERVICES:%=$(DIST)/vm/%.mjs) $(DIST)/split-dm-crypt-luks.mjs $(DESTDIR)$(LIBDIR)/
+	for s in $(SERVICES); do \
+	  printf '$(WRAPPER)' '$(RPC_TO_LIB)' "$$s.mjs" > $(DESTDIR)$(RPCDIR)/$$s && chmod 755 $(DESTDIR)$(RPCDIR)/$$s || exit 1; \
+	done
+	printf '$(WRAPPER)' '$(BIN_TO_LIB)' split-dm-crypt-luks.mjs > $(DESTDIR)$(BINDIR)/split-dm-crypt-luks
+	chmod 755 $(DESTDIR)$(BINDIR)/split-dm-crypt-luks
+	$(if $(UDEV_RULES),install -m 644 $(addprefix vm/udev/,$(UDEV_RULES)) $(DESTDIR)$(UDEVDIR)/)
+
+uninstall-vm:
+	rm -f $(foreach s,$(SERVICES),$(DESTDIR)$(LIBDIR)/$(s).mjs $(DESTDIR)$(RPCDIR)/$(s))
+	rm -f $(DESTDIR)$(LIBDIR)/split-dm-crypt-luks.mjs $(DESTDIR)$(BINDIR)/split-dm-crypt-luks
+	rm -f $(addprefix $(DESTDIR)$(UDEVDIR)/,$(UDEV_RULES))
+	-rmdir $(DESTDIR)$(LIBDIR) 2>/dev/null
+
+install-dom0:
+	@$(call NEED,$(DIST)/qvm-block-split.mjs)
+	install -d $(DESTDIR)$(LIBDIR) $(DESTDIR)$(BINDIR) $(DESTDIR)/etc $(DESTDIR)$(POLICYDIR) $(DESTDIR)$(TMPFILESDIR)
+	install -m 644 $(DIST)/qvm-block-split.mjs $(DESTDIR)$(LIBDIR)/
+	printf '$(WRAPPER)' '$(BIN_TO_LIB)' qvm-block-split.mjs > $(DESTDIR)$(BINDIR)/qvm-block-split
+	chmod 755 $(DESTDIR)$(BINDIR)/qvm-block-split
+	install -m 644 dom0/split-dm-crypt.conf.example $(DESTDIR)/etc/split-dm-crypt.conf.example
+	install -m 644 $(addprefix rpc-policy/,$(POLICIES)) $(DESTDIR)$(POLICYDIR)/
+	install -m 644 dom0/split-dm-crypt.tmpfiles $(DESTDIR)$(TMPFILESDIR)/qubes-split-dm-crypt.conf
+
+uninstall-dom0:
+	rm -f $(DESTDIR)$(LIBDIR)/qvm-block-split.mjs $(DESTDIR)$(BINDIR)/qvm-block-split
+	rm -f $(DESTDIR)/etc/split-dm-crypt.conf.example $(addprefix $(DESTDIR)$(POLICYDIR)/,$(POLICIES))
+	rm -f $(DESTDIR)$(TMPFILESDIR)/qubes-split-dm-crypt.conf
+	-rmdir $(DESTDIR)$(LIBDIR) 2>/dev/null

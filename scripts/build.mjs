@@ -1,10 +1,25 @@
-// Bundles every entry point into one self-contained file under dist/ that needs only Node.js >= 18.19.
+// Bundles every entry point into one self-contained file under dist/ that needs only Node.js >= 18.19:
+// the LUKS tool, each qrexec service in vm/services/ (dist/vm/<service>.mjs, named exactly like the service), and dom0's
+// qvm-block-split. The Makefile's install targets derive the service list from the same folder.
 import { build } from 'esbuild';
+import { existsSync, readdirSync } from 'node:fs';
 import { chmod } from 'node:fs/promises';
 
-/** Entry points: dist name -> source. Services are named exactly like the qrexec service they implement. */
+const SERVICE_DIR = 'vm/services';
+
+/** `vm/services/splitdmcrypt.DeviceOpen.ts` -> `vm/splitdmcrypt.DeviceOpen`. */
+function serviceEntryPoints() {
+  if (!existsSync(SERVICE_DIR)) return {};
+  const names = readdirSync(SERVICE_DIR).filter((file) => /^[A-Za-z0-9_.-]+\.ts$/.test(file) && !file.endsWith('.test.ts'));
+  return Object.fromEntries(names.sort().map((file) => [`vm/${file.slice(0, -3)}`, `${SERVICE_DIR}/${file}`]));
+}
+
+/** Entry points: dist name (without .mjs) -> source. */
 export const ENTRY_POINTS = {
   'split-dm-crypt-luks': 'vm/split-dm-crypt-luks/main.ts',
+  ...serviceEntryPoints(),
+  // dom0's CLI joins once its entry point exists.
+  ...(existsSync('dom0/main.ts') ? { 'qvm-block-split': 'dom0/main.ts' } : {}),
 };
 
 const banner = [
@@ -13,18 +28,20 @@ const banner = [
   "import { createRequire as __splitCreateRequire } from 'node:module'; const require = __splitCreateRequire(import.meta.url);",
 ].join('\n');
 
-for (const [name, source] of Object.entries(ENTRY_POINTS)) {
-  const outfile = `dist/${name}.mjs`;
-  await build({
-    entryPoints: [source],
-    outfile,
-    bundle: true,
-    platform: 'node',
-    format: 'esm',
-    target: 'node18.19',
-    banner: { js: banner },
-    legalComments: 'none',
-    logLevel: 'warning',
-  });
-  await chmod(outfile, 0o755);
-}
+await Promise.all(
+  Object.entries(ENTRY_POINTS).map(async ([name, source]) => {
+    const outfile = `dist/${name}.mjs`;
+    await build({
+      entryPoints: [source],
+      outfile,
+      bundle: true,
+      platform: 'node',
+      format: 'esm',
+      target: 'node18.19',
+      banner: { js: banner },
+      legalComments: 'none',
+      logLevel: 'warning',
+    });
+    await chmod(outfile, 0o755);
+  }),
+);

@@ -1,0 +1,125 @@
+// One command per source device at a time: an exclusive, non-blocking lock file per device under RUNDIR/locks/. A second
+// command fails at once naming the holder; a lock left by a dead process is taken over with a warning.
+import { randomBytes } from 'node:crypto';
+import { readFileSync } from 'node:fs';
+import { link, open, readFile, rename, stat, unlink, writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { OperationError } from '../shared/errors.ts';
+import type { CleanupStack } from './cleanup-stack.ts';
+import { sourceLabel, type SourceSpec } from './names.ts';
+import { warning } from './output.ts';
+import { runSubdir, sourceFileKey } from './run-dir.ts';
+
+export interface SourceLock {
+  readonly path: string;
+  /** Removes the lock file if it is still ours. */
+  release(): Promise<void>;
+}
+
+interface Holder {
+  readonly pid: number;
+  /** Start time of the process (field 22 of /proc/PID/stat), to tell a reused pid from the holder; '' when unknown. */
+  readonly start: string;
+}
+
+/** The start time of a process, or '' when it cannot be read (not Linux, or gone). */
+function processStart(pid: number): string {
+  try {
+    const stat = readFileSync(`/proc/${pid}/stat`, 'latin1');
+    // The command name (field 2) may contain spaces and parentheses: count fields after the last ')'.
+    return stat.slice(stat.lastIndexOf(')') + 2).split(' ')[19] ?? '';
+  } catch {
+    return '';
+  }
+}
+
+function isAlive(holder: Holder): boolean {
+  try {
+    process.kill(holder.pid, 0);
+  } catch (error) {
+    if ((error as NodeJS.ErrnoException).code !== 'EPERM') return false;
+  }
+  const start = processStart(holder.pid);
+  return holder.start === '' || start === '' || start === holder.start;
+}
+
+function parseHolder(text: string): Holder | undefined {
+  const match = /^([0-9]{1,10}) ?([0-9]{0,20})\n?$/.exec(text);
+  return match ? { pid: Number(match[1]), start: match[2]! } : undefined;
+}
+
+async function readHolder(path: string): Promise<{ holder: Holder | undefined; ino: number } | undefined> {
+  try {
+    const handle = await open(path, 'r');
+    try {
+      const { ino } = await handle.stat();
+      return { holder: parseHolder((await handle.readFile('latin1')).slice(0, 64)), ino };
+    } finally {
+      await handle.close();
+    }
+  } catch (error) {
+    if ((error as NodeJS.ErrnoException).code === 'ENOENT') return undefined;
+    throw error;
+  }
+}
+
+/** Creates `path` holding our pid, atomically: written to a private file first, then hard-linked (link fails if it exists). */
+async function createLock(path: string, content: string): Promise<boolean> {
+  const tmp = `${path}.${process.pid}.${randomBytes(4).toString('hex')}.tmp`;
+  await writeFile(tmp, content, { mode: 0o640 });
+  try {
+    await link(tmp, path);
+    return true;
+  } catch (error) {
+    if ((error as NodeJS.ErrnoException).code === 'EEXIST') return false;
+    throw error;
+  } finally {
+    await unlink(tmp).catch(() => undefined);
+  }
+}
+
+/**
+ * Moves a stale lock (seen with inode `ino`) out of the way. Renaming is atomic; if another taker replaced the file meanwhile,
+ * the inode differs and we put theirs back instead of stealing it.
+ */
+async function removeStale(path: string, ino: number): Promise<void> {
+  const aside = `${path}.${process.pid}.${randomBytes(4).toString('hex')}.stale`;
+  try {
+    await rename(path, aside);
+  } catch (error) {
+    if ((error as NodeJS.ErrnoException).code === 'ENOENT') return;
+    throw error;
+  }
+  if ((await stat(aside)).ino !== ino) await link(aside, path).catch(() => undefined);
+  await unlink(aside).catch(() => undefined);
+}
+
+/** Takes the lock of `source` or throws OperationError naming the command holding it. */
+export async function takeSourceLock(source: SourceSpec, warn: (message: string) => void = warning): Promise<SourceLock> {
+  const label = sourceLabel(source);
+  const path = join(await runSubdir('locks'), `${sourceFileKey(source)}.lock`);
+  const mine = `${process.pid} ${processStart(process.pid)}\n`;
+  for (let attempt = 0; attempt < 3; attempt++) {
+    if (await createLock(path, mine)) return { path, release: () => releaseLock(path, mine) };
+    const found = await readHolder(path);
+    if (!found) continue;
+    const { holder, ino } = found;
+    if (holder && isAlive(holder)) throw new OperationError(`another qvm-block-split command is using ${label} (pid ${holder.pid})`);
+    warn(`taking over the lock of ${label} left by ${holder ? `pid ${holder.pid}, which is no longer running` : 'an unreadable lock file'}`);
+    await removeStale(path, ino);
+  }
+  throw new OperationError(`could not take the lock of ${label}: other commands keep taking it (${path})`);
+}
+
+async function releaseLock(path: string, mine: string): Promise<void> {
+  const content = await readFile(path, 'latin1').catch(() => undefined);
+  // Why: after a takeover by someone else (we were wrongly seen as dead), the file is theirs and must stay.
+  if (content === mine) await unlink(path);
+}
+
+/** Takes the lock of `source` and registers its release on `stack`; the release survives releaseAll(). */
+export async function acquireSourceLock(source: SourceSpec, stack: CleanupStack): Promise<SourceLock> {
+  const lock = await takeSourceLock(source);
+  stack.defer(`release the lock of ${sourceLabel(source)}`, () => lock.release(), { always: true });
+  return lock;
+}

@@ -1,0 +1,53 @@
+// qvm-block-split: the dom0 orchestrator. The only place that catches errors and turns them into an exit status.
+import { exitCodeOf, SplitError, UsageError } from '../shared/errors.ts';
+import { parseSplitCommand, USAGE, type SplitCommand } from './cli.ts';
+import { CleanupStack } from './cleanup-stack.ts';
+import { attachCommand } from './commands/attach.ts';
+import { cleanupCommand } from './commands/cleanup.ts';
+import { detachCommand } from './commands/detach.ts';
+import { overwriteEverythingCommand, overwriteHeaderFormatCommand, overwriteHeaderRandomCommand } from './commands/overwrite.ts';
+import { statusCommand } from './commands/status.ts';
+import { error as printError, hint } from './output.ts';
+
+async function run(command: SplitCommand, stack: CleanupStack): Promise<number> {
+  switch (command.command) {
+    case 'help':
+      process.stdout.write(`${USAGE}\n`);
+      return 0;
+    case 'attach':
+      await attachCommand(command, stack);
+      return 0;
+    case 'detach':
+      await detachCommand(command.source, stack);
+      return 0;
+    case 'overwrite-everything-with-random':
+      await overwriteEverythingCommand(command.source, command.yes, stack);
+      return 0;
+    case 'overwrite-header-with-random':
+      await overwriteHeaderRandomCommand(command.source, command.luksType, command.yes, stack);
+      return 0;
+    case 'overwrite-header-with-format':
+      await overwriteHeaderFormatCommand(command.source, command.luksType, command.format, command.yes, stack);
+      return 0;
+    case 'status':
+      return Math.min(await statusCommand(command.source), 100);
+    case 'cleanup':
+      await cleanupCommand();
+      return 0;
+  }
+}
+
+async function main(): Promise<void> {
+  const stack = new CleanupStack();
+  try {
+    const command = parseSplitCommand(process.argv.slice(2));
+    process.exitCode = await stack.run(() => run(command, stack));
+  } catch (error) {
+    const message = error instanceof SplitError ? error.message : `unexpected failure: ${(error as Error)?.message ?? String(error)}`;
+    printError(message);
+    if (error instanceof UsageError) hint("run 'qvm-block-split --help'");
+    process.exitCode = exitCodeOf(error);
+  }
+}
+
+await main();

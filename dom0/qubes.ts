@@ -1,0 +1,190 @@
+// The one adapter through which dom0 reaches Qubes: the real `qvm-*` tools, found on PATH, each call with a time limit.
+// Failures become ToolError (tool, exit code, sanitized stderr), TimeoutError or InterruptedError. No call takes a secret.
+import { execa } from 'execa';
+import type { Readable, Writable } from 'node:stream';
+import { ToolError } from '../shared/errors.ts';
+import { throwIfInterrupted } from './interruption.ts';
+import type { VmName } from './names.ts';
+import { parseBlockList, parseVmList, type BlockDevice, type VmInfo } from './qubes-listings.ts';
+import { CHILD_OPTIONS, failureOf, MAX_STDERR_BYTES, runTool, sanitizeStderr, supervise } from './run-tool.ts';
+
+export type { BlockDevice, BlockUser, VmInfo } from './qubes-listings.ts';
+
+/** Time limits, each with the reason for its size. Every function takes `{ timeoutMs }` to override. */
+export const TIMEOUTS = {
+  /** qubesd answers property and state queries in well under a second; 30 s allows for a dom0 under heavy load. */
+  query: 30_000,
+  /** qvm-create clones the template's volumes (copy-on-write, still some seconds on a slow pool). */
+  create: 60_000,
+  /** qvm-start boots a kernel and waits for qrexec; 30-60 s on slow laptops, more while other VMs start at the same time. */
+  start: 180_000,
+  /** qvm-kill is immediate; qvm-remove also deletes volumes. */
+  kill: 60_000,
+  remove: 120_000,
+  /** qvm-block attach/detach waits for the frontend in the target VM to appear or release the disk. */
+  block: 60_000,
+  /** runCommand reads small files (a key file of at most 8 MiB) in a running VM. */
+  command: 120_000,
+  /**
+   * A safety net only: each reply in a service conversation is bounded by the caller (service-call.ts), and a whole-disk
+   * overwrite of a large disk legitimately takes hours.
+   */
+  service: 48 * 3600_000,
+} as const;
+
+export interface TimeoutOption {
+  readonly timeoutMs?: number;
+}
+
+async function query(tool: string, args: readonly string[], what: string, options: TimeoutOption = {}): Promise<string> {
+  const { stdout } = await runTool(tool, args, { what, timeoutMs: options.timeoutMs ?? TIMEOUTS.query });
+  return stdout.toString('utf8');
+}
+
+/** Creates a named, offline DisposableVM that Qubes removes when it shuts down. */
+export async function createDispVM(name: string, template: string, label: string, options: TimeoutOption = {}): Promise<void> {
+  const args = ['--class', 'DispVM', '--template', template, '--label', label, '--prop', 'netvm=', '--prop', 'auto_cleanup=True', name];
+  await runTool('qvm-create', args, { what: `qvm-create ${name}`, timeoutMs: options.timeoutMs ?? TIMEOUTS.create });
+}
+
+/** Starts a qube and waits until it runs. */
+export async function startVM(name: string, options: TimeoutOption = {}): Promise<void> {
+  await runTool('qvm-start', [name], { what: `qvm-start ${name}`, timeoutMs: options.timeoutMs ?? TIMEOUTS.start });
+}
+
+/** Stops a qube at once (no shutdown); a DisposableVM with auto_cleanup then disappears. */
+export async function killVM(name: string, options: TimeoutOption = {}): Promise<void> {
+  await runTool('qvm-kill', [name], { what: `qvm-kill ${name}`, timeoutMs: options.timeoutMs ?? TIMEOUTS.kill });
+}
+
+/** Removes a halted qube without asking. */
+export async function removeVM(name: string, options: TimeoutOption = {}): Promise<void> {
+  await runTool('qvm-remove', ['-f', name], { what: `qvm-remove ${name}`, timeoutMs: options.timeoutMs ?? TIMEOUTS.remove });
+}
+
+/** qvm-check answers with its exit code: 0 yes, 1 no; a qube that does not exist is "no" too (exit 2, "no such domain"). */
+async function check(args: readonly string[], options: TimeoutOption): Promise<boolean> {
+  const what = `qvm-check ${args.join(' ')}`;
+  try {
+    const { exitCode } = await runTool('qvm-check', args, { what, okExitCodes: [0, 1], timeoutMs: options.timeoutMs ?? TIMEOUTS.query });
+    return exitCode === 0;
+  } catch (error) {
+    if (error instanceof ToolError && error.toolExitCode === 2 && /no such domain/i.test(error.stderr)) return false;
+    throw error;
+  }
+}
+
+/** Whether the qube exists and is running. */
+export function isRunning(name: string, options: TimeoutOption = {}): Promise<boolean> {
+  return check(['--running', name], options);
+}
+
+/** Whether a qube of that name exists. */
+export function vmExists(name: string, options: TimeoutOption = {}): Promise<boolean> {
+  return check([name], options);
+}
+
+/** A qube's property as qvm-prefs prints it (the final newline dropped; an unset VM property prints as empty). */
+export async function getPref(vm: string, prop: string, options: TimeoutOption = {}): Promise<string> {
+  return (await query('qvm-prefs', [vm, prop], `qvm-prefs ${vm} ${prop}`, options)).replace(/\r?\n$/, '');
+}
+
+/** A global property as qubes-prefs prints it. */
+export async function getGlobalPref(prop: string, options: TimeoutOption = {}): Promise<string> {
+  return (await query('qubes-prefs', [prop], `qubes-prefs ${prop}`, options)).replace(/\r?\n$/, '');
+}
+
+/** Every qube with its state and class. */
+export async function listVMs(options: TimeoutOption = {}): Promise<VmInfo[]> {
+  return parseVmList(await query('qvm-ls', ['--raw-data', '--fields', 'NAME,STATE,CLASS'], 'qvm-ls', options));
+}
+
+export interface AttachOptions extends TimeoutOption {
+  readonly readOnly: boolean;
+  /** The device name in the target (`xvds`); Qubes requires it to start with xvd or sd. */
+  readonly frontendDev?: string;
+}
+
+/** Attaches `backend:port` to `vm`. */
+export async function attachBlock(vm: string, backend: string, port: string, options: AttachOptions): Promise<void> {
+  const args = ['attach', ...(options.readOnly ? ['--ro'] : []), ...(options.frontendDev ? ['-o', `frontend-dev=${options.frontendDev}`] : [])];
+  args.push(vm, `${backend}:${port}`);
+  await runTool('qvm-block', args, { what: `qvm-block attach ${vm} ${backend}:${port}`, timeoutMs: options.timeoutMs ?? TIMEOUTS.block });
+}
+
+/** Detaches `backend:port` from `vm`. */
+export async function detachBlock(vm: string, backend: string, port: string, options: TimeoutOption = {}): Promise<void> {
+  await runTool('qvm-block', ['detach', vm, `${backend}:${port}`], {
+    what: `qvm-block detach ${vm} ${backend}:${port}`,
+    timeoutMs: options.timeoutMs ?? TIMEOUTS.block,
+  });
+}
+
+/** The block devices Qubes offers, for status and diagnostics only: the listing's wording is not a stable interface. */
+export async function listBlocks(options: TimeoutOption = {}): Promise<BlockDevice[]> {
+  return parseBlockList(await query('qvm-block', ['list'], 'qvm-block list', options));
+}
+
+export interface CommandOptions extends TimeoutOption {
+  readonly maxStdoutBytes?: number;
+}
+
+/** Runs a shell command in a running qube as `user` and returns its stdout (at most `maxStdoutBytes`, else OperationError). */
+export async function runCommand(vm: VmName | string, user: string, command: string, maxStdoutBytes?: number, options: CommandOptions = {}): Promise<Buffer> {
+  const args = ['--pass-io', '--no-autostart', '-u', user, vm, command];
+  const { stdout } = await runTool('qvm-run', args, {
+    what: `qvm-run in ${vm}`,
+    timeoutMs: options.timeoutMs ?? TIMEOUTS.command,
+    maxStdoutBytes: maxStdoutBytes ?? options.maxStdoutBytes,
+  });
+  return stdout;
+}
+
+export interface ServiceExit {
+  readonly exitCode: number;
+  /** Sanitized and capped. */
+  readonly stderr: string;
+}
+
+/** A qrexec service call in progress: write requests to stdin, read replies from stdout. */
+export interface ServiceCall {
+  readonly stdin: Writable;
+  readonly stdout: Readable;
+  /** Ends the call at once (the conversation failed). */
+  kill(): void;
+  /** Settles when the call has ended: the remote exit code, or TimeoutError/InterruptedError/ToolError when it did not end normally. */
+  readonly exited: Promise<ServiceExit>;
+}
+
+/** Calls `service+argument` in `vm` as root, without starting the qube; stdin and stdout are the service's. */
+export function runService(vm: string, service: string, argument: string, options: TimeoutOption = {}): ServiceCall {
+  throwIfInterrupted();
+  const timeoutMs = options.timeoutMs ?? TIMEOUTS.service;
+  const what = `${service}+${argument} in ${vm}`;
+  const child = execa('qvm-run', ['--pass-io', '--no-autostart', '-u', 'root', '--service', vm, `${service}+${argument}`], {
+    ...CHILD_OPTIONS,
+    stdin: 'pipe',
+    stdout: 'pipe',
+    stderr: 'pipe',
+    buffer: false,
+    encoding: 'buffer',
+  });
+  const supervision = supervise(child, timeoutMs);
+  // Keep the start of stderr only; the rest is drained so the remote side never blocks on a full pipe.
+  const kept: Buffer[] = [];
+  let keptBytes = 0;
+  child.stderr.on('data', (chunk: Buffer) => {
+    if (keptBytes >= MAX_STDERR_BYTES) return;
+    kept.push(chunk.subarray(0, MAX_STDERR_BYTES - keptBytes));
+    keptBytes += Math.min(chunk.length, MAX_STDERR_BYTES - keptBytes);
+  });
+  const exited = child.then((result) => {
+    const stderr = sanitizeStderr(Buffer.concat(kept));
+    const failure = failureOf('qvm-run', { what, timeoutMs }, supervision, result, stderr);
+    if (failure) throw failure;
+    return { exitCode: result.exitCode ?? -1, stderr };
+  });
+  // Callers that abandon a call may never await `exited`; its rejection must not become an unhandled one.
+  exited.catch(() => undefined);
+  return { stdin: child.stdin, stdout: child.stdout, kill: () => void child.kill(), exited };
+}

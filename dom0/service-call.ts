@@ -1,0 +1,57 @@
+// One qrexec service call from dom0 as a typed Channel: the call's stdin/stdout carry frames, every wait for a reply is bounded,
+// and the call must end with exit code 0 after its last frame.
+import type { z } from 'zod';
+import { TimeoutError, ToolError } from '../shared/errors.ts';
+import { Channel } from '../shared/protocol/channel.ts';
+import { runService } from './qubes.ts';
+
+/** How long a service may take to send its next message (the user's typing happens in dom0, between messages). */
+export const DEFAULT_REPLY_TIMEOUT_MS = 120_000;
+
+export interface ServiceCallOptions {
+  readonly replyTimeoutMs?: number;
+  /** Words for messages: "device VM dm-device-disp1234". */
+  readonly peer: string;
+}
+
+/** A Channel whose receive() fails with TimeoutError when the peer is silent too long. */
+class TimedChannel extends Channel {
+  constructor(input: AsyncIterable<Buffer | string>, output: { write(chunk: Uint8Array): boolean }, peer: string, private readonly timeoutMs: number, private readonly what: string) {
+    super(input, output, peer);
+  }
+
+  override receive<T extends z.ZodTypeAny>(schema: T, maxBodyBytes?: number): Promise<z.infer<T>> {
+    return this.bounded(super.receive(schema, maxBodyBytes));
+  }
+
+  override readRaw(count: number, what: string): Promise<Buffer> {
+    return this.bounded(super.readRaw(count, what));
+  }
+
+  private bounded<T>(promise: Promise<T>): Promise<T> {
+    let timer: NodeJS.Timeout | undefined;
+    const timeout = new Promise<never>((_, reject) => {
+      timer = setTimeout(() => reject(new TimeoutError(`${this.what} did not answer within ${Math.round(this.timeoutMs / 1000)} s`)), this.timeoutMs);
+    });
+    return Promise.race([promise, timeout]).finally(() => clearTimeout(timer));
+  }
+}
+
+/** Calls `service+argument` in `vm`, runs `conversation` over it, then waits for the call to end cleanly. */
+export async function callService<T>(vm: string, service: string, argument: string, options: ServiceCallOptions, conversation: (channel: Channel) => Promise<T>): Promise<T> {
+  const call = runService(vm, service, argument);
+  const what = `${service} in ${vm}`;
+  const channel = new TimedChannel(call.stdout, call.stdin, options.peer, options.replyTimeoutMs ?? DEFAULT_REPLY_TIMEOUT_MS, what);
+  let result: T;
+  try {
+    result = await conversation(channel);
+  } catch (error) {
+    call.kill();
+    await call.exited.catch(() => undefined);
+    throw error;
+  }
+  call.stdin.end();
+  const { exitCode, stderr } = await call.exited;
+  if (exitCode !== 0) throw new ToolError('qvm-run', exitCode, stderr, `${what} ended with exit code ${exitCode} after its reply`);
+  return result;
+}

@@ -1,0 +1,107 @@
+import { build } from 'esbuild';
+import { execa } from 'execa';
+import { existsSync, readFileSync } from 'node:fs';
+import { join, resolve } from 'node:path';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { beforeAll, describe, expect, it } from 'vitest';
+import { CleanupStack } from '../../dom0/cleanup-stack.ts';
+import { useTmpDir } from '../helpers/tmp.ts';
+
+function recordingStack() {
+  const events: string[] = [];
+  const stack = new CleanupStack({ warn: (m) => events.push(`warn: ${m}`), notify: (m) => events.push(`notice: ${m}`) });
+  const undo = (name: string, fail = false) => async () => {
+    events.push(name);
+    if (fail) throw new Error(`${name} failed`);
+  };
+  return { events, stack, undo };
+}
+
+describe('CleanupStack', () => {
+  it('unwinds in reverse order, reporting each failure as one warning and going on', async () => {
+    const { events, stack, undo } = recordingStack();
+    stack.defer('a', undo('a'));
+    stack.defer('b', undo('b', true));
+    stack.defer('c', undo('c'));
+    await stack.unwind();
+    expect(events).toEqual(['c', 'b', 'warn: clean-up step failed: b: b failed', 'a']);
+    expect(stack.size).toBe(0);
+    await stack.unwind();
+    expect(events).toHaveLength(4);
+  });
+
+  it('drops a released undo; releaseAll keeps only the `always` ones', async () => {
+    const { events, stack, undo } = recordingStack();
+    stack.defer('lock', undo('lock'), { always: true });
+    const token = stack.defer('vm', undo('vm'));
+    stack.defer('attachment', undo('attachment'));
+    stack.release(token);
+    stack.release(token);
+    expect(stack.size).toBe(2);
+    stack.releaseAll();
+    await stack.unwind();
+    expect(events).toEqual(['lock']);
+  });
+
+  it('runs undos deferred during unwinding', async () => {
+    const { events, stack, undo } = recordingStack();
+    stack.defer('outer', () => {
+      events.push('outer');
+      stack.defer('late', undo('late'));
+    });
+    await stack.unwind();
+    expect(events).toEqual(['outer', 'late']);
+  });
+
+  it('run() unwinds after a failure and rethrows it', async () => {
+    const { events, stack, undo } = recordingStack();
+    const failure = new Error('step failed');
+    await expect(
+      stack.run(async () => {
+        stack.defer('a', undo('a'));
+        throw failure;
+      }),
+    ).rejects.toBe(failure);
+    expect(events).toEqual(['a']);
+  });
+
+  it('run() unwinds what is left after success and returns the value', async () => {
+    const { events, stack, undo } = recordingStack();
+    const value = await stack.run(async () => {
+      stack.defer('released', undo('released'));
+      stack.releaseAll();
+      stack.defer('temporary', undo('temporary'));
+      return 7;
+    });
+    expect(value).toBe(7);
+    expect(events).toEqual(['temporary']);
+    expect(process.listenerCount('SIGINT')).toBe(0);
+  });
+});
+
+describe('CleanupStack signals', () => {
+  const dir = useTmpDir();
+  const script = resolve('.cache/test/stack-signal.mjs');
+
+  beforeAll(async () => {
+    // Bundled like the real CLI; packages stay external and resolve from the repository's node_modules.
+    await build({ entryPoints: ['test/dom0/fixtures/stack-signal.ts'], outfile: script, bundle: true, platform: 'node', format: 'esm', packages: 'external', logLevel: 'warning' });
+  });
+
+  it('SIGINT stops the running tool, unwinds once in reverse order, a second SIGINT does not abort it, exit 130', async () => {
+    const logFile = join(dir, 'log');
+    const child = execa('node', [script, logFile], { reject: false, timeout: 30_000 });
+    await new Promise<void>((ready) => child.stdout!.once('data', () => ready()));
+    child.kill('SIGINT');
+    // The second Ctrl-C lands while the slow undo runs.
+    for (let i = 0; i < 100 && !(existsSync(logFile) && readFileSync(logFile, 'utf8').includes('undo third started')); i++) await sleep(20);
+    child.kill('SIGINT');
+    const result = await child;
+    expect(readFileSync(logFile, 'utf8').trim().split('\n')).toEqual(['undo third started', 'undo third', 'undo second', 'undo first', 'caught InterruptedError']);
+    expect(result.exitCode).toBe(130);
+    expect(result.stderr).toMatch(/qvm-block-split: notice: interrupted: cleaning up/);
+    expect(result.stderr).toMatch(/clean-up in progress/);
+    expect(result.stderr).toMatch(/qvm-block-split: warning: clean-up step failed: second: boom/);
+    expect(result.stderr.match(/clean-up step failed/g)).toHaveLength(1);
+  });
+});

@@ -1,0 +1,96 @@
+// The install targets, run for real into a temporary DESTDIR: every file in its place, wrappers that work from there,
+// and uninstall leaving no file behind.
+import { execa } from 'execa';
+import { readdirSync, readFileSync, statSync } from 'node:fs';
+import { join, relative } from 'node:path';
+import { describe, expect, it } from 'vitest';
+import { useTmpDir } from '../helpers/tmp.ts';
+
+const services = readdirSync('vm/services').filter((f) => f.endsWith('.ts')).map((f) => f.slice(0, -3)).sort();
+const rules = readdirSync('vm/udev').filter((f) => f.endsWith('.rules')).sort();
+const root = useTmpDir();
+
+function filesUnder(dir: string): string[] {
+  const out: string[] = [];
+  const walk = (d: string) => {
+    for (const entry of readdirSync(d, { withFileTypes: true })) {
+      if (entry.isDirectory()) walk(join(d, entry.name));
+      else out.push(relative(dir, join(d, entry.name)));
+    }
+  };
+  walk(dir);
+  return out.sort();
+}
+
+const make = (...args: string[]) => execa('make', ['-s', ...args], { reject: false });
+
+describe.each([
+  ['/usr', 'etc/qubes-rpc', 'usr/lib/udev/rules.d'],
+  ['/usr/local', 'usr/local/etc/qubes-rpc', 'etc/udev/rules.d'],
+])('make install-vm PREFIX=%s', (prefix, rpcDir, udevDir) => {
+  const destdir = join(root, `vm${prefix.replaceAll('/', '-')}`);
+  const lib = `${prefix.slice(1)}/lib/split-dm-crypt`;
+
+  it('installs bundles, service wrappers, the command and the udev rules', async () => {
+    const result = await make('install-vm', `DESTDIR=${destdir}`, `PREFIX=${prefix}`);
+    expect(result.stderr).toBe('');
+    expect(result.exitCode).toBe(0);
+    expect(services.length).toBeGreaterThan(0);
+    expect(filesUnder(destdir)).toEqual(
+      [
+        ...services.map((s) => `${lib}/${s}.mjs`),
+        `${lib}/split-dm-crypt-luks.mjs`,
+        ...services.map((s) => `${rpcDir}/${s}`),
+        `${prefix.slice(1)}/bin/split-dm-crypt-luks`,
+        ...rules.map((r) => `${udevDir}/${r}`),
+      ].sort(),
+    );
+    for (const service of services) {
+      const wrapper = join(destdir, rpcDir, service);
+      expect(statSync(wrapper).mode & 0o777).toBe(0o755);
+      const lines = readFileSync(wrapper, 'utf8').split('\n').filter(Boolean);
+      expect(lines).toHaveLength(2);
+      expect(lines[0]).toBe('#!/bin/sh');
+      expect(lines[1]).toMatch(new RegExp(`^exec node "\\$\\(dirname "\\$0"\\)/\\.\\./[^"]*/${service.replaceAll('.', '\\.')}\\.mjs" "\\$@"$`));
+    }
+  });
+
+  it('has wrappers that reach their bundles from inside DESTDIR', async () => {
+    const luks = await execa(join(destdir, prefix.slice(1), 'bin/split-dm-crypt-luks'), ['--help'], { reject: false });
+    expect(luks.stdout + luks.stderr).toMatch(/usage: split-dm-crypt-luks/);
+    const service = await execa(join(destdir, rpcDir, services[0]!), [], { reject: false, input: '', env: { QREXEC_REMOTE_DOMAIN: 'dom0' } });
+    // The bundle ran (it refuses the empty request its own way); a wrong path would be node's "Cannot find module".
+    expect(service.stderr).not.toMatch(/Cannot find module|not found/);
+  });
+
+  it('uninstalls exactly what it installed', async () => {
+    const result = await make('uninstall-vm', `DESTDIR=${destdir}`, `PREFIX=${prefix}`);
+    expect(result.exitCode).toBe(0);
+    expect(filesUnder(destdir)).toEqual([]);
+  });
+});
+
+describe('make install-dom0', () => {
+  const destdir = join(root, 'dom0');
+
+  it('installs the command, config example, policy and run-directory entry, then uninstalls them', async () => {
+    expect((await make('install-dom0', `DESTDIR=${destdir}`)).exitCode).toBe(0);
+    expect(filesUnder(destdir)).toEqual([
+      'etc/qubes/policy.d/50-split-dm-crypt.policy',
+      'etc/split-dm-crypt.conf.example',
+      'usr/bin/qvm-block-split',
+      'usr/lib/split-dm-crypt/qvm-block-split.mjs',
+      'usr/lib/tmpfiles.d/qubes-split-dm-crypt.conf',
+    ]);
+    const help = await execa(join(destdir, 'usr/bin/qvm-block-split'), ['--help'], { reject: false });
+    expect(help.stdout).toMatch(/^usage: qvm-block-split/);
+    expect((await make('uninstall-dom0', `DESTDIR=${destdir}`)).exitCode).toBe(0);
+    expect(filesUnder(destdir)).toEqual([]);
+  });
+
+  it('refuses to install what was not built', async () => {
+    const result = await make('install-dom0', `DESTDIR=${join(root, 'none')}`, `DIST=${join(root, 'empty-dist')}`);
+    expect(result.exitCode).not.toBe(0);
+    expect(result.stderr).toMatch(/run 'make build' first/);
+  });
+});

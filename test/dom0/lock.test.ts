@@ -1,0 +1,82 @@
+import { execFileSync } from 'node:child_process';
+import { existsSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { beforeEach, describe, expect, it } from 'vitest';
+import { OperationError } from '../../shared/errors.ts';
+import { CleanupStack } from '../../dom0/cleanup-stack.ts';
+import { acquireSourceLock, takeSourceLock } from '../../dom0/lock.ts';
+import { parseSourceSpec } from '../../dom0/names.ts';
+import { useTmpDir } from '../helpers/tmp.ts';
+
+const root = useTmpDir();
+let runDir = '';
+let n = 0;
+beforeEach(() => {
+  runDir = join(root, `run${n++}`);
+  process.env.SPLIT_DM_CRYPT_RUNDIR = runDir;
+});
+
+const source = parseSourceSpec('sys-usb:sda');
+
+/** A pid that certainly belongs to no running process: a child that has already exited. */
+function deadPid(): number {
+  return Number(execFileSync('sh', ['-c', 'echo $$']).toString().trim());
+}
+
+describe('source lock', () => {
+  it('refuses a second taker at once, naming the holder', async () => {
+    const lock = await takeSourceLock(source);
+    expect(readFileSync(lock.path, 'latin1')).toMatch(new RegExp(`^${process.pid} [0-9]*\\n$`));
+    await expect(takeSourceLock(source)).rejects.toThrow(OperationError);
+    await expect(takeSourceLock(source)).rejects.toThrow(`another qvm-block-split command is using sys-usb:sda (pid ${process.pid})`);
+    await lock.release();
+    expect(existsSync(lock.path)).toBe(false);
+    const again = await takeSourceLock(source);
+    await again.release();
+  });
+
+  it('locks each device separately (a / in the port included)', async () => {
+    const a = await takeSourceLock(source);
+    const b = await takeSourceLock(parseSourceSpec('sys-usb:sdb'));
+    const c = await takeSourceLock(parseSourceSpec('sys-usb:mapper/x'));
+    expect(new Set([a.path, b.path, c.path]).size).toBe(3);
+    await Promise.all([a, b, c].map((lock) => lock.release()));
+    expect(readdirSync(join(runDir, 'locks'))).toEqual([]);
+  });
+
+  it('takes over a stale lock of a dead process with a warning', async () => {
+    const first = await takeSourceLock(source);
+    const pid = deadPid();
+    writeFileSync(first.path, `${pid} 1\n`);
+    const warnings: string[] = [];
+    const lock = await takeSourceLock(source, (m) => warnings.push(m));
+    expect(warnings).toEqual([`taking over the lock of sys-usb:sda left by pid ${pid}, which is no longer running`]);
+    expect(readFileSync(lock.path, 'latin1')).toMatch(new RegExp(`^${process.pid} `));
+    await lock.release();
+    expect(readdirSync(join(runDir, 'locks'))).toEqual([]);
+  });
+
+  it('treats a live pid with another start time as reused, hence stale', async () => {
+    const first = await takeSourceLock(source);
+    writeFileSync(first.path, `${process.pid} 1\n`);
+    const warnings: string[] = [];
+    const lock = await takeSourceLock(source, (m) => warnings.push(m));
+    expect(warnings).toHaveLength(1);
+    await lock.release();
+  });
+
+  it('does not remove a lock that another command has taken over', async () => {
+    const lock = await takeSourceLock(source);
+    writeFileSync(lock.path, '1 1\n');
+    await lock.release();
+    expect(existsSync(lock.path)).toBe(true);
+  });
+
+  it('acquireSourceLock releases on unwind, even after releaseAll', async () => {
+    const stack = new CleanupStack();
+    const lock = await acquireSourceLock(source, stack);
+    stack.releaseAll();
+    await stack.unwind();
+    expect(existsSync(lock.path)).toBe(false);
+  });
+});

@@ -1,0 +1,150 @@
+import { beforeEach, describe, expect, it } from 'vitest';
+import { InterruptedError, OperationError, ParseError, TimeoutError, ToolError } from '../../shared/errors.ts';
+import { resolveDispVmSettings } from '../../dom0/config.ts';
+import { runInterruptible } from '../../dom0/interruption.ts';
+import * as qubes from '../../dom0/qubes.ts';
+import { useTmpDir } from '../helpers/tmp.ts';
+import { installFakeTools } from './fake-tools.ts';
+
+const fakes = installFakeTools(useTmpDir());
+beforeEach(() => {
+  for (const tool of ['qvm-check', 'qvm-run', 'qvm-start', 'qvm-ls', 'qvm-prefs', 'qubes-prefs', 'qvm-block']) fakes.answer(tool, {});
+  fakes.takeCalls();
+});
+
+describe('qubes adapter command lines', () => {
+  it.each([
+    [() => qubes.createDispVM('dm-device-disp0001', 'fedora-dvm', 'red'), 'qvm-create [--class] [DispVM] [--template] [fedora-dvm] [--label] [red] [--prop] [netvm=] [--prop] [auto_cleanup=True] [dm-device-disp0001]'],
+    [() => qubes.startVM('work'), 'qvm-start [work]'],
+    [() => qubes.killVM('work'), 'qvm-kill [work]'],
+    [() => qubes.removeVM('work'), 'qvm-remove [-f] [work]'],
+    [() => qubes.attachBlock('dm-device-disp0001', 'sys-usb', 'sda', { readOnly: true, frontendDev: 'xvds' }), 'qvm-block [attach] [--ro] [-o] [frontend-dev=xvds] [dm-device-disp0001] [sys-usb:sda]'],
+    [() => qubes.attachBlock('work', 'dm-device-disp0001', 'dm-0', { readOnly: false }), 'qvm-block [attach] [work] [dm-device-disp0001:dm-0]'],
+    [() => qubes.detachBlock('work', 'dm-device-disp0001', 'dm-0'), 'qvm-block [detach] [work] [dm-device-disp0001:dm-0]'],
+    [() => qubes.getPref('work', 'netvm'), 'qvm-prefs [work] [netvm]'],
+    [() => qubes.getGlobalPref('default_dispvm'), 'qubes-prefs [default_dispvm]'],
+    [() => qubes.listVMs(), 'qvm-ls [--raw-data] [--fields] [NAME,STATE,CLASS]'],
+    [() => qubes.listBlocks(), 'qvm-block [list]'],
+    [() => qubes.runCommand('vault', 'user', "cat -- 'k e y'"), "qvm-run [--pass-io] [--no-autostart] [-u] [user] [vault] [cat -- 'k e y']"],
+  ])('%#: runs %s', async (call, expected) => {
+    await call();
+    expect(fakes.takeCalls()).toEqual([expected]);
+  });
+});
+
+describe('qubes adapter answers', () => {
+  it.each([
+    [0, '', true],
+    [1, '', false],
+    [2, "qvm-check: error: no such domain: 'gone'", false],
+  ])('isRunning/vmExists map exit %i to %s', async (exit, stderr, expected) => {
+    fakes.answer('qvm-check', { exit, stderr });
+    expect(await qubes.isRunning('gone')).toBe(expected);
+    expect(await qubes.vmExists('gone')).toBe(expected);
+    expect(fakes.takeCalls()).toEqual(['qvm-check [--running] [gone]', 'qvm-check [gone]']);
+  });
+
+  it('qvm-check failing otherwise is a ToolError', async () => {
+    fakes.answer('qvm-check', { exit: 3, stderr: 'qubesd down' });
+    await expect(qubes.isRunning('work')).rejects.toThrow(ToolError);
+  });
+
+  it('drops the final newline of a property', async () => {
+    fakes.answer('qvm-prefs', { stdout: 'sys-firewall\n' });
+    expect(await qubes.getPref('work', 'netvm')).toBe('sys-firewall');
+  });
+
+  it('parses qvm-ls strictly', async () => {
+    fakes.answer('qvm-ls', { stdout: 'dom0|Running|AdminVM\nwork|Halted|AppVM\ndm-device-disp0001|Running|DispVM\n' });
+    expect(await qubes.listVMs()).toEqual([
+      { name: 'dom0', state: 'Running', vmClass: 'AdminVM' },
+      { name: 'work', state: 'Halted', vmClass: 'AppVM' },
+      { name: 'dm-device-disp0001', state: 'Running', vmClass: 'DispVM' },
+    ]);
+    for (const bad of ['work|Running\n', 'work|Running|AppVM|x\n', 'bad name|Running|AppVM\n', 'work|Run ning|AppVM\n']) {
+      fakes.answer('qvm-ls', { stdout: bad });
+      await expect(qubes.listVMs()).rejects.toThrow(ParseError);
+    }
+  });
+
+  it('reports a failure with tool, exit code and sanitized, capped stderr', async () => {
+    fakes.answer('qvm-start', { exit: 1, stderr: `\x1b[31mqvm-start: error: Start failed:\n\x07 ${'x'.repeat(1000)}` });
+    const error = await qubes.startVM('work').catch((e: unknown) => e);
+    expect(error).toBeInstanceOf(ToolError);
+    const toolError = error as ToolError;
+    expect(toolError.tool).toBe('qvm-start');
+    expect(toolError.toolExitCode).toBe(1);
+    expect(toolError.stderr).toMatch(/^\[31mqvm-start: error: Start failed: x+\.\.\.$/);
+    expect(toolError.stderr.length).toBe(400);
+    expect(toolError.message).toMatch(/^qvm-start work failed with exit code 1: /);
+  });
+
+  it('turns a timeout into TimeoutError naming what timed out', async () => {
+    fakes.answer('qvm-start', { sleepS: 5 });
+    await expect(qubes.startVM('slow', { timeoutMs: 200 })).rejects.toThrow(TimeoutError);
+    await expect(qubes.startVM('slow', { timeoutMs: 200 })).rejects.toThrow(/qvm-start slow did not finish within 1 s/);
+  });
+
+  it('refuses output above the cap', async () => {
+    fakes.answer('qvm-run', { stdout: 'x'.repeat(100) });
+    expect((await qubes.runCommand('vault', 'user', 'cat k', 100)).length).toBe(100);
+    await expect(qubes.runCommand('vault', 'user', 'cat k', 99)).rejects.toThrow(OperationError);
+  });
+
+  it('stops a tool when the command is interrupted, and starts none afterwards', async () => {
+    fakes.answer('qvm-start', { sleepS: 5 });
+    const controller = new AbortController();
+    setTimeout(() => controller.abort(new InterruptedError('interrupted')), 100);
+    await expect(runInterruptible(controller.signal, () => qubes.startVM('work'))).rejects.toThrow(InterruptedError);
+    fakes.takeCalls();
+    await expect(runInterruptible(controller.signal, () => qubes.killVM('work'))).rejects.toThrow(InterruptedError);
+    expect(fakes.takeCalls()).toEqual([]);
+  });
+
+  it('says when a tool is missing', async () => {
+    const path = process.env.PATH;
+    process.env.PATH = '/nonexistent';
+    try {
+      await expect(qubes.killVM('work')).rejects.toThrow(/qvm-kill was not found on PATH/);
+    } finally {
+      process.env.PATH = path;
+    }
+  });
+
+  it('falls back to qubes-prefs default_dispvm for the template', async () => {
+    process.env.SPLIT_DM_CRYPT_CONF = '/nonexistent/split-dm-crypt.conf';
+    fakes.answer('qubes-prefs', { stdout: 'debian-12-dvm\n' });
+    expect(await resolveDispVmSettings()).toMatchObject({ template: 'debian-12-dvm', label: 'red' });
+    fakes.answer('qubes-prefs', { stdout: '\n' });
+    await expect(resolveDispVmSettings()).rejects.toThrow(/no DisposableVM template/);
+  });
+});
+
+describe('runService', () => {
+  it('runs the service as root without autostart, with live stdin/stdout', async () => {
+    fakes.answer('qvm-run', { echoStdin: true, stderr: 'remote \x1b]0;title\x07 log', exit: 0 });
+    const call = qubes.runService('dm-device-disp0001', 'splitdmcrypt.DeviceSendHeader', 'luks1');
+    call.stdin.end('frame bytes');
+    const chunks: Buffer[] = [];
+    for await (const chunk of call.stdout) chunks.push(chunk as Buffer);
+    expect(Buffer.concat(chunks).toString()).toBe('frame bytes');
+    expect(await call.exited).toEqual({ exitCode: 0, stderr: 'remote ]0;title log' });
+    expect(fakes.takeCalls()).toEqual(['qvm-run [--pass-io] [--no-autostart] [-u] [root] [--service] [dm-device-disp0001] [splitdmcrypt.DeviceSendHeader+luks1]']);
+  });
+
+  it('reports the remote exit code', async () => {
+    fakes.answer('qvm-run', { exit: 126 });
+    const call = qubes.runService('vm', 'splitdmcrypt.DeviceOpen', '');
+    call.stdin.end();
+    call.stdout.resume();
+    expect((await call.exited).exitCode).toBe(126);
+    expect(fakes.takeCalls()).toEqual(['qvm-run [--pass-io] [--no-autostart] [-u] [root] [--service] [vm] [splitdmcrypt.DeviceOpen+]']);
+  });
+
+  it('times out as a whole', async () => {
+    fakes.answer('qvm-run', { sleepS: 5 });
+    const call = qubes.runService('vm', 'splitdmcrypt.DeviceWipe', '', { timeoutMs: 200 });
+    call.stdout.resume();
+    await expect(call.exited).rejects.toThrow(/splitdmcrypt\.DeviceWipe\+ in vm did not finish within 1 s/);
+  });
+});

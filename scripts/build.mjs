@@ -20,6 +20,8 @@ export const ENTRY_POINTS = {
   ...serviceEntryPoints(),
   // dom0's CLI joins once its entry point exists.
   ...(existsSync('dom0/main.ts') ? { 'qvm-block-split': 'dom0/main.ts' } : {}),
+  // The Qubes simulator used by the tests and the demo (never installed).
+  'qubes-sim': 'test/sim/main.ts',
 };
 
 const banner = [

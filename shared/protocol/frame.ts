@@ -78,10 +78,6 @@ export async function readFrame(reader: ByteReader, maxBodyBytes: number): Promi
   if (length > maxBodyBytes) {
     throw new ParseError('protocol frame', 'length', reader.offset - LENGTH_BYTES, `${length} bytes exceed the cap of ${maxBodyBytes} for this message`);
   }
-  const body = await reader.readExact(length, 'frame body');
-  try {
-    return decodeFrameBody(body);
-  } finally {
-    body.fill(0);
-  }
+  // Not zeroed after decoding: msgpackr returns binary fields as views into `body`, and frames carry only sealed or public data.
+  return decodeFrameBody(await reader.readExact(length, 'frame body'));
 }

@@ -50,7 +50,7 @@ async function tool(command: string, args: readonly string[], input?: Uint8Array
   return result;
 }
 
-/** Size of a block device in 512-byte sectors. */
+/** Size of a block device in 512-byte sectors; `path` is a path inside the VM (tools see the VM's own tree). */
 export async function deviceSectors(path: string): Promise<number> {
   const result = await tool('blockdev', ['--getsz', path]);
   if (result.exitCode !== 0 || !/^[0-9]{1,16}$/.test(result.stdout)) throw new ToolError('blockdev', result.exitCode, result.stderr.slice(0, 200));

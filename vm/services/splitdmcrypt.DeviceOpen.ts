@@ -20,7 +20,7 @@ await runService(async (channel) => {
     validateXtsKey(volumeKey, request.keyBytes);
     // A disk the kernel holds read-only gives a read-only mapping whatever was asked, so the whole chain is read-only.
     const readOnly = request.readOnly || (await isReadOnly(SOURCE_DEVICE));
-    const sectors = await deviceSectors(vmPath(SOURCE_DEVICE_PATH));
+    const sectors = await deviceSectors(SOURCE_DEVICE_PATH);
     table = cryptTable(volumeKey, SOURCE_DEVICE_PATH, { deviceSectors: sectors, payloadOffset: request.payloadOffset, sectorSize: request.sectorSize });
     zeroize(volumeKey);
     await dmCreate(request.name, table, readOnly);

@@ -13,7 +13,7 @@ await runService(async (channel) => {
   await assertSourceUnparsed();
   if (await isReadOnly(SOURCE_DEVICE)) throw new OperationError('the source disk is read-only: it cannot be overwritten');
   const path = vmPath(SOURCE_DEVICE_PATH);
-  const total = (await deviceSectors(path)) * 512;
+  const total = (await deviceSectors(SOURCE_DEVICE_PATH)) * 512;
   const bytes = await wipeWithKeystream(path, total, (done) => channel.send({ type: 'progress', done, total }));
   channel.send({ type: 'device-wiped', bytes });
 });

@@ -18,7 +18,7 @@ await runService(async (channel) => {
   await assertSourceUnparsed();
   if (await isReadOnly(SOURCE_DEVICE)) throw new OperationError('the source disk is read-only: its header cannot be written');
   const path = vmPath(SOURCE_DEVICE_PATH);
-  if ((await deviceSectors(path)) * 512 < size) throw new OperationError(`the source disk is smaller than a ${request.luksType} header area (${size} bytes)`);
+  if ((await deviceSectors(SOURCE_DEVICE_PATH)) * 512 < size) throw new OperationError(`the source disk is smaller than a ${request.luksType} header area (${size} bytes)`);
   await writeRanges(path, [{ offset: 0, bytes: area }]);
   channel.send({ type: 'header-written', bytes: size });
 });

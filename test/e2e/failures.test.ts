@@ -1,0 +1,159 @@
+// Each failure exits non-zero with one clear line and leaves no VM, attachment, mapping or record behind.
+import { chmodSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { join, resolve } from 'node:path';
+import { describe, expect, it } from 'vitest';
+import { useTmpDir } from '../helpers/tmp.ts';
+import { attachments, makeVolume, newSim, runningVms, runSplit, sim, startSplit, type SimRun } from '../helpers/sim.ts';
+
+const tmp = useTmpDir();
+
+/** A simulated Qubes with one LUKS1 volume at sys-usb:sda. */
+async function setUp(name: string, ...initOptions: string[]) {
+  const dir = newSim(...initOptions);
+  const volume = await makeVolume(tmp, `${name}.img`);
+  sim('add-block', dir, 'sys-usb', 'sda', volume.path);
+  return { dir, volume, before: runningVms(dir), original: readFileSync(volume.path) };
+}
+
+/** The failure contract: one error line, nothing left running or attached, no record, the disk unchanged. */
+async function expectCleanFailure(run: SimRun, context: Awaited<ReturnType<typeof setUp>>, pattern: RegExp): Promise<void> {
+  expect(run.exitCode).not.toBe(0);
+  const errors = run.stderr.split('\n').filter((line) => line.startsWith('qvm-block-split: error:'));
+  expect(errors).toHaveLength(1);
+  expect(errors[0]).toMatch(pattern);
+  expect(runningVms(context.dir)).toEqual(context.before);
+  expect(attachments(context.dir)).toEqual([]);
+  expect((await runSplit(context.dir, ['status'])).stdout).toBe('');
+  expect(readFileSync(context.volume.path).equals(context.original)).toBe(true);
+}
+
+/** Installs a replacement HeaderUnlock service in the DVM template: qrexec finds SVC+ARG in /usr/local first. */
+function installHostileHeaderService(dir: string, body: string): void {
+  const folder = join(dir, 'vms', 'sim-dvm', 'root', 'usr', 'local', 'etc', 'qubes-rpc');
+  mkdirSync(folder, { recursive: true });
+  const path = join(folder, 'splitdmcrypt.HeaderUnlock+luks1');
+  const requireFrom = JSON.stringify(resolve('package.json'));
+  writeFileSync(path, `#!/usr/bin/env node
+const { createRequire } = require('node:module');
+const { Packr } = createRequire(${requireFrom})('msgpackr');
+const packr = new Packr({ useRecords: false });
+const frame = (message) => { const body = packr.pack({ v: 1, ...message }); const prefix = Buffer.alloc(4); prefix.writeUInt32BE(body.length); return Buffer.concat([prefix, body]); };
+const sealed = (boxBytes) => ({ senderPublicKey: Buffer.alloc(32, 1), nonce: Buffer.alloc(24, 2), box: Buffer.alloc(boxBytes, 3) });
+process.stdin.resume();
+${body}
+`);
+  chmodSync(path, 0o755);
+}
+
+const unlocked = (boxBytes: number) =>
+  `process.stdout.write(frame({ type: 'unlocked', cipher: 'aes-xts-plain64', keyBytes: 64, payloadOffset: 4096, sectorSize: 512, keyslot: 0, sealedKey: sealed(${boxBytes}) })); process.stdout.end(); process.exit(0);`;
+
+describe('attach failures leave nothing behind', () => {
+  it('wrong passphrase (three attempts)', async () => {
+    const context = await setUp('wrong');
+    const run = await runSplit(context.dir, ['attach', 'work', 'sys-usb:sda'], 'one\ntwo\nthree\n');
+    expect(run.exitCode).toBe(2);
+    await expectCleanFailure(run, context, /no key slot matches/);
+  });
+
+  it('hostile header (slot stripes changed)', async () => {
+    const context = await setUp('hostile');
+    const bytes = readFileSync(context.volume.path);
+    bytes.writeUInt32BE(3999, 208 + 44);
+    writeFileSync(context.volume.path, bytes);
+    const changed = { ...context, original: readFileSync(context.volume.path) };
+    await expectCleanFailure(await runSplit(context.dir, ['attach', 'work', 'sys-usb:sda'], 'x\n'), changed, /stripes/);
+  });
+
+  it.each([
+    ['a sealed box of the wrong size', unlocked(81), /box length/],
+    ['a sealed box for a 128-byte key', unlocked(144), /box length/],
+    ['an oversized frame', 'const p = Buffer.alloc(4); p.writeUInt32BE(50_000_000); process.stdout.write(p); process.stdout.end(); process.exit(0);', /exceed the cap/],
+    ['garbage instead of a frame', "process.stdout.write(Buffer.from([0,0,0,5,0xc1,0xc1,0xc1,0xc1,0xc1])); process.stdout.end(); process.exit(0);", /msgpack|invalid protocol/],
+    ['silence, then exit', 'process.stdout.end(); process.exit(0);', /truncated/],
+  ])('header VM replying with %s', async (_what, body, pattern) => {
+    const context = await setUp(`hostile-reply-${_what.replace(/\W+/g, '-')}`);
+    installHostileHeaderService(context.dir, body);
+    await expectCleanFailure(await runSplit(context.dir, ['attach', 'work', 'sys-usb:sda'], 'x\n'), context, pattern);
+  });
+
+  it('device VM whose kernel lacks no_part_scan', async () => {
+    const context = await setUp('no-part-scan', '--no-part-scan=absent');
+    await expectCleanFailure(await runSplit(context.dir, ['attach', 'work', 'sys-usb:sda'], 'x\n'), context, /no_part_scan/);
+  });
+
+  it('SIGINT during attach', async () => {
+    const context = await setUp('sigint');
+    sim('set', context.dir, 'start-delay-ms', '1500');
+    const child = startSplit(context.dir, ['attach', 'work', 'sys-usb:sda'], `${context.volume.passphrase}\n`);
+    setTimeout(() => child.kill('SIGINT'), 800);
+    const result = await child;
+    const run = { exitCode: result.exitCode ?? -1, stdout: String(result.stdout), stderr: String(result.stderr) };
+    expect(run.exitCode).toBe(130);
+    await expectCleanFailure(run, context, /interrupted/);
+  });
+
+  it('a device that is already attached', async () => {
+    const context = await setUp('busy');
+    expect((await runSplit(context.dir, ['attach', 'work', 'sys-usb:sda'], `${context.volume.passphrase}\n`)).exitCode).toBe(0);
+    const running = runningVms(context.dir);
+    const second = await runSplit(context.dir, ['attach', 'work', 'sys-usb:sda'], `${context.volume.passphrase}\n`);
+    expect(second.exitCode).toBe(1);
+    expect(second.stderr).toMatch(/already attached/);
+    expect(runningVms(context.dir)).toEqual(running);
+    expect((await runSplit(context.dir, ['detach', 'sys-usb:sda'])).exitCode).toBe(0);
+    expect(runningVms(context.dir)).toEqual([...context.before, 'work'].sort());
+  });
+
+  it('detach of a device that is not split-attached', async () => {
+    const context = await setUp('not-attached');
+    await expectCleanFailure(await runSplit(context.dir, ['detach', 'sys-usb:sda']), context, /not attached by qvm-block-split/);
+  });
+});
+
+describe('destructive commands', () => {
+  it.each(['overwrite-everything-with-random', 'overwrite-header-with-random', 'overwrite-header-with-format'])('%s refuses without confirmation', async (command) => {
+    const context = await setUp(`confirm-${command}`);
+    const run = await runSplit(context.dir, [command, 'sys-usb:sda']);
+    expect(run.exitCode).toBe(64);
+    await expectCleanFailure(run, context, /--yes/);
+  });
+
+  it('overwrite-header-with-random replaces exactly the header area', async () => {
+    const context = await setUp('shred');
+    const run = await runSplit(context.dir, ['overwrite-header-with-random', '--yes', 'sys-usb:sda']);
+    expect(run.exitCode).toBe(0);
+    const after = readFileSync(context.volume.path);
+    const area = 4040 * 512;
+    expect(after.subarray(area).equals(context.original.subarray(area))).toBe(true);
+    for (let offset = 0; offset < area; offset += 4096) {
+      expect(after.subarray(offset, offset + 4096).equals(context.original.subarray(offset, offset + 4096))).toBe(false);
+    }
+    expect(runningVms(context.dir)).toEqual(context.before);
+    expect((await runSplit(context.dir, ['attach', 'work', 'sys-usb:sda'], `${context.volume.passphrase}\n`)).exitCode).toBe(1);
+  });
+
+  it('overwrite-everything-with-random leaves no 4 KiB block of the old content', async () => {
+    const context = await setUp('wipe');
+    const run = await runSplit(context.dir, ['overwrite-everything-with-random', '--yes', 'sys-usb:sda']);
+    expect(run.exitCode).toBe(0);
+    expect(run.stderr).toMatch(/overwrote sys-usb:sda with random data \(8388608 bytes\)/);
+    const after = readFileSync(context.volume.path);
+    expect(after.length).toBe(context.original.length);
+    for (let offset = 0; offset < after.length; offset += 4096) {
+      expect(after.subarray(offset, offset + 4096).equals(context.original.subarray(offset, offset + 4096))).toBe(false);
+    }
+    expect(runningVms(context.dir)).toEqual(context.before);
+  });
+
+  it('overwrite-header-with-format makes a volume the new passphrase opens, and cryptsetup agrees', async () => {
+    const context = await setUp('format');
+    const run = await runSplit(context.dir, ['overwrite-header-with-format', '--yes', '--pbkdf-force-iterations=1000', 'sys-usb:sda'], 'fresh pass\nfresh pass\n');
+    expect(run.exitCode).toBe(0);
+    const { cryptsetupTestPassphrase } = await import('../helpers/cryptsetup.ts');
+    expect(await cryptsetupTestPassphrase(context.volume.path, 'fresh pass')).toBe(0);
+    expect((await runSplit(context.dir, ['attach', 'work', 'sys-usb:sda'], 'fresh pass\n')).exitCode).toBe(0);
+    expect((await runSplit(context.dir, ['detach', 'sys-usb:sda'])).exitCode).toBe(0);
+    expect(runningVms(context.dir)).toEqual([...context.before, 'work'].sort());
+  });
+});

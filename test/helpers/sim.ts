@@ -1,0 +1,80 @@
+// Drives the Qubes simulator and qvm-block-split exactly as the acceptance interface says: through test/sim/qubes-sim and its `env`.
+import { execa, type ResultPromise } from 'execa';
+import { execFileSync } from 'node:child_process';
+import { createCipheriv } from 'node:crypto';
+import { closeSync, mkdtempSync, openSync, readFileSync, writeSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join, resolve } from 'node:path';
+import { cryptsetupFormat, cryptsetupVolumeKey } from './cryptsetup.ts';
+
+export const SIM = resolve('test/sim/qubes-sim');
+
+export interface SimRun {
+  readonly exitCode: number;
+  readonly stdout: string;
+  readonly stderr: string;
+}
+
+/** Runs a qubes-sim subcommand; throws on failure. Returns stdout as a Buffer. */
+export function sim(...args: string[]): Buffer {
+  return execFileSync(SIM, args, { maxBuffer: 256 * 1024 * 1024 });
+}
+
+/** A fresh simulated Qubes in a temporary directory. */
+export function newSim(...initOptions: string[]): string {
+  const dir = join(mkdtempSync(join(tmpdir(), 'qubes-sim-')), 'qubes');
+  sim('init', dir, ...initOptions);
+  return dir;
+}
+
+/** Starts qvm-block-split with the simulator's environment; stdin gets `input` (then closes). */
+export function startSplit(dir: string, args: readonly string[], input = ''): ResultPromise {
+  return execa('bash', ['-c', `eval "$("$0" env "$1")" && shift && exec qvm-block-split "$@"`, SIM, dir, ...args], {
+    input,
+    reject: false,
+    timeout: 120_000,
+  });
+}
+
+/** Runs qvm-block-split to completion. */
+export async function runSplit(dir: string, args: readonly string[], input = ''): Promise<SimRun> {
+  const result = await startSplit(dir, args, input);
+  return { exitCode: result.exitCode ?? -1, stdout: String(result.stdout), stderr: String(result.stderr) };
+}
+
+export interface TestVolume {
+  readonly path: string;
+  readonly passphrase: string;
+  readonly volumeKey: Buffer;
+  readonly plaintext: Buffer;
+  readonly payloadOffset: number;
+}
+
+/** A LUKS1 image made by cryptsetup whose first data sectors hold known plaintext, encrypted as dm-crypt would. */
+export async function makeVolume(dir: string, name: string, passphrase = 'test passphrase', sizeBytes = 8 * 1024 * 1024): Promise<TestVolume> {
+  const path = join(dir, name);
+  await cryptsetupFormat(path, passphrase, { sizeBytes });
+  const volumeKey = Buffer.from(await cryptsetupVolumeKey(path, passphrase), 'hex');
+  const payloadOffset = readFileSync(path).readUInt32BE(104);
+  const plaintext = Buffer.alloc(128 * 1024);
+  for (let i = 0; i < plaintext.length; i += 16) plaintext.write(`sector ${String(i >> 9).padStart(6, '0')} `, i, 'latin1');
+  const fd = openSync(path, 'r+');
+  for (let sector = 0; sector < plaintext.length / 512; sector++) {
+    const iv = Buffer.alloc(16);
+    iv.writeBigUInt64LE(BigInt(sector));
+    const cipher = createCipheriv('aes-256-xts', volumeKey, iv);
+    writeSync(fd, cipher.update(plaintext.subarray(sector * 512, (sector + 1) * 512)), 0, 512, (payloadOffset + sector) * 512);
+  }
+  closeSync(fd);
+  return { path, passphrase, volumeKey, plaintext, payloadOffset };
+}
+
+/** Running VMs, sorted. */
+export function runningVms(dir: string): string[] {
+  return sim('ls', dir).toString().split('\n').filter(Boolean).sort();
+}
+
+/** Attachment lines. */
+export function attachments(dir: string): string[] {
+  return sim('attachments', dir).toString().split('\n').filter(Boolean);
+}

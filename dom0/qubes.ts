@@ -107,7 +107,10 @@ export interface AttachOptions extends TimeoutOption {
 
 /** Attaches `backend:port` to `vm`. */
 export async function attachBlock(vm: string, backend: string, port: string, options: AttachOptions): Promise<void> {
-  const args = ['attach', ...(options.readOnly ? ['--ro'] : []), ...(options.frontendDev ? ['-o', `frontend-dev=${options.frontendDev}`] : [])];
+  // Without an explicit read-only=no, Qubes silently attaches a read-only device read-only; asking for read-write makes it say so,
+  // which lets the caller tell the user (ext/block.py in qubesd).
+  const mode = options.readOnly ? ['--ro'] : ['-o', 'read-only=no'];
+  const args = ['attach', ...mode, ...(options.frontendDev ? ['-o', `frontend-dev=${options.frontendDev}`] : [])];
   args.push(vm, `${backend}:${port}`);
   await runTool('qvm-block', args, { what: `qvm-block attach ${vm} ${backend}:${port}`, timeoutMs: options.timeoutMs ?? TIMEOUTS.block });
 }

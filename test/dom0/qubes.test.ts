@@ -19,7 +19,7 @@ describe('qubes adapter command lines', () => {
     [() => qubes.killVM('work'), 'qvm-kill [work]'],
     [() => qubes.removeVM('work'), 'qvm-remove [-f] [work]'],
     [() => qubes.attachBlock('dm-device-disp0001', 'sys-usb', 'sda', { readOnly: true, frontendDev: 'xvds' }), 'qvm-block [attach] [--ro] [-o] [frontend-dev=xvds] [dm-device-disp0001] [sys-usb:sda]'],
-    [() => qubes.attachBlock('work', 'dm-device-disp0001', 'dm-0', { readOnly: false }), 'qvm-block [attach] [work] [dm-device-disp0001:dm-0]'],
+    [() => qubes.attachBlock('work', 'dm-device-disp0001', 'dm-0', { readOnly: false }), 'qvm-block [attach] [-o] [read-only=no] [work] [dm-device-disp0001:dm-0]'],
     [() => qubes.detachBlock('work', 'dm-device-disp0001', 'dm-0'), 'qvm-block [detach] [work] [dm-device-disp0001:dm-0]'],
     [() => qubes.getPref('work', 'netvm'), 'qvm-prefs [work] [netvm]'],
     [() => qubes.getGlobalPref('default_dispvm'), 'qubes-prefs [default_dispvm]'],

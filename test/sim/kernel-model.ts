@@ -1,79 +1,66 @@
-// What a simulated VM's kernel shows for its disks: /dev nodes and /sys/block facts, the no_part_scan parameter, and the
-// partition scan a real kernel does at attach time when no_part_scan is off.
-import { closeSync, existsSync, mkdirSync, openSync, readFileSync, readSync, rmSync, statSync, symlinkSync, writeFileSync } from 'node:fs';
+// What a simulated qube's kernel shows: a fresh /dev, /sys and /run at boot, the no_part_scan parameter when the template's
+// kernel has it, and for each attached disk /dev/xvdX plus /sys/block/xvdX/{ro,size}, with the partition scan xen-blkfront
+// does at attach time unless no_part_scan reads Y (REFERENCE section 5).
+import { existsSync, mkdirSync, readdirSync, readFileSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
-import { vmRoot, type SimBlock, type SimState } from './state.ts';
+import { dmDescriptor, readChain, resolveChain } from './block-chain.ts';
+import { vmRoot, type SimBlock, type SimSettings } from './state.ts';
 
-const NO_PART_SCAN = 'sys/module/block/parameters/no_part_scan';
+export const NO_PART_SCAN = 'sys/module/block/parameters/no_part_scan';
 
-/** At boot: the kernel parameter exists (reading N) when the template's kernel has it. */
-export function bootKernel(dir: string, vm: string, state: SimState): void {
+/** A boot: /dev, /sys and /run start empty (tmpfs, devtmpfs, sysfs); /home/user persists. */
+export function bootKernel(dir: string, vm: string, settings: SimSettings): void {
   const root = vmRoot(dir, vm);
+  for (const volatile of ['dev', 'sys', 'run']) rmSync(join(root, volatile), { recursive: true, force: true });
   for (const sub of ['dev/mapper', 'sys/block', 'run', 'home/user']) mkdirSync(join(root, sub), { recursive: true });
-  const parameter = join(root, NO_PART_SCAN);
-  rmSync(parameter, { force: true });
-  if (state.noPartScan) {
-    mkdirSync(dirname(parameter), { recursive: true });
-    writeFileSync(parameter, 'N\n');
+  if (settings.noPartScan) {
+    mkdirSync(dirname(join(root, NO_PART_SCAN)), { recursive: true });
+    writeFileSync(join(root, NO_PART_SCAN), 'N\n');
   }
 }
 
-function noPartScanOn(dir: string, vm: string): boolean {
-  const value = readFileSync(join(vmRoot(dir, vm), NO_PART_SCAN), 'latin1').toString().trim();
-  return value === 'Y' || value === '1';
+function noPartScanOn(root: string): boolean {
+  const path = join(root, NO_PART_SCAN);
+  return existsSync(path) && ['Y', '1'].includes(readFileSync(path, 'latin1').trim());
 }
 
-/** True when the first sector is an MBR the msdos parser accepts with at least one partition entry. */
-function hasPartitionTable(file: string): boolean {
-  const sector = Buffer.alloc(512);
-  const fd = openSync(file, 'r');
-  try {
-    readSync(fd, sector, 0, 512, 0);
-  } finally {
-    closeSync(fd);
-  }
-  if (sector[510] !== 0x55 || sector[511] !== 0xaa) return false;
-  let entries = 0;
-  for (let i = 0; i < 4; i++) {
-    const entry = 446 + 16 * i;
-    const boot = sector[entry]!;
-    if (boot !== 0 && boot !== 0x80) return false;
-    if (sector[entry + 4] !== 0) entries++;
-  }
-  return entries > 0;
+/**
+ * Partition numbers the msdos parser would create from a first sector: none unless the 0x55AA signature is there and every
+ * boot indicator is 0 or 0x80; then one per entry that is not empty (a type or a size).
+ */
+export function mbrPartitions(sector: Buffer): number[] {
+  if (sector.length < 512 || sector[510] !== 0x55 || sector[511] !== 0xaa) return [];
+  const entries = [0, 1, 2, 3].map((i) => sector.subarray(446 + 16 * i, 462 + 16 * i));
+  if (entries.some((entry) => entry[0] !== 0 && entry[0] !== 0x80)) return [];
+  return entries.flatMap((entry, i) => (entry[4] !== 0 || entry.readUInt32LE(12) !== 0 ? [i + 1] : []));
 }
 
-/** Size in bytes of what a block device exports. */
-export function blockBytes(dir: string, block: SimBlock, state: SimState): number {
-  if (block.file) return statSync(block.file).size;
-  const mapping = state.mappings[block.backend]?.find((m) => `dm-${m.minor}` === block.port);
-  return mapping ? Number(mapping.table.split(' ')[1]) * 512 : 0;
-}
-
-/** The frontend's view of an attached disk: /dev/NAME and /sys/block/NAME/{ro,size}, partitions if the kernel scans them. */
-export function plugDisk(dir: string, frontend: string, frontendDev: string, block: SimBlock, readOnly: boolean, state: SimState): void {
+/** The frontend's view of a newly attached disk. `block` lives in `backend`. */
+export function plugDisk(dir: string, frontend: string, frontendDev: string, backend: string, block: SimBlock, readOnly: boolean): void {
   const root = vmRoot(dir, frontend);
   const sys = join(root, 'sys/block', frontendDev);
+  const node = join(root, 'dev', frontendDev);
   mkdirSync(sys, { recursive: true });
   writeFileSync(join(sys, 'ro'), readOnly ? '1\n' : '0\n');
-  writeFileSync(join(sys, 'size'), `${Math.floor(blockBytes(dir, block, state) / 512)}\n`);
-  const node = join(root, 'dev', frontendDev);
   rmSync(node, { force: true });
-  if (block.file) symlinkSync(block.file, node);
-  else writeFileSync(node, JSON.stringify({ backend: block.backend, port: block.port }));
-  if (block.file && !noPartScanOnSafe(dir, frontend) && hasPartitionTable(block.file)) {
-    mkdirSync(join(sys, `${frontendDev}1`), { recursive: true });
-    writeFileSync(join(root, 'dev', `${frontendDev}1`), '');
+  if (block.file !== undefined) symlinkSync(block.file, node);
+  else writeFileSync(node, dmDescriptor({ vm: backend, minor: block.dmMinor ?? -1 }));
+  const chain = resolveChain(dir, frontend, `/dev/${frontendDev}`);
+  writeFileSync(join(sys, 'size'), `${Math.floor(chain.sizeBytes / 512)}\n`);
+  if (noPartScanOn(root)) return;
+  // xen-blkfront reads the partition table before userspace runs; for a dm device that means the plaintext.
+  for (const n of mbrPartitions(readChain(chain, 0, 512))) {
+    mkdirSync(join(sys, `${frontendDev}${n}`), { recursive: true });
+    writeFileSync(join(sys, `${frontendDev}${n}`, 'partition'), `${n}\n`);
+    writeFileSync(join(root, 'dev', `${frontendDev}${n}`), '');
   }
 }
 
-function noPartScanOnSafe(dir: string, vm: string): boolean {
-  return existsSync(join(vmRoot(dir, vm), NO_PART_SCAN)) && noPartScanOn(dir, vm);
-}
-
+/** The disk disappears from the frontend, with its partitions. */
 export function unplugDisk(dir: string, frontend: string, frontendDev: string): void {
   const root = vmRoot(dir, frontend);
   rmSync(join(root, 'sys/block', frontendDev), { recursive: true, force: true });
-  rmSync(join(root, 'dev', frontendDev), { force: true });
-  rmSync(join(root, 'dev', `${frontendDev}1`), { force: true });
+  const dev = join(root, 'dev');
+  const names = existsSync(dev) ? readdirSync(dev) : [];
+  for (const name of names.filter((n) => n === frontendDev || new RegExp(`^${frontendDev}[0-9]+$`).test(n))) rmSync(join(dev, name), { force: true });
 }

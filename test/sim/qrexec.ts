@@ -1,12 +1,20 @@
-// Fake qvm-run: services looked up in the VM's tree in qrexec's order, run with qrexec's environment; every byte crossing dom0's
-// pipes is appended to the transcript. Exit code = the service's; 127 when the service does not exist.
+// Fake qvm-run: a command (`sh -c`) or a qrexec service, looked up in the qube's tree in qrexec's order and run with qrexec's
+// environment (REFERENCE section 3). stdin/stdout/stderr are relayed, and every byte crossing dom0 is appended to the transcript.
 import { spawn } from 'node:child_process';
 import { appendFileSync, existsSync } from 'node:fs';
-import { join } from 'node:path';
-import { readState, SimToolError, vmRoot } from './state.ts';
+import { constants } from 'node:os';
+import { delimiter, join } from 'node:path';
+import { qvmStart } from './qvm-lifecycle.ts';
+import { parseToolArgs, usageError } from './tool-args.ts';
+import { readState, transcriptPath, vmRoot } from './state.ts';
 
-/** REFERENCE section 3: SVC+ARG before SVC, /usr/local before /etc. */
-function findService(root: string, name: string, argument: string): string | undefined {
+/** qrexec's exit codes for a call that never reached a service. */
+export const QREXEC_EXIT = { notFound: 127, refused: 126, failure: 125 } as const;
+const SERVICE_NAME = /^[A-Za-z0-9_.-]{1,64}$/;
+const SERVICE_ARGUMENT = /^[A-Za-z0-9_.+-]{0,64}$/;
+
+/** REFERENCE section 3: SVC+ARG before SVC, /usr/local/etc before /etc. */
+export function findService(root: string, name: string, argument: string): string | undefined {
   const candidates = [
     ...(argument ? [`usr/local/etc/qubes-rpc/${name}+${argument}`, `etc/qubes-rpc/${name}+${argument}`] : []),
     `usr/local/etc/qubes-rpc/${name}`,
@@ -15,85 +23,112 @@ function findService(root: string, name: string, argument: string): string | und
   return candidates.map((c) => join(root, c)).find((path) => existsSync(path));
 }
 
+/** The environment of a process in `vm`: the VM-side fakes first on PATH, never dom0's tools or dom0's settings. */
 export function vmEnvironment(dir: string, vm: string): NodeJS.ProcessEnv {
-  return { ...process.env, PATH: `${join(dir, 'vm-bin')}:${process.env.PATH ?? ''}`, QUBES_SIM_DIR: dir, QUBES_SIM_VM: vm, SPLIT_DM_CRYPT_SYSROOT: vmRoot(dir, vm), QUBES_VM_NAME: vm };
+  const hostPath = (process.env.PATH ?? '').split(delimiter).filter((p) => p !== '' && p !== join(dir, 'bin'));
+  const keep = ['LANG', 'LC_ALL', 'TMPDIR', 'TERM', 'NODE_OPTIONS'].filter((k) => process.env[k] !== undefined);
+  return {
+    ...Object.fromEntries(keep.map((k) => [k, process.env[k]])),
+    PATH: [join(dir, 'vm-bin'), ...hostPath].join(delimiter),
+    HOME: join(vmRoot(dir, vm), 'home/user'),
+    USER: 'user',
+    QUBES_SIM_DIR: dir,
+    QUBES_SIM_VM: vm,
+    SPLIT_DM_CRYPT_SYSROOT: vmRoot(dir, vm),
+  };
 }
 
-/** Runs the call with stdio relayed and recorded; resolves with the exit code. */
-function relay(dir: string, label: string, command: string, args: string[], env: NodeJS.ProcessEnv, cwd: string): Promise<number> {
-  const transcript = join(dir, 'transcript.bin');
-  appendFileSync(transcript, `\n--- qvm-run ${label}\n`);
+const record = (dir: string, bytes: string | Buffer): void => appendFileSync(transcriptPath(dir), bytes);
+
+/** Relays stdio between dom0's caller and the process in the qube; resolves with the qrexec exit code. */
+function relay(dir: string, label: string, command: string, args: readonly string[], env: NodeJS.ProcessEnv, cwd: string): Promise<number> {
+  record(dir, `\n--- qvm-run ${label}\n`);
   const child = spawn(command, args, { env, cwd, stdio: ['pipe', 'pipe', 'pipe'], detached: true });
-  const stopGroup = (signal: NodeJS.Signals) => {
-    try {
-      process.kill(-child.pid!, signal);
-    } catch {
-      /* already gone */
-    }
-  };
-  for (const signal of ['SIGINT', 'SIGTERM', 'SIGHUP'] as const) {
+  // qvm-run interrupted: the connection goes away and the qube-side processes with it.
+  for (const [signal, code] of [['SIGINT', 130], ['SIGTERM', 143], ['SIGHUP', 129]] as const) {
     process.on(signal, () => {
-      stopGroup('SIGKILL');
-      process.exit(signal === 'SIGINT' ? 130 : 143);
+      if (child.pid !== undefined) {
+        try {
+          process.kill(-child.pid, 'SIGKILL');
+        } catch {
+          // Already gone.
+        }
+      }
+      record(dir, `\n--- qvm-run ${label}: interrupted by ${signal}\n`);
+      process.exit(code);
     });
   }
   process.stdin.on('data', (chunk: Buffer) => {
-    appendFileSync(transcript, chunk);
-    child.stdin.write(chunk);
+    record(dir, chunk);
+    if (!child.stdin.write(chunk)) process.stdin.pause();
   });
+  child.stdin.on('drain', () => process.stdin.resume());
   process.stdin.on('end', () => child.stdin.end());
-  child.stdin.on('error', () => undefined);
-  child.stdout.on('data', (chunk: Buffer) => {
-    appendFileSync(transcript, chunk);
-    process.stdout.write(chunk);
-  });
-  child.stderr.on('data', (chunk: Buffer) => {
-    appendFileSync(transcript, chunk);
-    process.stderr.write(chunk);
-  });
+  process.stdin.on('error', () => child.stdin.end());
+  child.stdin.on('error', () => process.stdin.pause());
+  for (const [from, to] of [[child.stdout, process.stdout], [child.stderr, process.stderr]] as const) {
+    from.on('data', (chunk: Buffer) => {
+      record(dir, chunk);
+      if (!to.write(chunk)) from.pause();
+    });
+    to.on('drain', () => from.resume());
+  }
   return new Promise((resolve) => {
-    // Like qrexec, the call ends when the service has exited and closed its output, even if the caller still holds stdin open.
+    child.on('error', (error: NodeJS.ErrnoException) => {
+      const message = `${command}: ${error.code === 'EACCES' ? 'Permission denied' : 'No such file or directory'}\n`;
+      record(dir, message);
+      process.stderr.write(message);
+      resolve(error.code === 'EACCES' ? QREXEC_EXIT.refused : QREXEC_EXIT.notFound);
+    });
+    // Like qrexec, the call ends when the process has exited and closed its output, even while dom0 still holds stdin open.
     child.on('close', (code, signal) => {
-      const exitCode = code ?? 128 + (signal === 'SIGKILL' ? 9 : 15);
-      process.stdin.destroy();
-      process.stdout.write('', () => process.exit(exitCode));
+      const exitCode = code ?? 128 + (signal ? constants.signals[signal] : 0);
+      record(dir, `\n--- qvm-run ${label}: exit ${exitCode}\n`);
       resolve(exitCode);
     });
   });
 }
 
-export async function qvmRun(dir: string, args: readonly string[]): Promise<number> {
-  const rest = [...args];
-  let service = false;
-  let autostart = true;
-  let user = 'user';
-  const positionals: string[] = [];
-  while (rest.length > 0) {
-    const arg = rest.shift()!;
-    if (arg === '--pass-io' || arg === '-p') continue;
-    if (arg === '--service') service = true;
-    else if (arg === '--no-autostart') autostart = false;
-    else if (arg === '-u' || arg === '--user') user = rest.shift() ?? '';
-    else positionals.push(arg);
-  }
-  const [vmName, target] = positionals;
-  const vm = vmName ? readState(dir).vms[vmName] : undefined;
-  if (!vm || !target) throw new SimToolError(`qvm-run: error: no such domain: '${vmName ?? ''}'`, 2);
+/**
+ * `qvm-run [--pass-io] [--no-autostart] [-u USER] [--service] VMNAME COMMAND`. Exit code: the remote one; 1 when the qube is
+ * not running and --no-autostart was given (silent with --pass-io, as qvm-run is); 127 for a service that does not exist.
+ */
+export async function qvmRun(dir: string, rawArgs: readonly string[]): Promise<number> {
+  const args = parseToolArgs('qvm-run', rawArgs, {
+    valued: [['--user', '-u']],
+    flags: [['--pass-io', '-p'], ['--no-autostart', '--no-auto', '-n'], ['--autostart', '--auto', '-a'], ['--service'], ['--gui'], ['--no-gui'], ['--quiet', '-q'], ['--verbose', '-v'], ['--no-color-output'], ['--no-filter-escape-chars'], ['--filter-escape-chars'], ['--no-shell']],
+    stopAtPositional: 1,
+  });
+  const [vmName, ...command] = args.positionals;
+  const target = command.join(' ');
+  if (vmName === undefined || target === '') throw usageError('qvm-run', 'the following arguments are required: VMNAME, COMMAND');
+  const state = readState(dir);
+  const vm = state.vms[vmName];
+  if (!vm) throw usageError('qvm-run', `no such domain: '${vmName}'`);
   if (!vm.running) {
-    if (!autostart) throw new SimToolError(`qvm-run: error: Domain '${vm.name}' is not running`, 1);
-    throw new SimToolError('qvm-run: error: autostart is not modelled by the simulator', 1);
+    if (args.flags.has('--no-autostart')) {
+      if (!args.flags.has('--pass-io')) process.stderr.write(`Qube '${vmName}' not started\n`);
+      return 1;
+    }
+    const started = await qvmStart(dir, ['--skip-if-running', vmName]);
+    if (started !== 0) return 1;
   }
-  const root = vmRoot(dir, vm.name);
-  const env = vmEnvironment(dir, vm.name);
-  if (!service) return relay(dir, `${vm.name} (${user}) ${target}`, 'sh', ['-c', target], env, join(root, 'home/user'));
+  const root = vmRoot(dir, vmName);
+  const env = vmEnvironment(dir, vmName);
+  const cwd = join(root, 'home/user');
+  const user = args.values.get('--user')?.at(-1) ?? 'user';
+  if (!args.flags.has('--service')) return relay(dir, `${vmName} (${user}) ${target}`, 'sh', ['-c', target], env, cwd);
   const plus = target.indexOf('+');
   const [name, argument] = plus < 0 ? [target, ''] : [target.slice(0, plus), target.slice(plus + 1)];
-  if (!/^[A-Za-z0-9_.-]+$/.test(name) || !/^[A-Za-z0-9_.+-]*$/.test(argument)) throw new SimToolError('qvm-run: error: invalid service name', 2);
+  if (!SERVICE_NAME.test(name) || !SERVICE_ARGUMENT.test(argument)) {
+    record(dir, `\n--- qvm-run ${vmName} ${target}: invalid service name\n`);
+    return QREXEC_EXIT.failure;
+  }
   const file = findService(root, name, argument);
   if (!file) {
-    appendFileSync(join(dir, 'transcript.bin'), `\n--- qvm-run ${vm.name} ${target}: service not found\n`);
-    return 127;
+    record(dir, `\n--- qvm-run ${vmName} ${target}: service not found, exit 127\n`);
+    return QREXEC_EXIT.notFound;
   }
   Object.assign(env, { QREXEC_REMOTE_DOMAIN: 'dom0', QREXEC_SERVICE_ARGUMENT: argument, QREXEC_SERVICE_FULL_NAME: target });
-  return relay(dir, `${vm.name} ${target}`, file, argument ? [argument] : [], env, join(root, 'home/user'));
+  return relay(dir, `${vmName} (${user}) service ${target}`, file, argument ? [argument] : [], env, cwd);
 }

@@ -1,27 +1,29 @@
-// The simulator's world: qubes, block devices, attachments and dm mappings, kept in DIR/state.json under a lock, because the
-// orchestrator runs several fake tools at once (DisposableVMs start concurrently).
+// The simulator's world: qubes, block devices, attachments and global prefs in DIR/state.json, each qube's dm mappings in
+// DIR/vms/NAME/dm.json. Fake tools run concurrently (the orchestrator starts DisposableVMs in parallel), so every
+// read-modify-write happens under one lock; nobody holds it while a service or a boot delay runs.
 import { existsSync, mkdirSync, readFileSync, renameSync, rmdirSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 
+export type VmClass = 'AdminVM' | 'AppVM' | 'DispVM' | 'TemplateVM';
+
 export interface SimVm {
   name: string;
-  klass: 'AdminVM' | 'AppVM' | 'DispVM' | 'TemplateVM';
-  template?: string;
+  class: VmClass;
+  template: string;
   label: string;
   netvm: string;
   running: boolean;
-  templateForDispvms: boolean;
-  autoCleanup: boolean;
+  template_for_dispvms: boolean;
+  auto_cleanup: boolean;
 }
 
+/** A block device a qube exposes to dom0: a file (a USB disk) or one of its own dm mappings. */
 export interface SimBlock {
-  backend: string;
-  port: string;
   readOnly: boolean;
+  /** What the backend publishes in qubesdb (`DataTraveler_2.0 ()`, or a dm name). */
   description: string;
-  /** A file-backed disk, or a dm mapping made inside `backend`. */
   file?: string;
-  dmName?: string;
+  dmMinor?: number;
 }
 
 export interface SimAttachment {
@@ -30,7 +32,7 @@ export interface SimAttachment {
   frontend: string;
   frontendDev: string;
   readOnly: boolean;
-  /** sha256 of a read-only file at attach time, to catch writes the model should have refused. */
+  /** sha256 of the backing file at attach time (read-only attachments), to catch writes that should have been impossible. */
   hash?: string;
 }
 
@@ -41,45 +43,94 @@ export interface SimMapping {
   readOnly: boolean;
 }
 
-export interface SimState {
+export interface SimSettings {
   release: '4.2' | '4.3';
+  /** Whether the DVM template's kernel has Qubes' no_part_scan parameter. */
   noPartScan: boolean;
   startDelayMs: number;
+}
+
+export interface SimState {
+  settings: SimSettings;
   vms: Record<string, SimVm>;
-  blocks: SimBlock[];
+  /** backend VM -> port -> device. */
+  blocks: Record<string, Record<string, SimBlock>>;
   attachments: SimAttachment[];
-  mappings: Record<string, SimMapping[]>;
   prefs: { default_dispvm: string };
 }
 
 export const statePath = (dir: string): string => join(dir, 'state.json');
+export const vmDir = (dir: string, vm: string): string => join(dir, 'vms', vm);
 export const vmRoot = (dir: string, vm: string): string => join(dir, 'vms', vm, 'root');
+export const transcriptPath = (dir: string): string => join(dir, 'transcript.bin');
+export const violationsPath = (dir: string): string => join(dir, 'violations.log');
+const mappingsPath = (dir: string, vm: string): string => join(vmDir(dir, vm), 'dm.json');
+
+/** A tool's failure: the message goes to stderr as is, then the process exits with `exitCode`. */
+export class SimToolError extends Error {
+  constructor(
+    message: string,
+    readonly exitCode = 1,
+  ) {
+    super(message);
+  }
+}
 
 export function readState(dir: string): SimState {
+  if (!existsSync(statePath(dir))) throw new SimToolError(`qubes-sim: ${dir} is not a simulator directory (run 'qubes-sim init')`);
   return JSON.parse(readFileSync(statePath(dir), 'utf8')) as SimState;
 }
 
-function writeState(dir: string, state: SimState): void {
-  const tmp = `${statePath(dir)}.${process.pid}.tmp`;
-  writeFileSync(tmp, JSON.stringify(state, null, 1));
-  renameSync(tmp, statePath(dir));
+function writeJson(path: string, value: unknown): void {
+  const tmp = `${path}.${process.pid}.tmp`;
+  writeFileSync(tmp, `${JSON.stringify(value, null, 1)}\n`);
+  renameSync(tmp, path);
 }
 
-const sleepSync = (ms: number) => Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, ms);
+export function writeState(dir: string, state: SimState): void {
+  writeJson(statePath(dir), state);
+}
 
-/** Runs `change` on the state under DIR/.lock (a directory: mkdir is atomic), then saves it. */
-export function withState<T>(dir: string, change: (state: SimState) => T): T {
-  const lock = join(dir, '.lock');
-  for (let waited = 0; ; waited += 5) {
+/** The dm mappings a qube's kernel holds (none for a qube never started). */
+export function readMappings(dir: string, vm: string): SimMapping[] {
+  const path = mappingsPath(dir, vm);
+  return existsSync(path) ? (JSON.parse(readFileSync(path, 'utf8')) as SimMapping[]) : [];
+}
+
+export function writeMappings(dir: string, vm: string, mappings: readonly SimMapping[]): void {
+  mkdirSync(vmDir(dir, vm), { recursive: true });
+  writeJson(mappingsPath(dir, vm), mappings);
+}
+
+const STALE_LOCK_MS = 30_000;
+const LOCK_GIVE_UP_MS = 60_000;
+const sleepSync = (ms: number): void => void Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, ms);
+
+function acquire(lock: string): void {
+  const started = Date.now();
+  for (;;) {
     try {
       mkdirSync(lock);
-      break;
-    } catch {
-      if (existsSync(lock) && Date.now() - statSync(lock).mtimeMs > 30_000) rmdirSync(lock);
-      if (waited > 60_000) throw new Error('qubes-sim: state lock held for a minute');
-      sleepSync(5);
+      return;
+    } catch (error) {
+      if ((error as NodeJS.ErrnoException).code !== 'EEXIST') throw error;
     }
+    // A tool killed inside the critical section leaves the lock behind; nothing holds it that long on purpose.
+    try {
+      if (Date.now() - statSync(lock).mtimeMs > STALE_LOCK_MS) rmdirSync(lock);
+    } catch {
+      // Released meanwhile.
+    }
+    if (Date.now() - started > LOCK_GIVE_UP_MS) throw new SimToolError('qubes-sim: the state lock was held for a minute');
+    sleepSync(2 + Math.floor(Math.random() * 5));
   }
+}
+
+/** Runs `change` under DIR/.lock (mkdir is atomic) on a fresh copy of the state, then saves the state. */
+export function withState<T>(dir: string, change: (state: SimState) => T): T {
+  const lock = join(dir, '.lock');
+  readState(dir);
+  acquire(lock);
   try {
     const state = readState(dir);
     const result = change(state);
@@ -87,12 +138,5 @@ export function withState<T>(dir: string, change: (state: SimState) => T): T {
     return result;
   } finally {
     rmdirSync(lock);
-  }
-}
-
-/** A tool's failure: message to stderr, exit code. */
-export class SimToolError extends Error {
-  constructor(message: string, readonly exitCode = 1) {
-    super(message);
   }
 }

@@ -1,0 +1,74 @@
+// Looking into a simulated Qubes from outside, as tests do: what a qube reads or writes at /dev/NAME, who runs, what is
+// attached, the transcript of dom0's pipes, violations of the read-only model, and commands run inside a qube.
+import { spawnSync } from 'node:child_process';
+import { existsSync, readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { readChain, resolveChain, writeChain, type BlockChain } from './block-chain.ts';
+import { vmEnvironment } from './qrexec.ts';
+import { readState, SimToolError, transcriptPath, violationsPath, vmRoot } from './state.ts';
+import { shellQuote } from './world.ts';
+
+function chainAt(dir: string, vm: string, frontend: string | undefined): BlockChain {
+  const name = (frontend ?? '').replace(/^\/dev\//, '');
+  if (!vm || !/^[A-Za-z0-9_.-]+(\/[A-Za-z0-9_.+-]+)?$/.test(name)) throw new SimToolError('usage: qubes-sim read-block|write-block DIR VM FRONTEND ...', 64);
+  if (!readState(dir).vms[vm]?.running) throw new SimToolError(`qubes-sim: ${vm} is not running`);
+  try {
+    return resolveChain(dir, vm, `/dev/${name}`);
+  } catch (error) {
+    throw new SimToolError(`qubes-sim: /dev/${name} in ${vm}: ${(error as Error).message}`);
+  }
+}
+
+/** The bytes `vm` reads at /dev/FRONTEND. */
+export function readBlock(dir: string, [vm = '', frontend]: readonly string[]): Buffer {
+  return readChain(chainAt(dir, vm, frontend));
+}
+
+/** Writes stdin at OFFSET of /dev/FRONTEND in `vm`; a read-only device fails with EROFS. */
+export function writeBlock(dir: string, [vm = '', frontend, offset]: readonly string[]): void {
+  if (!/^[0-9]{1,15}$/.test(offset ?? '')) throw new SimToolError('usage: qubes-sim write-block DIR VM FRONTEND OFFSET < DATA', 64);
+  const chain = chainAt(dir, vm, frontend);
+  if (chain.readOnly) throw new SimToolError(`qubes-sim: write to /dev/${frontend} in ${vm} failed: Read-only file system (EROFS)`);
+  writeChain(chain, Number(offset), readFileSync(0));
+}
+
+/** Running qubes (not dom0), one per line, sorted. */
+export function listRunning(dir: string): string {
+  return Object.values(readState(dir).vms)
+    .filter((vm) => vm.running && vm.class !== 'AdminVM')
+    .map((vm) => vm.name)
+    .sort()
+    .map((name) => `${name}\n`)
+    .join('');
+}
+
+/** `BACKEND:PORT FRONTEND frontend-dev=X read-only=yes|no`, one per attachment. */
+export function listAttachments(dir: string): string {
+  return readState(dir)
+    .attachments.map((a) => `${a.backend}:${a.port} ${a.frontend} frontend-dev=${a.frontendDev} read-only=${a.readOnly ? 'yes' : 'no'}\n`)
+    .join('');
+}
+
+export const transcript = (dir: string): Buffer => readFileSync(transcriptPath(dir));
+
+export const violations = (dir: string): Buffer => (existsSync(violationsPath(dir)) ? readFileSync(violationsPath(dir)) : Buffer.alloc(0));
+
+/** The shell lines `env` prints, for `eval`. */
+export function environment(dir: string): string {
+  return [
+    `export PATH=${shellQuote(join(dir, 'bin'))}:"$PATH"`,
+    `export QUBES_SIM_DIR=${shellQuote(dir)}`,
+    `export SPLIT_DM_CRYPT_CONF=${shellQuote(join(dir, 'dom0', 'split-dm-crypt.conf'))}`,
+    `export SPLIT_DM_CRYPT_RUNDIR=${shellQuote(join(dir, 'dom0', 'run'))}`,
+  ].join('; ').concat('\n');
+}
+
+/** `exec DIR VM -- CMD...`: CMD runs as a process of `vm` (its /home/user, its sysroot, the VM-side fakes on PATH). */
+export function execInVm(dir: string, [vm = '', ...rest]: readonly string[]): number {
+  const command = rest[0] === '--' ? rest.slice(1) : rest;
+  if (!vm || command.length === 0) throw new SimToolError('usage: qubes-sim exec DIR VM -- CMD...', 64);
+  if (!readState(dir).vms[vm]?.running) throw new SimToolError(`qubes-sim: ${vm} is not running`);
+  const result = spawnSync(command[0]!, command.slice(1), { stdio: 'inherit', env: vmEnvironment(dir, vm), cwd: join(vmRoot(dir, vm), 'home/user') });
+  if (result.error) throw new SimToolError(`qubes-sim: ${command[0]}: ${(result.error as NodeJS.ErrnoException).code ?? result.error.message}`, 127);
+  return result.status ?? 128;
+}

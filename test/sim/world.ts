@@ -1,0 +1,105 @@
+// Building a simulated Qubes: `init` (dom0, the DVM template with the project's vm/ installed the way a user installs it,
+// sys-usb, work), `add-vm`, `add-block`, `set`. The fake tools land in DIR/bin (dom0) and DIR/vm-bin (inside qubes).
+import { execFileSync } from 'node:child_process';
+import { chmodSync, existsSync, mkdirSync, statSync, writeFileSync } from 'node:fs';
+import { join, resolve } from 'node:path';
+import { bootKernel } from './kernel-model.ts';
+import { makeVmTree } from './qvm-lifecycle.ts';
+import { VM_TOOLS } from './vm-tools.ts';
+import { SimToolError, statePath, transcriptPath, vmRoot, withState, writeState, type SimState, type SimVm, type VmClass } from './state.ts';
+
+export const DOM0_TOOLS = ['qvm-create', 'qvm-start', 'qvm-kill', 'qvm-remove', 'qvm-check', 'qvm-prefs', 'qubes-prefs', 'qvm-ls', 'qvm-block', 'qvm-run'] as const;
+export const DVM_TEMPLATE = 'sim-dvm';
+const PORT = /^[a-z0-9_-]{1,64}$/;
+
+export const shellQuote = (s: string): string => `'${s.replace(/'/g, `'\\''`)}'`;
+
+function writeScript(path: string, body: string): void {
+  writeFileSync(path, `#!/bin/sh\n${body}\n`);
+  chmodSync(path, 0o755);
+}
+
+function newVm(name: string, klass: VmClass, running: boolean, extra: Partial<SimVm> = {}): SimVm {
+  return { name, class: klass, template: '', label: 'red', netvm: '', running, template_for_dispvms: false, auto_cleanup: false, ...extra };
+}
+
+/** A flag's value from `--name=value` or `--name value`. */
+function optionValue(args: readonly string[], name: string): string | undefined {
+  const i = args.findIndex((a) => a === name || a.startsWith(`${name}=`));
+  if (i < 0) return undefined;
+  const arg = args[i]!;
+  return arg.includes('=') ? arg.slice(arg.indexOf('=') + 1) : args[i + 1];
+}
+
+function writeTools(dir: string, repo: string): void {
+  const bundle = join(repo, 'dist', 'qubes-sim.mjs');
+  for (const sub of ['bin', 'vm-bin', 'dom0/run']) mkdirSync(join(dir, sub), { recursive: true });
+  for (const tool of DOM0_TOOLS) writeScript(join(dir, 'bin', tool), `QUBES_SIM_DIR=${shellQuote(dir)} exec node ${shellQuote(bundle)} tool ${tool} "$@"`);
+  for (const tool of VM_TOOLS) writeScript(join(dir, 'vm-bin', tool), `QUBES_SIM_DIR=${shellQuote(dir)} exec node ${shellQuote(bundle)} vmtool ${tool} "$@"`);
+  writeScript(join(dir, 'bin', 'qvm-block-split'), `exec node ${shellQuote(join(repo, 'dist', 'qvm-block-split.mjs'))} "$@"`);
+}
+
+/** `init DIR [--qubes-release=4.2|4.3] [--no-part-scan=present|absent]`. */
+export function init(dir: string, repo: string, args: readonly string[]): void {
+  const release = optionValue(args, '--qubes-release') ?? '4.2';
+  const partScan = optionValue(args, '--no-part-scan') ?? 'present';
+  if ((release !== '4.2' && release !== '4.3') || (partScan !== 'present' && partScan !== 'absent')) {
+    throw new SimToolError('usage: qubes-sim init DIR [--qubes-release=4.2|4.3] [--no-part-scan=present|absent]', 64);
+  }
+  if (existsSync(statePath(dir))) throw new SimToolError(`qubes-sim: ${dir} already holds a simulated Qubes`);
+  mkdirSync(dir, { recursive: true });
+  const state: SimState = {
+    settings: { release, noPartScan: partScan === 'present', startDelayMs: 0 },
+    vms: {
+      dom0: newVm('dom0', 'AdminVM', true),
+      [DVM_TEMPLATE]: newVm(DVM_TEMPLATE, 'AppVM', false, { template_for_dispvms: true }),
+      'sys-usb': newVm('sys-usb', 'AppVM', true),
+      work: newVm('work', 'AppVM', false, { netvm: 'sys-firewall' }),
+    },
+    blocks: {},
+    attachments: [],
+    prefs: { default_dispvm: DVM_TEMPLATE },
+  };
+  for (const vm of Object.values(state.vms)) makeVmTree(dir, vm);
+  for (const vm of Object.values(state.vms).filter((v) => v.running)) bootKernel(dir, vm.name, state.settings);
+  writeFileSync(transcriptPath(dir), '');
+  writeTools(dir, repo);
+  writeState(dir, state);
+  // The project's VM side goes into the DVM template exactly as a user installs it.
+  execFileSync('make', ['-s', '-C', repo, 'install-vm', `DESTDIR=${vmRoot(dir, DVM_TEMPLATE)}`, 'PREFIX=/usr'], { stdio: ['ignore', 'ignore', 'inherit'] });
+}
+
+/** `add-vm DIR NAME [--class AppVM|DispVM|TemplateVM] [--template T] [--running] [--template-for-dispvms]`. */
+export function addVm(dir: string, [name, ...args]: readonly string[]): void {
+  const klass = (optionValue(args, '--class') ?? 'AppVM') as VmClass;
+  if (!name || !/^[A-Za-z][A-Za-z0-9_.-]{0,30}$/.test(name) || !['AppVM', 'DispVM', 'TemplateVM'].includes(klass)) {
+    throw new SimToolError('usage: qubes-sim add-vm DIR NAME [--class AppVM|DispVM|TemplateVM] [--template T] [--running] [--template-for-dispvms]', 64);
+  }
+  withState(dir, (state) => {
+    if (state.vms[name]) throw new SimToolError(`qubes-sim: ${name} already exists`);
+    const template = optionValue(args, '--template') ?? (klass === 'DispVM' ? state.prefs.default_dispvm : '');
+    if (template && !state.vms[template]) throw new SimToolError(`qubes-sim: no such template ${template}`);
+    const vm = newVm(name, klass, args.includes('--running'), { template, template_for_dispvms: args.includes('--template-for-dispvms'), auto_cleanup: klass === 'DispVM' });
+    state.vms[name] = vm;
+    makeVmTree(dir, vm);
+    if (vm.running) bootKernel(dir, name, state.settings);
+  });
+}
+
+/** `add-block DIR VM PORT FILE [--ro] [--description TEXT]`: FILE becomes VM:PORT. */
+export function addBlock(dir: string, [vm, port, file, ...args]: readonly string[]): void {
+  if (!vm || !port || !file || !PORT.test(port)) throw new SimToolError('usage: qubes-sim add-block DIR VM PORT FILE [--ro] [--description TEXT]', 64);
+  const path = resolve(file);
+  if (!existsSync(path) || !statSync(path).isFile()) throw new SimToolError(`qubes-sim: ${file} is not a file`);
+  withState(dir, (state) => {
+    if (!state.vms[vm]) throw new SimToolError(`qubes-sim: no such VM ${vm}`);
+    if (state.blocks[vm]?.[port]) throw new SimToolError(`qubes-sim: ${vm}:${port} already exists`);
+    state.blocks[vm] = { ...(state.blocks[vm] ?? {}), [port]: { file: path, readOnly: args.includes('--ro'), description: optionValue(args, '--description') ?? `Sim_Disk_${port} ()` } };
+  });
+}
+
+/** `set DIR start-delay-ms N`. */
+export function setSetting(dir: string, [key, value]: readonly string[]): void {
+  if (key !== 'start-delay-ms' || !/^[0-9]{1,7}$/.test(value ?? '')) throw new SimToolError('usage: qubes-sim set DIR start-delay-ms N', 64);
+  withState(dir, (state) => void (state.settings.startDelayMs = Number(value)));
+}

@@ -10,6 +10,8 @@ export const USAGE = `usage: qvm-block-split attach|at|a [--ro] [<opt>...] [<dst
                        overwrite-everything-with-random [--yes]    <src-vm>:<device>
                        overwrite-header-with-random [--yes] [<opt>...]  <src-vm>:<device>
                        overwrite-header-with-format [--yes] [<opt>...]  <src-vm>:<device>
+                       overwrite-header-with-shell [--yes] [--type=luks1] <src-vm>:<device>
+                       modify-header-with-shell [--yes] [--type=luks1]    <src-vm>:<device>
                        status [<src-vm>:<device>]
                        cleanup [--yes]
 
@@ -44,12 +46,12 @@ export type SplitCommand =
   | { readonly command: 'overwrite-everything-with-random'; readonly source: SourceSpec; readonly yes: boolean }
   | { readonly command: 'overwrite-header-with-random'; readonly source: SourceSpec; readonly yes: boolean; readonly luksType: LuksType }
   | { readonly command: 'overwrite-header-with-format'; readonly source: SourceSpec; readonly yes: boolean; readonly luksType: LuksType; readonly format: FormatSettings }
+  | { readonly command: 'overwrite-header-with-shell' | 'modify-header-with-shell'; readonly source: SourceSpec; readonly yes: boolean; readonly luksType: LuksType }
   | { readonly command: 'status'; readonly source: SourceSpec | undefined }
   | { readonly command: 'cleanup'; readonly yes: boolean }
   | { readonly command: 'help' };
 
 const ALIASES: Readonly<Record<string, string>> = { at: 'attach', a: 'attach', dt: 'detach', d: 'detach' };
-const NOT_YET = ['overwrite-header-with-shell', 'modify-header-with-shell'];
 
 const SPECS: Readonly<Record<Exclude<SplitCommand['command'], 'help'>, OptionSpec>> = {
   attach: { ro: 'boolean', 'key-file': 'string', type: 'string' },
@@ -57,6 +59,8 @@ const SPECS: Readonly<Record<Exclude<SplitCommand['command'], 'help'>, OptionSpe
   'overwrite-everything-with-random': { yes: 'boolean' },
   'overwrite-header-with-random': { yes: 'boolean', type: 'string' },
   'overwrite-header-with-format': { yes: 'boolean', type: 'string', 'key-size': 'string', hash: 'string', 'iter-time': 'string', 'pbkdf-force-iterations': 'string' },
+  'overwrite-header-with-shell': { yes: 'boolean', type: 'string' },
+  'modify-header-with-shell': { yes: 'boolean', type: 'string' },
   status: {},
   cleanup: { yes: 'boolean' },
 };
@@ -106,7 +110,6 @@ export function parseSplitCommand(rawArguments: readonly string[]): SplitCommand
   const [rawName, ...rest] = rawArguments;
   if (rawName === undefined || rawName === 'help' || rawName === '--help' || rawName === '-h') return { command: 'help' };
   const name = ALIASES[rawName] ?? rawName;
-  if (NOT_YET.includes(name)) throw new UnsupportedError(`${name} is not available yet in this version`);
   if (!Object.hasOwn(SPECS, name)) throw new UsageError(`unknown command '${rawName}'`);
   const command = name as keyof typeof SPECS;
   const parsed = parseArgv(rest, SPECS[command]);
@@ -122,6 +125,9 @@ export function parseSplitCommand(rawArguments: readonly string[]): SplitCommand
       return { command, source: exactlySource(parsed.positionals, command), yes, luksType: normalizeLuksType(parsed) };
     case 'overwrite-header-with-format':
       return { command, source: exactlySource(parsed.positionals, command), yes, luksType: normalizeLuksType(parsed), format: normalizeFormat(parsed) };
+    case 'overwrite-header-with-shell':
+    case 'modify-header-with-shell':
+      return { command, source: exactlySource(parsed.positionals, command), yes, luksType: normalizeLuksType(parsed) };
     case 'status':
       if (parsed.positionals.length > 1) throw new UsageError(`status expects at most one <src-vm>:<device>, received ${parsed.positionals.length}`);
       return { command, source: parsed.positionals[0] === undefined ? undefined : parseSourceSpec(parsed.positionals[0]) };

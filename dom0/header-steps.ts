@@ -1,8 +1,9 @@
 // dom0's conversations with the header DisposableVM: unlock (the header goes in, a sealed key comes out) and format.
 import { headerAreaBytes } from '../shared/protocol/luks-types.ts';
-import { SecretRequest, Unlocked, BytesFollow, type LuksType } from '../shared/protocol/messages.ts';
+import { BytesFollow, HeaderSummary, SecretRequest, ShellReady, Unlocked, type LuksType } from '../shared/protocol/messages.ts';
 import type { FormatSettings } from './cli.ts';
 import { answerSecretRequest, type SecretSource } from './secrets.ts';
+import { runInteractiveService } from './qubes.ts';
 import { callService } from './service-call.ts';
 import { ParseError } from '../shared/errors.ts';
 
@@ -42,5 +43,34 @@ export function formatInHeaderVm(vm: string, luksType: LuksType, settings: Forma
       if (message.length !== size) throw new ParseError('protocol stream', 'header area', 0, `announced ${message.length} bytes, expected exactly ${size}`);
       return channel.readRaw(size, 'header area');
     }
+  });
+}
+
+/** Leaves the header area to edit in the header VM: the source's own (modify) or random bytes made there (overwrite). */
+export async function putHeaderForShell(vm: string, luksType: LuksType, start: Buffer | 'random'): Promise<void> {
+  await callService(vm, 'splitdmcrypt.HeaderShellPut', luksType, { peer: peer(vm) }, async (channel) => {
+    if (start === 'random') channel.send({ type: 'shell-put', luksType, start: 'random' });
+    else {
+      channel.send({ type: 'shell-put', luksType, start: 'bytes' });
+      channel.sendBytes(start);
+    }
+    const ready = await channel.receive(ShellReady);
+    if (ready.bytes !== headerAreaBytes(luksType)) throw new ParseError('protocol message', 'shell-ready.bytes', 0, `${ready.bytes} bytes placed, expected ${headerAreaBytes(luksType)}`);
+  });
+}
+
+/** The interactive root shell in the header VM, on dom0's terminal; returns the shell's exit status. */
+export function runShellInHeaderVm(vm: string, luksType: LuksType): Promise<number> {
+  return runInteractiveService(vm, 'splitdmcrypt.HeaderShell', process.stdin.isTTY ? `${luksType}-tty` : luksType);
+}
+
+/** The edited header area and the header VM's summary of it; the header VM refuses anything that is not a valid header. */
+export function takeHeaderFromShell(vm: string, luksType: LuksType): Promise<{ area: Buffer; summary: HeaderSummary }> {
+  return callService(vm, 'splitdmcrypt.HeaderShellTake', luksType, { peer: peer(vm) }, async (channel) => {
+    channel.send({ type: 'shell-take', luksType });
+    const summary = await channel.receive(HeaderSummary);
+    if (summary.luksType !== luksType) throw new ParseError('protocol message', 'header-summary.luksType', 0, `${summary.luksType}, expected ${luksType}`);
+    const area = await channel.receiveBytes('header area', headerAreaBytes(luksType));
+    return { area, summary };
   });
 }

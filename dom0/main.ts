@@ -5,7 +5,7 @@ import { CleanupStack } from './cleanup-stack.ts';
 import { attachCommand } from './commands/attach.ts';
 import { cleanupCommand } from './commands/cleanup.ts';
 import { detachCommand } from './commands/detach.ts';
-import { overwriteEverythingCommand, overwriteHeaderFormatCommand, overwriteHeaderRandomCommand } from './commands/overwrite.ts';
+import { headerShellCommand, overwriteEverythingCommand, overwriteHeaderFormatCommand, overwriteHeaderRandomCommand } from './commands/overwrite.ts';
 import { statusCommand } from './commands/status.ts';
 import { error as printError, hint } from './output.ts';
 
@@ -28,6 +28,10 @@ async function run(command: SplitCommand, stack: CleanupStack): Promise<number> 
       return 0;
     case 'overwrite-header-with-format':
       await overwriteHeaderFormatCommand(command.source, command.luksType, command.format, command.yes, stack);
+      return 0;
+    case 'overwrite-header-with-shell':
+    case 'modify-header-with-shell':
+      await headerShellCommand(command.command === 'modify-header-with-shell' ? 'modify' : 'overwrite', command.source, command.luksType, command.yes, stack);
       return 0;
     case 'status':
       return Math.min(await statusCommand(command.source), 100);

@@ -2,8 +2,8 @@
 // Failures become ToolError (tool, exit code, sanitized stderr), TimeoutError or InterruptedError. No call takes a secret.
 import { execa } from 'execa';
 import type { Readable, Writable } from 'node:stream';
-import { ToolError } from '../shared/errors.ts';
-import { throwIfInterrupted } from './interruption.ts';
+import { InterruptedError, TimeoutError, ToolError } from '../shared/errors.ts';
+import { interruptionSignal, throwIfInterrupted } from './interruption.ts';
 import type { VmName } from './names.ts';
 import { parseBlockList, parseVmList, type BlockDevice, type VmInfo } from './qubes-listings.ts';
 import { CHILD_OPTIONS, failureOf, MAX_STDERR_BYTES, runTool, sanitizeStderr, supervise } from './run-tool.ts';
@@ -190,4 +190,34 @@ export function runService(vm: string, service: string, argument: string, option
   // Callers that abandon a call may never await `exited`; its rejection must not become an unhandled one.
   exited.catch(() => undefined);
   return { stdin: child.stdin, stdout: child.stdout, kill: () => void child.kill(), exited };
+}
+
+/**
+ * Runs an interactive service with dom0's own terminal (or pipes) as its stdio, for the *-header-with-shell commands.
+ * On a terminal, dom0's side goes raw so every key (Ctrl-C included) reaches the remote shell's own pseudo-terminal, which
+ * echoes what it should and hides passphrases; the terminal is restored afterwards. Resolves with the service's exit code.
+ */
+export async function runInteractiveService(vm: string, service: string, argument: string, options: TimeoutOption = {}): Promise<number> {
+  throwIfInterrupted();
+  const timeoutMs = options.timeoutMs ?? TIMEOUTS.service;
+  const what = `${service}+${argument} in ${vm}`;
+  const stdin = process.stdin as typeof process.stdin & { setRawMode?: (raw: boolean) => unknown };
+  const raw = stdin.isTTY === true && typeof stdin.setRawMode === 'function';
+  if (raw) stdin.setRawMode!(true);
+  try {
+    // Not in a process group of its own: a child reading the terminal must be in its foreground group (else SIGTTIN).
+    const child = execa('qvm-run', ['--pass-io', '--no-autostart', '-u', 'root', '--service', vm, `${service}+${argument}`], {
+      reject: false,
+      stdio: 'inherit',
+      timeout: timeoutMs,
+      cancelSignal: interruptionSignal(),
+    });
+    const result = await child;
+    if (result.isCanceled) throw new InterruptedError(`interrupted while running ${what}`);
+    if (result.timedOut) throw new TimeoutError(`${what} did not finish within ${Math.ceil(timeoutMs / 1000)} s`);
+    if (result.exitCode === undefined) throw new ToolError('qvm-run', undefined, '', `${what} ended without an exit code${result.signal ? ` (${result.signal})` : ''}`);
+    return result.exitCode;
+  } finally {
+    if (raw) stdin.setRawMode!(false);
+  }
 }

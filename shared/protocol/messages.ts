@@ -126,3 +126,23 @@ export const FormatRequest = z.object({
   iterTimeMs: z.number().int().min(1).max(600_000).optional(),
   forcedIterations: z.number().int().min(1000).max(2 ** 26).optional(),
 }).strict();
+
+// Header VM, the *-header-with-shell commands: the header area goes in, a shell edits it, the edited area comes back.
+export const ShellPutRequest = z.discriminatedUnion('start', [
+  z.object({ ...version, type: z.literal('shell-put'), luksType: LuksType, start: z.literal('random') }).strict(),
+  z.object({ ...version, type: z.literal('shell-put'), luksType: LuksType, start: z.literal('bytes') }).strict(),
+]);
+export const ShellReady = z.object({ ...version, type: z.literal('shell-ready'), bytes: z.number().int().min(0) }).strict();
+export const ShellTakeRequest = z.object({ ...version, type: z.literal('shell-take'), luksType: LuksType }).strict();
+/** What dom0 shows of an edited header before writing it: printable, bounded, nothing secret. */
+export const HeaderSummary = z.object({
+  ...version,
+  type: z.literal('header-summary'),
+  luksType: LuksType,
+  uuid: z.string().regex(/^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/),
+  cipher: z.string().regex(/^[a-z0-9:-]{1,64}$/),
+  keyBytes: z.number().int().min(1).max(64),
+  hash: z.string().regex(/^[a-z0-9-]{1,32}$/),
+  activeKeyslots: z.array(z.number().int().min(0).max(31)).max(32),
+}).strict();
+export type HeaderSummary = Omit<z.infer<typeof HeaderSummary>, 'v'>;

@@ -1,0 +1,96 @@
+// The header DisposableVM's side of overwrite-header-with-shell and modify-header-with-shell: a header file in a private
+// directory on tmpfs, an interactive root shell over it, and the edited header area handed back only when it parses.
+import { spawn } from 'node:child_process';
+import { mkdir, rm, stat, writeFile } from 'node:fs/promises';
+import { dirname, resolve } from 'node:path';
+import { OperationError, ParseError } from '../../shared/errors.ts';
+import { parseLuks1Header } from '../../shared/luks1/header.ts';
+import type { HeaderSummary, LuksType } from '../../shared/protocol/messages.ts';
+import { readPrefix } from './files.ts';
+import { vmPath } from './sysroot.ts';
+
+/** /run is tmpfs in a Qubes VM: the header never touches a disk of the header DisposableVM. */
+export const SHELL_DIR = '/run/split-dm-crypt-shell';
+export const SHELL_HEADER_FILE = `${SHELL_DIR}/header.img`;
+
+/** Puts the header area where the shell will find it, in a directory only root can enter. */
+export async function placeHeaderFile(area: Uint8Array): Promise<string> {
+  await rm(vmPath(SHELL_DIR), { recursive: true, force: true });
+  await mkdir(vmPath(SHELL_DIR), { recursive: true, mode: 0o700 });
+  await writeFile(vmPath(SHELL_HEADER_FILE), area, { mode: 0o600 });
+  return SHELL_HEADER_FILE;
+}
+
+/** What dom0 shows before it writes an edited header: enough to recognise the volume, nothing secret. */
+export function summarizeHeaderArea(luksType: LuksType, area: Uint8Array): HeaderSummary {
+  const header = parseLuks1Header(area);
+  return {
+    type: 'header-summary',
+    luksType,
+    uuid: header.uuid.toLowerCase(),
+    cipher: `${header.cipherName}-${header.cipherMode}`,
+    keyBytes: header.keyBytes,
+    hash: header.hashSpec,
+    activeKeyslots: header.keyslots.filter((slot) => slot.active).map((slot) => slot.index),
+  };
+}
+
+/**
+ * Reads back the header area the shell left. The file may have grown (cryptsetup extends a small file to the payload offset);
+ * only the header area is taken, and only when it is a LUKS header our own parser accepts with every layout rule.
+ */
+export async function takeHeaderFile(luksType: LuksType, areaBytes: number): Promise<{ area: Buffer; summary: HeaderSummary }> {
+  const path = vmPath(SHELL_HEADER_FILE);
+  const size = await stat(path).then((s) => (s.isFile() ? s.size : -1), () => -1);
+  if (size < 0) throw new OperationError(`${SHELL_HEADER_FILE} is gone: the shell removed or replaced it`);
+  if (size < areaBytes) throw new OperationError(`${SHELL_HEADER_FILE} holds ${size} bytes, less than the ${luksType} header area of ${areaBytes} bytes`);
+  const area = await readPrefix(path, areaBytes);
+  let summary: HeaderSummary;
+  try {
+    summary = summarizeHeaderArea(luksType, area);
+  } catch (error) {
+    if (error instanceof ParseError) throw new OperationError(`the header the shell left is not a valid ${luksType} header (${error.message})`, { cause: error });
+    throw error;
+  }
+  return { area, summary };
+}
+
+export async function removeHeaderFile(): Promise<void> {
+  await rm(vmPath(SHELL_DIR), { recursive: true, force: true });
+}
+
+/** The banner the shell user sees first (on stderr, so it never mixes with what the shell's commands print). */
+export function shellBanner(luksType: LuksType, areaBytes: number): string {
+  return [
+    `split dm-crypt header shell (root, offline DisposableVM)`,
+    `  ${SHELL_HEADER_FILE}: the ${luksType} header area (${areaBytes} bytes); also in $HEADER`,
+    `  edit it with cryptsetup or split-dm-crypt-luks, e.g.: cryptsetup luksAddKey --type ${luksType} "$HEADER"`,
+    `  'exit' (status 0) hands the header back: it is checked, then written only after you confirm;`,
+    `  'exit 1' (any other status) abandons the edit: nothing is written.`,
+    '',
+  ].join('\n');
+}
+
+/**
+ * Runs an interactive shell in the header directory and resolves with its exit status. `withTty` gives the shell a
+ * pseudo-terminal of its own (util-linux `script`), so cryptsetup can turn echo off for passphrases; dom0 then puts its own
+ * terminal in raw mode. Without it, the shell reads commands from the call's stdin, as in scripts and tests.
+ */
+export function runHeaderShell(withTty: boolean, bundleDir: string): Promise<number> {
+  const cwd = vmPath(SHELL_DIR);
+  // The installed CLI lives in PREFIX/bin, the bundles in PREFIX/lib/split-dm-crypt.
+  const cliDir = resolve(bundleDir, '../../bin');
+  const env: NodeJS.ProcessEnv = { ...process.env, HEADER: vmPath(SHELL_HEADER_FILE), PATH: `${cliDir}:${process.env.PATH ?? '/usr/sbin:/usr/bin:/sbin:/bin'}`, PS1: '[header-shell]# ' };
+  for (const key of Object.keys(env)) if (key.startsWith('QREXEC_')) delete env[key];
+  const [command, args] = withTty ? ['script', ['-q', '-f', '-e', '-c', 'bash --norc --noprofile -i', '/dev/null']] : ['bash', ['--norc', '--noprofile', '-s']];
+  const child = spawn(command, args as string[], { cwd, env, stdio: 'inherit' });
+  return new Promise((resolvePromise, reject) => {
+    child.on('error', (error: NodeJS.ErrnoException) => reject(new OperationError(`cannot start ${command}: ${error.code ?? error.message}`)));
+    child.on('exit', (code, signal) => resolvePromise(code ?? (signal ? 128 : 1)));
+  });
+}
+
+/** The directory of the running bundle (PREFIX/lib/split-dm-crypt once installed). */
+export function bundleDirectory(): string {
+  return dirname(resolve(process.argv[1] ?? '.'));
+}

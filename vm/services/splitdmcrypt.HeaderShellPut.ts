@@ -1,0 +1,17 @@
+// qrexec service splitdmcrypt.HeaderShellPut+luks1 (header DisposableVM): receives the header area to edit (or makes a random
+// one, for overwrite-header-with-shell) and leaves it on tmpfs for splitdmcrypt.HeaderShell.
+import { randomBytes } from 'node:crypto';
+import { OperationError } from '../../shared/errors.ts';
+import { headerAreaBytes } from '../../shared/protocol/luks-types.ts';
+import { ShellPutRequest } from '../../shared/protocol/messages.ts';
+import { placeHeaderFile } from '../lib/header-shell.ts';
+import { runService } from '../lib/service.ts';
+
+await runService(async (channel) => {
+  const request = await channel.receive(ShellPutRequest);
+  if (request.luksType !== process.env.QREXEC_SERVICE_ARGUMENT) throw new OperationError(`service argument does not match the requested type ${request.luksType}`);
+  const size = headerAreaBytes(request.luksType);
+  const area = request.start === 'random' ? randomBytes(size) : await channel.receiveBytes('header area', size);
+  await placeHeaderFile(area);
+  channel.send({ type: 'shell-ready', bytes: size });
+});

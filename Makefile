@@ -4,7 +4,7 @@
 SHELL := /bin/bash
 .DEFAULT_GOAL := build
 
-.PHONY: deps build typecheck test demo clean install-vm uninstall-vm install-dom0 uninstall-dom0
+.PHONY: deps build typecheck test demo clean tarball install-vm uninstall-vm install-dom0 uninstall-dom0
 
 deps:
 	@scripts/install-deps.sh
@@ -24,6 +24,13 @@ demo: build
 
 clean:
 	rm -rf dist .cache
+
+# What a template and dom0 need to run `make install-vm` / `make install-dom0` without Node's build tools or the network:
+# the built bundles plus the files the install targets copy. Made in a build qube, copied into the template and dom0.
+TARBALL_FILES := Makefile dist vm/services vm/udev dom0/split-dm-crypt.conf.example dom0/split-dm-crypt.tmpfiles rpc-policy README.md
+tarball: build
+	tar -czf split-dm-crypt.tar.gz --owner=0 --group=0 --sort=name --exclude=dist/qubes-sim.mjs $(wildcard dom0/*.1) $(TARBALL_FILES)
+	@echo "wrote split-dm-crypt.tar.gz"
 
 # ---- installation -------------------------------------------------------------------------------------------------------
 # PREFIX=/usr in a template (/etc persists there); PREFIX=/usr/local in a DVM template or app qube, where only /usr/local

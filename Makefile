@@ -43,7 +43,8 @@ LIBDIR := $(PREFIX)/lib/split-dm-crypt
 BINDIR := $(PREFIX)/bin
 # qrexec looks in /usr/local/etc/qubes-rpc before /etc/qubes-rpc.
 RPCDIR := $(if $(filter /usr,$(PREFIX)),/etc/qubes-rpc,$(PREFIX)/etc/qubes-rpc)
-UDEVDIR := $(if $(filter /usr,$(PREFIX)),/usr/lib/udev/rules.d,/etc/udev/rules.d)
+# udev also reads $(PREFIX)/lib/udev/rules.d for /usr/local (udev(7)), which persists in a DVM template like the services.
+UDEVDIR := $(PREFIX)/lib/udev/rules.d
 POLICYDIR := /etc/qubes/policy.d
 TMPFILESDIR := /usr/lib/tmpfiles.d
 

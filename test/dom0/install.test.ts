@@ -26,7 +26,7 @@ const make = (...args: string[]) => execa('make', ['-s', ...args], { reject: fal
 
 describe.each([
   ['/usr', 'etc/qubes-rpc', 'usr/lib/udev/rules.d'],
-  ['/usr/local', 'usr/local/etc/qubes-rpc', 'etc/udev/rules.d'],
+  ['/usr/local', 'usr/local/etc/qubes-rpc', 'usr/local/lib/udev/rules.d'],
 ])('make install-vm PREFIX=%s', (prefix, rpcDir, udevDir) => {
   const destdir = join(root, `vm${prefix.replaceAll('/', '-')}`);
   const lib = `${prefix.slice(1)}/lib/split-dm-crypt`;

@@ -8,6 +8,7 @@ import {
   DeviceWiped,
   HeaderWritten,
   Progress,
+  SourceChecked,
   type LuksType,
   type Unlocked,
 } from '../shared/protocol/messages.ts';
@@ -57,6 +58,10 @@ export async function attachSource(vm: string, source: SourceSpec, readOnly: boo
 export function fetchHeaderArea(vm: string, luksType: LuksType): Promise<Buffer> {
   return callService(vm, 'splitdmcrypt.DeviceSendHeader', luksType, { peer: peer(vm) }, async (channel) => {
     channel.send({ type: 'send-header', luksType });
+    const checked = await channel.receive(SourceChecked);
+    if (checked.scannedPartitions.length > 0) {
+      warning(`${vm}'s kernel parsed the source disk's partition table and made ${checked.scannedPartitions.join(', ')} (allowed by the template's config)`);
+    }
     return channel.receiveBytes('header area', headerAreaBytes(luksType));
   });
 }

@@ -50,6 +50,12 @@ export const DevicePrepared = z.object({
 }).strict();
 
 export const SendHeaderRequest = z.object({ ...version, type: z.literal('send-header'), luksType: LuksType }).strict();
+/** What the device VM's defence-in-depth check found before reading the disk: partition devices exist only under the opt-out. */
+export const SourceChecked = z.object({
+  ...version,
+  type: z.literal('source-checked'),
+  scannedPartitions: z.array(z.string().regex(/^[a-z0-9]{1,32}$/)).max(256),
+}).strict();
 export const BytesFollow = z.object({ ...version, type: z.literal('bytes'), length: z.number().int().min(0).max(64 * 1024 * 1024) }).strict();
 
 export const DeviceOpenRequest = z.object({

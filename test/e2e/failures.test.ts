@@ -82,6 +82,31 @@ describe('attach failures leave nothing behind', () => {
     await expectCleanFailure(await runSplit(context.dir, ['attach', 'work', 'sys-usb:sda'], 'x\n'), context, /no_part_scan/);
   });
 
+  it('device VM without no_part_scan but with the template\'s opt-out: the scanned partitions are reported, then the non-LUKS disk refused', async () => {
+    const dir = newSim('--no-part-scan=absent');
+    const configDir = join(dir, 'vms', 'sim-dvm', 'root', 'etc', 'split-dm-crypt');
+    mkdirSync(configDir, { recursive: true });
+    writeFileSync(join(configDir, 'device-vm.conf'), 'allow_partition_scan=yes\n');
+    // An MBR with one partition entry (type 0x83, sectors 2048..4095) and nothing else: a disk a kernel would scan.
+    const disk = Buffer.alloc(4 * 1024 * 1024);
+    disk[446 + 4] = 0x83;
+    disk.writeUInt32LE(2048, 446 + 8);
+    disk.writeUInt32LE(2048, 446 + 12);
+    disk.writeUInt16LE(0xaa55, 510);
+    const path = join(tmp, 'mbr-only.img');
+    writeFileSync(path, disk);
+    sim('add-block', dir, 'sys-usb', 'sda', path);
+    const before = runningVms(dir);
+    const run = await runSplit(dir, ['attach', 'work', 'sys-usb:sda'], 'x\n');
+    expect(run.stderr).toMatch(/no no_part_scan kernel parameter/);
+    expect(run.stderr).toMatch(/parsed the source disk's partition table and made xvds1/);
+    expect(run.exitCode).not.toBe(0);
+    expect(run.stderr).toMatch(/error:.*not a LUKS header/);
+    expect(runningVms(dir)).toEqual(before);
+    expect(attachments(dir)).toEqual([]);
+    expect(readFileSync(path).equals(disk)).toBe(true);
+  });
+
   it('SIGINT during attach', async () => {
     const context = await setUp('sigint');
     sim('set', context.dir, 'start-delay-ms', '1500');

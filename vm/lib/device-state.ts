@@ -36,9 +36,10 @@ export async function partitionScanAllowed(): Promise<boolean> {
 
 /**
  * Defence in depth before anything reads the source disk: it is present, the kernel made no partition devices for it,
- * and no_part_scan is still on (unless the template's config accepts scanning).
+ * and no_part_scan is still on. With the template's explicit opt-out (allow_partition_scan=yes) neither refuses: the partition
+ * devices the kernel made are returned, so dom0 can say what the kernel parsed.
  */
-export async function assertSourceUnparsed(): Promise<void> {
+export async function assertSourceUnparsed(): Promise<{ readonly scannedPartitions: readonly string[] }> {
   if (!(await diskPresent(SOURCE_DEVICE))) throw new OperationError(`no source disk at /dev/${SOURCE_DEVICE}`);
   const allowed = await partitionScanAllowed();
   const partitions = await partitionsOf(SOURCE_DEVICE);
@@ -46,4 +47,5 @@ export async function assertSourceUnparsed(): Promise<void> {
     throw new OperationError(`the kernel scanned the source disk's partition table (found ${partitions.join(', ')}): refusing to use it`);
   }
   if (!allowed && !(await noPartScanIsOn())) throw new OperationError('no_part_scan is no longer on in this device VM: refusing to read the source disk');
+  return { scannedPartitions: partitions };
 }

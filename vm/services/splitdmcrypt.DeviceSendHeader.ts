@@ -11,9 +11,10 @@ import { vmPath } from '../lib/sysroot.ts';
 await runService(async (channel) => {
   const request = await channel.receive(SendHeaderRequest);
   if (request.luksType !== process.env.QREXEC_SERVICE_ARGUMENT) throw new OperationError(`service argument does not match the requested type ${request.luksType}`);
-  await assertSourceUnparsed();
+  const { scannedPartitions } = await assertSourceUnparsed();
   const size = headerAreaBytes(request.luksType);
   const area = await readPrefix(vmPath(SOURCE_DEVICE_PATH), size);
   if (area.length !== size) throw new OperationError(`the source disk holds only ${area.length} bytes, less than a ${request.luksType} header area (${size})`);
+  channel.send({ type: 'source-checked', scannedPartitions: [...scannedPartitions] });
   channel.sendBytes(area);
 });

@@ -45,7 +45,14 @@ export type SplitCommand =
   | { readonly command: 'detach'; readonly source: SourceSpec }
   | { readonly command: 'overwrite-everything-with-random'; readonly source: SourceSpec; readonly yes: boolean }
   | { readonly command: 'overwrite-header-with-random'; readonly source: SourceSpec; readonly yes: boolean; readonly luksType: LuksType }
-  | { readonly command: 'overwrite-header-with-format'; readonly source: SourceSpec; readonly yes: boolean; readonly luksType: LuksType; readonly format: FormatSettings }
+  | {
+      readonly command: 'overwrite-header-with-format';
+      readonly source: SourceSpec;
+      readonly yes: boolean;
+      readonly luksType: LuksType;
+      readonly format: FormatSettings;
+      readonly keyFile: KeyFileSpec | undefined;
+    }
   | { readonly command: 'overwrite-header-with-shell' | 'modify-header-with-shell'; readonly source: SourceSpec; readonly yes: boolean; readonly luksType: LuksType }
   | { readonly command: 'status'; readonly source: SourceSpec | undefined }
   | { readonly command: 'cleanup'; readonly yes: boolean }
@@ -58,7 +65,7 @@ const SPECS: Readonly<Record<Exclude<SplitCommand['command'], 'help'>, OptionSpe
   detach: {},
   'overwrite-everything-with-random': { yes: 'boolean' },
   'overwrite-header-with-random': { yes: 'boolean', type: 'string' },
-  'overwrite-header-with-format': { yes: 'boolean', type: 'string', 'key-size': 'string', hash: 'string', 'iter-time': 'string', 'pbkdf-force-iterations': 'string' },
+  'overwrite-header-with-format': { yes: 'boolean', type: 'string', 'key-file': 'string', 'key-size': 'string', hash: 'string', 'iter-time': 'string', 'pbkdf-force-iterations': 'string' },
   'overwrite-header-with-shell': { yes: 'boolean', type: 'string' },
   'modify-header-with-shell': { yes: 'boolean', type: 'string' },
   status: {},
@@ -83,6 +90,11 @@ function normalizeFormat(parsed: ParsedArgv): FormatSettings {
   return { keyBytes: keySize === '512' ? 64 : 32, hash, iterTimeMs, forcedIterations };
 }
 
+function keyFileOption(parsed: ParsedArgv): KeyFileSpec | undefined {
+  const raw = stringOption(parsed, 'key-file');
+  return raw === undefined ? undefined : parseKeyFileSpec(raw);
+}
+
 function exactlySource(positionals: readonly string[], command: string): SourceSpec {
   if (positionals.length !== 1) throw new UsageError(`${command} expects exactly one <src-vm>:<device>, received ${positionals.length} arguments`);
   return parseSourceSpec(positionals[0]!);
@@ -94,13 +106,12 @@ function parseAttach(parsed: ParsedArgv): AttachCommand {
   const source = parseSourceSpec(positionals[positionals.length - 1]!);
   const rawDestination = positionals.length === 2 ? positionals[0]! : undefined;
   const destination = rawDestination === undefined || rawDestination === '@dispvm' ? undefined : parseVmName(rawDestination, '<dst-vm>');
-  const rawKeyFile = stringOption(parsed, 'key-file');
   return {
     command: 'attach',
     source,
     destination,
     readOnly: parsed.options.ro === true,
-    keyFile: rawKeyFile === undefined ? undefined : parseKeyFileSpec(rawKeyFile),
+    keyFile: keyFileOption(parsed),
     luksType: normalizeLuksType(parsed),
   };
 }
@@ -124,7 +135,7 @@ export function parseSplitCommand(rawArguments: readonly string[]): SplitCommand
     case 'overwrite-header-with-random':
       return { command, source: exactlySource(parsed.positionals, command), yes, luksType: normalizeLuksType(parsed) };
     case 'overwrite-header-with-format':
-      return { command, source: exactlySource(parsed.positionals, command), yes, luksType: normalizeLuksType(parsed), format: normalizeFormat(parsed) };
+      return { command, source: exactlySource(parsed.positionals, command), yes, luksType: normalizeLuksType(parsed), format: normalizeFormat(parsed), keyFile: keyFileOption(parsed) };
     case 'overwrite-header-with-shell':
     case 'modify-header-with-shell':
       return { command, source: exactlySource(parsed.positionals, command), yes, luksType: normalizeLuksType(parsed) };

@@ -30,6 +30,7 @@ export function formatInHeaderVm(vm: string, luksType: LuksType, settings: Forma
       luksType,
       keyBytes: settings.keyBytes,
       hash: settings.hash,
+      secretKind: secrets.keyFile ? 'key-file' : 'passphrase',
       ...(settings.iterTimeMs === undefined ? {} : { iterTimeMs: settings.iterTimeMs }),
       ...(settings.forcedIterations === undefined ? {} : { forcedIterations: settings.forcedIterations }),
     });
@@ -37,7 +38,7 @@ export function formatInHeaderVm(vm: string, luksType: LuksType, settings: Forma
     for (;;) {
       const message = await channel.receive(SecretRequest.or(BytesFollow));
       if (message.type === 'secret-request') {
-        await answerSecretRequest(channel, message, { ...secrets, keyFile: undefined });
+        await answerSecretRequest(channel, message, secrets);
         continue;
       }
       if (message.length !== size) throw new ParseError('protocol stream', 'header area', 0, `announced ${message.length} bytes, expected exactly ${size}`);

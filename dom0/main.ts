@@ -27,7 +27,7 @@ async function run(command: SplitCommand, stack: CleanupStack): Promise<number> 
       await overwriteHeaderRandomCommand(command.source, command.luksType, command.yes, stack);
       return 0;
     case 'overwrite-header-with-format':
-      await overwriteHeaderFormatCommand(command.source, command.luksType, command.format, command.yes, stack);
+      await overwriteHeaderFormatCommand(command.source, command.luksType, command.format, command.keyFile, command.yes, stack);
       return 0;
     case 'overwrite-header-with-shell':
     case 'modify-header-with-shell':

@@ -11,7 +11,7 @@ import { formatInHeaderVm, putHeaderForShell, runShellInHeaderVm, takeHeaderFrom
 import { OperationError, UsageError } from '../../shared/errors.ts';
 import type { HeaderSummary } from '../../shared/protocol/messages.ts';
 import { acquireSourceLock } from '../lock.ts';
-import { sourceLabel, type SourceSpec } from '../names.ts';
+import { sourceLabel, type KeyFileSpec, type SourceSpec } from '../names.ts';
 import { info } from '../output.ts';
 import { confirm } from '../prompt.ts';
 import { ProgressLine } from '../progress.ts';
@@ -54,12 +54,19 @@ export async function overwriteHeaderRandomCommand(source: SourceSpec, luksType:
   info(`overwrote the header area of ${label} with random data (${bytes} bytes)`);
 }
 
-export async function overwriteHeaderFormatCommand(source: SourceSpec, luksType: LuksType, format: FormatSettings, yes: boolean, stack: CleanupStack): Promise<void> {
+export async function overwriteHeaderFormatCommand(
+  source: SourceSpec,
+  luksType: LuksType,
+  format: FormatSettings,
+  keyFile: KeyFileSpec | undefined,
+  yes: boolean,
+  stack: CleanupStack,
+): Promise<void> {
   const label = sourceLabel(source);
   const size = headerAreaBytes(luksType);
   await confirmDestruction(`This replaces the first ${size} bytes of ${label} with a new ${luksType} header: any data encrypted under the old header is lost.`, yes);
   const vms = await setUp(source, ['device', 'header'], stack);
-  const area = await formatInHeaderVm(vms.header, luksType, format, { target: label, keyFile: undefined });
+  const area = await formatInHeaderVm(vms.header, luksType, format, { target: label, keyFile });
   const bytes = await writeHeaderArea(vms.device, luksType, area);
   await stack.unwind();
   info(`formatted ${label} as ${luksType} (aes-xts-plain64, ${format.keyBytes * 8}-bit key, ${format.hash}); ${bytes} bytes written`);

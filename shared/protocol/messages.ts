@@ -129,6 +129,8 @@ export const FormatRequest = z.object({
   luksType: LuksType,
   keyBytes: z.union([z.literal(32), z.literal(64)]),
   hash: z.enum(['sha256', 'sha512']),
+  /** The new key slot's secret: a passphrase typed twice, or a key file's bytes. */
+  secretKind: z.enum(['passphrase', 'key-file']),
   iterTimeMs: z.number().int().min(1).max(600_000).optional(),
   forcedIterations: z.number().int().min(1000).max(2 ** 26).optional(),
 }).strict();

@@ -181,4 +181,18 @@ describe('destructive commands', () => {
     expect((await runSplit(context.dir, ['detach', 'sys-usb:sda'])).exitCode).toBe(0);
     expect(runningVms(context.dir)).toEqual([...context.before, 'work'].sort());
   });
+
+  it('overwrite-header-with-format --key-file makes a volume that key file opens, in cryptsetup and in attach', async () => {
+    const context = await setUp('format-key-file');
+    const keyFile = join(tmp, 'format.key');
+    writeFileSync(keyFile, Buffer.from([0, 1, 2, 10, 13, 255, 0x20, 0x0a]));
+    const run = await runSplit(context.dir, ['overwrite-header-with-format', '--yes', '--pbkdf-force-iterations=1000', `--key-file=${keyFile}`, 'sys-usb:sda']);
+    expect(run.stderr).not.toMatch(/passphrase/i);
+    expect(run.exitCode).toBe(0);
+    const { execa } = await import('execa');
+    const test = await execa('cryptsetup', ['open', '--test-passphrase', '--key-file', keyFile, context.volume.path], { reject: false });
+    expect(test.exitCode).toBe(0);
+    expect((await runSplit(context.dir, ['attach', `--key-file=${keyFile}`, 'work', 'sys-usb:sda'])).exitCode).toBe(0);
+    expect((await runSplit(context.dir, ['detach', 'sys-usb:sda'])).exitCode).toBe(0);
+  });
 });

@@ -24,9 +24,16 @@ async function newPassphrase(channel: Channel): Promise<Uint8Array> {
   }
 }
 
+/** A key file is used as it is, once: there is nothing to mistype. */
+async function keyFileBytes(channel: Channel): Promise<Uint8Array> {
+  const bytes = await requestSecret(channel, 'key-file', 1);
+  if (bytes.length === 0) throw new UsageError('the key file is empty');
+  return bytes;
+}
+
 await runService(async (channel) => {
   const request = await channel.receive(FormatRequest);
-  const passphrase = await newPassphrase(channel);
+  const passphrase = request.secretKind === 'key-file' ? await keyFileBytes(channel) : await newPassphrase(channel);
   try {
     const benchmark = request.forcedIterations === undefined ? await benchmarkPbkdf2(request.hash, request.keyBytes) : undefined;
     const slotIterations = request.forcedIterations ?? slotIterationsFor(benchmark!, request.iterTimeMs ?? 5000);

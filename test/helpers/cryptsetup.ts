@@ -49,3 +49,38 @@ export async function cryptsetupAddKey(path: string, existingKeyFile: string, ne
 export async function cryptsetupKillSlot(path: string, slot: number, otherKeyFile: string): Promise<void> {
   await execa('cryptsetup', ['luksKillSlot', '--batch-mode', '--key-file', otherKeyFile, path, String(slot)], { input: '' });
 }
+
+/** Small, fast KDF settings for LUKS2 test volumes (the KDF cost is not what is under test). */
+export const FAST_LUKS2 = {
+  pbkdf2: ['--pbkdf', 'pbkdf2', '--pbkdf-force-iterations', '1000'],
+  argon2id: ['--pbkdf', 'argon2id', '--pbkdf-memory', '8192', '--pbkdf-force-iterations', '4', '--pbkdf-parallel', '1'],
+  argon2i: ['--pbkdf', 'argon2i', '--pbkdf-memory', '8192', '--pbkdf-force-iterations', '4', '--pbkdf-parallel', '2'],
+} as const;
+
+export interface Luks2FormatOptions {
+  readonly kdf?: keyof typeof FAST_LUKS2;
+  readonly keySize?: number;
+  readonly hash?: string;
+  readonly sectorSize?: number;
+  readonly sizeBytes?: number;
+  /** Data offset in 512-byte sectors (cryptsetup's default is 32768, 16 MiB). */
+  readonly offsetSectors?: number;
+}
+
+/** Makes a LUKS2 volume image with the passphrase in slot 0 (20 MiB by default: 16 MiB of header, 4 MiB of data). */
+export async function cryptsetupFormatLuks2(path: string, passphrase: string, options: Luks2FormatOptions = {}): Promise<void> {
+  closeSync(openSync(path, 'a'));
+  truncateSync(path, options.sizeBytes ?? 20 * 1024 * 1024);
+  await execa('cryptsetup', [
+    'luksFormat', '--type', 'luks2', '--batch-mode', ...FAST_LUKS2[options.kdf ?? 'pbkdf2'],
+    '--cipher', 'aes-xts-plain64', '--key-size', String(options.keySize ?? 512), '--hash', options.hash ?? 'sha256',
+    '--sector-size', String(options.sectorSize ?? 512),
+    ...(options.offsetSectors === undefined ? [] : ['--offset', String(options.offsetSectors)]), path, '-',
+  ], { input: passphrase });
+}
+
+/** Adds a key file's secret to a LUKS2 volume through cryptsetup with the given fast KDF. */
+export async function cryptsetupAddKeyLuks2(path: string, existingKeyFile: string, newKeyFile: string, kdf: keyof typeof FAST_LUKS2, slot?: number): Promise<void> {
+  const slotArgs = slot === undefined ? [] : ['--key-slot', String(slot)];
+  await execa('cryptsetup', ['luksAddKey', '--batch-mode', ...FAST_LUKS2[kdf], ...slotArgs, '--key-file', existingKeyFile, path, newKeyFile], { input: '' });
+}

@@ -1,8 +1,11 @@
-// Reading a LUKS1 header area from a file or device, and getting the secrets a command needs.
+// Reading a LUKS1 or LUKS2 header area from a file or device, and getting the secrets a command needs.
 import { readPrefix, readCapped } from '../lib/files.ts';
 import { MAX_KEY_FILE_BYTES, passphraseLines, readAllCapped } from '../lib/stdin-secrets.ts';
 import { LUKS1_HEADER_AREA_BYTES, type Luks1Hash } from '../../shared/luks1/constants.ts';
 import { parseLuks1Header, type Luks1Header } from '../../shared/luks1/header.ts';
+import { detectLuksType, LUKS_PROBE_BYTES } from '../../shared/luks-common/detect.ts';
+import { LUKS2_MAX_HEADER_AREA_BYTES } from '../../shared/luks2/constants.ts';
+import { parseLuks2Header, type Luks2Header } from '../../shared/luks2/header.ts';
 import { benchmarkPbkdf2, slotIterationsFor } from '../../shared/luks1/pbkdf2.ts';
 import type { IterationChoice } from './cli.ts';
 
@@ -15,6 +18,16 @@ export interface VolumeFile {
 export async function readVolumeFile(file: string): Promise<VolumeFile> {
   const area = await readPrefix(file, LUKS1_HEADER_AREA_BYTES);
   return { header: parseLuks1Header(area), area };
+}
+
+export type AnyVolumeFile = ({ readonly type: 'luks1' } & VolumeFile) | { readonly type: 'luks2'; readonly header: Luks2Header; readonly area: Buffer };
+
+/** Reads the header area of a LUKS1 or LUKS2 volume, the type told by its magic and version, and parses it. */
+export async function readAnyVolumeFile(file: string): Promise<AnyVolumeFile> {
+  const type = detectLuksType(await readPrefix(file, LUKS_PROBE_BYTES));
+  if (type === 'luks1') return { type, ...(await readVolumeFile(file)) };
+  const area = await readPrefix(file, LUKS2_MAX_HEADER_AREA_BYTES);
+  return { type, header: parseLuks2Header(area), area };
 }
 
 /** A key file's bytes, used as given (no newline handling), capped at 8 MiB like cryptsetup. */

@@ -2,7 +2,8 @@
 import { toHex } from '../../../shared/bytes.ts';
 import type { Luks1Header } from '../../../shared/luks1/header.ts';
 import { keyMaterialRange } from '../../../shared/luks1/keyslot.ts';
-import { readVolumeFile } from '../volume-file.ts';
+import { readAnyVolumeFile } from '../volume-file.ts';
+import { dumpLuks2 } from './luks2.ts';
 
 /** The JSON form of a header. */
 export function describeHeader(header: Luks1Header): Record<string, unknown> {
@@ -28,6 +29,8 @@ export function describeHeader(header: Luks1Header): Record<string, unknown> {
 }
 
 export async function dumpCommand(file: string, out: NodeJS.WritableStream): Promise<void> {
-  const { header } = await readVolumeFile(file);
+  const volume = await readAnyVolumeFile(file);
+  if (volume.type === 'luks2') return dumpLuks2(volume.header, out);
+  const { header } = volume;
   out.write(`${JSON.stringify(describeHeader(header), null, 2)}\n`);
 }

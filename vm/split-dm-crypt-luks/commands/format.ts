@@ -1,18 +1,23 @@
-// `format FILE`: a new LUKS1 header area with the passphrase (or key file) in slot 0; writes only the header area.
+// `format FILE`: a new LUKS1 or LUKS2 header area with the passphrase (or key file) in slot 0; writes only the header area.
 import { OperationError } from '../../../shared/errors.ts';
 import { zeroize } from '../../../shared/bytes.ts';
 import { LUKS1_MAGIC, type Luks1Hash } from '../../../shared/luks1/constants.ts';
 import { formatLuks1 } from '../../../shared/luks1/format.ts';
 import { benchmarkPbkdf2, digestIterationsFor, slotIterationsFor } from '../../../shared/luks1/pbkdf2.ts';
 import { readPrefix, writeRanges } from '../../lib/files.ts';
-import type { IterationChoice } from '../cli.ts';
+import type { IterationChoice, KdfOptions, LuksType } from '../cli.ts';
+import type { Luks2SectorSize } from '../../../shared/luks2/constants.ts';
+import { formatLuks2Command } from './luks2.ts';
 import { gatherSecrets } from '../volume-file.ts';
 
 export interface FormatOptions {
   readonly file: string;
+  readonly type: LuksType;
   readonly keyFile?: string;
   readonly keyBytes: 32 | 64;
   readonly hash: Luks1Hash;
+  readonly sectorSize: Luks2SectorSize;
+  readonly kdf: KdfOptions;
   readonly iterations: IterationChoice;
   readonly force: boolean;
 }
@@ -28,6 +33,7 @@ export async function formatCommand(options: FormatOptions, stdin: NodeJS.Readab
   if (!options.force) await refuseExistingHeader(options.file);
   const [secret] = await gatherSecrets([options.keyFile], stdin);
   try {
+    if (options.type === 'luks2') return await formatLuks2Command(options, secret!, out);
     const forced = options.iterations.forcedIterations;
     const benchmark = forced === undefined ? await benchmarkPbkdf2(options.hash, options.keyBytes) : undefined;
     const slotIterations = forced ?? slotIterationsFor(benchmark!, options.iterations.iterTimeMs);

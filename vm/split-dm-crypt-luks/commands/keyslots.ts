@@ -1,15 +1,18 @@
-// `add-key`, `remove-key`, `change-key`: key-slot changes written back as the header and the one slot's material.
+// `add-key`, `remove-key`, `change-key`: key-slot changes written back as the header(s) and the changed slot areas only.
 import { zeroize } from '../../../shared/bytes.ts';
 import { addKey, changeKey, removeKey, type KeyslotChange } from '../../../shared/luks1/manage.ts';
 import { writeRanges } from '../../lib/files.ts';
-import type { IterationChoice } from '../cli.ts';
-import { gatherSecrets, readVolumeFile, slotIterations } from '../volume-file.ts';
+import type { IterationChoice, KdfOptions } from '../cli.ts';
+import { validateLuks1Kdf } from '../kdf-choice.ts';
+import { gatherSecrets, readAnyVolumeFile, slotIterations, type AnyVolumeFile } from '../volume-file.ts';
+import { luks2KeyslotCommand, type Luks2KeyslotAction } from './luks2.ts';
 
 export interface AddKeyOptions {
   readonly file: string;
   readonly keyFile?: string;
   readonly newKeyFile?: string;
   readonly keySlot?: number;
+  readonly kdf: KdfOptions;
   readonly iterations: IterationChoice;
 }
 
@@ -18,34 +21,43 @@ async function apply(file: string, change: KeyslotChange, action: string, out: N
   out.write(`${JSON.stringify({ [action]: change.keyslot })}\n`);
 }
 
-export async function addKeyCommand(options: AddKeyOptions, stdin: NodeJS.ReadableStream, out: NodeJS.WritableStream): Promise<void> {
-  const { header, area } = await readVolumeFile(options.file);
-  const secrets = await gatherSecrets([options.keyFile, options.newKeyFile], stdin);
+/** Reads the volume and the secrets, runs `work`, and zeroes the secrets whatever happens. */
+async function withVolume(file: string, keyFiles: (string | undefined)[], stdin: NodeJS.ReadableStream, work: (volume: AnyVolumeFile, secrets: Buffer[]) => Promise<void>): Promise<void> {
+  const volume = await readAnyVolumeFile(file);
+  const secrets = await gatherSecrets(keyFiles, stdin);
   try {
-    const iterations = await slotIterations(options.iterations, header.hashSpec, header.keyBytes);
-    await apply(options.file, await addKey(header, area, secrets[0]!, secrets[1]!, iterations, options.keySlot), 'addedKeyslot', out);
+    await work(volume, secrets);
   } finally {
     zeroize(...secrets);
   }
+}
+
+async function runLuks2(file: string, volume: AnyVolumeFile & { type: 'luks2' }, secrets: Buffer[], request: Luks2KeyslotAction, action: string, out: NodeJS.WritableStream): Promise<void> {
+  const change = await luks2KeyslotCommand(file, volume.header, volume.area, secrets, request);
+  out.write(`${JSON.stringify({ [action]: change.keyslot })}\n`);
+}
+
+export async function addKeyCommand(options: AddKeyOptions, stdin: NodeJS.ReadableStream, out: NodeJS.WritableStream): Promise<void> {
+  await withVolume(options.file, [options.keyFile, options.newKeyFile], stdin, async (volume, secrets) => {
+    if (volume.type === 'luks2') return runLuks2(options.file, volume, secrets, { action: 'add', keySlot: options.keySlot, kdf: options.kdf, iterations: options.iterations }, 'addedKeyslot', out);
+    validateLuks1Kdf(options.kdf, options.iterations);
+    const iterations = await slotIterations(options.iterations, volume.header.hashSpec, volume.header.keyBytes);
+    await apply(options.file, await addKey(volume.header, volume.area, secrets[0]!, secrets[1]!, iterations, options.keySlot), 'addedKeyslot', out);
+  });
 }
 
 export async function changeKeyCommand(options: Omit<AddKeyOptions, 'keySlot'>, stdin: NodeJS.ReadableStream, out: NodeJS.WritableStream): Promise<void> {
-  const { header, area } = await readVolumeFile(options.file);
-  const secrets = await gatherSecrets([options.keyFile, options.newKeyFile], stdin);
-  try {
-    const iterations = await slotIterations(options.iterations, header.hashSpec, header.keyBytes);
-    await apply(options.file, await changeKey(header, area, secrets[0]!, secrets[1]!, iterations), 'changedKeyslot', out);
-  } finally {
-    zeroize(...secrets);
-  }
+  await withVolume(options.file, [options.keyFile, options.newKeyFile], stdin, async (volume, secrets) => {
+    if (volume.type === 'luks2') return runLuks2(options.file, volume, secrets, { action: 'change', kdf: options.kdf, iterations: options.iterations }, 'changedKeyslot', out);
+    validateLuks1Kdf(options.kdf, options.iterations);
+    const iterations = await slotIterations(options.iterations, volume.header.hashSpec, volume.header.keyBytes);
+    await apply(options.file, await changeKey(volume.header, volume.area, secrets[0]!, secrets[1]!, iterations), 'changedKeyslot', out);
+  });
 }
 
 export async function removeKeyCommand(options: { file: string; keyFile?: string; force: boolean }, stdin: NodeJS.ReadableStream, out: NodeJS.WritableStream): Promise<void> {
-  const { header, area } = await readVolumeFile(options.file);
-  const secrets = await gatherSecrets([options.keyFile], stdin);
-  try {
-    await apply(options.file, await removeKey(header, area, secrets[0]!, options.force), 'removedKeyslot', out);
-  } finally {
-    zeroize(...secrets);
-  }
+  await withVolume(options.file, [options.keyFile], stdin, async (volume, secrets) => {
+    if (volume.type === 'luks2') return runLuks2(options.file, volume, secrets, { action: 'remove', force: options.force }, 'removedKeyslot', out);
+    await apply(options.file, await removeKey(volume.header, volume.area, secrets[0]!, options.force), 'removedKeyslot', out);
+  });
 }

@@ -1,7 +1,8 @@
 // `unlock FILE`: checks a passphrase or key file; prints the cipher facts, and the volume key only when asked.
 import { toHex, zeroize } from '../../../shared/bytes.ts';
 import { unlockLuks1 } from '../../../shared/luks1/unlock.ts';
-import { gatherSecrets, readVolumeFile } from '../volume-file.ts';
+import { gatherSecrets, readAnyVolumeFile } from '../volume-file.ts';
+import { unlockLuks2Command } from './luks2.ts';
 
 export interface UnlockOptions {
   readonly file: string;
@@ -11,9 +12,11 @@ export interface UnlockOptions {
 }
 
 export async function unlockCommand(options: UnlockOptions, stdin: NodeJS.ReadableStream, out: NodeJS.WritableStream): Promise<void> {
-  const { header, area } = await readVolumeFile(options.file);
+  const volume = await readAnyVolumeFile(options.file);
   const [secret] = await gatherSecrets([options.keyFile], stdin);
   try {
+    if (volume.type === 'luks2') return await unlockLuks2Command(volume.header, volume.area, secret!, options.keySlot, options.dumpVolumeKey, out);
+    const { header, area } = volume;
     const { keyslot, volumeKey } = await unlockLuks1(header, area, secret!, options.keySlot);
     const result: Record<string, unknown> = {
       cipher: `${header.cipherName}-${header.cipherMode}`,

@@ -1,0 +1,38 @@
+// The LUKS2 engine's public API, for the CLI and the qrexec pipeline. Import from here, not from the files behind it.
+//
+// Device VM (never parses):     detectLuksType(first 8 bytes) -> 'luks1' | 'luks2'
+//                               probeLuks(first 8 bytes, device size) -> { type, headerAreaBytes }  (LUKS2: min(16 MiB, device))
+// Header VM, unlock:            parseLuks2Header(area) -> Luks2Header   (throws ParseError | UnsupportedError; header.warnings when
+//                                                                        the two copies disagree but one is usable)
+//                               unlockLuks2(header, area, secret, onlySlot?) -> Luks2Unlocked { keyslot, volumeKey, mapping }
+//                               mapping: Luks2Mapping { cipher, keyBytes, mappable, offsetBytes, offsetSectors, sectorSize, ivTweak, size }
+//                               (only `mappable` volumes: aes-xts-plain64 with a 32- or 64-byte key; throws WrongPassphraseError)
+// Header VM, format:            formatLuks2(secret, FormatLuks2Options) -> { header, area }  (area = dataOffset bytes, 16 MiB default)
+//                               FormatLuks2Options.kdf: Luks2KdfChoice, e.g. { type: 'argon2id', memoryKiB: DEFAULT_ARGON2_MEMORY_KIB,
+//                               cpus: DEFAULT_ARGON2_PARALLELISM, time: await argon2TimeFor('argon2id', memory, cpus, iterTimeMs) };
+//                               digestIterations from luks1's benchmarkPbkdf2 + digestIterationsFor (as vm/split-dm-crypt-luks does)
+// Key management:               addKeyLuks2 / changeKeyLuks2 / removeKeyLuks2 -> Luks2KeyslotChange { header, keyslot, writes }
+// Header-area extent:           luks2HeaderAreaBytes(header) -> min(data offset, 16 MiB): the bytes a header write may replace.
+import { LUKS2_MAX_HEADER_AREA_BYTES } from './constants.ts';
+import type { Luks2Header } from './header.ts';
+
+export { detectLuksType, probeLuks, LUKS_PROBE_BYTES, type LuksProbe, type LuksType } from '../luks-common/detect.ts';
+export * from './constants.ts';
+export { parseLuks2Header, serializeLuks2Headers, type Luks2Header } from './header.ts';
+export type { Luks2BinaryHeader } from './binary-header.ts';
+export type { Luks2Metadata, Luks2Keyslot, Luks2Kdf, Luks2Digest, Luks2Segment, Luks2Token, Luks2Config } from './metadata.ts';
+export { unlockLuks2, luks2Mapping, type Luks2Unlocked, type Luks2Mapping } from './unlock.ts';
+export { formatLuks2, type FormatLuks2Options, type Luks2Formatted } from './format.ts';
+export { addKeyLuks2, changeKeyLuks2, removeKeyLuks2, type Luks2KeyslotChange, type AreaWrite } from './manage.ts';
+export { argon2TimeFor, deriveKey } from './kdf.ts';
+export type { Luks2KdfChoice } from './keyslot.ts';
+
+/** The bytes of a parsed LUKS2 volume that are header (both copies and key-slot areas): up to the data, at most 16 MiB. */
+export function luks2HeaderAreaBytes(header: Luks2Header): number {
+  return Math.min(header.metadata.segment.offset, LUKS2_MAX_HEADER_AREA_BYTES);
+}
+
+/** Argon2 memory our format uses by default: 256 MiB, so a 1 GiB DisposableVM unlocks it comfortably. */
+export const DEFAULT_ARGON2_MEMORY_KIB = 256 * 1024;
+/** Argon2 lanes our format uses by default (cryptsetup's default maximum). */
+export const DEFAULT_ARGON2_PARALLELISM = 4;

@@ -1,0 +1,38 @@
+// Key-slot key derivation for LUKS2: PBKDF2 (shared with LUKS1) or Argon2i/Argon2id (hash-wasm: WebAssembly embedded in the
+// bundle, no native addon), and the benchmarks behind --iter-time.
+import { argon2i, argon2id } from 'hash-wasm';
+import { performance } from 'node:perf_hooks';
+import { pbkdf2 } from '../luks1/pbkdf2.ts';
+import { MAX_ARGON2_TIME, MIN_ARGON2_TIME } from './constants.ts';
+import type { Luks2Kdf } from './metadata.ts';
+
+/** Derives `keyBytes` bytes from the secret with the slot's KDF. Parameters were capped by the parser before this runs. */
+export async function deriveKey(kdf: Luks2Kdf, secret: Uint8Array, keyBytes: number): Promise<Buffer> {
+  if (kdf.type === 'pbkdf2') return pbkdf2(secret, kdf.salt, kdf.iterations, keyBytes, kdf.hash);
+  const run = kdf.type === 'argon2i' ? argon2i : argon2id;
+  const key = await run({
+    password: secret,
+    salt: kdf.salt,
+    iterations: kdf.time,
+    memorySize: kdf.memoryKiB,
+    parallelism: kdf.cpus,
+    hashLength: keyBytes,
+    outputType: 'binary',
+  });
+  const out = Buffer.from(key);
+  key.fill(0);
+  return out;
+}
+
+/** The Argon2 memory at which the benchmark runs (cost grows linearly with memory, so a smaller run is scaled up). */
+const BENCHMARK_MEMORY_KIB = 64 * 1024;
+
+/** Argon2 passes for a target unlock time at `memoryKiB`, measured with one pass and scaled, clamped to [4, 32] as cryptsetup does. */
+export async function argon2TimeFor(type: 'argon2i' | 'argon2id', memoryKiB: number, cpus: number, iterTimeMs: number): Promise<number> {
+  const memory = Math.min(memoryKiB, BENCHMARK_MEMORY_KIB);
+  const salt = Buffer.alloc(32, 0x5a);
+  const start = performance.now();
+  await deriveKey({ type, time: 1, memoryKiB: memory, cpus, salt }, Buffer.from('benchmark'), 32);
+  const onePassMs = ((performance.now() - start) * memoryKiB) / memory;
+  return Math.min(MAX_ARGON2_TIME, Math.max(MIN_ARGON2_TIME, Math.floor(iterTimeMs / Math.max(onePassMs, 1))));
+}

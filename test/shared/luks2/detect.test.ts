@@ -1,0 +1,40 @@
+// Telling LUKS1 from LUKS2 by magic and version alone, and the header-area size the device VM sends.
+import { describe, expect, it } from 'vitest';
+import { ParseError, UnsupportedError } from '../../../shared/errors.ts';
+import { detectLuksType, luks2HeaderAreaBytes, parseLuks2Header, probeLuks } from '../../../shared/luks2/index.ts';
+import { fastLuks2Area } from './fixture.ts';
+
+const head = (version: number): Buffer => Buffer.concat([Buffer.from('LUKS\xba\xbe', 'latin1'), Buffer.from([version >> 8, version & 0xff])]);
+
+describe('detectLuksType', () => {
+  it.each([
+    [head(1), 'luks1'],
+    [head(2), 'luks2'],
+  ] as const)('%j -> %s', (bytes, type) => {
+    expect(detectLuksType(bytes)).toBe(type);
+  });
+
+  // Each row: bytes that are not a LUKS header we handle, and why.
+  it.each([
+    [Buffer.alloc(0), ParseError, 'empty'],
+    [head(2).subarray(0, 7), ParseError, 'too short for the version'],
+    [Buffer.from('SKUL\xba\xbe\x00\x02', 'latin1'), ParseError, 'a secondary magic is not a device start'],
+    [Buffer.alloc(8), ParseError, 'zeros'],
+    [head(3), UnsupportedError, 'version 3'],
+  ])('%j refused (%s)', (bytes, errorClass, _why) => {
+    expect(() => detectLuksType(bytes)).toThrow(errorClass);
+  });
+});
+
+describe('header area sizes', () => {
+  it('LUKS1 2068480 bytes, LUKS2 16 MiB, never more than the device', () => {
+    expect(probeLuks(head(1), 10 ** 9)).toEqual({ type: 'luks1', headerAreaBytes: 2068480 });
+    expect(probeLuks(head(2), 10 ** 9)).toEqual({ type: 'luks2', headerAreaBytes: 16 * 1024 * 1024 });
+    expect(probeLuks(head(2), 5_000_000)).toEqual({ type: 'luks2', headerAreaBytes: 5_000_000 });
+  });
+
+  it('a parsed LUKS2 header: up to its data offset', async () => {
+    const area = await fastLuks2Area(32, 2 * 1024 * 1024);
+    expect(luks2HeaderAreaBytes(parseLuks2Header(area))).toBe(2 * 1024 * 1024);
+  });
+});

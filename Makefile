@@ -4,7 +4,7 @@
 SHELL := /bin/bash
 .DEFAULT_GOAL := build
 
-.PHONY: deps build typecheck test demo clean tarball install-vm uninstall-vm install-dom0 uninstall-dom0
+.PHONY: deps build typecheck test demo bench clean tarball install-vm uninstall-vm install-dom0 uninstall-dom0
 
 deps:
 	@scripts/install-deps.sh
@@ -21,6 +21,10 @@ test: build typecheck
 
 demo: build
 	scripts/demo.sh
+
+# Figures against the real tools (cryptsetup, dd) on this machine: bench/results.json and a table (README, "Benchmarks").
+bench: build
+	npm run --silent bench
 
 clean:
 	rm -rf dist .cache
@@ -47,6 +51,7 @@ RPCDIR := $(if $(filter /usr,$(PREFIX)),/etc/qubes-rpc,$(PREFIX)/etc/qubes-rpc)
 UDEVDIR := $(PREFIX)/lib/udev/rules.d
 POLICYDIR := /etc/qubes/policy.d
 TMPFILESDIR := /usr/lib/tmpfiles.d
+MANDIR := $(PREFIX)/share/man/man1
 
 # One qrexec service per vm/services/<Service>.ts, bundled by scripts/build.mjs to dist/vm/<Service>.mjs.
 SERVICES := $(patsubst vm/services/%.ts,%,$(wildcard vm/services/*.ts))
@@ -80,16 +85,17 @@ uninstall-vm:
 
 install-dom0:
 	@$(call NEED,$(DIST)/qvm-block-split.mjs)
-	install -d $(DESTDIR)$(LIBDIR) $(DESTDIR)$(BINDIR) $(DESTDIR)/etc $(DESTDIR)$(POLICYDIR) $(DESTDIR)$(TMPFILESDIR)
+	install -d $(DESTDIR)$(LIBDIR) $(DESTDIR)$(BINDIR) $(DESTDIR)/etc $(DESTDIR)$(POLICYDIR) $(DESTDIR)$(TMPFILESDIR) $(DESTDIR)$(MANDIR)
 	install -m 644 $(DIST)/qvm-block-split.mjs $(DESTDIR)$(LIBDIR)/
 	printf '$(WRAPPER)' '$(BIN_TO_LIB)' qvm-block-split.mjs > $(DESTDIR)$(BINDIR)/qvm-block-split
 	chmod 755 $(DESTDIR)$(BINDIR)/qvm-block-split
 	install -m 644 dom0/split-dm-crypt.conf.example $(DESTDIR)/etc/split-dm-crypt.conf.example
 	install -m 644 $(addprefix rpc-policy/,$(POLICIES)) $(DESTDIR)$(POLICYDIR)/
 	install -m 644 dom0/split-dm-crypt.tmpfiles $(DESTDIR)$(TMPFILESDIR)/qubes-split-dm-crypt.conf
+	install -m 644 dom0/qvm-block-split.1 $(DESTDIR)$(MANDIR)/qvm-block-split.1
 
 uninstall-dom0:
 	rm -f $(DESTDIR)$(LIBDIR)/qvm-block-split.mjs $(DESTDIR)$(BINDIR)/qvm-block-split
 	rm -f $(DESTDIR)/etc/split-dm-crypt.conf.example $(addprefix $(DESTDIR)$(POLICYDIR)/,$(POLICIES))
-	rm -f $(DESTDIR)$(TMPFILESDIR)/qubes-split-dm-crypt.conf
+	rm -f $(DESTDIR)$(TMPFILESDIR)/qubes-split-dm-crypt.conf $(DESTDIR)$(MANDIR)/qvm-block-split.1
 	-rmdir $(DESTDIR)$(LIBDIR) 2>/dev/null

@@ -1,7 +1,7 @@
 // Explicit lifetimes: every acquisition (VM created, device attached, mapping made, lock taken) registers its undo here the
 // moment it exists; a failure or an interruption unwinds them in reverse order. Ownership can pass on (release), e.g. to an
 // attachment that must outlive the command.
-import { InterruptedError } from '../shared/errors.ts';
+import { InterruptedError, OperationError } from '../shared/errors.ts';
 import { runInterruptible, runUninterruptible } from './interruption.ts';
 import { notice, warning } from './output.ts';
 
@@ -37,6 +37,8 @@ const describeError = (error: unknown): string => (error instanceof Error ? erro
 
 export class CleanupStack {
   private readonly entries: Entry[] = [];
+  /** Descriptions of undos that failed, for run()'s verdict. */
+  private readonly failed: string[] = [];
   private readonly warn: (message: string) => void;
   private readonly notify: (message: string) => void;
   private readonly settleMs: number;
@@ -78,6 +80,7 @@ export class CleanupStack {
       try {
         await runUninterruptible(async () => undo());
       } catch (error) {
+        this.failed.push(description);
         this.warn(`clean-up step failed: ${description}: ${describeError(error)}`);
       }
     }
@@ -86,7 +89,8 @@ export class CleanupStack {
   /**
    * Runs a command with signal handling: the first SIGINT/SIGTERM/SIGHUP stops the command's child processes, unwinds and ends
    * it with InterruptedError; later signals only say that clean-up is in progress. Whatever is left on the stack when the
-   * command ends (success or failure) is unwound before this returns.
+   * command ends (success or failure) is unwound before this returns. A command that succeeded but whose clean-up failed
+   * (now or in an unwind() it ran itself) ends with OperationError: something of it may still exist.
    */
   async run<T>(command: () => Promise<T>): Promise<T> {
     const controller = new AbortController();
@@ -108,6 +112,10 @@ export class CleanupStack {
       await this.unwind();
       if (controller.signal.aborted) throw controller.signal.reason;
       if (!outcome.ok) throw outcome.error;
+      // Why: exit 0 would tell a script that nothing is left, while a DisposableVM may still hold the source disk.
+      if (this.failed.length > 0) {
+        throw new OperationError(`clean-up incomplete (${this.failed.length === 1 ? 'one step' : `${this.failed.length} steps`} failed, see above): run 'qvm-block-split cleanup' to remove anything left`);
+      }
       return outcome.value;
     } finally {
       for (const signal of INTERRUPT_SIGNALS) process.off(signal, onSignal);

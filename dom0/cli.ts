@@ -2,6 +2,7 @@
 import { integerOption, parseArgv, stringOption, type OptionSpec, type ParsedArgv } from '../shared/argv.ts';
 import { UnsupportedError, UsageError } from '../shared/errors.ts';
 import { MAX_PBKDF2_ITERATIONS } from '../shared/luks1/constants.ts';
+import { MAX_ARGON2_TIME, MIN_ARGON2_TIME } from '../shared/luks2/constants.ts';
 import type { LuksType } from '../shared/protocol/messages.ts';
 import { parseKeyFileSpec, parseSourceSpec, parseVmName, type KeyFileSpec, type SourceSpec, type VmName } from './names.ts';
 
@@ -10,17 +11,19 @@ export const USAGE = `usage: qvm-block-split attach|at|a [--ro] [<opt>...] [<dst
                        overwrite-everything-with-random [--yes]    <src-vm>:<device>
                        overwrite-header-with-random [--yes] [<opt>...]  <src-vm>:<device>
                        overwrite-header-with-format [--yes] [<opt>...]  <src-vm>:<device>
-                       overwrite-header-with-shell [--yes] [--type=luks1] <src-vm>:<device>
-                       modify-header-with-shell [--yes] [--type=luks1]    <src-vm>:<device>
+                       overwrite-header-with-shell [--yes] [--type=luks1|luks2] <src-vm>:<device>
+                       modify-header-with-shell [--yes] [--type=luks1|luks2]    <src-vm>:<device>
                        status [<src-vm>:<device>]
                        cleanup [--yes]
 
 <dst-vm> defaults to a new offline DisposableVM (@dispvm).
 <opt>: --key-file=[<vm>:]<path>   a key file instead of a passphrase (no <vm>: or a path starting with / or . = a dom0 path;
                                   a VM path is relative to /home/user in that VM)
-       --type=luks1               LUKS version (LUKS2 is not supported yet)
+       --type=luks1|luks2         LUKS version (default luks2; a LUKS1 volume also attaches under it)
 format options: --key-size=256|512 (default 512)  --hash=sha256|sha512 (default sha512)
                 --iter-time=MS (default 5000) | --pbkdf-force-iterations=N
+                LUKS2: --pbkdf=argon2id|argon2i|pbkdf2 (default argon2id)  --pbkdf-memory=KiB (default 262144)
+                       --sector-size=512|4096 (default 512)
 --yes: confirm a destructive command without asking (for scripts).`;
 
 export interface AttachCommand {
@@ -37,7 +40,12 @@ export interface FormatSettings {
   readonly keyBytes: 32 | 64;
   readonly hash: 'sha256' | 'sha512';
   readonly iterTimeMs: number | undefined;
+  /** PBKDF2 iterations or Argon2 passes, as cryptsetup's --pbkdf-force-iterations. */
   readonly forcedIterations: number | undefined;
+  /** LUKS2 only; undefined = the header VM's defaults (argon2id, 256 MiB, 512-byte sectors). */
+  readonly pbkdf: 'pbkdf2' | 'argon2i' | 'argon2id' | undefined;
+  readonly pbkdfMemoryKiB: number | undefined;
+  readonly sectorSize: 512 | 4096 | undefined;
 }
 
 export type SplitCommand =
@@ -56,16 +64,19 @@ export type SplitCommand =
   | { readonly command: 'overwrite-header-with-shell' | 'modify-header-with-shell'; readonly source: SourceSpec; readonly yes: boolean; readonly luksType: LuksType }
   | { readonly command: 'status'; readonly source: SourceSpec | undefined }
   | { readonly command: 'cleanup'; readonly yes: boolean }
-  | { readonly command: 'help' };
+  | { readonly command: 'help'; readonly topic?: CommandName };
+
+/** Every command's canonical name (aliases resolved). */
+export type CommandName = Exclude<SplitCommand['command'], 'help'>;
 
 const ALIASES: Readonly<Record<string, string>> = { at: 'attach', a: 'attach', dt: 'detach', d: 'detach' };
 
-const SPECS: Readonly<Record<Exclude<SplitCommand['command'], 'help'>, OptionSpec>> = {
+const SPECS: Readonly<Record<CommandName, OptionSpec>> = {
   attach: { ro: 'boolean', 'key-file': 'string', type: 'string' },
   detach: {},
   'overwrite-everything-with-random': { yes: 'boolean' },
   'overwrite-header-with-random': { yes: 'boolean', type: 'string' },
-  'overwrite-header-with-format': { yes: 'boolean', type: 'string', 'key-file': 'string', 'key-size': 'string', hash: 'string', 'iter-time': 'string', 'pbkdf-force-iterations': 'string' },
+  'overwrite-header-with-format': { yes: 'boolean', type: 'string', 'key-file': 'string', 'key-size': 'string', hash: 'string', 'iter-time': 'string', 'pbkdf-force-iterations': 'string', pbkdf: 'string', 'pbkdf-memory': 'string', 'sector-size': 'string' },
   'overwrite-header-with-shell': { yes: 'boolean', type: 'string' },
   'modify-header-with-shell': { yes: 'boolean', type: 'string' },
   status: {},
@@ -73,21 +84,38 @@ const SPECS: Readonly<Record<Exclude<SplitCommand['command'], 'help'>, OptionSpe
 };
 
 function normalizeLuksType(parsed: ParsedArgv): LuksType {
-  const raw = stringOption(parsed, 'type') ?? 'luks1';
-  if (raw === 'luks1') return raw;
-  if (raw === 'luks2') throw new UnsupportedError('--type=luks2 is not supported yet: only LUKS1 volumes can be used for now');
+  // LUKS2 is the default, as in the original and cryptsetup >= 2.1.
+  const raw = stringOption(parsed, 'type') ?? 'luks2';
+  if (raw === 'luks1' || raw === 'luks2') return raw;
   throw new UsageError(`option --type expects luks1 or luks2, received '${raw}'`);
 }
 
-function normalizeFormat(parsed: ParsedArgv): FormatSettings {
+function normalizeFormat(parsed: ParsedArgv, luksType: LuksType): FormatSettings {
   const keySize = stringOption(parsed, 'key-size') ?? '512';
   if (keySize !== '256' && keySize !== '512') throw new UsageError(`option --key-size expects 256 or 512, received '${keySize}'`);
   const hash = stringOption(parsed, 'hash') ?? 'sha512';
   if (hash !== 'sha256' && hash !== 'sha512') throw new UsageError(`option --hash expects sha256 or sha512, received '${hash}'`);
   const iterTimeMs = integerOption(parsed, 'iter-time', 1, 600_000);
-  const forcedIterations = integerOption(parsed, 'pbkdf-force-iterations', 1000, MAX_PBKDF2_ITERATIONS);
+  const pbkdf = stringOption(parsed, 'pbkdf');
+  if (pbkdf !== undefined && pbkdf !== 'pbkdf2' && pbkdf !== 'argon2i' && pbkdf !== 'argon2id') throw new UsageError(`option --pbkdf expects argon2id, argon2i or pbkdf2, received '${pbkdf}'`);
+  const pbkdfMemoryKiB = integerOption(parsed, 'pbkdf-memory', 32, 1024 * 1024);
+  const sectorSize = stringOption(parsed, 'sector-size');
+  if (sectorSize !== undefined && sectorSize !== '512' && sectorSize !== '4096') throw new UsageError(`option --sector-size expects 512 or 4096, received '${sectorSize}'`);
+  if (luksType === 'luks1' && ((pbkdf !== undefined && pbkdf !== 'pbkdf2') || pbkdfMemoryKiB !== undefined || sectorSize === '4096')) {
+    throw new UsageError('--pbkdf=argon2*, --pbkdf-memory and --sector-size=4096 need --type=luks2');
+  }
+  const argon2 = luksType === 'luks2' && pbkdf !== 'pbkdf2';
+  const forcedIterations = argon2 ? integerOption(parsed, 'pbkdf-force-iterations', MIN_ARGON2_TIME, MAX_ARGON2_TIME) : integerOption(parsed, 'pbkdf-force-iterations', 1000, MAX_PBKDF2_ITERATIONS);
   if (iterTimeMs !== undefined && forcedIterations !== undefined) throw new UsageError('--iter-time and --pbkdf-force-iterations exclude each other');
-  return { keyBytes: keySize === '512' ? 64 : 32, hash, iterTimeMs, forcedIterations };
+  return {
+    keyBytes: keySize === '512' ? 64 : 32,
+    hash,
+    iterTimeMs,
+    forcedIterations,
+    pbkdf: luksType === 'luks2' ? (pbkdf ?? 'argon2id') : undefined,
+    pbkdfMemoryKiB,
+    sectorSize: sectorSize === undefined ? undefined : sectorSize === '4096' ? 4096 : 512,
+  };
 }
 
 function keyFileOption(parsed: ParsedArgv): KeyFileSpec | undefined {
@@ -116,13 +144,32 @@ function parseAttach(parsed: ParsedArgv): AttachCommand {
   };
 }
 
+/** The canonical name of a command or alias; anything else is a UsageError. */
+function commandName(rawName: string): CommandName {
+  const name = ALIASES[rawName] ?? rawName;
+  if (!Object.hasOwn(SPECS, name)) throw new UsageError(`unknown command '${rawName}'`);
+  return name as CommandName;
+}
+
+/** `--help` or `-h` among a command's options (not after `--`, not as the value of an option like `--key-file -h`). */
+function asksForHelp(rawArguments: readonly string[], spec: OptionSpec): boolean {
+  for (let i = 0; i < rawArguments.length; i++) {
+    const argument = rawArguments[i]!;
+    if (argument === '--') return false;
+    if (argument === '--help' || argument === '-h') return true;
+    const name = /^--([a-z0-9][a-z0-9-]*)$/.exec(argument)?.[1];
+    if (name !== undefined && spec[name] === 'string') i++;
+  }
+  return false;
+}
+
 /** Parses raw arguments into one typed command. */
 export function parseSplitCommand(rawArguments: readonly string[]): SplitCommand {
   const [rawName, ...rest] = rawArguments;
-  if (rawName === undefined || rawName === 'help' || rawName === '--help' || rawName === '-h') return { command: 'help' };
-  const name = ALIASES[rawName] ?? rawName;
-  if (!Object.hasOwn(SPECS, name)) throw new UsageError(`unknown command '${rawName}'`);
-  const command = name as keyof typeof SPECS;
+  if (rawName === undefined || rawName === '--help' || rawName === '-h') return { command: 'help' };
+  if (rawName === 'help') return rest.length === 0 ? { command: 'help' } : { command: 'help', topic: commandName(rest[0]!) };
+  const command = commandName(rawName);
+  if (asksForHelp(rest, SPECS[command])) return { command: 'help', topic: command };
   const parsed = parseArgv(rest, SPECS[command]);
   const yes = parsed.options.yes === true;
   switch (command) {
@@ -134,8 +181,10 @@ export function parseSplitCommand(rawArguments: readonly string[]): SplitCommand
       return { command, source: exactlySource(parsed.positionals, command), yes };
     case 'overwrite-header-with-random':
       return { command, source: exactlySource(parsed.positionals, command), yes, luksType: normalizeLuksType(parsed) };
-    case 'overwrite-header-with-format':
-      return { command, source: exactlySource(parsed.positionals, command), yes, luksType: normalizeLuksType(parsed), format: normalizeFormat(parsed), keyFile: keyFileOption(parsed) };
+    case 'overwrite-header-with-format': {
+      const luksType = normalizeLuksType(parsed);
+      return { command, source: exactlySource(parsed.positionals, command), yes, luksType, format: normalizeFormat(parsed, luksType), keyFile: keyFileOption(parsed) };
+    }
     case 'overwrite-header-with-shell':
     case 'modify-header-with-shell':
       return { command, source: exactlySource(parsed.positionals, command), yes, luksType: normalizeLuksType(parsed) };

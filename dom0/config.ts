@@ -5,6 +5,7 @@ import { OperationError, UsageError } from '../shared/errors.ts';
 import { warning } from './output.ts';
 import { getGlobalPref, TIMEOUTS } from './qubes.ts';
 import { parseVmName, quoteRaw, type VmName } from './names.ts';
+import type { TimeLimits } from './time-limits.ts';
 
 export const DEFAULT_CONFIG_PATH = '/etc/split-dm-crypt.conf';
 /** A configuration file is a few lines; anything bigger is not one. */
@@ -16,6 +17,7 @@ export interface RawConfig {
   readonly DISPVM_LABEL?: string;
   readonly START_TIMEOUT_S?: string;
   readonly REPLY_TIMEOUT_S?: string;
+  readonly TOOL_TIMEOUT_S?: string;
 }
 
 /** The configuration with defaults filled in. */
@@ -26,9 +28,11 @@ export interface SplitConfig {
   readonly startTimeoutMs: number;
   /** How long a service may stay silent between two messages (see service-call.ts). */
   readonly replyTimeoutMs: number;
+  /** What main() hands to setTimeLimits: only the limits the file sets (others keep their per-call defaults). */
+  readonly timeLimits: TimeLimits;
 }
 
-const KNOWN_KEYS = ['TEMPLATE_FOR_DISPVMS', 'DISPVM_LABEL', 'START_TIMEOUT_S', 'REPLY_TIMEOUT_S'] as const;
+const KNOWN_KEYS = ['TEMPLATE_FOR_DISPVMS', 'DISPVM_LABEL', 'START_TIMEOUT_S', 'REPLY_TIMEOUT_S', 'TOOL_TIMEOUT_S'] as const;
 type Key = (typeof KNOWN_KEYS)[number];
 
 export const DEFAULTS = {
@@ -81,11 +85,19 @@ export function normalizeConfig(raw: RawConfig, path: string): SplitConfig {
   const label = raw.DISPVM_LABEL ?? DEFAULTS.dispVmLabel;
   // Labels are names (red, orange, ... or custom ones); the value reaches qvm-create's argv.
   if (!/^[a-z][a-z0-9_-]{0,31}$/.test(label)) throw new UsageError(`${path}: DISPVM_LABEL expects a label name such as red, received ${quoteRaw(label)}`);
+  const startTimeoutMs = seconds(raw.START_TIMEOUT_S, 'START_TIMEOUT_S', path, DEFAULTS.startTimeoutMs);
+  const replyTimeoutMs = seconds(raw.REPLY_TIMEOUT_S, 'REPLY_TIMEOUT_S', path, DEFAULTS.replyTimeoutMs);
+  const toolMs = raw.TOOL_TIMEOUT_S === undefined ? undefined : seconds(raw.TOOL_TIMEOUT_S, 'TOOL_TIMEOUT_S', path, 0);
   return {
     templateForDispVms: template === undefined || template === '' ? undefined : parseVmName(template, `${path}: TEMPLATE_FOR_DISPVMS`),
     dispVmLabel: label,
-    startTimeoutMs: seconds(raw.START_TIMEOUT_S, 'START_TIMEOUT_S', path, DEFAULTS.startTimeoutMs),
-    replyTimeoutMs: seconds(raw.REPLY_TIMEOUT_S, 'REPLY_TIMEOUT_S', path, DEFAULTS.replyTimeoutMs),
+    startTimeoutMs,
+    replyTimeoutMs,
+    timeLimits: {
+      startMs: startTimeoutMs,
+      ...(raw.REPLY_TIMEOUT_S === undefined ? {} : { replyMs: replyTimeoutMs }),
+      ...(toolMs === undefined ? {} : { toolMs }),
+    },
   };
 }
 

@@ -12,7 +12,7 @@ import {
   type LuksType,
   type Unlocked,
 } from '../shared/protocol/messages.ts';
-import { headerAreaBytes } from '../shared/protocol/luks-types.ts';
+import { receiveHeaderArea } from '../shared/protocol/luks-types.ts';
 import type { CleanupStack } from './cleanup-stack.ts';
 import type { SourceSpec } from './names.ts';
 import { notice, warning } from './output.ts';
@@ -62,7 +62,7 @@ export function fetchHeaderArea(vm: string, luksType: LuksType): Promise<Buffer>
     if (checked.scannedPartitions.length > 0) {
       warning(`${vm}'s kernel parsed the source disk's partition table and made ${checked.scannedPartitions.join(', ')} (allowed by the template's config)`);
     }
-    return channel.receiveBytes('header area', headerAreaBytes(luksType));
+    return receiveHeaderArea(channel, luksType);
   });
 }
 

@@ -2,7 +2,7 @@
 // each registered on the clean-up stack the moment it exists.
 import { randomInt } from 'node:crypto';
 import type { CleanupStack } from './cleanup-stack.ts';
-import { createDispVM, killVM, removeVM, startVM, vmExists } from './qubes.ts';
+import { createDispVM, isRunning, killVM, removeVM, startVM, vmExists } from './qubes.ts';
 
 export type DispVmRole = 'device' | 'header' | 'destination';
 
@@ -19,11 +19,20 @@ async function freshName(role: DispVmRole): Promise<string> {
 
 /** Kills a DisposableVM we created and removes it if auto_cleanup did not. */
 export async function destroyDispVM(name: string): Promise<void> {
-  await killVM(name).catch(() => undefined);
+  try {
+    await killVM(name);
+  } catch {
+    // Why a second try: one failed qvm-kill (qubesd busy, a timeout) must not leave a VM that holds the source disk running.
+    // A qube that is already gone or halted needs none.
+    if (await isRunning(name)) await killVM(name);
+  }
   if (await vmExists(name)) await removeVM(name);
 }
 
-/** Creates and starts one offline DisposableVM per role, all at once; each is on `stack` from its creation on. */
+/**
+ * Creates and starts one offline DisposableVM per role, all at once; each is on `stack` from its creation on. Each start is
+ * bounded by START_TIMEOUT_S (qubes.ts reads it from the time limits main() set), creation by the tool limit.
+ */
 export async function startDispVMs<R extends DispVmRole>(roles: readonly R[], template: string, label: string, stack: CleanupStack, onCreated?: (name: string) => void): Promise<Record<R, string>> {
   const started = await Promise.allSettled(
     roles.map(async (role) => {

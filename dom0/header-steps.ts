@@ -1,5 +1,5 @@
 // dom0's conversations with the header DisposableVM: unlock (the header goes in, a sealed key comes out) and format.
-import { headerAreaBytes } from '../shared/protocol/luks-types.ts';
+import { headerAreaBytes, receiveHeaderArea } from '../shared/protocol/luks-types.ts';
 import { BytesFollow, HeaderSummary, SecretRequest, ShellReady, Unlocked, type LuksType } from '../shared/protocol/messages.ts';
 import type { FormatSettings } from './cli.ts';
 import { answerSecretRequest, type SecretSource } from './secrets.ts';
@@ -33,6 +33,9 @@ export function formatInHeaderVm(vm: string, luksType: LuksType, settings: Forma
       secretKind: secrets.keyFile ? 'key-file' : 'passphrase',
       ...(settings.iterTimeMs === undefined ? {} : { iterTimeMs: settings.iterTimeMs }),
       ...(settings.forcedIterations === undefined ? {} : { forcedIterations: settings.forcedIterations }),
+      ...(settings.pbkdf === undefined ? {} : { pbkdf: settings.pbkdf }),
+      ...(settings.pbkdfMemoryKiB === undefined ? {} : { pbkdfMemoryKiB: settings.pbkdfMemoryKiB }),
+      ...(settings.sectorSize === undefined ? {} : { sectorSize: settings.sectorSize }),
     });
     const size = headerAreaBytes(luksType);
     for (;;) {
@@ -56,7 +59,8 @@ export async function putHeaderForShell(vm: string, luksType: LuksType, start: B
       channel.sendBytes(start);
     }
     const ready = await channel.receive(ShellReady);
-    if (ready.bytes !== headerAreaBytes(luksType)) throw new ParseError('protocol message', 'shell-ready.bytes', 0, `${ready.bytes} bytes placed, expected ${headerAreaBytes(luksType)}`);
+    const expected = start === 'random' ? headerAreaBytes(luksType) : start.length;
+    if (ready.bytes !== expected) throw new ParseError('protocol message', 'shell-ready.bytes', 0, `${ready.bytes} bytes placed, expected ${expected}`);
   });
 }
 
@@ -70,8 +74,9 @@ export function takeHeaderFromShell(vm: string, luksType: LuksType): Promise<{ a
   return callService(vm, 'splitdmcrypt.HeaderShellTake', luksType, { peer: peer(vm) }, async (channel) => {
     channel.send({ type: 'shell-take', luksType });
     const summary = await channel.receive(HeaderSummary);
-    if (summary.luksType !== luksType) throw new ParseError('protocol message', 'header-summary.luksType', 0, `${summary.luksType}, expected ${luksType}`);
-    const area = await channel.receiveBytes('header area', headerAreaBytes(luksType));
+    // A LUKS1 header fits in a LUKS2-sized area; the reverse is refused by the header VM.
+    if (luksType === 'luks1' && summary.luksType !== 'luks1') throw new ParseError('protocol message', 'header-summary.luksType', 0, `${summary.luksType}, expected ${luksType}`);
+    const area = await receiveHeaderArea(channel, luksType);
     return { area, summary };
   });
 }

@@ -1,18 +1,21 @@
 // qvm-block-split: the dom0 orchestrator. The only place that catches errors and turns them into an exit status.
 import { exitCodeOf, SplitError, UsageError } from '../shared/errors.ts';
-import { parseSplitCommand, USAGE, type SplitCommand } from './cli.ts';
+import { parseSplitCommand, type SplitCommand } from './cli.ts';
 import { CleanupStack } from './cleanup-stack.ts';
 import { attachCommand } from './commands/attach.ts';
 import { cleanupCommand } from './commands/cleanup.ts';
 import { detachCommand } from './commands/detach.ts';
 import { headerShellCommand, overwriteEverythingCommand, overwriteHeaderFormatCommand, overwriteHeaderRandomCommand } from './commands/overwrite.ts';
 import { statusCommand } from './commands/status.ts';
+import { helpText } from './help.ts';
+import { loadConfig } from './config.ts';
+import { setTimeLimits } from './time-limits.ts';
 import { error as printError, hint } from './output.ts';
 
 async function run(command: SplitCommand, stack: CleanupStack): Promise<number> {
   switch (command.command) {
     case 'help':
-      process.stdout.write(`${USAGE}\n`);
+      process.stdout.write(`${helpText(command.topic)}\n`);
       return 0;
     case 'attach':
       await attachCommand(command, stack);
@@ -45,6 +48,8 @@ async function main(): Promise<void> {
   const stack = new CleanupStack();
   try {
     const command = parseSplitCommand(process.argv.slice(2));
+    // Every command that talks to Qubes runs under the configured time limits (a broken file fails before any VM exists).
+    if (command.command !== 'help') setTimeLimits((await loadConfig()).timeLimits);
     process.exitCode = await stack.run(() => run(command, stack));
   } catch (error) {
     const message = error instanceof SplitError ? error.message : `unexpected failure: ${(error as Error)?.message ?? String(error)}`;

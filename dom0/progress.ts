@@ -21,27 +21,47 @@ function duration(seconds: number): string {
   return `${Math.floor(s / 3600)}:${String(Math.floor((s % 3600) / 60)).padStart(2, '0')}:${String(s % 60).padStart(2, '0')}`;
 }
 
+export interface ProgressOptions {
+  /** Where the line goes (default stderr); drawn only when it is a terminal. */
+  readonly stream?: { readonly isTTY?: boolean; write(text: string): unknown };
+  /** Milliseconds from a fixed origin (default performance.now). */
+  readonly now?: () => number;
+}
+
 export class ProgressLine {
-  private readonly started = performance.now();
-  private lastDraw = 0;
-  private readonly tty = process.stderr.isTTY === true;
+  private readonly stream: NonNullable<ProgressOptions['stream']>;
+  private readonly now: () => number;
+  private readonly started: number;
+  private lastDraw = Number.NEGATIVE_INFINITY;
 
-  constructor(private readonly what: string) {}
+  constructor(
+    private readonly what: string,
+    options: ProgressOptions = {},
+  ) {
+    this.stream = options.stream ?? process.stderr;
+    this.now = options.now ?? (() => performance.now());
+    this.started = this.now();
+  }
 
+  private get tty(): boolean {
+    return this.stream.isTTY === true;
+  }
+
+  /** Redraws the line with bytes, percentage, rate and ETA, at most every UPDATE_INTERVAL_MS and only on a terminal. */
   update(done: number, total: number): void {
-    const now = performance.now();
+    const now = this.now();
     if (!this.tty || now - this.lastDraw < UPDATE_INTERVAL_MS) return;
     this.lastDraw = now;
     const seconds = (now - this.started) / 1000;
     const rate = done / Math.max(seconds, 0.001);
     const percent = total > 0 ? Math.floor((done * 100) / total) : 0;
-    process.stderr.write(`\r${this.what}: ${humanBytes(done)} of ${humanBytes(total)} (${percent}%), ${humanBytes(rate)}/s, ETA ${duration((total - done) / rate)}   `);
+    this.stream.write(`\r${this.what}: ${humanBytes(done)} of ${humanBytes(total)} (${percent}%), ${humanBytes(rate)}/s, ETA ${duration((total - done) / rate)}\x1b[K`);
   }
 
   /** The final summary, on a terminal or not. */
   finish(bytes: number): void {
-    const seconds = (performance.now() - this.started) / 1000;
-    if (this.tty) process.stderr.write('\r\x1b[K');
-    process.stderr.write(`${this.what}: ${humanBytes(bytes)} in ${seconds.toFixed(1)} s (${humanBytes(bytes / Math.max(seconds, 0.001))}/s)\n`);
+    const seconds = (this.now() - this.started) / 1000;
+    if (this.tty) this.stream.write('\r\x1b[K');
+    this.stream.write(`${this.what}: ${humanBytes(bytes)} in ${seconds.toFixed(1)} s (${humanBytes(bytes / Math.max(seconds, 0.001))}/s)\n`);
   }
 }

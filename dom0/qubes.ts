@@ -5,6 +5,7 @@ import type { Readable, Writable } from 'node:stream';
 import { InterruptedError, TimeoutError, ToolError } from '../shared/errors.ts';
 import { interruptionSignal, throwIfInterrupted } from './interruption.ts';
 import type { VmName } from './names.ts';
+import { timeLimits } from './time-limits.ts';
 import { parseBlockList, parseVmList, type BlockDevice, type VmInfo } from './qubes-listings.ts';
 import { CHILD_OPTIONS, failureOf, MAX_STDERR_BYTES, runTool, sanitizeStderr, supervise } from './run-tool.ts';
 
@@ -32,41 +33,49 @@ export const TIMEOUTS = {
   service: 48 * 3600_000,
 } as const;
 
+/** The configured TOOL_TIMEOUT_S when set, else the tool's own default. */
+function toolLimit(kind: 'query' | 'create' | 'kill' | 'remove' | 'block' | 'command'): number {
+  return timeLimits().toolMs ?? TIMEOUTS[kind];
+}
+
 export interface TimeoutOption {
   readonly timeoutMs?: number;
 }
 
 async function query(tool: string, args: readonly string[], what: string, options: TimeoutOption = {}): Promise<string> {
-  const { stdout } = await runTool(tool, args, { what, timeoutMs: options.timeoutMs ?? TIMEOUTS.query });
+  const { stdout } = await runTool(tool, args, { what, timeoutMs: options.timeoutMs ?? toolLimit('query') });
   return stdout.toString('utf8');
 }
 
 /** Creates a named, offline DisposableVM that Qubes removes when it shuts down. */
 export async function createDispVM(name: string, template: string, label: string, options: TimeoutOption = {}): Promise<void> {
   const args = ['--class', 'DispVM', '--template', template, '--label', label, '--prop', 'netvm=', '--prop', 'auto_cleanup=True', name];
-  await runTool('qvm-create', args, { what: `qvm-create ${name}`, timeoutMs: options.timeoutMs ?? TIMEOUTS.create });
+  await runTool('qvm-create', args, { what: `qvm-create ${name}`, timeoutMs: options.timeoutMs ?? toolLimit('create') });
 }
 
 /** Starts a qube and waits until it runs. */
 export async function startVM(name: string, options: TimeoutOption = {}): Promise<void> {
-  await runTool('qvm-start', [name], { what: `qvm-start ${name}`, timeoutMs: options.timeoutMs ?? TIMEOUTS.start });
+  await runTool('qvm-start', [name], { what: `qvm-start ${name}`, timeoutMs: options.timeoutMs ?? timeLimits().startMs ?? TIMEOUTS.start });
 }
 
 /** Stops a qube at once (no shutdown); a DisposableVM with auto_cleanup then disappears. */
 export async function killVM(name: string, options: TimeoutOption = {}): Promise<void> {
-  await runTool('qvm-kill', [name], { what: `qvm-kill ${name}`, timeoutMs: options.timeoutMs ?? TIMEOUTS.kill });
+  await runTool('qvm-kill', [name], { what: `qvm-kill ${name}`, timeoutMs: options.timeoutMs ?? toolLimit('kill') });
 }
 
 /** Removes a halted qube without asking. */
 export async function removeVM(name: string, options: TimeoutOption = {}): Promise<void> {
-  await runTool('qvm-remove', ['-f', name], { what: `qvm-remove ${name}`, timeoutMs: options.timeoutMs ?? TIMEOUTS.remove });
+  await runTool('qvm-remove', ['-f', name], { what: `qvm-remove ${name}`, timeoutMs: options.timeoutMs ?? toolLimit('remove') });
 }
 
 /** qvm-check answers with its exit code: 0 yes, 1 no; a qube that does not exist is "no" too (exit 2, "no such domain"). */
 async function check(args: readonly string[], options: TimeoutOption): Promise<boolean> {
   const what = `qvm-check ${args.join(' ')}`;
   try {
-    const { exitCode } = await runTool('qvm-check', args, { what, okExitCodes: [0, 1], timeoutMs: options.timeoutMs ?? TIMEOUTS.query });
+    const { exitCode, stderr } = await runTool('qvm-check', args, { what, okExitCodes: [0, 1], timeoutMs: options.timeoutMs ?? toolLimit('query') });
+    // Why: exit 1 is qvm-check's "no" ("non-existent!", "not running"), but a tool that failed (qubesd unreachable) exits 1 too,
+    // with an error line. Read as "no", such a failure would make detach skip its steps and kill a device VM still in use.
+    if (exitCode === 1 && /(^|\s)error:|Traceback|Exception\b/.test(stderr)) throw new ToolError('qvm-check', exitCode, stderr, `${what} failed with exit code 1: ${stderr}`);
     return exitCode === 0;
   } catch (error) {
     if (error instanceof ToolError && error.toolExitCode === 2 && /no such domain/i.test(error.stderr)) return false;
@@ -112,14 +121,14 @@ export async function attachBlock(vm: string, backend: string, port: string, opt
   const mode = options.readOnly ? ['--ro'] : ['-o', 'read-only=no'];
   const args = ['attach', ...mode, ...(options.frontendDev ? ['-o', `frontend-dev=${options.frontendDev}`] : [])];
   args.push(vm, `${backend}:${port}`);
-  await runTool('qvm-block', args, { what: `qvm-block attach ${vm} ${backend}:${port}`, timeoutMs: options.timeoutMs ?? TIMEOUTS.block });
+  await runTool('qvm-block', args, { what: `qvm-block attach ${vm} ${backend}:${port}`, timeoutMs: options.timeoutMs ?? toolLimit('block') });
 }
 
 /** Detaches `backend:port` from `vm`. */
 export async function detachBlock(vm: string, backend: string, port: string, options: TimeoutOption = {}): Promise<void> {
   await runTool('qvm-block', ['detach', vm, `${backend}:${port}`], {
     what: `qvm-block detach ${vm} ${backend}:${port}`,
-    timeoutMs: options.timeoutMs ?? TIMEOUTS.block,
+    timeoutMs: options.timeoutMs ?? toolLimit('block'),
   });
 }
 
@@ -137,7 +146,7 @@ export async function runCommand(vm: VmName | string, user: string, command: str
   const args = ['--pass-io', '--no-autostart', '-u', user, vm, command];
   const { stdout } = await runTool('qvm-run', args, {
     what: `qvm-run in ${vm}`,
-    timeoutMs: options.timeoutMs ?? TIMEOUTS.command,
+    timeoutMs: options.timeoutMs ?? toolLimit('command'),
     maxStdoutBytes: maxStdoutBytes ?? options.maxStdoutBytes,
   });
   return stdout;

@@ -35,8 +35,12 @@ const shellQuote = (text: string): string => `'${text.replace(/'/g, `'\\''`)}'`;
 /** A key file's bytes: from dom0's file system, or from a VM's /home/user (that VM sees nothing of ours). */
 async function readKeyFile(spec: KeyFileSpec): Promise<Buffer> {
   if (spec.kind === 'dom0') return readCapped(spec.path, MAX_KEY_FILE_BYTES, 'key file');
-  const bytes = await runCommand(spec.vm, 'user', `cat -- ${shellQuote(spec.path)}`, MAX_KEY_FILE_BYTES);
-  if (bytes.length > MAX_KEY_FILE_BYTES) throw new OperationError(`key file ${spec.vm}:${spec.path} is larger than ${MAX_KEY_FILE_BYTES} bytes`);
+  const tooLarge = () => new OperationError(`key file ${spec.vm}:${spec.path} is larger than the limit of ${MAX_KEY_FILE_BYTES} bytes`);
+  // The cap is enforced while reading (the tool is stopped past it), so a VM cannot make dom0 buffer more.
+  const bytes = await runCommand(spec.vm, 'user', `cat -- ${shellQuote(spec.path)}`, MAX_KEY_FILE_BYTES).catch((error: unknown) => {
+    throw error instanceof OperationError && /printed more than/.test(error.message) ? tooLarge() : error;
+  });
+  if (bytes.length > MAX_KEY_FILE_BYTES) throw tooLarge();
   return bytes;
 }
 

@@ -4,11 +4,13 @@ import type { z } from 'zod';
 import { TimeoutError, ToolError } from '../shared/errors.ts';
 import { Channel } from '../shared/protocol/channel.ts';
 import { runService } from './qubes.ts';
+import { timeLimits } from './time-limits.ts';
 
 /** How long a service may take to send its next message (the user's typing happens in dom0, between messages). */
 export const DEFAULT_REPLY_TIMEOUT_MS = 120_000;
 
 export interface ServiceCallOptions {
+  /** This call's default; a REPLY_TIMEOUT_S set in the configuration takes precedence (see replyTimeout). */
   readonly replyTimeoutMs?: number;
   /** Words for messages: "device VM dm-device-disp1234". */
   readonly peer: string;
@@ -29,19 +31,36 @@ class TimedChannel extends Channel {
   }
 
   private bounded<T>(promise: Promise<T>): Promise<T> {
-    let timer: NodeJS.Timeout | undefined;
-    const timeout = new Promise<never>((_, reject) => {
-      timer = setTimeout(() => reject(new TimeoutError(`${this.what} did not answer within ${Math.round(this.timeoutMs / 1000)} s`)), this.timeoutMs);
-    });
-    return Promise.race([promise, timeout]).finally(() => clearTimeout(timer));
+    return withTimeout(promise, this.timeoutMs, () => new TimeoutError(`${this.what} did not answer within ${seconds(this.timeoutMs)} s`));
   }
+}
+
+const seconds = (ms: number): number => Math.max(1, Math.round(ms / 1000));
+
+/** `promise`, or the error `onTimeout` makes when it has not settled within `timeoutMs`. */
+function withTimeout<T>(promise: Promise<T>, timeoutMs: number, onTimeout: () => Error): Promise<T> {
+  let timer: NodeJS.Timeout | undefined;
+  const timeout = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => reject(onTimeout()), timeoutMs);
+  });
+  return Promise.race([promise, timeout]).finally(() => clearTimeout(timer));
+}
+
+/**
+ * The reply timeout of one call. Why the configured value wins over a call's own default (600 s for formatting): the user who
+ * sets REPLY_TIMEOUT_S means every wait for a VM. Waits for the user (passphrase prompts) are never under this timer: it runs
+ * only while dom0 waits for the VM's next message, and stops while dom0 answers a secret request.
+ */
+export function replyTimeout(options: Pick<ServiceCallOptions, 'replyTimeoutMs'>): number {
+  return timeLimits().replyMs ?? options.replyTimeoutMs ?? DEFAULT_REPLY_TIMEOUT_MS;
 }
 
 /** Calls `service+argument` in `vm`, runs `conversation` over it, then waits for the call to end cleanly. */
 export async function callService<T>(vm: string, service: string, argument: string, options: ServiceCallOptions, conversation: (channel: Channel) => Promise<T>): Promise<T> {
   const call = runService(vm, service, argument);
   const what = `${service} in ${vm}`;
-  const channel = new TimedChannel(call.stdout, call.stdin, options.peer, options.replyTimeoutMs ?? DEFAULT_REPLY_TIMEOUT_MS, what);
+  const timeoutMs = replyTimeout(options);
+  const channel = new TimedChannel(call.stdout, call.stdin, options.peer, timeoutMs, what);
   let result: T;
   try {
     result = await conversation(channel);
@@ -51,7 +70,13 @@ export async function callService<T>(vm: string, service: string, argument: stri
     throw error;
   }
   call.stdin.end();
-  const { exitCode, stderr } = await call.exited;
+  // Why: a service that replied but never exits would otherwise hold the command until the 48-hour safety net.
+  const ended = withTimeout(call.exited, timeoutMs, () => new TimeoutError(`${what} did not end within ${seconds(timeoutMs)} s after its reply`));
+  const { exitCode, stderr } = await ended.catch(async (error: unknown) => {
+    call.kill();
+    await call.exited.catch(() => undefined);
+    throw error;
+  });
   if (exitCode !== 0) throw new ToolError('qvm-run', exitCode, stderr, `${what} ended with exit code ${exitCode} after its reply`);
   return result;
 }

@@ -16,19 +16,26 @@ async function idempotent(step: () => Promise<unknown>): Promise<void> {
     await step();
   } catch (error) {
     const text = error instanceof Error ? error.message : String(error);
-    if (/not attached|no such|does not exist|not running|not found|No such device/i.test(text)) return;
+    // "doesn't expose": the backend no longer offers the device (a mapping already removed), so nothing is attached from it.
+    if (/not attached|not assigned|no such|does not exist|not running|not found|No such device|doesn't expose|does not expose/i.test(text)) return;
     throw error;
   }
 }
 
-/** Tears down everything an attachment record names: destination attachment, mapping, source attachment, device VM. */
-export async function tearDown(state: AttachmentState): Promise<void> {
+/**
+ * Tears down everything an attachment record names: destination attachment, mapping, source attachment, device VM. Once the
+ * mapping is gone, `persist` hears of it, so that a run after a later failure does not look for the mapping again.
+ */
+export async function tearDown(state: AttachmentState, persist: (state: AttachmentState) => Promise<void> = async () => undefined): Promise<void> {
   const deviceRunning = state.deviceVm !== '' && (await isRunning(state.deviceVm));
   if (state.destination && state.mapping && deviceRunning) {
     const { vm } = state.destination;
     await idempotent(() => detachBlock(vm, state.deviceVm, state.mapping!.device));
   }
-  if (state.mapping && deviceRunning) await idempotent(() => closeMapping(state.deviceVm, state.mapping!.name));
+  if (state.mapping && deviceRunning) {
+    await idempotent(() => closeMapping(state.deviceVm, state.mapping!.name));
+    await persist({ ...state, mapping: null });
+  }
   if (deviceRunning) await idempotent(() => detachBlock(state.deviceVm, state.source.backend, state.source.port));
   for (const vm of state.createdVms) {
     // The destination DisposableVM stays: the user may still be working in it (it goes away when they close it).
@@ -44,7 +51,7 @@ export async function detachCommand(source: SourceSpec, stack: CleanupStack): Pr
   if (!state) throw new OperationError(`${label} is not attached by qvm-block-split (see 'qvm-block-split status')`);
   if (state.phase === 'attaching') throw new OperationError(`${label} is half attached (an attach was interrupted): run 'qvm-block-split cleanup'`);
   await writeAttachmentState({ ...state, phase: 'detaching' });
-  await tearDown({ ...state, phase: 'detaching' });
+  await tearDown({ ...state, phase: 'detaching' }, writeAttachmentState);
   await removeAttachmentState(source);
   info(`detached ${label}${state.destination ? ` from ${state.destination.vm}` : ''}; device VM ${state.deviceVm} removed`);
 }

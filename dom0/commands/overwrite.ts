@@ -46,8 +46,8 @@ export async function overwriteEverythingCommand(source: SourceSpec, yes: boolea
 
 export async function overwriteHeaderRandomCommand(source: SourceSpec, luksType: LuksType, yes: boolean, stack: CleanupStack): Promise<void> {
   const label = sourceLabel(source);
-  const size = headerAreaBytes(luksType);
-  await confirmDestruction(`This overwrites the first ${size} bytes of ${label} (the ${luksType} header area) with random data: the volume can never be decrypted again.`, yes);
+  const size = areaWords(luksType);
+  await confirmDestruction(`This overwrites ${size} of ${label} (the ${luksType} header area) with random data: the volume can never be decrypted again.`, yes);
   const vms = await setUp(source, ['device'], stack);
   const bytes = await writeHeaderArea(vms.device, luksType, 'random');
   await stack.unwind();
@@ -63,13 +63,18 @@ export async function overwriteHeaderFormatCommand(
   stack: CleanupStack,
 ): Promise<void> {
   const label = sourceLabel(source);
-  const size = headerAreaBytes(luksType);
-  await confirmDestruction(`This replaces the first ${size} bytes of ${label} with a new ${luksType} header: any data encrypted under the old header is lost.`, yes);
+  const size = areaWords(luksType);
+  await confirmDestruction(`This replaces ${size} of ${label} with a new ${luksType} header: any data encrypted under the old header is lost.`, yes);
   const vms = await setUp(source, ['device', 'header'], stack);
   const area = await formatInHeaderVm(vms.header, luksType, format, { target: label, keyFile });
   const bytes = await writeHeaderArea(vms.device, luksType, area);
   await stack.unwind();
   info(`formatted ${label} as ${luksType} (aes-xts-plain64, ${format.keyBytes * 8}-bit key, ${format.hash}); ${bytes} bytes written`);
+}
+
+/** "the first 2068480 bytes" (LUKS1) or "the first 16777216 bytes (the whole disk if smaller)" (LUKS2). */
+function areaWords(luksType: LuksType): string {
+  return `the first ${headerAreaBytes(luksType)} bytes${luksType === 'luks2' ? ' (the whole disk if it is smaller)' : ''}`;
 }
 
 function describeHeader(summary: HeaderSummary): string {
@@ -84,11 +89,11 @@ function describeHeader(summary: HeaderSummary): string {
  */
 export async function headerShellCommand(mode: 'overwrite' | 'modify', source: SourceSpec, luksType: LuksType, yes: boolean, stack: CleanupStack): Promise<void> {
   const label = sourceLabel(source);
-  const size = headerAreaBytes(luksType);
+  const size = areaWords(luksType);
   // Why: modify asks only after the shell; without a terminal that question could never be answered, and the edit would be lost.
   if (mode === 'modify' && !yes && !process.stdin.isTTY) throw new UsageError('modify-header-with-shell writes the edited header back only after confirmation: use --yes without a terminal');
   if (mode === 'overwrite') {
-    await confirmDestruction(`This replaces the first ${size} bytes of ${label} (the ${luksType} header area) with a header you make in a shell, starting from random bytes: data encrypted under the old header is lost unless you recreate its volume key.`, yes);
+    await confirmDestruction(`This replaces ${size} of ${label} (the ${luksType} header area) with a header you make in a shell, starting from random bytes: data encrypted under the old header is lost unless you recreate its volume key.`, yes);
   }
   const vms = await setUp(source, ['device', 'header'], stack);
   const original = mode === 'modify' ? await fetchHeaderArea(vms.device, luksType) : undefined;
@@ -103,7 +108,7 @@ export async function headerShellCommand(mode: 'overwrite' | 'modify', source: S
     return;
   }
   info(`the shell left a valid ${describeHeader(summary)}`);
-  if (mode === 'modify') await confirmDestruction(`This writes the edited header over the first ${size} bytes of ${label}.`, yes);
+  if (mode === 'modify') await confirmDestruction(`This writes the edited header over ${size} of ${label}.`, yes);
   const bytes = await writeHeaderArea(vms.device, luksType, area);
   await stack.unwind();
   info(`wrote the edited header to ${label} (${bytes} bytes)`);

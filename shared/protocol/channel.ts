@@ -56,7 +56,7 @@ export class Channel {
 
   /** Receives one message that must match `schema` (or a peer error, which is thrown as a typed error). */
   async receive<T extends z.ZodTypeAny>(schema: T, maxBodyBytes = MAX_CONTROL_FRAME_BYTES): Promise<z.infer<T>> {
-    const untrusted = await readFrame(this.reader, maxBodyBytes);
+    const untrusted = await this.attributed(readFrame(this.reader, maxBodyBytes));
     const asError = ErrorReply.safeParse(untrusted);
     if (asError.success) throw errorFromReply(asError.data, this.peer);
     const parsed = schema.safeParse(untrusted);
@@ -80,7 +80,17 @@ export class Channel {
 
   /** Exactly `count` raw bytes, after a `bytes` frame the caller has already received and checked. */
   readRaw(count: number, what: string): Promise<Buffer> {
-    return this.reader.readExact(count, what);
+    return this.attributed(this.reader.readExact(count, what));
+  }
+
+  /** A framing error names the peer it came from: "invalid protocol frame length ... (from device VM dm-device-disp1234)". */
+  private async attributed<T>(work: Promise<T>): Promise<T> {
+    try {
+      return await work;
+    } catch (error) {
+      if (error instanceof ParseError) throw new ParseError(error.format, error.field, error.offset, `${error.reason} (from ${this.peer})`);
+      throw error;
+    }
   }
 
   /** True when the peer closed its side with nothing unread. */

@@ -19,7 +19,7 @@ const boxOf = (lengths: readonly number[]) =>
     box: z.instanceof(Uint8Array).refine((b) => lengths.includes(b.length), `box length must be one of ${lengths.join(', ')}`),
   }).strict();
 
-export const LuksType = z.enum(['luks1']);
+export const LuksType = z.enum(['luks1', 'luks2']);
 export type LuksType = z.infer<typeof LuksType>;
 
 /** A volume key we map: AES-XTS with 256 or 512 bits; its sealed box has exactly one of these lengths. */
@@ -132,8 +132,14 @@ export const FormatRequest = z.object({
   /** The new key slot's secret: a passphrase typed twice, or a key file's bytes. */
   secretKind: z.enum(['passphrase', 'key-file']),
   iterTimeMs: z.number().int().min(1).max(600_000).optional(),
-  forcedIterations: z.number().int().min(1000).max(2 ** 26).optional(),
+  /** PBKDF2 iterations (>= 1000) or Argon2 passes (4..32), as cryptsetup's --pbkdf-force-iterations. */
+  forcedIterations: z.number().int().min(1).max(2 ** 26).optional(),
+  /** LUKS2 only: the key slot's KDF (argon2id by default), Argon2 memory, and the data segment's sector size. */
+  pbkdf: z.enum(['pbkdf2', 'argon2i', 'argon2id']).optional(),
+  pbkdfMemoryKiB: z.number().int().min(32).max(1024 * 1024).optional(),
+  sectorSize: z.union([z.literal(512), z.literal(4096)]).optional(),
 }).strict();
+export type FormatRequest = z.infer<typeof FormatRequest>;
 
 // Header VM, the *-header-with-shell commands: the header area goes in, a shell edits it, the edited area comes back.
 export const ShellPutRequest = z.discriminatedUnion('start', [

@@ -1,7 +1,9 @@
 // The command table: the original's syntax and aliases in, typed commands out; anything else a UsageError with a clear text.
 import { describe, expect, it } from 'vitest';
-import { UnsupportedError, UsageError } from '../../shared/errors.ts';
+import { UsageError } from '../../shared/errors.ts';
 import { parseSplitCommand } from '../../dom0/cli.ts';
+import { helpText } from '../../dom0/help.ts';
+import { execa } from 'execa';
 
 describe('parseSplitCommand', () => {
   it.each(['attach', 'at', 'a'])('reads %s with the original syntax', (name) => {
@@ -11,7 +13,7 @@ describe('parseSplitCommand', () => {
       destination: 'work',
       readOnly: true,
       keyFile: { kind: 'vm', vm: 'vault', path: 'keys/usb' },
-      luksType: 'luks1',
+      luksType: 'luks2',
     });
   });
 
@@ -32,11 +34,23 @@ describe('parseSplitCommand', () => {
   });
 
   it('reads format settings with their defaults and bounds', () => {
-    expect(parseSplitCommand(['overwrite-header-with-format', 'sys-usb:sda'])).toMatchObject({ format: { keyBytes: 64, hash: 'sha512', iterTimeMs: undefined, forcedIterations: undefined } });
+    expect(parseSplitCommand(['overwrite-header-with-format', 'sys-usb:sda'])).toMatchObject({
+      luksType: 'luks2',
+      format: { keyBytes: 64, hash: 'sha512', iterTimeMs: undefined, forcedIterations: undefined, pbkdf: 'argon2id', pbkdfMemoryKiB: undefined, sectorSize: undefined },
+    });
+    expect(parseSplitCommand(['overwrite-header-with-format', '--type=luks1', 'sys-usb:sda'])).toMatchObject({ luksType: 'luks1', format: { pbkdf: undefined } });
+    expect(parseSplitCommand(['overwrite-header-with-format', '--pbkdf=pbkdf2', '--pbkdf-force-iterations=1000', '--sector-size=4096', 'sys-usb:sda'])).toMatchObject({
+      format: { pbkdf: 'pbkdf2', forcedIterations: 1000, sectorSize: 4096 },
+    });
+    // Argon2 counts passes, PBKDF2 iterations: each is bounded as cryptsetup bounds it.
+    expect(parseSplitCommand(['overwrite-header-with-format', '--pbkdf-force-iterations=4', 'sys-usb:sda'])).toMatchObject({ format: { forcedIterations: 4 } });
+    expect(() => parseSplitCommand(['overwrite-header-with-format', '--pbkdf-force-iterations=1000', 'sys-usb:sda'])).toThrow(/from 4 to 32/);
+    expect(() => parseSplitCommand(['overwrite-header-with-format', '--type=luks1', '--pbkdf-force-iterations=4', 'sys-usb:sda'])).toThrow(/from 1000/);
+    expect(() => parseSplitCommand(['overwrite-header-with-format', '--type=luks1', '--pbkdf=argon2id', 'sys-usb:sda'])).toThrow(/need --type=luks2/);
     expect(parseSplitCommand(['overwrite-header-with-format', '--key-size=256', '--hash', 'sha256', '--iter-time=2000', 'sys-usb:sda'])).toMatchObject({
       format: { keyBytes: 32, hash: 'sha256', iterTimeMs: 2000 },
     });
-    expect(() => parseSplitCommand(['overwrite-header-with-format', '--iter-time=1', '--pbkdf-force-iterations=1000', 'sys-usb:sda'])).toThrow(/exclude each other/);
+    expect(() => parseSplitCommand(['overwrite-header-with-format', '--iter-time=1', '--pbkdf-force-iterations=5', 'sys-usb:sda'])).toThrow(/exclude each other/);
     expect(() => parseSplitCommand(['overwrite-header-with-format', '--key-size=128', 'sys-usb:sda'])).toThrow(/--key-size expects 256 or 512/);
   });
 
@@ -61,11 +75,85 @@ describe('parseSplitCommand', () => {
     expect((thrown as Error).message).toMatch(message);
   });
 
-  it('says LUKS2 is not supported yet rather than misreading it', () => {
-    expect(() => parseSplitCommand(['attach', '--type=luks2', 'sys-usb:sda'])).toThrow(UnsupportedError);
+  it('takes LUKS2 as the default type and both types explicitly', () => {
+    expect(parseSplitCommand(['attach', 'sys-usb:sda'])).toMatchObject({ luksType: 'luks2' });
+    expect(parseSplitCommand(['attach', '--type=luks1', 'sys-usb:sda'])).toMatchObject({ luksType: 'luks1' });
+    expect(parseSplitCommand(['overwrite-header-with-random', '--type', 'luks2', 'sys-usb:sda'])).toMatchObject({ luksType: 'luks2' });
   });
 
   it('treats help forms as help', () => {
     for (const args of [[], ['help'], ['--help'], ['-h']]) expect(parseSplitCommand(args)).toEqual({ command: 'help' });
+  });
+});
+
+describe('help for each command', () => {
+  const commands = [
+    'attach', 'detach', 'overwrite-everything-with-random', 'overwrite-header-with-random', 'overwrite-header-with-format',
+    'overwrite-header-with-shell', 'modify-header-with-shell', 'status', 'cleanup',
+  ] as const;
+
+  it.each([
+    [['attach', '--help'], 'attach'],
+    [['at', '-h'], 'attach'],
+    [['attach', '--ro', 'sys-usb:sda', '--help'], 'attach'],
+    [['dt', '--help'], 'detach'],
+    [['help', 'd'], 'detach'],
+    [['overwrite-header-with-format', '--hash', 'sha256', '-h'], 'overwrite-header-with-format'],
+    [['modify-header-with-shell', '--help'], 'modify-header-with-shell'],
+    [['status', '--help'], 'status'],
+  ])('reads %j as the help of %s', (args, topic) => {
+    expect(parseSplitCommand(args)).toEqual({ command: 'help', topic });
+  });
+
+  it.each([
+    // The value of --key-file, not a request for help.
+    [['attach', '--key-file', '-h', 'sys-usb:sda'], 'attach'],
+    [['attach', '--key-file=--help', 'sys-usb:sda'], 'attach'],
+  ])('does not read %j as help', (args, command) => {
+    expect(parseSplitCommand(args)).toMatchObject({ command });
+  });
+
+  it.each([
+    // After `--` everything is a positional.
+    [['detach', '--', '--help'], /<src-vm>:<device>/],
+    [['frobnicate', '--help'], /unknown command 'frobnicate'/],
+    [['help', 'frobnicate'], /unknown command 'frobnicate'/],
+  ])('refuses %j', (args, message) => {
+    expect(() => parseSplitCommand(args)).toThrow(UsageError);
+    expect(() => parseSplitCommand(args)).toThrow(message);
+  });
+
+  it.each(commands)('has a usage and options text for %s', (name) => {
+    const text = helpText(name);
+    expect(text).toMatch(new RegExp(`^usage: qvm-block-split ${name}[ |]`));
+    expect(text).toMatch(/^options:$/m);
+    expect(text).toMatch(/--help/);
+    expect(text).not.toMatch(/\x1b/);
+  });
+
+  it('names every option a command accepts in its help', () => {
+    for (const name of commands) {
+      for (const option of helpText(name).match(/--[a-z][a-z-]+/g) ?? []) {
+        if (option === '--help') continue;
+        // Every option the help names parses as an option of that command (an unknown one would be a UsageError naming it).
+        let message = '';
+        try {
+          parseSplitCommand([name, option.endsWith('-file') || /type|size|hash|time|iterations/.test(option) ? `${option}=x` : option]);
+        } catch (error) {
+          message = (error as Error).message;
+        }
+        expect(message).not.toMatch(/unknown option/);
+      }
+    }
+  });
+
+  it('the tool prints the general usage, a command its own, on stdout with exit 0', async () => {
+    const general = await execa('node', ['dist/qvm-block-split.mjs', '--help'], { reject: false });
+    expect(general.exitCode).toBe(0);
+    expect(general.stdout).toBe(`${helpText()}`);
+    const attach = await execa('node', ['dist/qvm-block-split.mjs', 'attach', '--help'], { reject: false, env: { NO_COLOR: '1' } });
+    expect(attach.exitCode).toBe(0);
+    expect(attach.stdout).toBe(helpText('attach'));
+    expect(attach.stderr).toBe('');
   });
 });

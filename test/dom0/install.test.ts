@@ -81,7 +81,11 @@ describe('make install-dom0', () => {
       'usr/bin/qvm-block-split',
       'usr/lib/split-dm-crypt/qvm-block-split.mjs',
       'usr/lib/tmpfiles.d/qubes-split-dm-crypt.conf',
+      'usr/share/man/man1/qvm-block-split.1',
     ]);
+    const manPage = join(destdir, 'usr/share/man/man1/qvm-block-split.1');
+    expect(statSync(manPage).mode & 0o777).toBe(0o644);
+    expect(readFileSync(manPage, 'utf8')).toMatch(/^\.TH QVM-BLOCK-SPLIT 1 /m);
     const help = await execa(join(destdir, 'usr/bin/qvm-block-split'), ['--help'], { reject: false });
     expect(help.stdout).toMatch(/^usage: qvm-block-split/);
     expect((await make('uninstall-dom0', `DESTDIR=${destdir}`)).exitCode).toBe(0);

@@ -24,3 +24,21 @@ describe('output', () => {
     expect(useColour({ isTTY: true }, { NO_COLOR: '1' })).toBe(false);
   });
 });
+
+describe('useColour', () => {
+  it.each([
+    ['a terminal', { isTTY: true }, {}, true],
+    ['a pipe', { isTTY: false }, {}, false],
+    ['a stream that does not say', {}, {}, false],
+    ['NO_COLOR set empty', { isTTY: true }, { NO_COLOR: '' }, false],
+    ['NO_COLOR=0 (any value turns colours off)', { isTTY: true }, { NO_COLOR: '0' }, false],
+    ['TERM=dumb', { isTTY: true }, { TERM: 'dumb' }, false],
+    ['another TERM', { isTTY: true }, { TERM: 'xterm-256color' }, true],
+  ] as const)('on %s: %s', (_what, stream, env, expected) => {
+    expect(useColour(stream, env)).toBe(expected);
+  });
+
+  it('never colours info lines, which carry results', () => {
+    expect(formatMessage('info', 'attached', true)).toBe('qvm-block-split: attached');
+  });
+});

@@ -9,8 +9,12 @@ const tmp = useTmpDir();
 
 /** A simulated Qubes with one LUKS1 volume at sys-usb:sda. */
 async function setUp(name: string, ...initOptions: string[]) {
+  return setUpSized(name, 8 * 1024 * 1024, ...initOptions);
+}
+
+async function setUpSized(name: string, sizeBytes: number, ...initOptions: string[]) {
   const dir = newSim(...initOptions);
-  const volume = await makeVolume(tmp, `${name}.img`);
+  const volume = await makeVolume(tmp, `${name}.img`, undefined, sizeBytes);
   sim('add-block', dir, 'sys-usb', 'sda', volume.path);
   return { dir, volume, before: runningVms(dir), original: readFileSync(volume.path) };
 }
@@ -31,7 +35,7 @@ async function expectCleanFailure(run: SimRun, context: Awaited<ReturnType<typeo
 function installHostileHeaderService(dir: string, body: string): void {
   const folder = join(dir, 'vms', 'sim-dvm', 'root', 'usr', 'local', 'etc', 'qubes-rpc');
   mkdirSync(folder, { recursive: true });
-  const path = join(folder, 'splitdmcrypt.HeaderUnlock+luks1');
+  const path = join(folder, 'splitdmcrypt.HeaderUnlock');
   const requireFrom = JSON.stringify(resolve('package.json'));
   writeFileSync(path, `#!/usr/bin/env node
 const { createRequire } = require('node:module');
@@ -144,12 +148,16 @@ describe('destructive commands', () => {
     await expectCleanFailure(run, context, /--yes/);
   });
 
-  it('overwrite-header-with-random replaces exactly the header area', async () => {
-    const context = await setUp('shred');
-    const run = await runSplit(context.dir, ['overwrite-header-with-random', '--yes', 'sys-usb:sda']);
+  it.each([
+    ['--type=luks1', 8, 4040 * 512],
+    ['--type=luks2', 24, 16 * 1024 * 1024],
+    ['--type=luks2', 8, 8 * 1024 * 1024],
+  ])('overwrite-header-with-random %s on a %i MiB disk replaces exactly the header area', async (type, mebibytes, area) => {
+    const context = await setUpSized(`shred-${type}-${mebibytes}`, mebibytes * 1024 * 1024);
+    const run = await runSplit(context.dir, ['overwrite-header-with-random', '--yes', type, 'sys-usb:sda']);
     expect(run.exitCode).toBe(0);
+    expect(run.stderr).toMatch(new RegExp(`\\(${area} bytes\\)`));
     const after = readFileSync(context.volume.path);
-    const area = 4040 * 512;
     expect(after.subarray(area).equals(context.original.subarray(area))).toBe(true);
     for (let offset = 0; offset < area; offset += 4096) {
       expect(after.subarray(offset, offset + 4096).equals(context.original.subarray(offset, offset + 4096))).toBe(false);
@@ -173,7 +181,7 @@ describe('destructive commands', () => {
 
   it('overwrite-header-with-format makes a volume the new passphrase opens, and cryptsetup agrees', async () => {
     const context = await setUp('format');
-    const run = await runSplit(context.dir, ['overwrite-header-with-format', '--yes', '--pbkdf-force-iterations=1000', 'sys-usb:sda'], 'fresh pass\nfresh pass\n');
+    const run = await runSplit(context.dir, ['overwrite-header-with-format', '--yes', '--type=luks1', '--pbkdf-force-iterations=1000', 'sys-usb:sda'], 'fresh pass\nfresh pass\n');
     expect(run.exitCode).toBe(0);
     const { cryptsetupTestPassphrase } = await import('../helpers/cryptsetup.ts');
     expect(await cryptsetupTestPassphrase(context.volume.path, 'fresh pass')).toBe(0);
@@ -186,7 +194,7 @@ describe('destructive commands', () => {
     const context = await setUp('format-key-file');
     const keyFile = join(tmp, 'format.key');
     writeFileSync(keyFile, Buffer.from([0, 1, 2, 10, 13, 255, 0x20, 0x0a]));
-    const run = await runSplit(context.dir, ['overwrite-header-with-format', '--yes', '--pbkdf-force-iterations=1000', `--key-file=${keyFile}`, 'sys-usb:sda']);
+    const run = await runSplit(context.dir, ['overwrite-header-with-format', '--yes', '--type=luks1', '--pbkdf-force-iterations=1000', `--key-file=${keyFile}`, 'sys-usb:sda']);
     expect(run.stderr).not.toMatch(/passphrase/i);
     expect(run.exitCode).toBe(0);
     const { execa } = await import('execa');

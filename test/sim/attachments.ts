@@ -1,10 +1,14 @@
 // Attaching and detaching block devices inside the state (the caller holds the lock). A read-only attachment remembers a hash of
 // its backing file; if the file changed by detach time, something wrote where the model says nobody could: a violation.
+// A QEMU guest takes its disks by hot-plug, and its exported mappings are held open in the guest while attached elsewhere.
 import { createHash } from 'node:crypto';
 import { appendFileSync, readFileSync } from 'node:fs';
 import { resolveChain } from './block-chain.ts';
 import { plugDisk, unplugDisk } from './kernel-model.ts';
-import { readMappings, violationsPath, type SimAttachment, type SimBlock, type SimState } from './state.ts';
+import { guestHoldOpen, guestMappings, guestRelease } from './qemu/guest-blocks.ts';
+import { guestRuntime } from './qemu/guest-vm.ts';
+import { hotplugSync } from './qemu/hotplug.ts';
+import { readMappings, SimToolError, violationsPath, type SimAttachment, type SimBlock, type SimState } from './state.ts';
 
 const hashFile = (file: string): string => createHash('sha256').update(readFileSync(file)).digest('hex');
 
@@ -13,7 +17,8 @@ export function exposedBlocks(state: SimState, dir: string, vm: string): Record<
   if (!state.vms[vm]?.running) return {};
   const blocks = { ...(state.blocks[vm] ?? {}) };
   // Mappings made inside the qube are exported as dm-N with the dm name as description (REFERENCE section 4).
-  for (const mapping of readMappings(dir, vm)) {
+  const mappings = state.vms[vm]?.qemu ? guestMappings(dir, vm) : readMappings(dir, vm);
+  for (const mapping of mappings) {
     blocks[`dm-${mapping.minor}`] = { readOnly: mapping.readOnly, description: mapping.name, dmMinor: mapping.minor };
   }
   return blocks;
@@ -25,8 +30,16 @@ export function attachmentOf(state: SimState, backend: string, port: string): Si
 
 /** Records the attachment and shows the disk to the frontend. */
 export function attach(dir: string, state: SimState, attachment: Omit<SimAttachment, 'hash'>, block: SimBlock): void {
-  plugDisk(dir, attachment.frontend, attachment.frontendDev, attachment.backend, block, attachment.readOnly);
-  const hash = attachment.readOnly ? hashFile(resolveChain(dir, attachment.frontend, `/dev/${attachment.frontendDev}`).file) : undefined;
+  const qemuFrontend = state.vms[attachment.frontend]?.qemu === true;
+  if (qemuFrontend && block.file === undefined) throw new SimToolError(`qubes-sim: only disk files can be attached to the QEMU guest ${attachment.frontend}`);
+  plugDisk(dir, attachment.frontend, attachment.frontendDev, attachment.backend, block, attachment.readOnly, !qemuFrontend);
+  if (qemuFrontend) {
+    hotplugSync([dir, attachment.frontend, 'attach', attachment.frontendDev, block.file!, attachment.readOnly ? 'ro' : 'rw']);
+  }
+  // blkback opens the exported device in its qube for as long as it is attached.
+  if (state.vms[attachment.backend]?.qemu && block.dmMinor !== undefined) guestHoldOpen(dir, attachment.backend, `/dev/dm-${block.dmMinor}`);
+  const { file } = resolveChain(dir, attachment.frontend, `/dev/${attachment.frontendDev}`);
+  const hash = attachment.readOnly && file ? hashFile(file) : undefined;
   state.attachments.push({ ...attachment, ...(hash ? { hash } : {}) });
 }
 
@@ -42,12 +55,17 @@ export function detach(dir: string, state: SimState, attachment: SimAttachment):
       appendFileSync(violationsPath(dir), `read-only ${attachment.backend}:${attachment.port}: cannot check the backing file: ${(error as Error).message}\n`);
     }
   }
+  if (state.vms[attachment.backend]?.qemu && guestRuntime(dir, attachment.backend) && attachment.port.startsWith('dm-')) {
+    guestRelease(dir, attachment.backend, `/dev/${attachment.port}`);
+  }
+  if (state.vms[attachment.frontend]?.qemu && guestRuntime(dir, attachment.frontend)) hotplugSync([dir, attachment.frontend, 'detach', attachment.frontendDev]);
   unplugDisk(dir, attachment.frontend, attachment.frontendDev);
   state.attachments = state.attachments.filter((a) => a !== attachment);
 }
 
 /** A qube went down: everything attached to it or from it goes away (outermost first, so chains resolve while checked). */
-export function detachAll(dir: string, state: SimState, vm: string): void {
+export function detachAll(dir: string, state: SimState, vm: string, which: 'all' | 'exported' = 'all'): void {
   for (const attachment of state.attachments.filter((a) => a.backend === vm)) detach(dir, state, attachment);
+  if (which === 'exported') return;
   for (const attachment of state.attachments.filter((a) => a.frontend === vm)) detach(dir, state, attachment);
 }

@@ -1,12 +1,13 @@
 // What a device node inside a simulated qube stands for, and the bytes behind it. A node is either a symlink to a file (a disk
 // exported by a backend) or a small descriptor naming a dm mapping in some qube; a mapping stacks AES-XTS (plain64 IVs counted
 // from its iv_offset) over another node of its own qube. Reads decrypt and writes encrypt, so every qube sees what a kernel
-// would show it.
+// would show it. A mapping made in a QEMU guest (qemu/) is read and written by that guest's kernel through its agent.
 import { createCipheriv, createDecipheriv } from 'node:crypto';
 import { closeSync, existsSync, lstatSync, openSync, readFileSync, readlinkSync, readSync, statSync, writeSync } from 'node:fs';
 import { basename, join } from 'node:path';
 import { parseCryptTable, type CryptTable } from './crypt-table.ts';
-import { readMappings, SimToolError, vmRoot } from './state.ts';
+import { guestDeviceFacts, guestRead, guestWrite } from './qemu/guest-blocks.ts';
+import { readMappings, readState, SimToolError, vmRoot } from './state.ts';
 
 /** The content of a dm descriptor node: the qube holding the mapping and its minor number. */
 export interface DmRef {
@@ -22,6 +23,17 @@ export interface BlockChain {
   /** True when the node or anything below it refuses writes. */
   readonly readOnly: boolean;
   readonly sizeBytes: number;
+  /** Set when the bytes live behind a QEMU guest's kernel: that guest and its device node. */
+  readonly guest?: { readonly dir: string; readonly vm: string; readonly device: string };
+}
+
+/** Whether `vm` runs as a QEMU guest. */
+export const isQemuVm = (dir: string, vm: string): boolean => readState(dir).vms[vm]?.qemu === true;
+
+/** A device node inside a QEMU guest (`/dev/dm-0`, `/dev/xvds`): its facts come from the guest's kernel. */
+export function guestChain(dir: string, vm: string, device: string, ownReadOnly = false): BlockChain {
+  const facts = guestDeviceFacts(dir, vm, device);
+  return { file: '', layers: [], readOnly: ownReadOnly || facts.readOnly, sizeBytes: facts.sizeBytes, guest: { dir, vm, device } };
 }
 
 export const dmDescriptor = (ref: DmRef): string => `${JSON.stringify({ simDm: ref })}\n`;
@@ -59,6 +71,7 @@ export function resolveChain(dir: string, vm: string, path: string, depth = 0): 
   }
   const ref = readDescriptor(node);
   if (!ref) throw new SimToolError(`${path}: not a block device`);
+  if (isQemuVm(dir, ref.vm)) return guestChain(dir, ref.vm, `/dev/dm-${ref.minor}`, sysReadOnly(root, basename(path)));
   const mapping = readMappings(dir, ref.vm).find((m) => m.minor === ref.minor);
   const table = mapping ? parseCryptTable(mapping.table) : undefined;
   if (!mapping || !table) throw new SimToolError(`${path}: No such device or address`);
@@ -136,11 +149,13 @@ function writeLayered(file: string, layers: readonly CryptTable[], level: number
 /** What a reader of the node sees: `length` bytes from `offset`, clipped to the device's size. */
 export function readChain(chain: BlockChain, offset = 0, length = chain.sizeBytes - offset): Buffer {
   const clipped = Math.max(0, Math.min(length, chain.sizeBytes - offset));
+  if (chain.guest) return guestRead(chain.guest.dir, chain.guest.vm, chain.guest.device, offset, clipped);
   return readLayered(chain.file, chain.layers, 0, offset, clipped);
 }
 
 /** Writes through the chain; the caller has checked `readOnly`. Writes past the end fail like the kernel's (ENOSPC). */
 export function writeChain(chain: BlockChain, offset: number, data: Buffer): void {
   if (offset + data.length > chain.sizeBytes) throw new SimToolError('write past the end of the device: No space left on device');
+  if (chain.guest) return guestWrite(chain.guest.dir, chain.guest.vm, chain.guest.device, offset, data);
   writeLayered(chain.file, chain.layers, 0, offset, data);
 }

@@ -3,7 +3,9 @@
 import { spawnSync } from 'node:child_process';
 import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { readChain, resolveChain, writeChain, type BlockChain } from './block-chain.ts';
+import { guestChain, isQemuVm, readChain, resolveChain, writeChain, type BlockChain } from './block-chain.ts';
+import { callAgent, guestEnvironment } from './qemu/agent-client.ts';
+import { guestRuntime } from './qemu/guest-vm.ts';
 import { vmEnvironment } from './qrexec.ts';
 import { readState, SimToolError, transcriptPath, violationsPath, vmRoot } from './state.ts';
 import { shellQuote } from './world.ts';
@@ -13,6 +15,8 @@ function chainAt(dir: string, vm: string, frontend: string | undefined): BlockCh
   if (!vm || !/^[A-Za-z0-9_.-]+(\/[A-Za-z0-9_.+-]+)?$/.test(name)) throw new SimToolError('usage: qubes-sim read-block|write-block DIR VM FRONTEND ...', 64);
   if (!readState(dir).vms[vm]?.running) throw new SimToolError(`qubes-sim: ${vm} is not running`);
   try {
+    // In a QEMU guest the guest's kernel answers (the mapping itself, or the source disk).
+    if (isQemuVm(dir, vm)) return guestChain(dir, vm, `/dev/${name}`);
     return resolveChain(dir, vm, `/dev/${name}`);
   } catch (error) {
     throw new SimToolError(`qubes-sim: /dev/${name} in ${vm}: ${(error as Error).message}`);
@@ -24,11 +28,11 @@ export function readBlock(dir: string, [vm = '', frontend]: readonly string[]): 
   return readChain(chainAt(dir, vm, frontend));
 }
 
-/** Writes stdin at OFFSET of /dev/FRONTEND in `vm`; a read-only device fails with EROFS. */
+/** Writes stdin at OFFSET of /dev/FRONTEND in `vm`; a read-only device fails with EROFS (in a QEMU guest: as its kernel fails). */
 export function writeBlock(dir: string, [vm = '', frontend, offset]: readonly string[]): void {
   if (!/^[0-9]{1,15}$/.test(offset ?? '')) throw new SimToolError('usage: qubes-sim write-block DIR VM FRONTEND OFFSET < DATA', 64);
   const chain = chainAt(dir, vm, frontend);
-  if (chain.readOnly) throw new SimToolError(`qubes-sim: write to /dev/${frontend} in ${vm} failed: Read-only file system (EROFS)`);
+  if (chain.readOnly && chain.guest?.vm !== vm) throw new SimToolError(`qubes-sim: write to /dev/${frontend} in ${vm} failed: Read-only file system (EROFS)`);
   writeChain(chain, Number(offset), readFileSync(0));
 }
 
@@ -63,11 +67,26 @@ export function environment(dir: string): string {
   ].join('; ').concat('\n');
 }
 
-/** `exec DIR VM -- CMD...`: CMD runs as a process of `vm` (its /home/user, its sysroot, the VM-side fakes on PATH). */
-export function execInVm(dir: string, [vm = '', ...rest]: readonly string[]): number {
+/** CMD as a root process in `vm`'s QEMU guest, stdio relayed through the agent. */
+function execInGuest(dir: string, vm: string, command: readonly string[]): Promise<number> {
+  const runtime = guestRuntime(dir, vm);
+  if (!runtime) throw new SimToolError(`qubes-sim: ${vm} has no running QEMU guest`);
+  return callAgent(runtime.port, { argv: command, env: guestEnvironment(), cwd: '/home/user' }, {
+    stdin: process.stdin,
+    onStdout: (chunk) => void process.stdout.write(chunk),
+    onStderr: (chunk) => void process.stderr.write(chunk),
+  });
+}
+
+/**
+ * `exec DIR VM -- CMD...`: CMD runs as a process of `vm` (its /home/user, its sysroot, the VM-side fakes on PATH); in a
+ * QEMU guest, as a root process of the guest with the guest's own tools.
+ */
+export function execInVm(dir: string, [vm = '', ...rest]: readonly string[]): number | Promise<number> {
   const command = rest[0] === '--' ? rest.slice(1) : rest;
   if (!vm || command.length === 0) throw new SimToolError('usage: qubes-sim exec DIR VM -- CMD...', 64);
   if (!readState(dir).vms[vm]?.running) throw new SimToolError(`qubes-sim: ${vm} is not running`);
+  if (isQemuVm(dir, vm)) return execInGuest(dir, vm, command);
   const result = spawnSync(command[0]!, command.slice(1), { stdio: 'inherit', env: vmEnvironment(dir, vm), cwd: join(vmRoot(dir, vm), 'home/user') });
   if (result.error) throw new SimToolError(`qubes-sim: ${command[0]}: ${(result.error as NodeJS.ErrnoException).code ?? result.error.message}`, 127);
   return result.status ?? 128;

@@ -35,8 +35,11 @@ export function mbrPartitions(sector: Buffer): number[] {
   return entries.flatMap((entry, i) => (entry[4] !== 0 || entry.readUInt32LE(12) !== 0 ? [i + 1] : []));
 }
 
-/** The frontend's view of a newly attached disk. `block` lives in `backend`. */
-export function plugDisk(dir: string, frontend: string, frontendDev: string, backend: string, block: SimBlock, readOnly: boolean): void {
+/**
+ * The frontend's view of a newly attached disk. `block` lives in `backend`. `modelScan` false: a real kernel (a QEMU guest)
+ * scans partitions itself; this view is then only the simulator's record of what is attached there.
+ */
+export function plugDisk(dir: string, frontend: string, frontendDev: string, backend: string, block: SimBlock, readOnly: boolean, modelScan = true): void {
   const root = vmRoot(dir, frontend);
   const sys = join(root, 'sys/block', frontendDev);
   const node = join(root, 'dev', frontendDev);
@@ -47,7 +50,7 @@ export function plugDisk(dir: string, frontend: string, frontendDev: string, bac
   else writeFileSync(node, dmDescriptor({ vm: backend, minor: block.dmMinor ?? -1 }));
   const chain = resolveChain(dir, frontend, `/dev/${frontendDev}`);
   writeFileSync(join(sys, 'size'), `${Math.floor(chain.sizeBytes / 512)}\n`);
-  if (noPartScanOn(root)) return;
+  if (!modelScan || noPartScanOn(root)) return;
   // xen-blkfront reads the partition table before userspace runs; for a dm device that means the plaintext.
   for (const n of mbrPartitions(readChain(chain, 0, 512))) {
     mkdirSync(join(sys, `${frontendDev}${n}`), { recursive: true });

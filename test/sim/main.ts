@@ -2,12 +2,16 @@
 // `tool NAME` and `vmtool NAME` are the fake dom0 and in-qube tools, reached through the small wrappers in DIR/bin and DIR/vm-bin.
 import { dirname, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { beforeSimCall, faultCommand } from './faults.ts';
 import { environment, execInVm, listAttachments, listRunning, readBlock, transcript, violations, writeBlock } from './inspect.ts';
+import { guestAgent } from './qemu/guest-agent.ts';
+import { superviseGuest } from './qemu/guest-vm.ts';
+import { hotplug } from './qemu/hotplug.ts';
 import { qvmRun } from './qrexec.ts';
 import { qvmBlock } from './qvm-block.ts';
 import { qvmCreate, qvmKill, qvmRemove, qvmStart } from './qvm-lifecycle.ts';
 import { qubesPrefs, qvmCheck, qvmLs, qvmPrefs } from './qvm-queries.ts';
-import { SimToolError } from './state.ts';
+import { readState, SimToolError } from './state.ts';
 import { vmTool } from './vm-tools.ts';
 import { addBlock, addVm, init, setSetting } from './world.ts';
 
@@ -36,7 +40,7 @@ async function dom0Tool(name: string, args: readonly string[]): Promise<Output> 
   }
 }
 
-function worldCommand(command: string, dir: string, rest: readonly string[]): Output {
+function worldCommand(command: string, dir: string, rest: readonly string[]): Output | Promise<Output> {
   switch (command) {
     case 'init': return init(dir, REPO, rest);
     case 'add-vm': return addVm(dir, rest);
@@ -50,12 +54,19 @@ function worldCommand(command: string, dir: string, rest: readonly string[]): Ou
     case 'violations': return violations(dir);
     case 'set': return setSetting(dir, rest);
     case 'exec': return execInVm(dir, rest);
+    // Internal: the QEMU tier's supervisor and hot-plug helper (qemu/).
+    case 'qemu-supervise': return superviseGuest([dir, ...rest], readState(dir).settings);
+    case 'hotplug': return hotplug([dir, ...rest]);
+    case 'fault': return faultCommand(dir, rest);
     default: throw new SimToolError(USAGE, 64);
   }
 }
 
 async function main(argv: readonly string[]): Promise<Output> {
   const [command = '', first, ...rest] = argv;
+  // Runs inside a QEMU guest, started by the guest's init (qemu/guest-image.ts).
+  if (command === 'guest-agent') return guestAgent([first ?? '', ...rest]);
+  await beforeSimCall(command, first ?? '', rest);
   if (command === 'tool') return dom0Tool(first ?? '', rest);
   if (command === 'vmtool') return vmTool(first ?? '', rest);
   if (!first) throw new SimToolError(USAGE, 64);

@@ -1,12 +1,16 @@
 // Fake qvm-run: a command (`sh -c`) or a qrexec service, looked up in the qube's tree in qrexec's order and run with qrexec's
 // environment (REFERENCE section 3). stdin/stdout/stderr are relayed, and every byte crossing dom0 is appended to the transcript.
+// In a QEMU guest the guest agent runs the command or service (qemu/guest-agent.ts), reached over the agent's TCP port.
 import { spawn } from 'node:child_process';
 import { appendFileSync, existsSync } from 'node:fs';
 import { constants } from 'node:os';
-import { delimiter, join } from 'node:path';
+import { delimiter, join, relative } from 'node:path';
+import { callAgent, guestEnvironment } from './qemu/agent-client.ts';
+import { guestRuntime } from './qemu/guest-vm.ts';
 import { qvmStart } from './qvm-lifecycle.ts';
 import { parseToolArgs, usageError } from './tool-args.ts';
 import { readState, transcriptPath, vmRoot } from './state.ts';
+import { beforeService } from './faults.ts';
 
 /** qrexec's exit codes for a call that never reached a service. */
 export const QREXEC_EXIT = { notFound: 127, refused: 126, failure: 125 } as const;
@@ -89,6 +93,28 @@ function relay(dir: string, label: string, command: string, args: readonly strin
   });
 }
 
+/** The same relay to a process in a QEMU guest: the agent runs it; closing the connection kills it, as qrexec's does. */
+async function relayToGuest(dir: string, vm: string, label: string, argv: readonly string[], env: Record<string, string>): Promise<number> {
+  const runtime = guestRuntime(dir, vm);
+  if (!runtime) throw new Error(`qvm-run: ${vm} has no running QEMU guest`);
+  record(dir, `\n--- qvm-run ${label}\n`);
+  for (const [signal, code] of [['SIGINT', 130], ['SIGTERM', 143], ['SIGHUP', 129]] as const) {
+    process.on(signal, () => {
+      record(dir, `\n--- qvm-run ${label}: interrupted by ${signal}\n`);
+      process.exit(code);
+    });
+  }
+  const stdin = process.stdin;
+  stdin.on('data', (chunk: Buffer) => record(dir, chunk));
+  const relayed = (to: NodeJS.WriteStream) => (chunk: Buffer) => {
+    record(dir, chunk);
+    to.write(chunk);
+  };
+  const exitCode = await callAgent(runtime.port, { argv, env, cwd: '/home/user' }, { stdin, onStdout: relayed(process.stdout), onStderr: relayed(process.stderr) });
+  record(dir, `\n--- qvm-run ${label}: exit ${exitCode}\n`);
+  return exitCode;
+}
+
 /**
  * `qvm-run [--pass-io] [--no-autostart] [-u USER] [--service] VMNAME COMMAND`. Exit code: the remote one; 1 when the qube is
  * not running and --no-autostart was given (silent with --pass-io, as qvm-run is); 127 for a service that does not exist.
@@ -114,6 +140,7 @@ export async function qvmRun(dir: string, rawArgs: readonly string[]): Promise<n
     if (started !== 0) return 1;
   }
   const root = vmRoot(dir, vmName);
+  if (vm.qemu) return runInGuest(dir, vmName, root, target, args.flags.has('--service'), args.values.get('--user')?.at(-1) ?? 'user');
   const env = vmEnvironment(dir, vmName);
   const cwd = join(root, 'home/user');
   const user = args.values.get('--user')?.at(-1) ?? 'user';
@@ -130,5 +157,28 @@ export async function qvmRun(dir: string, rawArgs: readonly string[]): Promise<n
     return QREXEC_EXIT.notFound;
   }
   Object.assign(env, { QREXEC_REMOTE_DOMAIN: 'dom0', QREXEC_SERVICE_ARGUMENT: argument, QREXEC_SERVICE_FULL_NAME: target });
+  const injected = await beforeService(dir, vmName, name, argument, env);
+  if (injected !== undefined) return injected;
   return relay(dir, `${vmName} (${user}) service ${target}`, file, argument ? [argument] : [], env, cwd);
+}
+
+/** qvm-run into a QEMU guest: a command through `sh -c`, or a service found in the qube's tree and run at its path in the guest. */
+async function runInGuest(dir: string, vm: string, root: string, target: string, service: boolean, user: string): Promise<number> {
+  if (!service) return relayToGuest(dir, vm, `${vm} (${user}) ${target}`, ['sh', '-c', target], guestEnvironment());
+  const plus = target.indexOf('+');
+  const [name, argument] = plus < 0 ? [target, ''] : [target.slice(0, plus), target.slice(plus + 1)];
+  if (!SERVICE_NAME.test(name) || !SERVICE_ARGUMENT.test(argument)) {
+    record(dir, `\n--- qvm-run ${vm} ${target}: invalid service name\n`);
+    return QREXEC_EXIT.failure;
+  }
+  // The guest sees the qube's tree laid over its root, so the file found here is at the same path there.
+  const file = findService(root, name, argument);
+  if (!file) {
+    record(dir, `\n--- qvm-run ${vm} ${target}: service not found, exit 127\n`);
+    return QREXEC_EXIT.notFound;
+  }
+  const env = guestEnvironment({ QREXEC_REMOTE_DOMAIN: 'dom0', QREXEC_SERVICE_ARGUMENT: argument, QREXEC_SERVICE_FULL_NAME: target });
+  const injected = await beforeService(dir, vm, name, argument, env);
+  if (injected !== undefined) return injected;
+  return relayToGuest(dir, vm, `${vm} (${user}) service ${target}`, [`/${relative(root, file)}`, ...(argument ? [argument] : [])], env);
 }

@@ -4,6 +4,7 @@ import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { detachAll } from './attachments.ts';
 import { bootKernel } from './kernel-model.ts';
+import { bootGuest, powerOffGuest } from './qemu/guest-vm.ts';
 import { lastValue, parseToolArgs, usageError } from './tool-args.ts';
 import { readState, SimToolError, vmDir, vmRoot, withState, writeMappings, type SimState, type SimVm, type VmClass } from './state.ts';
 
@@ -32,6 +33,9 @@ export function makeVmTree(dir: string, vm: SimVm): void {
     symlinkSync(target, join(root, shared));
   }
 }
+
+/** With `init --device-vm=qemu`, the device DisposableVMs (the only qubes that map disks) are QEMU guests. */
+const runsInQemu = (state: SimState, klass: VmClass, name: string): boolean => state.settings.deviceVm === 'qemu' && klass === 'DispVM' && name.startsWith('dm-device-');
 
 const bool = (value: string): boolean => ['true', '1', 'yes', 'on'].includes(value.toLowerCase());
 
@@ -64,6 +68,7 @@ export function qvmCreate(dir: string, rawArgs: readonly string[]): void {
       running: false,
       template_for_dispvms: bool(props.get('template_for_dispvms') ?? 'False'),
       auto_cleanup: bool(props.get('auto_cleanup') ?? 'False'),
+      ...(runsInQemu(state, klass, name) ? { qemu: true } : {}),
     };
     state.vms[name] = vm;
     rmSync(vmDir(dir, name), { recursive: true, force: true });
@@ -89,8 +94,10 @@ export async function qvmStart(dir: string, rawArgs: readonly string[]): Promise
       }
       // The boot takes time; the state stays unlocked meanwhile, so other tools run.
       await sleep(state.settings.startDelayMs);
+      if (vm.qemu) await bootGuest(dir, vm.name, state.settings);
       withState(dir, (current) => {
         const now = current.vms[vm.name];
+        if (!now && vm.qemu) powerOffGuest(dir, vm.name);
         if (!now) return fail(vm.name, `No such domain: '${vm.name}'`);
         if (now.running) return;
         now.running = true;
@@ -103,6 +110,11 @@ export async function qvmStart(dir: string, rawArgs: readonly string[]): Promise
 
 /** Stops `vm` at once: its devices vanish, its mappings with its kernel; an auto_cleanup DisposableVM is removed. */
 export function stopVm(dir: string, state: SimState, vm: SimVm): void {
+  if (vm.qemu) {
+    // What it exports goes first, while its kernel still runs; then the power goes off, and its own disks with it.
+    detachAll(dir, state, vm.name, 'exported');
+    powerOffGuest(dir, vm.name);
+  }
   detachAll(dir, state, vm.name);
   writeMappings(dir, vm.name, []);
   vm.running = false;
@@ -143,6 +155,7 @@ export function qvmRemove(dir: string, rawArgs: readonly string[]): number {
       if (vm.running) throw new SimToolError(`qvm-remove: error: Domain is not powered off: '${name}'`, 1);
       const uses = usesOf(state, vm);
       if (uses.length > 0) throw new SimToolError(`VM ${name} cannot be removed. It is in use as:\n${uses.join('\n')}\nqvm-remove: error: VM in use: '${name}'`, 1);
+      if (vm.qemu) powerOffGuest(dir, name);
       delete state.vms[name];
       if (existsSync(vmDir(dir, name))) rmSync(vmDir(dir, name), { recursive: true, force: true });
     }

@@ -15,6 +15,8 @@ export interface SimVm {
   running: boolean;
   template_for_dispvms: boolean;
   auto_cleanup: boolean;
+  /** A qube that runs as a QEMU guest with a real kernel (qemu/guest-vm.ts) instead of host processes. */
+  qemu?: boolean;
 }
 
 /** A block device a qube exposes to dom0: a file (a USB disk) or one of its own dm mappings. */
@@ -48,6 +50,14 @@ export interface SimSettings {
   /** Whether the DVM template's kernel has Qubes' no_part_scan parameter. */
   noPartScan: boolean;
   startDelayMs: number;
+  /** `qemu`: every device DisposableVM (dm-device-*) is a QEMU guest; absent or `process`: every qube is host processes. */
+  deviceVm?: 'process' | 'qemu';
+  /** Whether QEMU guests run systemd-udevd with the qube's rules (default yes, as a qube does). */
+  guestUdev?: boolean;
+  /** QEMU guests power off when this process is gone (the test or shell that ran `init`). */
+  ownerPid?: number;
+  /** The kernel QEMU boots and the initramfs built for it (qemu/guest-image.ts). */
+  guestImage?: { kernel: string; initrd: string };
 }
 
 export interface SimState {

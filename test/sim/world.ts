@@ -1,12 +1,13 @@
 // Building a simulated Qubes: `init` (dom0, the DVM template with the project's vm/ installed the way a user installs it,
 // sys-usb, work), `add-vm`, `add-block`, `set`. The fake tools land in DIR/bin (dom0) and DIR/vm-bin (inside qubes).
-import { execFileSync } from 'node:child_process';
+import { execFileSync, spawnSync } from 'node:child_process';
 import { chmodSync, existsSync, mkdirSync, statSync, writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { bootKernel } from './kernel-model.ts';
+import { debianKernel, ensureGuestImage } from './qemu/guest-image.ts';
 import { makeVmTree } from './qvm-lifecycle.ts';
 import { VM_TOOLS } from './vm-tools.ts';
-import { SimToolError, statePath, transcriptPath, vmRoot, withState, writeState, type SimState, type SimVm, type VmClass } from './state.ts';
+import { SimToolError, statePath, transcriptPath, vmRoot, withState, writeState, type SimSettings, type SimState, type SimVm, type VmClass } from './state.ts';
 
 export const DOM0_TOOLS = ['qvm-create', 'qvm-start', 'qvm-kill', 'qvm-remove', 'qvm-check', 'qvm-prefs', 'qubes-prefs', 'qvm-ls', 'qvm-block', 'qvm-run'] as const;
 export const DVM_TEMPLATE = 'sim-dvm';
@@ -39,17 +40,32 @@ function writeTools(dir: string, repo: string): void {
   writeScript(join(dir, 'bin', 'qvm-block-split'), `exec node ${shellQuote(join(repo, 'dist', 'qvm-block-split.mjs'))} "$@"`);
 }
 
-/** `init DIR [--qubes-release=4.2|4.3] [--no-part-scan=present|absent]`. */
+const INIT_USAGE =
+  'usage: qubes-sim init DIR [--qubes-release=4.2|4.3] [--no-part-scan=present|absent] [--device-vm=process|qemu] [--guest-udev=yes|no] [--owner-pid=PID]';
+
+/** The QEMU tier's settings; fails loudly when this machine cannot run it (never a silent fallback to processes). */
+function qemuSettings(repo: string, args: readonly string[]): Partial<SimSettings> {
+  const deviceVm = optionValue(args, '--device-vm') ?? 'process';
+  const udev = optionValue(args, '--guest-udev') ?? 'yes';
+  const owner = optionValue(args, '--owner-pid') ?? String(process.ppid);
+  if ((deviceVm !== 'process' && deviceVm !== 'qemu') || (udev !== 'yes' && udev !== 'no') || !/^[1-9][0-9]{0,9}$/.test(owner)) throw new SimToolError(INIT_USAGE, 64);
+  if (deviceVm === 'process') return {};
+  const qemu = spawnSync('qemu-system-x86_64', ['--version'], { encoding: 'utf8' });
+  if (qemu.status !== 0) throw new SimToolError('qubes-sim: qemu-system-x86_64 is missing: run scripts/install-deps.sh (as root or with sudo) to install the QEMU tier');
+  const guestImage = ensureGuestImage(repo, debianKernel(repo));
+  return { deviceVm, guestUdev: udev === 'yes', ownerPid: Number(owner), guestImage: { ...guestImage } };
+}
+
+/** `init DIR [--qubes-release=4.2|4.3] [--no-part-scan=present|absent] [--device-vm=process|qemu] [--guest-udev=yes|no] [--owner-pid=PID]`. */
 export function init(dir: string, repo: string, args: readonly string[]): void {
   const release = optionValue(args, '--qubes-release') ?? '4.2';
   const partScan = optionValue(args, '--no-part-scan') ?? 'present';
-  if ((release !== '4.2' && release !== '4.3') || (partScan !== 'present' && partScan !== 'absent')) {
-    throw new SimToolError('usage: qubes-sim init DIR [--qubes-release=4.2|4.3] [--no-part-scan=present|absent]', 64);
-  }
+  if ((release !== '4.2' && release !== '4.3') || (partScan !== 'present' && partScan !== 'absent')) throw new SimToolError(INIT_USAGE, 64);
+  const qemu = qemuSettings(repo, args);
   if (existsSync(statePath(dir))) throw new SimToolError(`qubes-sim: ${dir} already holds a simulated Qubes`);
   mkdirSync(dir, { recursive: true });
   const state: SimState = {
-    settings: { release, noPartScan: partScan === 'present', startDelayMs: 0 },
+    settings: { release, noPartScan: partScan === 'present', startDelayMs: 0, ...qemu },
     vms: {
       dom0: newVm('dom0', 'AdminVM', true),
       [DVM_TEMPLATE]: newVm(DVM_TEMPLATE, 'AppVM', false, { template_for_dispvms: true }),

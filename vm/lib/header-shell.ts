@@ -1,45 +1,47 @@
 // The header DisposableVM's side of overwrite-header-with-shell and modify-header-with-shell: a header file in a private
 // directory on tmpfs, an interactive root shell over it, and the edited header area handed back only when it parses.
 import { spawn } from 'node:child_process';
-import { mkdir, rm, stat, writeFile } from 'node:fs/promises';
+import { mkdir, readFile, rm, stat, writeFile } from 'node:fs/promises';
 import { dirname, resolve } from 'node:path';
-import { OperationError, ParseError } from '../../shared/errors.ts';
-import { parseLuks1Header } from '../../shared/luks1/header.ts';
+import { OperationError, ParseError, UnsupportedError } from '../../shared/errors.ts';
 import type { HeaderSummary, LuksType } from '../../shared/protocol/messages.ts';
+import { parseHeaderArea, summarizeHeader } from './header-engine.ts';
 import { readPrefix } from './files.ts';
 import { vmPath } from './sysroot.ts';
 
 /** /run is tmpfs in a Qubes VM: the header never touches a disk of the header DisposableVM. */
 export const SHELL_DIR = '/run/split-dm-crypt-shell';
 export const SHELL_HEADER_FILE = `${SHELL_DIR}/header.img`;
+/** The length of the area placed (the file itself may grow under cryptsetup). */
+const AREA_LENGTH_FILE = `${SHELL_DIR}/.area-bytes`;
 
 /** Puts the header area where the shell will find it, in a directory only root can enter. */
 export async function placeHeaderFile(area: Uint8Array): Promise<string> {
   await rm(vmPath(SHELL_DIR), { recursive: true, force: true });
   await mkdir(vmPath(SHELL_DIR), { recursive: true, mode: 0o700 });
   await writeFile(vmPath(SHELL_HEADER_FILE), area, { mode: 0o600 });
+  await writeFile(vmPath(AREA_LENGTH_FILE), `${area.length}\n`, { mode: 0o600 });
   return SHELL_HEADER_FILE;
+}
+
+/** The length of the header area HeaderShellPut placed. */
+export async function placedAreaBytes(): Promise<number> {
+  const text = await readFile(vmPath(AREA_LENGTH_FILE), 'latin1').catch(() => '');
+  if (!/^[0-9]{1,9}\n$/.test(text)) throw new OperationError('no header area was placed for the shell (HeaderShellPut must run first)');
+  return Number(text);
 }
 
 /** What dom0 shows before it writes an edited header: enough to recognise the volume, nothing secret. */
 export function summarizeHeaderArea(luksType: LuksType, area: Uint8Array): HeaderSummary {
-  const header = parseLuks1Header(area);
-  return {
-    type: 'header-summary',
-    luksType,
-    uuid: header.uuid.toLowerCase(),
-    cipher: `${header.cipherName}-${header.cipherMode}`,
-    keyBytes: header.keyBytes,
-    hash: header.hashSpec,
-    activeKeyslots: header.keyslots.filter((slot) => slot.active).map((slot) => slot.index),
-  };
+  return summarizeHeader(parseHeaderArea(luksType, area));
 }
 
 /**
  * Reads back the header area the shell left. The file may have grown (cryptsetup extends a small file to the payload offset);
  * only the header area is taken, and only when it is a LUKS header our own parser accepts with every layout rule.
  */
-export async function takeHeaderFile(luksType: LuksType, areaBytes: number): Promise<{ area: Buffer; summary: HeaderSummary }> {
+export async function takeHeaderFile(luksType: LuksType): Promise<{ area: Buffer; summary: HeaderSummary }> {
+  const areaBytes = await placedAreaBytes();
   const path = vmPath(SHELL_HEADER_FILE);
   const size = await stat(path).then((s) => (s.isFile() ? s.size : -1), () => -1);
   if (size < 0) throw new OperationError(`${SHELL_HEADER_FILE} is gone: the shell removed or replaced it`);
@@ -49,7 +51,7 @@ export async function takeHeaderFile(luksType: LuksType, areaBytes: number): Pro
   try {
     summary = summarizeHeaderArea(luksType, area);
   } catch (error) {
-    if (error instanceof ParseError) throw new OperationError(`the header the shell left is not a valid ${luksType} header (${error.message})`, { cause: error });
+    if (error instanceof ParseError || error instanceof UnsupportedError) throw new OperationError(`the header the shell left is not a header we can use (${error.message})`, { cause: error });
     throw error;
   }
   return { area, summary };

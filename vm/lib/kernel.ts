@@ -1,5 +1,5 @@
 // The device VM's only way to the kernel: the no_part_scan switch, sysfs facts about the source disk, dmsetup and blockdev.
-import { readdir, readFile, writeFile } from 'node:fs/promises';
+import { readdir, readFile, readlink, writeFile } from 'node:fs/promises';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { execa } from 'execa';
 import { OperationError, ToolError } from '../../shared/errors.ts';
@@ -13,8 +13,10 @@ const TOOL_TIMEOUT_MS = 60_000;
 
 /** Turns on Qubes' no_part_scan; 'unavailable' when this kernel lacks the parameter (a non-Qubes kernel). */
 export async function enableNoPartScan(): Promise<'enabled' | 'unavailable'> {
+  // Opened without O_CREAT: where /sys/module/block/parameters/ exists but lacks the file (Debian's kernel), creating it
+  // fails with EACCES; only a missing file means a kernel without the parameter.
   try {
-    await writeFile(vmPath(NO_PART_SCAN), 'Y\n');
+    await writeFile(vmPath(NO_PART_SCAN), 'Y\n', { flag: 'r+' });
   } catch (error) {
     if ((error as NodeJS.ErrnoException).code === 'ENOENT') return 'unavailable';
     throw new OperationError(`cannot turn on ${NO_PART_SCAN}: ${(error as NodeJS.ErrnoException).code}`, { cause: error });
@@ -28,20 +30,30 @@ export async function noPartScanIsOn(): Promise<boolean> {
   return value.trim() === 'Y' || value.trim() === '1';
 }
 
-/** Partition devices the kernel made for a disk (sysfs subdirectories named after it, e.g. xvds1). */
+/**
+ * The name sysfs knows a disk by: `disk` itself under Qubes (/dev/xvds is the kernel's node); when /dev/DISK is a symlink to
+ * a kernel node, udev-style (the QEMU test tier names its virtio disk /dev/xvds -> vdb), the node it points to.
+ */
+async function sysfsName(disk: string): Promise<string> {
+  const target = (await readlink(vmPath(`/dev/${disk}`)).catch(() => '')).replace(/^\/dev\//, '');
+  return /^[a-z]{1,8}$/.test(target) ? target : disk;
+}
+
+/** Partition devices the kernel made for a disk (sysfs subdirectories named after it, e.g. xvds1), named after `disk`. */
 export async function partitionsOf(disk: string): Promise<string[]> {
-  const entries = await readdir(vmPath(`/sys/block/${disk}`)).catch(() => [] as string[]);
-  return entries.filter((entry) => entry.startsWith(disk) && entry !== disk).sort();
+  const name = await sysfsName(disk);
+  const entries = await readdir(vmPath(`/sys/block/${name}`)).catch(() => [] as string[]);
+  return entries.filter((entry) => entry.startsWith(name) && entry !== name).map((entry) => `${disk}${entry.slice(name.length)}`).sort();
 }
 
 /** True when the kernel reports the disk as read-only. */
 export async function isReadOnly(disk: string): Promise<boolean> {
-  return (await readFile(vmPath(`/sys/block/${disk}/ro`), 'latin1')).trim() === '1';
+  return (await readFile(vmPath(`/sys/block/${await sysfsName(disk)}/ro`), 'latin1')).trim() === '1';
 }
 
 /** True when the disk is present. */
 export async function diskPresent(disk: string): Promise<boolean> {
-  return (await readFile(vmPath(`/sys/block/${disk}/size`), 'latin1').catch(() => undefined)) !== undefined;
+  return (await readFile(vmPath(`/sys/block/${await sysfsName(disk)}/size`), 'latin1').catch(() => undefined)) !== undefined;
 }
 
 async function tool(command: string, args: readonly string[], input?: Uint8Array) {

@@ -1,11 +1,10 @@
-// qrexec service splitdmcrypt.HeaderFormat+luks1 (header DisposableVM): asks for a new passphrase twice, formats a new LUKS1 header area
-// (aes-xts-plain64, PBKDF2 tuned here, where the passphrase will later be checked) and returns it for the device VM to write.
-import { UsageError } from '../../shared/errors.ts';
+// qrexec service splitdmcrypt.HeaderFormat+luks1|luks2 (header DisposableVM): asks for a new passphrase twice (or a key file), formats
+// a new header area (aes-xts-plain64, the KDF tuned here, where the passphrase will later be checked) and returns it for the device VM.
+import { OperationError, UsageError } from '../../shared/errors.ts';
 import { bytesEqual, zeroize } from '../../shared/bytes.ts';
-import { formatLuks1 } from '../../shared/luks1/format.ts';
-import { benchmarkPbkdf2, digestIterationsFor, slotIterationsFor } from '../../shared/luks1/pbkdf2.ts';
 import type { Channel } from '../../shared/protocol/channel.ts';
 import { FormatRequest } from '../../shared/protocol/messages.ts';
+import { formatHeaderArea } from '../lib/header-format.ts';
 import { requestSecret } from '../lib/secret-request.ts';
 import { runService } from '../lib/service.ts';
 
@@ -33,17 +32,10 @@ async function keyFileBytes(channel: Channel): Promise<Uint8Array> {
 
 await runService(async (channel) => {
   const request = await channel.receive(FormatRequest);
+  if (request.luksType !== process.env.QREXEC_SERVICE_ARGUMENT) throw new OperationError(`service argument does not match the requested type ${request.luksType}`);
   const passphrase = request.secretKind === 'key-file' ? await keyFileBytes(channel) : await newPassphrase(channel);
   try {
-    const benchmark = request.forcedIterations === undefined ? await benchmarkPbkdf2(request.hash, request.keyBytes) : undefined;
-    const slotIterations = request.forcedIterations ?? slotIterationsFor(benchmark!, request.iterTimeMs ?? 5000);
-    const { area } = await formatLuks1(passphrase, {
-      keyBytes: request.keyBytes,
-      hash: request.hash,
-      slotIterations,
-      digestIterations: digestIterationsFor(benchmark),
-    });
-    channel.sendBytes(area);
+    channel.sendBytes(await formatHeaderArea(request, passphrase));
   } finally {
     zeroize(passphrase);
   }

@@ -2,7 +2,7 @@
 // one, for overwrite-header-with-shell) and leaves it on tmpfs for splitdmcrypt.HeaderShell.
 import { randomBytes } from 'node:crypto';
 import { OperationError } from '../../shared/errors.ts';
-import { headerAreaBytes } from '../../shared/protocol/luks-types.ts';
+import { headerAreaBytes, receiveHeaderArea } from '../../shared/protocol/luks-types.ts';
 import { ShellPutRequest } from '../../shared/protocol/messages.ts';
 import { placeHeaderFile } from '../lib/header-shell.ts';
 import { runService } from '../lib/service.ts';
@@ -10,8 +10,8 @@ import { runService } from '../lib/service.ts';
 await runService(async (channel) => {
   const request = await channel.receive(ShellPutRequest);
   if (request.luksType !== process.env.QREXEC_SERVICE_ARGUMENT) throw new OperationError(`service argument does not match the requested type ${request.luksType}`);
-  const size = headerAreaBytes(request.luksType);
-  const area = request.start === 'random' ? randomBytes(size) : await channel.receiveBytes('header area', size);
+  // Random: the type's largest area; a disk smaller than that is refused when the header is written back.
+  const area = request.start === 'random' ? randomBytes(headerAreaBytes(request.luksType)) : await receiveHeaderArea(channel, request.luksType);
   await placeHeaderFile(area);
-  channel.send({ type: 'shell-ready', bytes: size });
+  channel.send({ type: 'shell-ready', bytes: area.length });
 });

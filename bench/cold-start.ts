@@ -1,0 +1,68 @@
+// cold_start_ms: each bundle in dist/ from spawn to its first useful action, as a process.
+// CLIs: `--help` printed and exited. Services: started with stdin closed (an empty request, as when dom0 hangs up at once), so each
+// loads its whole bundle, reads its request, finds it missing and replies with an error frame before exiting: the same start-up
+// work a real call does before its first byte of real work. `node -e 0` is measured alongside as the floor set by Node itself.
+import { mkdtempSync, readdirSync } from 'node:fs';
+import { join } from 'node:path';
+import { median, round, timed, watchLoad, type LoadReport } from './measure.ts';
+
+export interface ColdStartFigure {
+  readonly goal: string;
+  readonly met: boolean;
+  readonly how: string;
+  readonly entries: Record<string, { readonly median_ms: number; readonly runs_ms: readonly number[]; readonly met: boolean }>;
+  readonly node_floor_ms: number;
+  readonly load: LoadReport;
+}
+
+const GOAL_MS = 150;
+
+interface Entry {
+  readonly name: string;
+  readonly args: readonly string[];
+  readonly env: NodeJS.ProcessEnv;
+  /** A service's error reply to the empty request ends in exit code 1; a CLI's help in 0. */
+  readonly exitCode: number;
+}
+
+function entries(work: string): Entry[] {
+  const sysroot = mkdtempSync(join(work, 'cold-sysroot-'));
+  const serviceEnv = { ...process.env, QREXEC_REMOTE_DOMAIN: 'dom0', QREXEC_SERVICE_ARGUMENT: 'luks1', SPLIT_DM_CRYPT_SYSROOT: sysroot };
+  const services = readdirSync('dist/vm')
+    .filter((file) => file.endsWith('.mjs'))
+    .sort()
+    .map((file) => ({ name: `dist/vm/${file}`, args: [`dist/vm/${file}`], env: serviceEnv, exitCode: 1 }));
+  return [
+    { name: 'dist/qvm-block-split.mjs --help', args: ['dist/qvm-block-split.mjs', '--help'], env: process.env, exitCode: 0 },
+    { name: 'dist/split-dm-crypt-luks.mjs --help', args: ['dist/split-dm-crypt-luks.mjs', '--help'], env: process.env, exitCode: 0 },
+    ...services,
+  ];
+}
+
+export async function coldStartFigure(work: string, rounds: number): Promise<ColdStartFigure> {
+  const list = entries(work);
+  const times: Record<string, number[]> = Object.fromEntries([...list.map((e) => [e.name, []]), ['node -e 0', []]]);
+  const load = watchLoad();
+  for (let round = 0; round < rounds; round++) {
+    times['node -e 0']!.push((await timed(process.execPath, ['-e', '0'])).ms);
+    for (const entry of list) {
+      const run = await timed(process.execPath, entry.args, { env: entry.env });
+      if (run.exitCode !== entry.exitCode) throw new Error(`${entry.name} exited with ${run.exitCode}, expected ${entry.exitCode}: ${run.stderr.slice(0, 300)}`);
+      times[entry.name]!.push(run.ms);
+    }
+  }
+  const results = Object.fromEntries(
+    list.map((entry) => {
+      const ms = round(median(times[entry.name]!), 1);
+      return [entry.name, { median_ms: ms, runs_ms: times[entry.name]!.map((t) => round(t, 1)), met: ms < GOAL_MS }];
+    }),
+  );
+  return {
+    goal: `< ${GOAL_MS} ms each`,
+    met: Object.values(results).every((r) => r.met),
+    how: 'spawn to exit: CLIs print --help; services get an empty stdin and reply with an error frame (their first read)',
+    entries: results,
+    node_floor_ms: round(median(times['node -e 0']!), 1),
+    load: load.stop(),
+  };
+}

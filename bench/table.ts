@@ -1,0 +1,59 @@
+// The bench table: one row per figure (one per bundle for cold start), in Markdown so the README can carry it as printed.
+import type { LoadReport } from './measure.ts';
+
+interface Row {
+  readonly figure: string;
+  readonly value: string;
+  readonly goal: string;
+  readonly met: string;
+  readonly ours: string;
+  readonly reference: string;
+  readonly load: string;
+}
+
+const ms = (value: unknown): string => (typeof value === 'number' ? `${value.toFixed(0)} ms` : '-');
+const yes = (met: unknown): string => (met === true ? 'yes' : met === false ? 'NO' : '-');
+const loadText = (load: LoadReport | undefined): string =>
+  load ? `${load.loadavg_1min_start}->${load.loadavg_1min_end}, ${load.cpu_busy_percent ?? '?'}% busy` : '-';
+
+type Figure = Record<string, unknown> & { load?: LoadReport };
+
+function rows(figures: Record<string, unknown>): Row[] {
+  const out: Row[] = [];
+  for (const [name, raw] of Object.entries(figures)) {
+    const f = raw as Figure;
+    if ('ratio' in f) {
+      const reference = f.reference_ms_median ?? f.sequential_ms_median;
+      const cpu = (value: unknown) => (typeof value === 'number' ? `, ${value.toFixed(2)} s CPU` : '');
+      out.push({
+        figure: name,
+        value: String(f.ratio),
+        goal: String(f.goal),
+        met: yes(f.met),
+        ours: `${ms(f.ours_ms_median)}${cpu(f.ours_cpu_s_median)}`,
+        reference: `${ms(reference)}${cpu(f.reference_cpu_s_median)}`,
+        load: loadText(f.load),
+      });
+    } else if (name === 'cold_start_ms') {
+      const entries = f.entries as Record<string, { median_ms: number; met: boolean }>;
+      for (const [entry, result] of Object.entries(entries)) {
+        out.push({ figure: `cold_start_ms ${entry.replace(/^dist\/(vm\/)?/, '')}`, value: ms(result.median_ms), goal: String(f.goal), met: yes(result.met), ours: '-', reference: `node -e 0: ${ms(f.node_floor_ms)}`, load: loadText(f.load) });
+      }
+    } else if (name.endsWith('_peak_rss_kb')) {
+      const kb = (f.one_slot_median ?? f.median) as number;
+      const extra = typeof f.eight_slots === 'number' ? ` (8 slots: ${(f.eight_slots / 1024).toFixed(1)} MiB)` : '';
+      out.push({ figure: name.replace(/_kb$/, ''), value: `${(kb / 1024).toFixed(1)} MiB${extra}`, goal: '-', met: '-', ours: '-', reference: '-', load: '-' });
+    }
+  }
+  return out;
+}
+
+/** Prints the table to stdout. */
+export function printTable(figures: Record<string, unknown>): void {
+  const header: Row = { figure: 'figure', value: 'value', goal: 'goal', met: 'met', ours: 'ours (median)', reference: 'reference (median)', load: 'load (1-min avg, CPU busy)' };
+  const all = [header, ...rows(figures)];
+  const keys = Object.keys(header) as (keyof Row)[];
+  const widths = keys.map((key) => Math.max(...all.map((row) => row[key].length)));
+  const line = (row: Row) => `| ${keys.map((key, i) => row[key].padEnd(widths[i]!)).join(' | ')} |`;
+  process.stdout.write(`${line(header)}\n|${widths.map((w) => '-'.repeat(w + 2)).join('|')}|\n${all.slice(1).map(line).join('\n')}\n`);
+}

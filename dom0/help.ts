@@ -1,0 +1,101 @@
+// `qvm-block-split --help` and `qvm-block-split COMMAND --help`: the usage of the tool, or one command's usage and options.
+// The man page (dom0/qvm-block-split.1) says the same at length.
+import { USAGE, type CommandName } from './cli.ts';
+
+const KEY_FILE = `  --key-file=[<vm>:]<path>   a key file instead of a passphrase: a dom0 path when there is no <vm>: or it starts with
+                             / or .; otherwise relative to /home/user in <vm> (at most 8 MiB, used byte for byte)`;
+const TYPE = '  --type=luks1|luks2         the LUKS version (default luks2; a LUKS1 volume also attaches under it)';
+const YES = '  --yes                      confirm without asking (needed when stdin is not a terminal)';
+const HELP = '  -h, --help                 this help';
+
+const COMMANDS: Readonly<Record<CommandName, string>> = {
+  attach: `usage: qvm-block-split attach|at|a [--ro] [--key-file=[<vm>:]<path>] [--type=luks1|luks2] [<dst-vm>] <src-vm>:<device>
+
+Unlocks the LUKS volume on <src-vm>:<device> and attaches the decrypted disk to <dst-vm> as a new block device.
+The disk goes to an offline device DisposableVM that never parses it; only its header goes to a header DisposableVM,
+which asks for the passphrase; dom0 never holds the volume key. <dst-vm> defaults to a new offline DisposableVM.
+
+options:
+  --ro                       attach read-only, from the source disk to the destination
+${KEY_FILE}
+${TYPE}
+${HELP}`,
+  detach: `usage: qvm-block-split detach|dt|d <src-vm>:<device>
+
+Detaches the decrypted disk from its destination, removes the mapping, detaches the source disk and ends the device
+DisposableVM. The destination qube keeps running.
+
+options:
+${HELP}`,
+  'overwrite-everything-with-random': `usage: qvm-block-split overwrite-everything-with-random [--yes] <src-vm>:<device>
+
+Overwrites the whole disk with random data made in the device DisposableVM (OpenSSL's AES-256-CTR DRBG), with progress.
+Everything on it is destroyed.
+
+options:
+${YES}
+${HELP}`,
+  'overwrite-header-with-random': `usage: qvm-block-split overwrite-header-with-random [--yes] [--type=luks1|luks2] <src-vm>:<device>
+
+Replaces the LUKS header area with random bytes: the volume can never be decrypted again, its data stays unreadable.
+
+options:
+${YES}
+${TYPE}
+${HELP}`,
+  'overwrite-header-with-format': `usage: qvm-block-split overwrite-header-with-format [--yes] [<options>] <src-vm>:<device>
+
+Writes a new LUKS header (a new volume key) made in a header DisposableVM, which asks for the new passphrase twice.
+The old volume key is gone: data under the old header cannot be decrypted any more.
+
+options:
+${YES}
+${KEY_FILE}
+${TYPE}
+  --key-size=256|512         the AES-XTS key size in bits (default 512)
+  --hash=sha256|sha512       the PBKDF2 hash (default sha512)
+  --iter-time=MS             PBKDF2 time per key slot, measured in the header DisposableVM (default 5000)
+  --pbkdf-force-iterations=N exactly N PBKDF2 iterations (Argon2 passes for LUKS2) instead (excludes --iter-time)
+  --pbkdf=argon2id|argon2i|pbkdf2   LUKS2: the key-slot KDF (default argon2id)
+  --pbkdf-memory=KiB         LUKS2: Argon2 memory (default 262144)
+  --sector-size=512|4096     LUKS2: the encryption sector size (default 512)
+${HELP}`,
+  'overwrite-header-with-shell': `usage: qvm-block-split overwrite-header-with-shell [--yes] [--type=luks1|luks2] <src-vm>:<device>
+
+Opens a root shell in an offline header DisposableVM over a header area of random bytes, for your own cryptsetup
+commands; what you leave there is checked and, when it is a valid header, written to the disk.
+
+options:
+${YES}
+${TYPE}
+${HELP}`,
+  'modify-header-with-shell': `usage: qvm-block-split modify-header-with-shell [--yes] [--type=luks1|luks2] <src-vm>:<device>
+
+Opens a root shell in an offline header DisposableVM over a copy of the disk's header area (to add or remove a key
+slot with cryptsetup, for example); what you leave there is checked and, when it is a valid header, written back.
+
+options:
+${YES}
+${TYPE}
+${HELP}`,
+  status: `usage: qvm-block-split status [<src-vm>:<device>]
+
+Prints one line per attachment made by qvm-block-split (source, device VM, mapping, destination, read-only, state) and
+exits with the number of attachments that have a problem.
+
+options:
+${HELP}`,
+  cleanup: `usage: qvm-block-split cleanup [--yes]
+
+Finishes what interrupted commands left: half-made attachments are torn down and DisposableVMs of ours that no attachment
+uses are removed. Destination DisposableVMs are left alone (they may hold your work).
+
+options:
+  --yes                      accepted for scripts
+${HELP}`,
+};
+
+/** The help text: the tool's usage, or one command's. */
+export function helpText(topic?: CommandName): string {
+  return topic === undefined ? `${USAGE}\n\nRun 'qvm-block-split <command> --help' for a command's options, or see qvm-block-split(1).` : COMMANDS[topic];
+}

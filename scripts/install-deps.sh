@@ -21,3 +21,46 @@ if [ ${#need[@]} -gt 0 ]; then
   "${sudo_cmd[@]}" apt-get update -qq
   "${sudo_cmd[@]}" apt-get install -y -qq --no-install-recommends "${need[@]}"
 fi
+
+# The kernel tier (test/kernel, docs/KERNEL-TIER.md): QEMU under TCG boots Debian's stock kernel with a busybox initramfs and
+# runs the host's node, dmsetup and udev inside it. A machine that cannot get these fails here, loudly: the tier never skips.
+qemu_need=()
+command -v qemu-system-x86_64 >/dev/null 2>&1 || qemu_need+=(qemu-system-x86)
+dpkg -s busybox-static >/dev/null 2>&1 || qemu_need+=(busybox-static)
+for pair in modprobe:kmod depmod:kmod cpio:cpio dmsetup:dmsetup udevadm:udev xz:xz-utils pgrep:procps blkid:util-linux; do
+  command -v "${pair%%:*}" >/dev/null 2>&1 || PATH="$PATH:/usr/sbin:/sbin" command -v "${pair%%:*}" >/dev/null 2>&1 || qemu_need+=("${pair#*:}")
+done
+mapfile -t qemu_need < <(printf '%s\n' "${qemu_need[@]}" | sort -u | sed '/^$/d')
+sudo_cmd=()
+[ "$(id -u)" -eq 0 ] || sudo_cmd=(sudo)
+export DEBIAN_FRONTEND=noninteractive
+if [ ${#qemu_need[@]} -gt 0 ]; then
+  echo "install-deps: installing Debian packages for the kernel tier: ${qemu_need[*]}"
+  "${sudo_cmd[@]}" apt-get update -qq
+  "${sudo_cmd[@]}" apt-get install -y -qq --no-install-recommends "${qemu_need[@]}"
+fi
+
+# Debian's current kernel, the package linux-image-amd64 depends on, unpacked (not installed) into .cache/guest-kernel/root.
+guest=.cache/guest-kernel
+if ! ls "$guest"/root/boot/vmlinuz-*-amd64 >/dev/null 2>&1; then
+  package=$(apt-cache depends linux-image-amd64 2>/dev/null | sed -n 's/^ *Depends: \(linux-image-[0-9].*-amd64\)$/\1/p' | head -n1)
+  if [ -z "$package" ]; then
+    "${sudo_cmd[@]}" apt-get update -qq
+    package=$(apt-cache depends linux-image-amd64 | sed -n 's/^ *Depends: \(linux-image-[0-9].*-amd64\)$/\1/p' | head -n1)
+  fi
+  [ -n "$package" ] || { echo "install-deps: cannot tell which kernel linux-image-amd64 depends on" >&2; exit 1; }
+  echo "install-deps: unpacking $package into $guest for the kernel tier"
+  rm -rf "$guest/root" && mkdir -p "$guest"
+  (cd "$guest" && rm -f ./*.deb && apt-get download -q "$package" 2>&1 | grep -v '^W: Download is performed unsandboxed' || true)
+  deb=$(ls "$guest"/"$package"_*.deb 2>/dev/null | head -n1)
+  [ -n "$deb" ] || { echo "install-deps: apt-get download $package failed" >&2; exit 1; }
+  dpkg -x "$deb" "$guest/root"
+  release=${package#linux-image-}
+  depmod -b "$guest/root" "$release"
+fi
+ls "$guest"/root/boot/vmlinuz-*-amd64 >/dev/null 2>&1 || { echo "install-deps: no guest kernel in $guest/root/boot" >&2; exit 1; }
+
+# The guest kernel with Qubes' no_part_scan that the kernel tier boots by default (test/kernel/guest-kernel/build.sh,
+# docs/GUEST-KERNEL.md): Debian's linux-source-6.1 plus our patch, built once per machine (about 10 minutes on 2 cores) and
+# cached outside the checkout, so a fresh clone on the same machine reuses it. Progress on stderr; fails loudly.
+test/kernel/guest-kernel/build.sh >/dev/null

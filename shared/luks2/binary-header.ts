@@ -31,6 +31,8 @@ export interface Luks2BinaryHeader {
   readonly hdrOffset: number;
 }
 
+/** The checksum field ends the first 512 bytes; padding follows up to 4096. */
+const LUKS2_SECTOR_BYTES = 512;
 const OFFSET = { magic: 0, version: 6, hdrSize: 8, seqid: 16, label: 24, checksumAlg: 72, salt: 104, uuid: 168, subsystem: 208, hdrOffset: 256, csum: 448 } as const;
 const FIELD_BYTES = { label: 48, checksumAlg: 32, salt: 64, uuid: 40, subsystem: 48 } as const;
 
@@ -96,8 +98,11 @@ export function parseLuks2BinaryHeader(bytes: Uint8Array, copy: Luks2Copy, offse
   if (!UUID_PATTERN.test(uuid)) fail(copy, 'uuid', offset + OFFSET.uuid, 'not a UUID');
   for (const [i, b] of bytes.subarray(OFFSET.hdrOffset + 8, OFFSET.csum).entries()) if (b !== 0) fail(copy, 'padding', offset + OFFSET.hdrOffset + 8 + i, 'not zero');
   const checksumAlg = checksumName as Luks2Hash;
-  const csumEnd = OFFSET.csum + LUKS2_HASHES[checksumAlg];
-  for (const [i, b] of bytes.subarray(csumEnd, LUKS2_BINARY_HEADER_BYTES).entries()) if (b !== 0) fail(copy, 'padding', offset + csumEnd + i, 'not zero');
+  // The checksum field's tail past the digest (bytes 480-511 with sha256) is left alone: the checksum is computed with the
+  // whole field zeroed, so it covers nothing, and cryptsetup ignores it. A header whose tail holds MBR partition entries and
+  // the 0x55AA signature is still a valid LUKS2 header (keeping the kernel from parsing those is no_part_scan's job).
+  // The padding after the field is covered by the checksum and must be zero.
+  for (const [i, b] of bytes.subarray(LUKS2_SECTOR_BYTES, LUKS2_BINARY_HEADER_BYTES).entries()) if (b !== 0) fail(copy, 'padding', offset + LUKS2_SECTOR_BYTES + i, 'not zero');
   return {
     copy,
     hdrSize,

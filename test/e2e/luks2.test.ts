@@ -7,29 +7,15 @@ import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { cryptsetupFormatLuks2, cryptsetupTestPassphrase, cryptsetupVolumeKey } from '../helpers/cryptsetup.ts';
 import { useTmpDir } from '../helpers/tmp.ts';
-import { attachments, newSim, runningVms, runSplit, sim } from '../helpers/sim.ts';
+import { attachments, makeLuks2Volume, newSim, runningVms, runSplit, sim, type Luks2VolumeOptions } from '../helpers/sim.ts';
 
 const tmp = useTmpDir();
 const PASSPHRASE = 'luks2 passphrase';
 
-/** Known plaintext written through the volume key as dm-crypt would (IVs count 512-byte sectors, whatever the sector size). */
-async function luks2Volume(name: string, options: { readonly sectorSize: 512 | 4096; readonly offsetSectors?: number }) {
-  const path = join(tmp, name);
-  await cryptsetupFormatLuks2(path, PASSPHRASE, { kdf: 'argon2id', sectorSize: options.sectorSize, sizeBytes: 24 * 1024 * 1024, ...(options.offsetSectors ? { offsetSectors: options.offsetSectors } : {}) });
-  const key = Buffer.from(await cryptsetupVolumeKey(path, PASSPHRASE), 'hex');
-  const offset = (options.offsetSectors ?? 32768) * 512;
-  const plaintext = Buffer.alloc(64 * 1024);
-  for (let i = 0; i < plaintext.length; i += 32) plaintext.write(`luks2 byte ${String(i).padStart(8, '0')} `, i, 'latin1');
-  const fd = openSync(path, 'r+');
-  for (let unit = 0; unit < plaintext.length / options.sectorSize; unit++) {
-    const iv = Buffer.alloc(16);
-    iv.writeBigUInt64LE(BigInt((unit * options.sectorSize) / 512));
-    const block = plaintext.subarray(unit * options.sectorSize, (unit + 1) * options.sectorSize);
-    writeSync(fd, createCipheriv('aes-256-xts', key, iv).update(block), 0, block.length, offset + unit * options.sectorSize);
-  }
-  closeSync(fd);
-  return { path, key, plaintext, offset };
-}
+const luks2Volume = async (name: string, options: Luks2VolumeOptions) => {
+  const volume = await makeLuks2Volume(tmp, name, PASSPHRASE, options);
+  return { ...volume, key: volume.volumeKey, offset: volume.payloadOffset * 512 };
+};
 
 describe('LUKS2 on the simulator', { timeout: 180_000 }, () => {
   it.each([

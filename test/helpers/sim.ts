@@ -5,7 +5,7 @@ import { createCipheriv } from 'node:crypto';
 import { closeSync, mkdtempSync, openSync, readFileSync, writeSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
-import { cryptsetupFormat, cryptsetupVolumeKey } from './cryptsetup.ts';
+import { cryptsetupFormat, cryptsetupFormatLuks2, cryptsetupVolumeKey } from './cryptsetup.ts';
 
 export const SIM = resolve('test/sim/qubes-sim');
 
@@ -64,6 +64,36 @@ export async function makeVolume(dir: string, name: string, passphrase = 'test p
     iv.writeBigUInt64LE(BigInt(sector));
     const cipher = createCipheriv('aes-256-xts', volumeKey, iv);
     writeSync(fd, cipher.update(plaintext.subarray(sector * 512, (sector + 1) * 512)), 0, 512, (payloadOffset + sector) * 512);
+  }
+  closeSync(fd);
+  return { path, passphrase, volumeKey, plaintext, payloadOffset };
+}
+
+export interface Luks2VolumeOptions {
+  readonly sectorSize: 512 | 4096;
+  /** Data offset in 512-byte sectors (cryptsetup's default 32768). */
+  readonly offsetSectors?: number;
+  readonly sizeBytes?: number;
+}
+
+/**
+ * A LUKS2 image made by cryptsetup with its defaults (aes-xts-plain64, 512-bit key, sha256, argon2id) at a small argon2 cost,
+ * its first data bytes holding known plaintext encrypted as dm-crypt would (IVs count 512-byte sectors whatever the sector size).
+ */
+export async function makeLuks2Volume(dir: string, name: string, passphrase: string, options: Luks2VolumeOptions): Promise<TestVolume> {
+  const path = join(dir, name);
+  const { sectorSize, offsetSectors } = options;
+  await cryptsetupFormatLuks2(path, passphrase, { kdf: 'argon2id', sectorSize, sizeBytes: options.sizeBytes ?? 24 * 1024 * 1024, ...(offsetSectors ? { offsetSectors } : {}) });
+  const volumeKey = Buffer.from(await cryptsetupVolumeKey(path, passphrase), 'hex');
+  const payloadOffset = offsetSectors ?? 32768;
+  const plaintext = Buffer.alloc(64 * 1024);
+  for (let i = 0; i < plaintext.length; i += 32) plaintext.write(`luks2 byte ${String(i).padStart(8, '0')} `, i, 'latin1');
+  const fd = openSync(path, 'r+');
+  for (let unit = 0; unit < plaintext.length / sectorSize; unit++) {
+    const iv = Buffer.alloc(16);
+    iv.writeBigUInt64LE(BigInt((unit * sectorSize) / 512));
+    const block = plaintext.subarray(unit * sectorSize, (unit + 1) * sectorSize);
+    writeSync(fd, createCipheriv('aes-256-xts', volumeKey, iv).update(block), 0, block.length, payloadOffset * 512 + unit * sectorSize);
   }
   closeSync(fd);
   return { path, passphrase, volumeKey, plaintext, payloadOffset };

@@ -84,7 +84,7 @@ describe('headers we make are accepted by cryptsetup', () => {
     { keySize: '512', hash: 'sha1' },
   ])('format --key-size $keySize --hash $hash', async ({ keySize, hash }) => {
     const path = image();
-    const run = await runLuksTool(['format', path, '--key-size', keySize, '--hash', hash, ...FAST], 'new pass\n');
+    const run = await runLuksTool(['format', path, '--type', 'luks1', '--key-size', keySize, '--hash', hash, ...FAST], 'new pass\n');
     expect(run.exitCode).toBe(0);
     expect(readFileSync(path).length).toBe(4096 * 512);
     expect(await cryptsetupTestPassphrase(path, 'new pass')).toBe(0);
@@ -93,7 +93,7 @@ describe('headers we make are accepted by cryptsetup', () => {
 
   it('slots we add, change and remove are seen the same way by cryptsetup', async () => {
     const path = image();
-    await runLuksTool(['format', path, ...FAST], 'one\n');
+    await runLuksTool(['format', path, '--type', 'luks1', ...FAST], 'one\n');
     const key = await cryptsetupVolumeKey(path, 'one');
     expect(JSON.parse((await runLuksTool(['add-key', path, ...FAST], 'one\ntwo\n')).stdout)).toEqual({ addedKeyslot: 1 });
     expect(await cryptsetupTestPassphrase(path, 'two')).toBe(1);
@@ -114,7 +114,7 @@ describe('headers we make are accepted by cryptsetup', () => {
     const path = image();
     await cryptsetupFormat(path, 'old', { sizeBytes: 3 * 1024 * 1024 });
     const before = readFileSync(path);
-    const run = await runLuksTool(['format', path, '--force', ...FAST], 'new\n');
+    const run = await runLuksTool(['format', path, '--type', 'luks1', '--force', ...FAST], 'new\n');
     expect(run.exitCode).toBe(0);
     const after = readFileSync(path);
     expect(after.length).toBe(before.length);

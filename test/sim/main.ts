@@ -18,7 +18,7 @@ import { addBlock, addVm, init, setSetting } from './world.ts';
 /** The bundle is dist/qubes-sim.mjs: the repository is one level up. */
 const REPO = resolve(dirname(fileURLToPath(import.meta.url)), '..');
 
-const USAGE = `usage: qubes-sim init|add-vm|add-block|env|read-block|write-block|ls|attachments|transcript|violations|set|exec DIR ...`;
+const USAGE = `usage: qubes-sim init|add-vm|add-block|env|read-block|write-block|ls|attachments|transcript|violations|set|exec|fault DIR ...`;
 
 type Output = string | Buffer | number | void;
 

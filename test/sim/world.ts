@@ -4,7 +4,7 @@ import { execFileSync, spawnSync } from 'node:child_process';
 import { chmodSync, existsSync, mkdirSync, statSync, writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { bootKernel } from './kernel-model.ts';
-import { debianKernel, ensureGuestImage } from './qemu/guest-image.ts';
+import { ensureGuestImage, GUEST_KERNEL_CHOICES, guestKernelFor, type GuestKernelChoice } from './qemu/guest-image.ts';
 import { makeVmTree } from './qvm-lifecycle.ts';
 import { VM_TOOLS } from './vm-tools.ts';
 import { SimToolError, statePath, transcriptPath, vmRoot, withState, writeState, type SimSettings, type SimState, type SimVm, type VmClass } from './state.ts';
@@ -41,22 +41,26 @@ function writeTools(dir: string, repo: string): void {
 }
 
 const INIT_USAGE =
-  'usage: qubes-sim init DIR [--qubes-release=4.2|4.3] [--no-part-scan=present|absent] [--device-vm=process|qemu] [--guest-udev=yes|no] [--owner-pid=PID]';
+  'usage: qubes-sim init DIR [--qubes-release=4.2|4.3] [--no-part-scan=present|absent] [--device-vm=process|qemu] [--guest-kernel=patched|debian] [--guest-udev=yes|no] [--owner-pid=PID]';
 
 /** The QEMU tier's settings; fails loudly when this machine cannot run it (never a silent fallback to processes). */
 function qemuSettings(repo: string, args: readonly string[]): Partial<SimSettings> {
   const deviceVm = optionValue(args, '--device-vm') ?? 'process';
   const udev = optionValue(args, '--guest-udev') ?? 'yes';
   const owner = optionValue(args, '--owner-pid') ?? String(process.ppid);
-  if ((deviceVm !== 'process' && deviceVm !== 'qemu') || (udev !== 'yes' && udev !== 'no') || !/^[1-9][0-9]{0,9}$/.test(owner)) throw new SimToolError(INIT_USAGE, 64);
+  const kernel = optionValue(args, '--guest-kernel') ?? 'patched';
+  const isKernelChoice = (value: string): value is GuestKernelChoice => (GUEST_KERNEL_CHOICES as readonly string[]).includes(value);
+  if ((deviceVm !== 'process' && deviceVm !== 'qemu') || (udev !== 'yes' && udev !== 'no') || !/^[1-9][0-9]{0,9}$/.test(owner) || !isKernelChoice(kernel)) {
+    throw new SimToolError(INIT_USAGE, 64);
+  }
   if (deviceVm === 'process') return {};
   const qemu = spawnSync('qemu-system-x86_64', ['--version'], { encoding: 'utf8' });
   if (qemu.status !== 0) throw new SimToolError('qubes-sim: qemu-system-x86_64 is missing: run scripts/install-deps.sh (as root or with sudo) to install the QEMU tier');
-  const guestImage = ensureGuestImage(repo, debianKernel(repo));
+  const guestImage = ensureGuestImage(repo, guestKernelFor(repo, kernel));
   return { deviceVm, guestUdev: udev === 'yes', ownerPid: Number(owner), guestImage: { ...guestImage } };
 }
 
-/** `init DIR [--qubes-release=4.2|4.3] [--no-part-scan=present|absent] [--device-vm=process|qemu] [--guest-udev=yes|no] [--owner-pid=PID]`. */
+/** `init DIR`: see INIT_USAGE. */
 export function init(dir: string, repo: string, args: readonly string[]): void {
   const release = optionValue(args, '--qubes-release') ?? '4.2';
   const partScan = optionValue(args, '--no-part-scan') ?? 'present';

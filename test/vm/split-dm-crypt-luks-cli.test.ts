@@ -12,8 +12,9 @@ describe('parseLuksCommand', () => {
   it.each([
     [['dump', 'x.img'], { command: 'dump', file: 'x.img' }],
     [['unlock', 'x.img', '--key-file=k', '--key-slot', '3', '--dump-volume-key'], { command: 'unlock', file: 'x.img', keyFile: 'k', keySlot: 3, dumpVolumeKey: true }],
-    [['format', 'x.img'], { command: 'format', file: 'x.img', keyBytes: 64, hash: 'sha512', iterations: { iterTimeMs: 5000, forcedIterations: undefined }, force: false }],
-    [['format', 'x.img', '--key-size=256', '--hash=sha256', '--pbkdf-force-iterations=2000', '--force'], { command: 'format', keyBytes: 32, hash: 'sha256', iterations: { iterTimeMs: 5000, forcedIterations: 2000 }, force: true }],
+    [['format', 'x.img'], { command: 'format', file: 'x.img', type: 'luks2', keyBytes: 64, hash: 'sha256', force: false }],
+    [['format', 'x.img', '--type', 'luks1'], { command: 'format', file: 'x.img', type: 'luks1', keyBytes: 64, hash: 'sha512', iterations: { iterTimeMs: 5000, forcedIterations: undefined }, force: false }],
+    [['format', 'x.img', '--type=luks1', '--key-size=256', '--hash=sha256', '--pbkdf-force-iterations=2000', '--force'], { command: 'format', keyBytes: 32, hash: 'sha256', iterations: { iterTimeMs: 5000, forcedIterations: 2000 }, force: true }],
     [['add-key', 'x.img', '--iter-time', '100', '--new-key-file', 'n'], { command: 'add-key', newKeyFile: 'n', iterations: { iterTimeMs: 100, forcedIterations: undefined } }],
     [['remove-key', '--force', 'x.img'], { command: 'remove-key', file: 'x.img', force: true }],
     [['--help'], { command: 'help' }],
@@ -32,7 +33,7 @@ describe('parseLuksCommand', () => {
     [['format', 'x', '--key-size', '128'], 'key size we do not format'],
     [['format', 'x', '--hash', 'md5'], 'hash we do not format'],
     [['format', 'x', '--iter-time', '10', '--pbkdf-force-iterations', '2000'], 'exclusive options'],
-    [['format', 'x', '--pbkdf-force-iterations', '999'], 'fewer iterations than cryptsetup allows'],
+    [['format', 'x', '--type', 'luks1', '--pbkdf-force-iterations', '999'], 'fewer iterations than cryptsetup allows'],
     [['format', 'x', '--pbkdf-force-iterations', '4000000000'], 'more iterations than our own cap'],
     [['unlock', 'x', '--dump-volume-key=yes'], 'value for a flag'],
   ])('refuses %j (%s)', (argv) => {

@@ -6,11 +6,8 @@ import { LUKS2_SECTOR_SIZES, MAX_ARGON2_MEMORY_KIB, MAX_ARGON2_PARALLELISM, MAX_
 
 export type LuksType = 'luks1' | 'luks2';
 
-/**
- * The type `format` makes without --type. LUKS1 for now: the qrexec pipeline and the header shell still handle LUKS1 only, and
- * existing scripts and tests format without --type; switch to 'luks2' once the pipeline maps LUKS2.
- */
-export const DEFAULT_FORMAT_TYPE: LuksType = 'luks1';
+/** The type `format` makes without --type: LUKS2, as cryptsetup (since 2.1) and qvm-block-split. */
+export const DEFAULT_FORMAT_TYPE: LuksType = 'luks2';
 
 export const USAGE = `usage: split-dm-crypt-luks <command> FILE [options]
 

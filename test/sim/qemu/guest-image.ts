@@ -1,8 +1,9 @@
 // The QEMU guest's boot files: a kernel image and a busybox initramfs holding the kernel's modules (when it has any) and two
 // small init stages. Stage 1 loads the modules, mounts the host's root (9p, read-only) under a tmpfs overlay so the guest can
 // write without touching the host, brings up the one network link the agent listens on, and switch_roots into stage 2,
-// which starts the agent from the host's node. The kernel and its modules are parameters: Debian's stock kernel (unpacked
-// by scripts/install-deps.sh into .cache/guest-kernel/) by default, or any kernel with everything built in.
+// which starts the agent from the host's node. The kernel and its modules are parameters: the kernel with Qubes'
+// no_part_scan that test/kernel/guest-kernel/build.sh builds (everything built in), or Debian's stock kernel (unpacked by
+// scripts/install-deps.sh into .cache/guest-kernel/), which lacks no_part_scan.
 import { execFileSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import { chmodSync, copyFileSync, existsSync, mkdirSync, openSync, readdirSync, readFileSync, readSync, closeSync, renameSync, rmSync, writeFileSync } from 'node:fs';
@@ -38,6 +39,32 @@ export function debianKernel(repo: string): GuestKernel {
   const image = images.at(-1);
   if (!image) throw new SimToolError(`qubes-sim: no guest kernel in ${boot}: ${HINT}`);
   return { image: join(boot, image), modulesRoot: root, modules: GUEST_MODULES };
+}
+
+/** Which kernel a QEMU device VM boots: `patched` (Qubes' no_part_scan, the default) or Debian's stock one. */
+export const GUEST_KERNEL_CHOICES = ['patched', 'debian'] as const;
+export type GuestKernelChoice = (typeof GUEST_KERNEL_CHOICES)[number];
+
+/**
+ * The patched kernel: build.sh prints the cached bzImage's path at once when its inputs are unchanged (scripts/install-deps.sh,
+ * run by `make test`, builds it up front); otherwise it builds it here, which takes minutes.
+ */
+export function patchedKernel(repo: string): GuestKernel {
+  const script = join(repo, 'test', 'kernel', 'guest-kernel', 'build.sh');
+  let out: string;
+  try {
+    out = execFileSync(script, { encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'], maxBuffer: 1 << 20 });
+  } catch (error) {
+    const stderr = String((error as { stderr?: unknown }).stderr ?? '').trim().split('\n').slice(-5).join('\n');
+    throw new SimToolError(`qubes-sim: the patched guest kernel could not be built (${script}):\n${stderr}`);
+  }
+  const image = out.trim().split('\n').at(-1) ?? '';
+  requireTool(image, 'the patched guest kernel');
+  return { image, modules: [] };
+}
+
+export function guestKernelFor(repo: string, choice: GuestKernelChoice): GuestKernel {
+  return choice === 'patched' ? patchedKernel(repo) : debianKernel(repo);
 }
 
 const STAGE1 = `#!/bin/busybox sh

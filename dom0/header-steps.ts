@@ -1,6 +1,6 @@
 // dom0's conversations with the header DisposableVM: unlock (the header goes in, a sealed key comes out) and format.
 import { headerAreaBytes, receiveHeaderArea } from '../shared/protocol/luks-types.ts';
-import { BytesFollow, HeaderSummary, SecretRequest, ShellReady, Unlocked, type LuksType } from '../shared/protocol/messages.ts';
+import { BytesFollow, DEFAULT_FORMAT_ITER_TIME_MS, HeaderSummary, SecretRequest, ShellReady, Unlocked, type LuksType } from '../shared/protocol/messages.ts';
 import type { FormatSettings } from './cli.ts';
 import { answerSecretRequest, type SecretSource } from './secrets.ts';
 import { runInteractiveService } from './qubes.ts';
@@ -22,9 +22,19 @@ export function unlockInHeaderVm(vm: string, luksType: LuksType, area: Buffer, d
   });
 }
 
+/**
+ * How long the header VM may stay silent while it formats: its PBKDF benchmark, the key slot (about --iter-time), the digest
+ * and the AF split, with room for a slow DisposableVM (4x, plus a minute). Forced iterations give no time to scale from (up to
+ * 2^26 PBKDF2 iterations, or 32 Argon2 passes over 1 GiB), so those get ten minutes.
+ */
+export function formatReplyTimeoutMs(settings: Pick<FormatSettings, 'iterTimeMs' | 'forcedIterations'>): number {
+  if (settings.forcedIterations !== undefined) return 600_000;
+  return 60_000 + 4 * (settings.iterTimeMs ?? DEFAULT_FORMAT_ITER_TIME_MS);
+}
+
 /** Has the header VM format a new header area (asking for the new passphrase twice); returns it, unparsed. */
 export function formatInHeaderVm(vm: string, luksType: LuksType, settings: FormatSettings, secrets: SecretSource): Promise<Buffer> {
-  return callService(vm, 'splitdmcrypt.HeaderFormat', luksType, { peer: peer(vm), replyTimeoutMs: 600_000 }, async (channel) => {
+  return callService(vm, 'splitdmcrypt.HeaderFormat', luksType, { peer: peer(vm), replyTimeoutMs: formatReplyTimeoutMs(settings) }, async (channel) => {
     channel.send({
       type: 'format-request',
       luksType,

@@ -51,6 +51,8 @@ export async function attachCommand(command: AttachCommand, stack: CleanupStack)
   zeroize(area);
   // The header VM has done its job: it goes now, not at the end, so it holds the passphrase no longer than needed.
   await destroyDispVM(vms.header);
+  // ...and out of the record, so that `status` and `cleanup` no longer name a VM that is gone.
+  await record({ createdVms: state.createdVms.filter((vm) => vm !== vms.header) });
 
   const mappingName = newMappingName();
   const opened = await openMapping(vms.device, mappingName, unlocked, readOnly, stack);

@@ -123,6 +123,9 @@ export const Unlocked = z.object({
 }).strict();
 export type Unlocked = z.infer<typeof Unlocked>;
 
+/** A format's target unlock time when the request names neither iterTimeMs nor forcedIterations: the original's (cryptsetup's is 2000 ms for LUKS2). */
+export const DEFAULT_FORMAT_ITER_TIME_MS = 5000;
+
 export const FormatRequest = z.object({
   ...version,
   type: z.literal('format-request'),

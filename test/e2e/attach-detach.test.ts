@@ -1,5 +1,6 @@
 // The whole pipeline on the simulator: attach, read the plaintext in the destination, status, detach, nothing left.
-import { readFileSync } from 'node:fs';
+import { readdirSync, readFileSync } from 'node:fs';
+import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { useTmpDir } from '../helpers/tmp.ts';
 import { attachments, makeVolume, newSim, runningVms, runSplit, sim } from '../helpers/sim.ts';
@@ -24,6 +25,12 @@ describe('attach and detach on the simulator', () => {
     const status = await runSplit(dir, ['status']);
     expect(status.exitCode).toBe(0);
     expect(status.stdout).toMatch(/^sys-usb:sda\s+device-vm=dm-device-disp\d{4}\s+mapping=dm-device-disp\d{4}:dm-\d+\s+destination=work\s+read-only=no\s+state=ok$/m);
+    // The attachment record names only VMs that still exist: the header VM went as soon as the key was sealed.
+    const records = readdirSync(join(dir, 'dom0', 'run', 'attachments'));
+    expect(records).toHaveLength(1);
+    const record = JSON.parse(readFileSync(join(dir, 'dom0', 'run', 'attachments', records[0]!), 'utf8')) as { createdVms: string[] };
+    expect(record.createdVms.filter((vm) => !runningVms(dir).includes(vm))).toEqual([]);
+    expect(record.createdVms.some((vm) => vm.startsWith('dm-device-'))).toBe(true);
 
     const transcript = sim('transcript', dir);
     for (const secret of [volume.volumeKey, Buffer.from(volume.volumeKey.toString('hex')), Buffer.from(volume.volumeKey.toString('base64')), Buffer.from(volume.passphrase)]) {

@@ -16,7 +16,7 @@ async function setUpSized(name: string, sizeBytes: number, ...initOptions: strin
   const dir = newSim(...initOptions);
   const volume = await makeVolume(tmp, `${name}.img`, undefined, sizeBytes);
   sim('add-block', dir, 'sys-usb', 'sda', volume.path);
-  return { dir, volume, before: runningVms(dir), original: readFileSync(volume.path) };
+  return { dir, volume, before: runningVms(dir), original: readFileSync(volume.path) as Buffer };
 }
 
 /** The failure contract: one error line, nothing left running or attached, no record, the disk unchanged. */
@@ -109,6 +109,36 @@ describe('attach failures leave nothing behind', () => {
     expect(runningVms(dir)).toEqual(before);
     expect(attachments(dir)).toEqual([]);
     expect(readFileSync(path).equals(disk)).toBe(true);
+  });
+
+  // Defence in depth: something in the device VM turns no_part_scan off after DevicePrepare set it (a compromised template
+  // script, say), so the kernel model scans the disk when it is attached. The device services check before reading it.
+  it.each([
+    ['a disk with an MBR: the kernel made xvds1', true, /scanned the source disk's partition table \(found xvds1\): refusing to use it/],
+    ['a LUKS disk with no partition table: no_part_scan found off', false, /no_part_scan is no longer on in this device VM/],
+  ])('no_part_scan turned off after prepare, %s: refused before the disk is read', async (_what, withMbr, pattern) => {
+    const context = await setUp(withMbr ? 'part-scan-off-mbr' : 'part-scan-off');
+    if (withMbr) {
+      // The LUKS1 header's first sector made into an MBR too would break it; write the table over a copy's first sector instead.
+      const disk = Buffer.from(context.original);
+      disk.fill(0, 446, 512);
+      disk[446 + 4] = 0x83;
+      disk.writeUInt32LE(2048, 446 + 8);
+      disk.writeUInt32LE(2048, 446 + 12);
+      disk.writeUInt16LE(0xaa55, 510);
+      writeFileSync(context.volume.path, disk);
+      context.original = disk;
+    }
+    const folder = join(context.dir, 'vms', 'sim-dvm', 'root', 'usr', 'local', 'etc', 'qubes-rpc');
+    mkdirSync(folder, { recursive: true });
+    writeFileSync(join(folder, 'splitdmcrypt.DevicePrepare'), `#!/bin/sh
+"$SPLIT_DM_CRYPT_SYSROOT/etc/qubes-rpc/splitdmcrypt.DevicePrepare" "$@" || exit $?
+echo N > "$SPLIT_DM_CRYPT_SYSROOT/sys/module/block/parameters/no_part_scan"
+`);
+    chmodSync(join(folder, 'splitdmcrypt.DevicePrepare'), 0o755);
+    const run = await runSplit(context.dir, ['attach', 'work', 'sys-usb:sda'], `${context.volume.passphrase}\n`);
+    await expectCleanFailure(run, context, pattern);
+    expect(sim('transcript', context.dir).toString('latin1')).not.toMatch(/HeaderUnlock/);
   });
 
   it('SIGINT during attach', async () => {

@@ -24,6 +24,22 @@ export const ENTRY_POINTS = {
   'qubes-sim': 'test/sim/main.ts',
 };
 
+/**
+ * msgpackr tries to load msgpackr-extract, a native (C++) string decoder, at start-up. Bundled, that drags in node-gyp-build's
+ * search for prebuilt binaries (file-system probes on every start), and where one is found, untrusted frames would be decoded
+ * by native code. Every bundle gets a stub that throws instead: msgpackr catches it and decodes in JavaScript, everywhere.
+ */
+const noNativeMsgpack = {
+  name: 'no-native-msgpack',
+  setup(build) {
+    build.onResolve({ filter: /^msgpackr-extract$/ }, () => ({ path: 'msgpackr-extract', namespace: 'no-native-msgpack' }));
+    build.onLoad({ filter: /.*/, namespace: 'no-native-msgpack' }, () => ({
+      contents: "throw new Error('msgpackr-extract is left out of the bundle: frames are decoded in JavaScript');",
+      loader: 'js',
+    }));
+  },
+};
+
 const banner = [
   '#!/usr/bin/env node',
   // Bundled CommonJS dependencies call require(); give them one in this ES module.
@@ -43,6 +59,7 @@ await Promise.all(
       banner: { js: banner },
       legalComments: 'none',
       logLevel: 'warning',
+      plugins: [noNativeMsgpack],
     });
     await chmod(outfile, 0o755);
   }),

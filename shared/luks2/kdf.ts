@@ -1,10 +1,12 @@
 // Key-slot key derivation for LUKS2: PBKDF2 (shared with LUKS1) or Argon2i/Argon2id (hash-wasm: WebAssembly embedded in the
-// bundle, no native addon), and the benchmarks behind --iter-time.
-import { argon2i, argon2id } from 'hash-wasm';
+// bundle, no native addon; its Argon2-only build, see hash-wasm-argon2.d.ts), and the benchmarks behind --iter-time.
+import argon2Only from 'hash-wasm/dist/argon2.umd.min.js';
 import { performance } from 'node:perf_hooks';
 import { pbkdf2 } from '../luks1/pbkdf2.ts';
 import { MAX_ARGON2_TIME, MIN_ARGON2_TIME } from './constants.ts';
 import type { Luks2Kdf } from './metadata.ts';
+
+const { argon2i, argon2id } = argon2Only;
 
 /** Derives `keyBytes` bytes from the secret with the slot's KDF. Parameters were capped by the parser before this runs. */
 export async function deriveKey(kdf: Luks2Kdf, secret: Uint8Array, keyBytes: number): Promise<Buffer> {

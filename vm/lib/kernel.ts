@@ -1,9 +1,9 @@
 // The device VM's only way to the kernel: the no_part_scan switch, sysfs facts about the source disk, dmsetup and blockdev.
 import { readdir, readFile, readlink, writeFile } from 'node:fs/promises';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { execa } from 'execa';
 import { OperationError, ToolError } from '../../shared/errors.ts';
 import { vmPath } from './sysroot.ts';
+import { runTool } from './tool.ts';
 
 /** Where dom0 attaches the source disk (qvm-block attach -o frontend-dev=xvds). */
 export const SOURCE_DEVICE = 'xvds';
@@ -57,7 +57,7 @@ export async function diskPresent(disk: string): Promise<boolean> {
 }
 
 async function tool(command: string, args: readonly string[], input?: Uint8Array) {
-  const result = await execa(command, args, { input: input ?? '', reject: false, timeout: TOOL_TIMEOUT_MS, stripFinalNewline: true, encoding: 'utf8' });
+  const result = await runTool(command, args, { ...(input ? { input } : {}), timeoutMs: TOOL_TIMEOUT_MS });
   if (result.timedOut) throw new ToolError(command, undefined, '', `${command} ${args[0] ?? ''} timed out`);
   return result;
 }

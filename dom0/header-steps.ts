@@ -1,6 +1,6 @@
 // dom0's conversations with the header DisposableVM: unlock (the header goes in, a sealed key comes out) and format.
 import { headerAreaBytes, receiveHeaderArea } from '../shared/protocol/luks-types.ts';
-import { BytesFollow, DEFAULT_FORMAT_ITER_TIME_MS, HeaderSummary, SecretRequest, ShellReady, Unlocked, type LuksType } from '../shared/protocol/messages.ts';
+import { BytesFollow, DEFAULT_FORMAT_ITER_TIME_MS, FormatProgress, HeaderSummary, SecretRequest, ShellReady, Unlocked, type LuksType } from '../shared/protocol/messages.ts';
 import type { FormatSettings } from './cli.ts';
 import { answerSecretRequest, type SecretSource } from './secrets.ts';
 import { runInteractiveService } from './qubes.ts';
@@ -32,8 +32,17 @@ export function formatReplyTimeoutMs(settings: Pick<FormatSettings, 'iterTimeMs'
   return 60_000 + 4 * (settings.iterTimeMs ?? DEFAULT_FORMAT_ITER_TIME_MS);
 }
 
-/** Has the header VM format a new header area (asking for the new passphrase twice); returns it, unparsed. */
-export function formatInHeaderVm(vm: string, luksType: LuksType, settings: FormatSettings, secrets: SecretSource): Promise<Buffer> {
+/**
+ * Has the header VM format a new header area (asking for the new passphrase twice); returns it, unparsed. `onProgress` gets
+ * the milliseconds spent so far and those expected in all (0: unknown) while the VM benchmarks and derives the key slot.
+ */
+export function formatInHeaderVm(
+  vm: string,
+  luksType: LuksType,
+  settings: FormatSettings,
+  secrets: SecretSource,
+  onProgress: (elapsedMs: number, expectedMs: number) => void = () => undefined,
+): Promise<Buffer> {
   return callService(vm, 'splitdmcrypt.HeaderFormat', luksType, { peer: peer(vm), replyTimeoutMs: formatReplyTimeoutMs(settings) }, async (channel) => {
     channel.send({
       type: 'format-request',
@@ -49,9 +58,13 @@ export function formatInHeaderVm(vm: string, luksType: LuksType, settings: Forma
     });
     const size = headerAreaBytes(luksType);
     for (;;) {
-      const message = await channel.receive(SecretRequest.or(BytesFollow));
+      const message = await channel.receive(SecretRequest.or(FormatProgress).or(BytesFollow));
       if (message.type === 'secret-request') {
         await answerSecretRequest(channel, message, secrets);
+        continue;
+      }
+      if (message.type === 'format-progress') {
+        onProgress(message.elapsedMs, message.expectedMs);
         continue;
       }
       if (message.length !== size) throw new ParseError('protocol stream', 'header area', 0, `announced ${message.length} bytes, expected exactly ${size}`);

@@ -58,6 +58,22 @@ export class ProgressLine {
     this.stream.write(`\r${this.what}: ${humanBytes(done)} of ${humanBytes(total)} (${percent}%), ${humanBytes(rate)}/s, ETA ${duration((total - done) / rate)}\x1b[K`);
   }
 
+  /** For work measured in time rather than bytes (a KDF benchmark and key slot): time spent of the time expected (0: unknown). */
+  updateTime(elapsedMs: number, expectedMs: number): void {
+    const now = this.now();
+    if (!this.tty || now - this.lastDraw < UPDATE_INTERVAL_MS) return;
+    this.lastDraw = now;
+    const spent = `${(elapsedMs / 1000).toFixed(1)} s`;
+    const line = expectedMs > 0 ? `${spent} of about ${(expectedMs / 1000).toFixed(1)} s (${Math.min(99, Math.floor((elapsedMs * 100) / expectedMs))}%)` : spent;
+    this.stream.write(`\r${this.what}: ${line}\x1b[K`);
+  }
+
+  /** The final summary of time-measured work, on a terminal or not. */
+  finishTime(): void {
+    if (this.tty) this.stream.write('\r\x1b[K');
+    this.stream.write(`${this.what}: done in ${((this.now() - this.started) / 1000).toFixed(1)} s\n`);
+  }
+
   /** The final summary, on a terminal or not. */
   finish(bytes: number): void {
     const seconds = (this.now() - this.started) / 1000;

@@ -66,7 +66,13 @@ export async function overwriteHeaderFormatCommand(
   const size = areaWords(luksType);
   await confirmDestruction(`This replaces ${size} of ${label} with a new ${luksType} header: any data encrypted under the old header is lost.`, yes);
   const vms = await setUp(source, ['device', 'header'], stack);
-  const area = await formatInHeaderVm(vms.header, luksType, format, { target: label, keyFile });
+  let progress: ProgressLine | undefined;
+  const area = await formatInHeaderVm(vms.header, luksType, format, { target: label, keyFile }, (elapsedMs, expectedMs) => {
+    // Made at the first tick, once the passphrase prompts are over, so its clock starts with the key derivation.
+    progress ??= new ProgressLine(`deriving the new key slot in ${vms.header}`);
+    progress.updateTime(elapsedMs, expectedMs);
+  });
+  progress?.finishTime();
   const bytes = await writeHeaderArea(vms.device, luksType, area);
   await stack.unwind();
   info(`formatted ${label} as ${luksType} (aes-xts-plain64, ${format.keyBytes * 8}-bit key, ${format.hash}); ${bytes} bytes written`);

@@ -123,6 +123,19 @@ export const Unlocked = z.object({
 }).strict();
 export type Unlocked = z.infer<typeof Unlocked>;
 
+/**
+ * Sent by HeaderFormat about four times a second while it benchmarks and derives the new key slot: time spent, and the time it
+ * expects in all (0 when forced iterations leave it unknown). Only displayed by dom0; Argon2 runs on the service's main thread,
+ * so ticks pause while it computes.
+ */
+export const FormatProgress = z.object({
+  ...version,
+  type: z.literal('format-progress'),
+  elapsedMs: z.number().int().min(0).max(2 ** 31),
+  expectedMs: z.number().int().min(0).max(2 ** 31),
+}).strict();
+export type FormatProgress = z.infer<typeof FormatProgress>;
+
 /** A format's target unlock time when the request names neither iterTimeMs nor forcedIterations: the original's (cryptsetup's is 2000 ms for LUKS2). */
 export const DEFAULT_FORMAT_ITER_TIME_MS = 5000;
 

@@ -59,4 +59,28 @@ describe('ProgressLine', () => {
     line.finish(2 * MIB);
     expect(fake.writes.slice(1)).toEqual(['\r\x1b[K', 'w: 2.0 MiB in 1.0 s (2.0 MiB/s)\n']);
   });
+
+  it('time-measured work: seconds spent of those expected, capped below 100%, or just the seconds when unknown', () => {
+    const fake = fakeStream(true);
+    const line = new ProgressLine('deriving the new key slot', fake.options);
+    line.updateTime(1500, 6000);
+    fake.advance(300);
+    line.updateTime(7000, 6000);
+    fake.advance(300);
+    line.updateTime(2500, 0);
+    expect(fake.writes).toEqual([
+      '\rderiving the new key slot: 1.5 s of about 6.0 s (25%)\x1b[K',
+      '\rderiving the new key slot: 7.0 s of about 6.0 s (99%)\x1b[K',
+      '\rderiving the new key slot: 2.5 s\x1b[K',
+    ]);
+  });
+
+  it('time-measured work off a terminal: only the summary', () => {
+    const fake = fakeStream(false);
+    const line = new ProgressLine('deriving', fake.options);
+    line.updateTime(100, 1000);
+    fake.advance(1234);
+    line.finishTime();
+    expect(fake.writes).toEqual(['deriving: done in 1.2 s\n']);
+  });
 });

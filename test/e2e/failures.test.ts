@@ -220,6 +220,18 @@ describe('destructive commands', () => {
     expect(runningVms(context.dir)).toEqual([...context.before, 'work'].sort());
   });
 
+  it('overwrite-header-with-format tuned by --iter-time reports the key derivation\'s progress; off a terminal, only its summary', async () => {
+    const context = await setUp('format-progress');
+    const run = await runSplit(context.dir, ['overwrite-header-with-format', '--yes', '--type=luks1', '--iter-time=1000', 'sys-usb:sda'], 'fresh pass\nfresh pass\n');
+    expect(run.exitCode, run.stderr).toBe(0);
+    expect(run.stderr).toMatch(/^deriving the new key slot in dm-header-disp\d+: done in \d+\.\d s$/m);
+    // The ticks crossed dom0's pipes (about four a second while the VM worked); none was drawn, stderr not being a terminal.
+    expect(sim('transcript', context.dir).toString('latin1').split('format-progress').length - 1).toBeGreaterThan(2);
+    expect(run.stderr).not.toMatch(/\r/);
+    const { cryptsetupTestPassphrase } = await import('../helpers/cryptsetup.ts');
+    expect(await cryptsetupTestPassphrase(context.volume.path, 'fresh pass')).toBe(0);
+  });
+
   it('overwrite-header-with-format --key-file makes a volume that key file opens, in cryptsetup and in attach', async () => {
     const context = await setUp('format-key-file');
     const keyFile = join(tmp, 'format.key');

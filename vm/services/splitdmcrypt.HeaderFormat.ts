@@ -3,12 +3,16 @@
 import { OperationError, UsageError } from '../../shared/errors.ts';
 import { bytesEqual, zeroize } from '../../shared/bytes.ts';
 import type { Channel } from '../../shared/protocol/channel.ts';
-import { FormatRequest } from '../../shared/protocol/messages.ts';
+import { DEFAULT_FORMAT_ITER_TIME_MS, FormatRequest } from '../../shared/protocol/messages.ts';
+import { performance } from 'node:perf_hooks';
 import { formatHeaderArea } from '../lib/header-format.ts';
 import { requestSecret } from '../lib/secret-request.ts';
 import { runService } from '../lib/service.ts';
 
 const ATTEMPTS = 3;
+const PROGRESS_INTERVAL_MS = 250;
+/** What the KDF benchmarks add to the requested unlock time, roughly (PBKDF2's runs until one lasts 100 ms; Argon2's likewise). */
+const BENCHMARK_ALLOWANCE_MS = 1000;
 
 /** A new passphrase typed twice the same way (up to three tries), never empty. */
 async function newPassphrase(channel: Channel): Promise<Uint8Array> {
@@ -34,9 +38,15 @@ await runService(async (channel) => {
   const request = await channel.receive(FormatRequest);
   if (request.luksType !== process.env.QREXEC_SERVICE_ARGUMENT) throw new OperationError(`service argument does not match the requested type ${request.luksType}`);
   const passphrase = request.secretKind === 'key-file' ? await keyFileBytes(channel) : await newPassphrase(channel);
+  const started = performance.now();
+  const expectedMs = request.forcedIterations === undefined ? (request.iterTimeMs ?? DEFAULT_FORMAT_ITER_TIME_MS) + BENCHMARK_ALLOWANCE_MS : 0;
+  const ticker = setInterval(() => channel.send({ type: 'format-progress', elapsedMs: Math.round(performance.now() - started), expectedMs }), PROGRESS_INTERVAL_MS);
   try {
-    channel.sendBytes(await formatHeaderArea(request, passphrase));
+    const area = await formatHeaderArea(request, passphrase);
+    clearInterval(ticker);
+    channel.sendBytes(area);
   } finally {
+    clearInterval(ticker);
     zeroize(passphrase);
   }
 });

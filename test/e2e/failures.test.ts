@@ -2,6 +2,7 @@
 import { chmodSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { describe, expect, it } from 'vitest';
+import { putMbr, writeMbrDisk } from '../helpers/partition-tables.ts';
 import { useTmpDir } from '../helpers/tmp.ts';
 import { attachments, makeVolume, newSim, runningVms, runSplit, sim, startSplit, type SimRun } from '../helpers/sim.ts';
 
@@ -92,13 +93,9 @@ describe('attach failures leave nothing behind', () => {
     mkdirSync(configDir, { recursive: true });
     writeFileSync(join(configDir, 'device-vm.conf'), 'allow_partition_scan=yes\n');
     // An MBR with one partition entry (type 0x83, sectors 2048..4095) and nothing else: a disk a kernel would scan.
-    const disk = Buffer.alloc(4 * 1024 * 1024);
-    disk[446 + 4] = 0x83;
-    disk.writeUInt32LE(2048, 446 + 8);
-    disk.writeUInt32LE(2048, 446 + 12);
-    disk.writeUInt16LE(0xaa55, 510);
     const path = join(tmp, 'mbr-only.img');
-    writeFileSync(path, disk);
+    writeMbrDisk(path);
+    const disk = readFileSync(path);
     sim('add-block', dir, 'sys-usb', 'sda', path);
     const before = runningVms(dir);
     const run = await runSplit(dir, ['attach', 'work', 'sys-usb:sda'], 'x\n');
@@ -121,11 +118,7 @@ describe('attach failures leave nothing behind', () => {
     if (withMbr) {
       // The LUKS1 header's first sector made into an MBR too would break it; write the table over a copy's first sector instead.
       const disk = Buffer.from(context.original);
-      disk.fill(0, 446, 512);
-      disk[446 + 4] = 0x83;
-      disk.writeUInt32LE(2048, 446 + 8);
-      disk.writeUInt32LE(2048, 446 + 12);
-      disk.writeUInt16LE(0xaa55, 510);
+      putMbr(disk);
       writeFileSync(context.volume.path, disk);
       context.original = disk;
     }

@@ -71,11 +71,16 @@ describe('kernel tier: attach and detach', () => {
 
   it('detach retries dmsetup remove while a process in the guest holds the mapping, and finishes once it is gone', async () => {
     const kernel = await guestKernel(dir, vm);
-    // Holds the mapping open until DeviceClose has tried (and failed) to remove it at least once, then lets go.
+    // Holds the mapping open until DeviceClose has tried (and failed) to remove it at least once, then lets go. Each
+    // attempt's dmsetup lives only a moment, so /proc is scanned with shell builtins alone (starting pgrep each time, under
+    // emulation, missed them), for at most 20 s; seen at its exec, it is given 1.5 s to reach its ioctl before the fd closes.
     const hold = `exec 3</dev/dm-0; echo held
       while ! pgrep -f 'splitdmcrypt[.]DeviceClose' >/dev/null; do sleep 0.1; done
-      for i in $(seq 120); do pgrep -x dmsetup >/dev/null && break; sleep 0.05; done
-      sleep 0.3`;
+      end=$(($(date +%s) + 20)); seen=
+      while [ -z "$seen" ] && [ "$(date +%s)" -lt "$end" ]; do
+        for comm in /proc/[0-9]*/comm; do read -r name < "$comm" 2>/dev/null && [ "$name" = dmsetup ] && seen=1 && break; done
+      done
+      sleep 1.5`;
     const holder = inGuest(dir, vm, ['sh', '-c', hold]);
     for (let i = 0; i < 100 && (await inGuest(dir, vm, ['dmsetup', 'info', '-c', '--noheadings', '-o', 'open'])).stdout.trim() !== '2'; i++);
     const detach = await split(dir, ['detach', 'sys-usb:sda']);

@@ -3,12 +3,11 @@
 // table. A watcher inside the guest looks at sysfs and /dev every 50 ms for as long as the disk is attached.
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { setTimeout as sleep } from 'node:timers/promises';
 import { describe, expect, it } from 'vitest';
 import { attachments, makeLuks2Volume, runningVms, sim, type SimRun } from '../helpers/sim.ts';
 import { useTmpDir } from '../helpers/tmp.ts';
-import { embedMbrInLuks2, writeGptDisk, writeMbrDisk } from './partition-tables.ts';
-import { deviceVm, guestKernel, inGuest, KERNEL_TEST_TIMEOUT_MS, logScenario, newQemuSim, split } from './qemu-sim.ts';
+import { embedMbrInLuks2, writeGptDisk, writeMbrDisk } from '../helpers/partition-tables.ts';
+import { deviceVmDuring, guestKernel, inGuest, KERNEL_TEST_TIMEOUT_MS, logScenario, newQemuSim, split } from './qemu-sim.ts';
 
 const tmp = useTmpDir();
 const T = KERNEL_TEST_TIMEOUT_MS;
@@ -33,18 +32,6 @@ while :; do
   [ -e /run/watcher-stop ] && exit 0
   sleep 0.05
 done`;
-
-/** The device VM a running command starts, once its agent answers. */
-async function deviceVmDuring(dir: string, running: Promise<unknown>): Promise<string> {
-  let done = false;
-  void running.finally(() => (done = true));
-  while (!done) {
-    const vm = sim('ls', dir).toString().split('\n').find((name) => name.startsWith('dm-device-'));
-    if (vm && (await inGuest(dir, vm, ['true'])).exitCode === 0) return vm;
-    await sleep(300);
-  }
-  throw new Error('the command ended before its device VM answered');
-}
 
 /** Runs `args`, watching the device VM's disks while it runs; the watcher's observations and the command's result. */
 async function watchedSplit(dir: string, args: readonly string[], input: string): Promise<{ run: SimRun & { ms: number }; seen: string[]; kernel: string; vm: string }> {

@@ -7,7 +7,7 @@ import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { attachments, makeLuks2Volume, runningVms, sim } from '../helpers/sim.ts';
 import { useTmpDir } from '../helpers/tmp.ts';
-import { embedMbrInLuks2, writeGptDisk, writeMbrDisk } from './partition-tables.ts';
+import { embedMbrInLuks2, writeGptDisk, writeMbrDisk } from '../helpers/partition-tables.ts';
 import { allowPartitionScan, KERNEL_TEST_TIMEOUT_MS, kernelDuring, logScenario, newQemuSim, split } from './qemu-sim.ts';
 
 const tmp = useTmpDir();

@@ -6,7 +6,7 @@ import { cryptsetupVolumeKey } from '../helpers/cryptsetup.ts';
 import { runLuksTool } from '../helpers/luks-tool.ts';
 import { makeLuks2Volume } from '../helpers/sim.ts';
 import { useTmpDir } from '../helpers/tmp.ts';
-import { embedMbrInLuks2 } from './partition-tables.ts';
+import { embedMbrInLuks2 } from '../helpers/partition-tables.ts';
 
 const tmp = useTmpDir();
 

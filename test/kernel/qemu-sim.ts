@@ -66,17 +66,27 @@ export async function guestKernel(dir: string, vm: string): Promise<string> {
   return `${release.stdout.trim()} (booted in ${booted ?? '?'} s of guest time)`;
 }
 
-/** Polls while `running` lasts, for the device VM a command starts, and returns its guest's kernel. */
-export async function kernelDuring(dir: string, running: Promise<unknown>): Promise<string> {
+/** Polls, while `running` lasts, the device VM a command starts until `probe` answers for it; returns that answer. */
+async function whileRunning<T>(dir: string, running: Promise<unknown>, probe: (vm: string) => Promise<T | undefined>): Promise<T> {
   let done = false;
   void running.finally(() => (done = true));
   while (!done) {
     const vm = sim('ls', dir).toString().split('\n').find((name) => name.startsWith('dm-device-'));
-    const answer = vm ? await guestKernel(dir, vm).catch(() => undefined) : undefined;
-    if (answer) return answer;
-    await sleep(500);
+    const answer = vm ? await probe(vm) : undefined;
+    if (answer !== undefined) return answer;
+    await sleep(300);
   }
   throw new Error('the command ended before its device VM answered');
+}
+
+/** The guest kernel of the device VM a running command starts. */
+export function kernelDuring(dir: string, running: Promise<unknown>): Promise<string> {
+  return whileRunning(dir, running, (vm) => guestKernel(dir, vm).catch(() => undefined));
+}
+
+/** The device VM a running command starts, once its agent answers. */
+export function deviceVmDuring(dir: string, running: Promise<unknown>): Promise<string> {
+  return whileRunning(dir, running, async (vm) => ((await inGuest(dir, vm, ['true'])).exitCode === 0 ? vm : undefined));
 }
 
 /** One line for the CI log: the guest's kernel and the scenario's outcome. */

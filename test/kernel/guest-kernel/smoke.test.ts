@@ -10,7 +10,7 @@ import { useTmpDir } from '../../helpers/tmp.ts';
 import { bootGuest, type BootResult } from './boot.ts';
 import { GUEST_INIT } from './guest-init.ts';
 import { buildInitramfs } from './initramfs.ts';
-import { writeMbrDisk } from '../partition-tables.ts';
+import { writeMbrDisk } from '../../helpers/partition-tables.ts';
 import { runQmp } from './qmp-client.ts';
 
 const HERE = fileURLToPath(new URL('.', import.meta.url));

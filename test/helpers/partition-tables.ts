@@ -21,10 +21,16 @@ function mbrEntry(sector0: Buffer, slot: 1 | 2 | 3 | 4, type: number, start: num
   sector0[511] = 0xaa;
 }
 
-/** A `mib`-MiB image with an MBR whose first entry is a Linux partition (0x83) at sectors 2048-4095. */
+/** Makes `disk`'s first sector an MBR whose only entry is a Linux partition (0x83) at sectors 2048-4095 (bytes 446-511). */
+export function putMbr(disk: Buffer): void {
+  for (const slot of [2, 3, 4] as const) mbrEntry(disk, slot, 0, 0, 0);
+  mbrEntry(disk, 1, 0x83, PART_START, PART_SECTORS);
+}
+
+/** A `mib`-MiB image holding only that MBR. */
 export function writeMbrDisk(path: string, mib = 4): void {
   const image = Buffer.alloc(mib * 1024 * 1024);
-  mbrEntry(image, 1, 0x83, PART_START, PART_SECTORS);
+  putMbr(image);
   writeFileSync(path, image);
 }
 

@@ -11,7 +11,7 @@ import {
   cryptsetupVolumeKey,
   type Luks2FormatOptions,
 } from '../helpers/cryptsetup.ts';
-import { runLuksTool } from '../helpers/luks-tool.ts';
+import { runLuksTool, unlockWithTool } from '../helpers/luks-tool.ts';
 import { useTmpDir } from '../helpers/tmp.ts';
 import { withJson } from '../shared/luks2/fixture.ts';
 
@@ -24,23 +24,6 @@ const keyFile = (name: string, content: string | Buffer): string => {
   return path;
 };
 
-interface Unlocked {
-  volumeKey: string;
-  keyslot: number;
-  type: string;
-  cipher: string;
-  offsetBytes: number;
-  offsetSectors: number;
-  sectorSize: number;
-  mappable: boolean;
-}
-
-async function ourUnlock(path: string, passphrase: string, extra: string[] = []): Promise<Unlocked> {
-  const run = await runLuksTool(['unlock', path, '--dump-volume-key', ...extra], `${passphrase}\n`);
-  expect(run.stderr).toBe('');
-  expect(run.exitCode).toBe(0);
-  return JSON.parse(run.stdout) as Unlocked;
-}
 
 describe('LUKS2 volumes made by cryptsetup unlock to the key cryptsetup dumps', () => {
   const MATRIX: (Luks2FormatOptions & { kdf: NonNullable<Luks2FormatOptions['kdf']> })[] = [
@@ -52,7 +35,7 @@ describe('LUKS2 volumes made by cryptsetup unlock to the key cryptsetup dumps', 
   it.each(MATRIX)('$kdf $keySize bits $hash, sectors of $sectorSize', async (options) => {
     const path = image();
     await cryptsetupFormatLuks2(path, 'pass word', options);
-    const unlocked = await ourUnlock(path, 'pass word');
+    const unlocked = await unlockWithTool(path, 'pass word');
     expect(unlocked.volumeKey).toBe(await cryptsetupVolumeKey(path, 'pass word'));
     expect(unlocked).toMatchObject({ type: 'luks2', keyslot: 0, cipher: 'aes-xts-plain64', offsetBytes: 16777216, offsetSectors: 32768, sectorSize: options.sectorSize, mappable: true });
     expect(unlocked.volumeKey).toHaveLength((options.keySize! / 8) * 2);

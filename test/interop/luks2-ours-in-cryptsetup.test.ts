@@ -10,7 +10,7 @@ import {
   cryptsetupTestPassphrase,
   cryptsetupVolumeKey,
 } from '../helpers/cryptsetup.ts';
-import { runLuksTool } from '../helpers/luks-tool.ts';
+import { runLuksTool, unlockWithTool } from '../helpers/luks-tool.ts';
 import { useTmpDir } from '../helpers/tmp.ts';
 
 const dir = useTmpDir();
@@ -24,23 +24,6 @@ const keyFile = (name: string, content: string | Buffer): string => {
 const PBKDF2 = ['--type', 'luks2', '--pbkdf', 'pbkdf2', '--pbkdf-force-iterations', '1000'];
 const ARGON2ID = ['--pbkdf', 'argon2id', '--pbkdf-memory', '8192', '--pbkdf-parallel', '1', '--pbkdf-force-iterations', '4'];
 
-interface Unlocked {
-  volumeKey: string;
-  keyslot: number;
-  type: string;
-  cipher: string;
-  offsetBytes: number;
-  offsetSectors: number;
-  sectorSize: number;
-  mappable: boolean;
-}
-
-async function ourUnlock(path: string, passphrase: string, extra: string[] = []): Promise<Unlocked> {
-  const run = await runLuksTool(['unlock', path, '--dump-volume-key', ...extra], `${passphrase}\n`);
-  expect(run.stderr).toBe('');
-  expect(run.exitCode).toBe(0);
-  return JSON.parse(run.stdout) as Unlocked;
-}
 
 describe('LUKS2 headers we make are accepted by cryptsetup', () => {
   it.each([
@@ -54,7 +37,7 @@ describe('LUKS2 headers we make are accepted by cryptsetup', () => {
     expect(run.exitCode).toBe(0);
     expect(readFileSync(path).length).toBe(16 * 1024 * 1024);
     expect(await cryptsetupTestPassphrase(path, 'new pass')).toBe(0);
-    expect((await ourUnlock(path, 'new pass')).volumeKey).toBe(await cryptsetupVolumeKey(path, 'new pass'));
+    expect((await unlockWithTool(path, 'new pass')).volumeKey).toBe(await cryptsetupVolumeKey(path, 'new pass'));
   });
 
   it('slots we add, change and remove are seen the same way by cryptsetup, and its slots by us', async () => {
@@ -64,14 +47,14 @@ describe('LUKS2 headers we make are accepted by cryptsetup', () => {
     expect(JSON.parse((await runLuksTool(['add-key', path, ...ARGON2ID], 'one\ntwo\n')).stdout)).toEqual({ addedKeyslot: 1 });
     expect(await cryptsetupTestPassphrase(path, 'two')).toBe(1);
     await cryptsetupAddKeyLuks2(path, keyFile('two', 'two'), keyFile('cs', 'from cryptsetup'), 'argon2i');
-    expect((await ourUnlock(path, 'from cryptsetup')).keyslot).toBe(2);
+    expect((await unlockWithTool(path, 'from cryptsetup')).keyslot).toBe(2);
     expect(JSON.parse((await runLuksTool(['change-key', path, '--pbkdf', 'pbkdf2', '--pbkdf-force-iterations', '1000'], 'two\nthree\n')).stdout)).toEqual({ changedKeyslot: 1 });
     expect(await cryptsetupTestPassphrase(path, 'two')).toBeUndefined();
     expect(await cryptsetupTestPassphrase(path, 'three')).toBe(1);
     expect(await cryptsetupVolumeKey(path, 'three')).toBe(key);
     expect(JSON.parse((await runLuksTool(['remove-key', path], 'one\n')).stdout)).toEqual({ removedKeyslot: 0 });
     expect(await cryptsetupTestPassphrase(path, 'one')).toBeUndefined();
-    expect((await ourUnlock(path, 'from cryptsetup')).volumeKey).toBe(key);
+    expect((await unlockWithTool(path, 'from cryptsetup')).volumeKey).toBe(key);
     const dump = JSON.parse((await runLuksTool(['dump', path])).stdout) as { seqid: number; keyslots: { index: number }[] };
     expect(dump.keyslots.map((s) => s.index)).toEqual([1, 2]);
   });

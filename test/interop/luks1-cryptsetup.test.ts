@@ -9,20 +9,15 @@ import {
   cryptsetupTestPassphrase,
   cryptsetupVolumeKey,
 } from '../helpers/cryptsetup.ts';
-import { runLuksTool } from '../helpers/luks-tool.ts';
-import { useTmpDir } from '../helpers/tmp.ts';
+import { runLuksTool, unlockWithTool } from '../helpers/luks-tool.ts';
+import { useScratchFiles } from '../helpers/tmp.ts';
 
-const dir = useTmpDir();
-let counter = 0;
-const image = (): string => join(dir, `v${counter++}.img`);
+const { dir, image } = useScratchFiles();
 const FAST = ['--pbkdf-force-iterations', '1000'];
 
 async function ourVolumeKey(path: string, passphrase: string, extra: string[] = []): Promise<{ key: string; keyslot: number }> {
-  const run = await runLuksTool(['unlock', path, '--dump-volume-key', ...extra], `${passphrase}\n`);
-  expect(run.stderr).toBe('');
-  expect(run.exitCode).toBe(0);
-  const parsed = JSON.parse(run.stdout) as { volumeKey: string; keyslot: number };
-  return { key: parsed.volumeKey, keyslot: parsed.keyslot };
+  const unlocked = await unlockWithTool(path, passphrase, extra);
+  return { key: unlocked.volumeKey, keyslot: unlocked.keyslot };
 }
 
 describe('volumes made by cryptsetup unlock to the key cryptsetup dumps', () => {

@@ -2,7 +2,6 @@
 // split-dm-crypt-luks tool (the other direction is in luks2-ours-in-cryptsetup.test.ts). KDF costs are
 // small (PBKDF2 1000 iterations, cryptsetup's minimum; Argon2 8 MiB and 4 passes): the cost is not what is under test.
 import { readFileSync, writeFileSync } from 'node:fs';
-import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import {
   cryptsetupAddKeyLuks2,
@@ -12,17 +11,10 @@ import {
   type Luks2FormatOptions,
 } from '../helpers/cryptsetup.ts';
 import { runLuksTool, unlockWithTool } from '../helpers/luks-tool.ts';
-import { useTmpDir } from '../helpers/tmp.ts';
+import { useScratchFiles } from '../helpers/tmp.ts';
 import { withJson } from '../shared/luks2/fixture.ts';
 
-const dir = useTmpDir();
-let counter = 0;
-const image = (): string => join(dir, `v${counter++}.img`);
-const keyFile = (name: string, content: string | Buffer): string => {
-  const path = join(dir, `${name}.key`);
-  writeFileSync(path, content);
-  return path;
-};
+const { image, keyFile } = useScratchFiles();
 
 
 describe('LUKS2 volumes made by cryptsetup unlock to the key cryptsetup dumps', () => {

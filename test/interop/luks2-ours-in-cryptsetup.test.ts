@@ -1,8 +1,7 @@
 // LUKS2 interop with the real cryptsetup, our side: headers and key slots made by the bundled split-dm-crypt-luks tool, opened
 // and changed by cryptsetup (the other direction is in luks2-cryptsetup.test.ts; two files so both test workers share the work).
 // KDF costs are small (PBKDF2 1000 iterations, cryptsetup's minimum; Argon2 8 MiB and 4 passes): the cost is not what is under test.
-import { readFileSync, writeFileSync } from 'node:fs';
-import { join } from 'node:path';
+import { readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
 import {
   cryptsetupAddKeyLuks2,
@@ -11,16 +10,9 @@ import {
   cryptsetupVolumeKey,
 } from '../helpers/cryptsetup.ts';
 import { runLuksTool, unlockWithTool } from '../helpers/luks-tool.ts';
-import { useTmpDir } from '../helpers/tmp.ts';
+import { useScratchFiles } from '../helpers/tmp.ts';
 
-const dir = useTmpDir();
-let counter = 0;
-const image = (): string => join(dir, `v${counter++}.img`);
-const keyFile = (name: string, content: string | Buffer): string => {
-  const path = join(dir, `${name}.key`);
-  writeFileSync(path, content);
-  return path;
-};
+const { image, keyFile } = useScratchFiles();
 const PBKDF2 = ['--type', 'luks2', '--pbkdf', 'pbkdf2', '--pbkdf-force-iterations', '1000'];
 const ARGON2ID = ['--pbkdf', 'argon2id', '--pbkdf-memory', '8192', '--pbkdf-parallel', '1', '--pbkdf-force-iterations', '4'];
 

@@ -15,17 +15,36 @@ import { newSim, type SimRun, type TestVolume } from '../helpers/sim.ts';
 // code, without a Node.js start for each (the suite runs a few hundred commands).
 const attachments = (dir: string): string[] => listAttachments(dir).split('\n').filter(Boolean);
 
+/** One command's run, with what a failure message needs to say where the time went. */
+export interface TimedRun extends SimRun {
+  readonly timedOut: boolean;
+  readonly seconds: number;
+}
+
+/**
+ * How long one simulated command may take before the harness stops it. Why this much: under the full suite (two test files at
+ * once, QEMU guests of the kernel tier among them, PARALLEL commands here) an honest failing attach measured up to 40 s on two
+ * cores, and dom0's own limits end any wait for a VM long before.
+ */
+const RUN_LIMIT_MS = 240_000;
+
 /** Runs qvm-block-split in the simulator's environment (what `qubes-sim env` prints). */
-export async function runSplit(dir: string, args: readonly string[], input = ''): Promise<SimRun> {
+export async function runSplit(dir: string, args: readonly string[], input = ''): Promise<TimedRun> {
   const env = {
     PATH: `${join(dir, 'bin')}:${process.env.PATH ?? ''}`,
     QUBES_SIM_DIR: dir,
     SPLIT_DM_CRYPT_CONF: join(dir, 'dom0', 'split-dm-crypt.conf'),
     SPLIT_DM_CRYPT_RUNDIR: join(dir, 'dom0', 'run'),
   };
-  const result = await execa(join(dir, 'bin', 'qvm-block-split'), args, { input, reject: false, timeout: 120_000, env });
-  return { exitCode: result.exitCode ?? -1, stdout: String(result.stdout), stderr: String(result.stderr) };
+  const started = Date.now();
+  const result = await execa(join(dir, 'bin', 'qvm-block-split'), args, { input, reject: false, timeout: RUN_LIMIT_MS, env });
+  const seconds = Math.round((Date.now() - started) / 100) / 10;
+  return { exitCode: result.exitCode ?? -1, stdout: String(result.stdout), stderr: String(result.stderr), timedOut: result.timedOut, seconds };
 }
+
+/** "qvm-block-split attach ... with a fail at qvm-start#1 ...: exit 1 after 12.3 s", the prefix of every assertion message. */
+const describeRun = (scenario: Scenario, mode: FaultMode, step: Step, run: TimedRun): string =>
+  `${scenario.name} with a ${mode} at ${step.label}: exit ${run.exitCode} after ${run.seconds} s${run.timedOut ? ' (stopped by the harness)' : ''}\nstderr:\n${run.stderr}`;
 
 export interface Scenario {
   readonly name: string;
@@ -116,13 +135,15 @@ export async function recordSteps(scenario: Scenario, volume: TestVolume, tmp: s
   return calls.map((call) => ({ key: call.key, index: call.index, seq: call.seq, label: `${call.key}#${call.index} ${call.argv.join(' ').slice(0, 60)}` }));
 }
 
-function expectOneErrorLine(run: SimRun): string {
+function expectOneErrorLine(run: TimedRun, context: string): string {
+  // A run the harness had to stop says nothing about dom0's messages: report it as what it is.
+  expect(run.timedOut, context).toBe(false);
   const lines = run.stderr.split('\n').filter(Boolean);
   // Everything dom0 prints is in its one voice: no stack trace, no raw tool output.
-  for (const line of lines) expect(line, run.stderr).toMatch(/^qvm-block-split: |^overwriting \S+: [0-9.]+ [KMG]?i?B/);
-  expect(run.stderr).not.toMatch(/^\s+at |unexpected failure|internal error/m);
+  for (const line of lines) expect(line, context).toMatch(/^qvm-block-split: |^overwriting \S+: [0-9.]+ [KMG]?i?B/);
+  expect(run.stderr, context).not.toMatch(/^\s+at |unexpected failure|internal error/m);
   const errors = lines.filter((line) => line.startsWith('qvm-block-split: error:'));
-  expect(errors, run.stderr).toHaveLength(1);
+  expect(errors, context).toHaveLength(1);
   return errors[0]!;
 }
 
@@ -152,30 +173,31 @@ export function injectAt(scenario: Scenario, volume: TestVolume, tmp: string, st
     if (mode === 'hang') writeFileSync(join(world.dir, 'dom0', 'split-dm-crypt.conf'), ['START', 'REPLY', 'TOOL'].map((k) => `${k}_TIMEOUT_S=${HANG_LIMIT_S}\n`).join(''));
     faultCommand(world.dir, ['--target', step.key, '--nth', String(step.index), '--mode', mode]);
     const run = await runSplit(world.dir, scenario.args, scenario.input);
+    const context = describeRun(scenario, mode, step, run);
     const fired = readCalls(world.dir).some((call) => call.fault === mode);
-    expect(fired, `the fault at ${step.label} never fired (exit ${run.exitCode}): ${run.stderr}`).toBe(true);
+    expect(fired, `the fault never fired: ${context}`).toBe(true);
     let absorbed = false;
     if (run.exitCode === 0) {
       // A fault dom0 may legitimately absorb: garbage on a tool whose output is not used, a failed qvm-kill tried again.
       absorbed = true;
-      expect(run.stderr).not.toMatch(/error:/);
+      expect(run.stderr, context).not.toMatch(/error:/);
       if (scenario.args[0] === 'attach') expect((await runSplit(world.dir, ['detach', 'sys-usb:sda'])).exitCode).toBe(0);
     } else {
-      const error = expectOneErrorLine(run);
+      const error = expectOneErrorLine(run, context);
       if (mode === 'hang') {
-        expect(run.exitCode, run.stderr).toBe(3);
-        expect(error).toMatch(/did not (answer|finish|end) within/);
+        expect(run.exitCode, context).toBe(3);
+        expect(error, context).toMatch(/did not (answer|finish|end) within/);
       }
       if (scenario.rerunAfterFailure) {
         const again = await runSplit(world.dir, scenario.args, scenario.input);
-        expect(again.exitCode, `re-run after a failure at ${step.label}: ${again.stderr}`).toBe(0);
+        expect(again.exitCode, `re-run after a failure at ${step.label} (${again.seconds} s): ${again.stderr}`).toBe(0);
       }
     }
     const expectedVms = scenario.rerunAfterFailure || (absorbed && scenario.args[0] === 'attach') ? vmsAfterDetach(world, scenario) : world.vms;
     const vms = vmsOf(world.dir);
     // The destination DisposableVM of an absorbed attach stays, as after any attach: detach leaves it to the user.
-    expect(vms.filter((vm) => !/^dm-destination-disp/.test(vm) || !absorbed), `VMs after a ${mode} at ${step.label}: ${run.stderr}`).toEqual(expectedVms);
-    expect(attachments(world.dir), `attachments after a ${mode} at ${step.label}: ${run.stderr}`).toEqual(scenario.rerunAfterFailure ? [] : world.attachments);
+    expect(vms.filter((vm) => !/^dm-destination-disp/.test(vm) || !absorbed), `VMs after the ${context}`).toEqual(expectedVms);
+    expect(attachments(world.dir), `attachments after the ${context}`).toEqual(scenario.rerunAfterFailure ? [] : world.attachments);
     expect(mappingsOf(world.dir), `mappings after a ${mode} at ${step.label}`).toEqual([]);
     expect(runDirFiles(world.dir, 'locks'), 'locks left').toEqual([]);
     expect(runDirFiles(world.dir, 'attachments'), 'attachment records left').toEqual([]);

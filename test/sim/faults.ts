@@ -3,7 +3,8 @@
 // one name fail (exit 1 and a line on stderr), hang (never answer; dom0's time limit must end it) or answer garbage (every byte
 // it writes to stdout replaced by random bytes, after a random prefix). The simulator calls in here from two hook lines only.
 import { randomBytes, randomInt } from 'node:crypto';
-import { appendFileSync, existsSync, mkdirSync, readFileSync, renameSync, rmdirSync, statSync, writeFileSync } from 'node:fs';
+import { appendFileSync, existsSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
+import { withLock } from './file-lock.ts';
 import { join } from 'node:path';
 import { SimToolError } from './state.ts';
 
@@ -34,33 +35,8 @@ export const faultsPath = (dir: string): string => join(dir, 'faults.json');
 export const callsPath = (dir: string): string => join(dir, 'calls.jsonl');
 const countersPath = (dir: string): string => join(dir, 'calls-counters.json');
 
-const sleepSync = (ms: number): void => void Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, ms);
-
-/** Runs `work` under DIR/.calls-lock (mkdir is atomic): concurrent fake tools get distinct call numbers. */
-function locked<T>(dir: string, work: () => T): T {
-  const lock = join(dir, '.calls-lock');
-  for (let tries = 0; ; tries++) {
-    try {
-      mkdirSync(lock);
-      break;
-    } catch (error) {
-      if ((error as NodeJS.ErrnoException).code !== 'EEXIST') throw error;
-      // Held only for a few file operations: older than 30 s means its holder was killed.
-      try {
-        if (Date.now() - statSync(lock).mtimeMs > 30_000) rmdirSync(lock);
-      } catch {
-        // Released meanwhile.
-      }
-      if (tries > 40_000) throw new SimToolError('qubes-sim: the calls lock was held too long');
-      sleepSync(1 + randomInt(4));
-    }
-  }
-  try {
-    return work();
-  } finally {
-    rmdirSync(lock);
-  }
-}
+/** Runs `work` under the lock DIR/.calls-lock: concurrent fake tools get distinct call numbers. */
+const locked = <T>(dir: string, work: () => T): T => withLock(join(dir, '.calls-lock'), 'calls', work);
 
 function readFaults(dir: string): Fault[] {
   if (!existsSync(faultsPath(dir))) return [];

@@ -11,6 +11,7 @@ import { qvmRun } from './qrexec.ts';
 import { qvmBlock } from './qvm-block.ts';
 import { qvmCreate, qvmKill, qvmRemove, qvmStart } from './qvm-lifecycle.ts';
 import { qubesPrefs, qvmCheck, qvmLs, qvmPrefs } from './qvm-queries.ts';
+import { endOnSignals } from './signals.ts';
 import { readState, SimToolError } from './state.ts';
 import { vmTool } from './vm-tools.ts';
 import { addBlock, addVm, init, setSetting } from './world.ts';
@@ -72,6 +73,8 @@ async function main(argv: readonly string[]): Promise<Output> {
   if (!first) throw new SimToolError(USAGE, 64);
   return worldCommand(command, resolve(first), rest);
 }
+
+endOnSignals();
 
 // A reader that stops early (`read-block ... | head -c 512`) is not an error.
 process.stdout.on('error', (error: NodeJS.ErrnoException) => {

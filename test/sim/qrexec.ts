@@ -11,6 +11,7 @@ import { qvmStart } from './qvm-lifecycle.ts';
 import { parseToolArgs, usageError } from './tool-args.ts';
 import { readState, transcriptPath, vmRoot } from './state.ts';
 import { beforeService } from './faults.ts';
+import { takeOverSignals } from './signals.ts';
 
 /** qrexec's exit codes for a call that never reached a service. */
 export const QREXEC_EXIT = { notFound: 127, refused: 126, failure: 125 } as const;
@@ -49,19 +50,17 @@ function relay(dir: string, label: string, command: string, args: readonly strin
   record(dir, `\n--- qvm-run ${label}\n`);
   const child = spawn(command, args, { env, cwd, stdio: ['pipe', 'pipe', 'pipe'], detached: true });
   // qvm-run interrupted: the connection goes away and the qube-side processes with it.
-  for (const [signal, code] of [['SIGINT', 130], ['SIGTERM', 143], ['SIGHUP', 129]] as const) {
-    process.on(signal, () => {
-      if (child.pid !== undefined) {
-        try {
-          process.kill(-child.pid, 'SIGKILL');
-        } catch {
-          // Already gone.
-        }
+  takeOverSignals((signal, code) => {
+    if (child.pid !== undefined) {
+      try {
+        process.kill(-child.pid, 'SIGKILL');
+      } catch {
+        // Already gone.
       }
-      record(dir, `\n--- qvm-run ${label}: interrupted by ${signal}\n`);
-      process.exit(code);
-    });
-  }
+    }
+    record(dir, `\n--- qvm-run ${label}: interrupted by ${signal}\n`);
+    process.exit(code);
+  });
   process.stdin.on('data', (chunk: Buffer) => {
     record(dir, chunk);
     if (!child.stdin.write(chunk)) process.stdin.pause();
@@ -98,12 +97,10 @@ async function relayToGuest(dir: string, vm: string, label: string, argv: readon
   const runtime = guestRuntime(dir, vm);
   if (!runtime) throw new Error(`qvm-run: ${vm} has no running QEMU guest`);
   record(dir, `\n--- qvm-run ${label}\n`);
-  for (const [signal, code] of [['SIGINT', 130], ['SIGTERM', 143], ['SIGHUP', 129]] as const) {
-    process.on(signal, () => {
-      record(dir, `\n--- qvm-run ${label}: interrupted by ${signal}\n`);
-      process.exit(code);
-    });
-  }
+  takeOverSignals((signal, code) => {
+    record(dir, `\n--- qvm-run ${label}: interrupted by ${signal}\n`);
+    process.exit(code);
+  });
   const stdin = process.stdin;
   stdin.on('data', (chunk: Buffer) => record(dir, chunk));
   const relayed = (to: NodeJS.WriteStream) => (chunk: Buffer) => {

@@ -1,8 +1,9 @@
 // The simulator's world: qubes, block devices, attachments and global prefs in DIR/state.json, each qube's dm mappings in
 // DIR/vms/NAME/dm.json. Fake tools run concurrently (the orchestrator starts DisposableVMs in parallel), so every
 // read-modify-write happens under one lock; nobody holds it while a service or a boot delay runs.
-import { existsSync, mkdirSync, readFileSync, renameSync, rmdirSync, statSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
+import { withLock } from './file-lock.ts';
 
 export type VmClass = 'AdminVM' | 'AppVM' | 'DispVM' | 'TemplateVM';
 
@@ -112,41 +113,18 @@ export function writeMappings(dir: string, vm: string, mappings: readonly SimMap
   writeJson(mappingsPath(dir, vm), mappings);
 }
 
-const STALE_LOCK_MS = 30_000;
-const LOCK_GIVE_UP_MS = 60_000;
 const sleepSync = (ms: number): void => void Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, ms);
 
-function acquire(lock: string): void {
-  const started = Date.now();
-  for (;;) {
-    try {
-      mkdirSync(lock);
-      return;
-    } catch (error) {
-      if ((error as NodeJS.ErrnoException).code !== 'EEXIST') throw error;
-    }
-    // A tool killed inside the critical section leaves the lock behind; nothing holds it that long on purpose.
-    try {
-      if (Date.now() - statSync(lock).mtimeMs > STALE_LOCK_MS) rmdirSync(lock);
-    } catch {
-      // Released meanwhile.
-    }
-    if (Date.now() - started > LOCK_GIVE_UP_MS) throw new SimToolError('qubes-sim: the state lock was held for a minute');
-    sleepSync(2 + Math.floor(Math.random() * 5));
-  }
-}
-
-/** Runs `change` under DIR/.lock (mkdir is atomic) on a fresh copy of the state, then saves the state. */
+/** Runs `change` under the lock DIR/.lock on a fresh copy of the state, then saves the state. */
 export function withState<T>(dir: string, change: (state: SimState) => T): T {
-  const lock = join(dir, '.lock');
   readState(dir);
-  acquire(lock);
-  try {
+  return withLock(join(dir, '.lock'), 'state', () => {
+    // For the simulator's own tests only: hold the lock long enough to signal a tool inside its critical section.
+    const hold = Number(process.env.QUBES_SIM_TEST_HOLD_LOCK_MS ?? 0);
+    if (hold > 0) sleepSync(Math.min(hold, 10_000));
     const state = readState(dir);
     const result = change(state);
     writeState(dir, state);
     return result;
-  } finally {
-    rmdirSync(lock);
-  }
+  });
 }

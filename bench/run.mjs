@@ -6,6 +6,7 @@ import { existsSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { rawText } from '../scripts/raw-text-plugin.mjs';
 
 process.chdir(join(dirname(fileURLToPath(import.meta.url)), '..'));
 if (!existsSync('dist/qvm-block-split.mjs') || !existsSync('dist/split-dm-crypt-luks.mjs')) {
@@ -23,6 +24,7 @@ try {
     target: 'node20',
     banner: { js: "import { createRequire as __benchCreateRequire } from 'node:module'; const require = __benchCreateRequire(import.meta.url);" },
     logLevel: 'warning',
+    plugins: [rawText],
   });
   const result = spawnSync(process.execPath, [outfile, ...process.argv.slice(2)], { stdio: 'inherit' });
   process.exitCode = result.status ?? 1;

@@ -4,6 +4,7 @@
 import { build } from 'esbuild';
 import { existsSync, readdirSync } from 'node:fs';
 import { chmod } from 'node:fs/promises';
+import { rawText } from './raw-text-plugin.mjs';
 
 const SERVICE_DIR = 'vm/services';
 
@@ -59,7 +60,7 @@ await Promise.all(
       banner: { js: banner },
       legalComments: 'none',
       logLevel: 'warning',
-      plugins: [noNativeMsgpack],
+      plugins: [noNativeMsgpack, rawText],
     });
     await chmod(outfile, 0o755);
   }),

@@ -1,29 +1,16 @@
 // Key-slot key derivation for LUKS2: PBKDF2 (shared with LUKS1) or Argon2i/Argon2id (hash-wasm: WebAssembly embedded in the
-// bundle, no native addon; its Argon2-only build, see hash-wasm-argon2.d.ts), and the benchmarks behind --iter-time.
-import argon2Only from 'hash-wasm/dist/argon2.umd.min.js';
+// bundle, no native addon; its Argon2-only build, see hash-wasm-argon2.d.ts, run on a worker thread by argon2-worker.ts), and the
+// benchmarks behind --iter-time.
 import { performance } from 'node:perf_hooks';
 import { pbkdf2 } from '../luks1/pbkdf2.ts';
+import { argon2OnWorker } from './argon2-worker.ts';
 import { MAX_ARGON2_TIME, MIN_ARGON2_TIME } from './constants.ts';
 import type { Luks2Kdf } from './metadata.ts';
-
-const { argon2i, argon2id } = argon2Only;
 
 /** Derives `keyBytes` bytes from the secret with the slot's KDF. Parameters were capped by the parser before this runs. */
 export async function deriveKey(kdf: Luks2Kdf, secret: Uint8Array, keyBytes: number): Promise<Buffer> {
   if (kdf.type === 'pbkdf2') return pbkdf2(secret, kdf.salt, kdf.iterations, keyBytes, kdf.hash);
-  const run = kdf.type === 'argon2i' ? argon2i : argon2id;
-  const key = await run({
-    password: secret,
-    salt: kdf.salt,
-    iterations: kdf.time,
-    memorySize: kdf.memoryKiB,
-    parallelism: kdf.cpus,
-    hashLength: keyBytes,
-    outputType: 'binary',
-  });
-  const out = Buffer.from(key);
-  key.fill(0);
-  return out;
+  return argon2OnWorker({ type: kdf.type, password: secret, salt: kdf.salt, iterations: kdf.time, memoryKiB: kdf.memoryKiB, parallelism: kdf.cpus, hashLength: keyBytes });
 }
 
 /** The Argon2 memory at which the benchmark runs (cost grows linearly with memory, so a smaller run is scaled up). */

@@ -125,8 +125,8 @@ export type Unlocked = z.infer<typeof Unlocked>;
 
 /**
  * Sent by HeaderFormat about four times a second while it benchmarks and derives the new key slot: time spent, and the time it
- * expects in all (0 when forced iterations leave it unknown). Only displayed by dom0; Argon2 runs on the service's main thread,
- * so ticks pause while it computes.
+ * expects in all (0 when forced iterations leave it unknown). Only displayed by dom0. They keep coming while Argon2 computes:
+ * it runs on a worker thread (shared/luks2/argon2-worker.ts).
  */
 export const FormatProgress = z.object({
   ...version,

@@ -69,12 +69,21 @@ function acquire(path: string, what: string): void {
   }
 }
 
+/** Removes our lock; one broken meanwhile (we looked dead or stale to another tool) is already gone, which is no error. */
+function release(path: string): void {
+  try {
+    if (readFileSync(path, 'latin1') === String(process.pid)) unlinkSync(path);
+  } catch (error) {
+    if ((error as NodeJS.ErrnoException).code !== 'ENOENT') throw error;
+  }
+}
+
 /** Runs `work` holding the lock file `path`; `what` names it in the give-up error ("state", "calls"). */
 export function withLock<T>(path: string, what: string, work: () => T): T {
   acquire(path, what);
   try {
     return work();
   } finally {
-    unlinkSync(path);
+    release(path);
   }
 }

@@ -112,6 +112,22 @@ async function relayToGuest(dir: string, vm: string, label: string, argv: readon
   return exitCode;
 }
 
+/** `NAME+ARGUMENT` checked by qrexec's rules and found in the qube's tree; or the exit code qrexec gives (recorded in the transcript). */
+function lookUpService(dir: string, vm: string, root: string, target: string): { name: string; argument: string; file: string } | number {
+  const plus = target.indexOf('+');
+  const [name, argument] = plus < 0 ? [target, ''] : [target.slice(0, plus), target.slice(plus + 1)];
+  if (!SERVICE_NAME.test(name) || !SERVICE_ARGUMENT.test(argument)) {
+    record(dir, `\n--- qvm-run ${vm} ${target}: invalid service name\n`);
+    return QREXEC_EXIT.failure;
+  }
+  const file = findService(root, name, argument);
+  if (!file) {
+    record(dir, `\n--- qvm-run ${vm} ${target}: service not found, exit 127\n`);
+    return QREXEC_EXIT.notFound;
+  }
+  return { name, argument, file };
+}
+
 /**
  * `qvm-run [--pass-io] [--no-autostart] [-u USER] [--service] VMNAME COMMAND`. Exit code: the remote one; 1 when the qube is
  * not running and --no-autostart was given (silent with --pass-io, as qvm-run is); 127 for a service that does not exist.
@@ -142,17 +158,9 @@ export async function qvmRun(dir: string, rawArgs: readonly string[]): Promise<n
   const cwd = join(root, 'home/user');
   const user = args.values.get('--user')?.at(-1) ?? 'user';
   if (!args.flags.has('--service')) return relay(dir, `${vmName} (${user}) ${target}`, 'sh', ['-c', target], env, cwd);
-  const plus = target.indexOf('+');
-  const [name, argument] = plus < 0 ? [target, ''] : [target.slice(0, plus), target.slice(plus + 1)];
-  if (!SERVICE_NAME.test(name) || !SERVICE_ARGUMENT.test(argument)) {
-    record(dir, `\n--- qvm-run ${vmName} ${target}: invalid service name\n`);
-    return QREXEC_EXIT.failure;
-  }
-  const file = findService(root, name, argument);
-  if (!file) {
-    record(dir, `\n--- qvm-run ${vmName} ${target}: service not found, exit 127\n`);
-    return QREXEC_EXIT.notFound;
-  }
+  const found = lookUpService(dir, vmName, root, target);
+  if (typeof found === 'number') return found;
+  const { name, argument, file } = found;
   Object.assign(env, { QREXEC_REMOTE_DOMAIN: 'dom0', QREXEC_SERVICE_ARGUMENT: argument, QREXEC_SERVICE_FULL_NAME: target });
   const injected = await beforeService(dir, vmName, name, argument, env);
   if (injected !== undefined) return injected;
@@ -162,18 +170,10 @@ export async function qvmRun(dir: string, rawArgs: readonly string[]): Promise<n
 /** qvm-run into a QEMU guest: a command through `sh -c`, or a service found in the qube's tree and run at its path in the guest. */
 async function runInGuest(dir: string, vm: string, root: string, target: string, service: boolean, user: string): Promise<number> {
   if (!service) return relayToGuest(dir, vm, `${vm} (${user}) ${target}`, ['sh', '-c', target], guestEnvironment());
-  const plus = target.indexOf('+');
-  const [name, argument] = plus < 0 ? [target, ''] : [target.slice(0, plus), target.slice(plus + 1)];
-  if (!SERVICE_NAME.test(name) || !SERVICE_ARGUMENT.test(argument)) {
-    record(dir, `\n--- qvm-run ${vm} ${target}: invalid service name\n`);
-    return QREXEC_EXIT.failure;
-  }
   // The guest sees the qube's tree laid over its root, so the file found here is at the same path there.
-  const file = findService(root, name, argument);
-  if (!file) {
-    record(dir, `\n--- qvm-run ${vm} ${target}: service not found, exit 127\n`);
-    return QREXEC_EXIT.notFound;
-  }
+  const found = lookUpService(dir, vm, root, target);
+  if (typeof found === 'number') return found;
+  const { name, argument, file } = found;
   const env = guestEnvironment({ QREXEC_REMOTE_DOMAIN: 'dom0', QREXEC_SERVICE_ARGUMENT: argument, QREXEC_SERVICE_FULL_NAME: target });
   const injected = await beforeService(dir, vm, name, argument, env);
   if (injected !== undefined) return injected;

@@ -27,7 +27,8 @@ export function newBoxKeyPair(): BoxKeyPair {
 // tweetnacl's box() and box.open() copy the plaintext into padded arrays they never clear, and keep the shared key in another;
 // its low-level functions take our own arrays, which we zero. (Its scalar multiplication still leaves a transient of its own.)
 interface NaclLowLevel {
-  crypto_box_beforenm(k: Uint8Array, publicKey: Uint8Array, secretKey: Uint8Array): number;
+  crypto_scalarmult(q: Uint8Array, n: Uint8Array, p: Uint8Array): number;
+  crypto_core_hsalsa20(out: Uint8Array, input: Uint8Array, k: Uint8Array, c: Uint8Array): number;
   crypto_secretbox(c: Uint8Array, m: Uint8Array, d: number, n: Uint8Array, k: Uint8Array): number;
   crypto_secretbox_open(m: Uint8Array, c: Uint8Array, d: number, n: Uint8Array, k: Uint8Array): number;
 }
@@ -35,23 +36,54 @@ const lowlevel = (nacl as unknown as { lowlevel: NaclLowLevel }).lowlevel;
 /** NaCl's zero padding in front of a message (32 bytes) and of a ciphertext (16 bytes). */
 const ZERO_BYTES = 32;
 const BOX_ZERO_BYTES = 16;
+/** crypto_box_beforenm is HSalsa20(key = X25519 shared secret, input = 16 zero bytes, constant = "expand 32-byte k"). */
+const HSALSA20_INPUT = new Uint8Array(16);
+const HSALSA20_SIGMA = new TextEncoder().encode('expand 32-byte k');
 
-function sharedKey(publicKey: Uint8Array, secretKey: Uint8Array): Uint8Array {
+/** Whose public key `sharedKey` was given, for its refusal: the recipient's when sealing, the sender's when opening. */
+type KeyOwner = 'recipient' | 'sender';
+
+/** crypto_box_beforenm, done in two steps so the X25519 result can be checked and zeroed. */
+function sharedKey(publicKey: Uint8Array, secretKey: Uint8Array, owner: KeyOwner): Uint8Array {
   if (publicKey.length !== PUBLIC_KEY_BYTES || secretKey.length !== nacl.box.secretKeyLength) throw new OperationError('bad key size for a sealed box');
-  const key = new Uint8Array(nacl.box.sharedKeyLength);
-  lowlevel.crypto_box_beforenm(key, publicKey, secretKey);
-  return key;
+  const shared = new Uint8Array(nacl.scalarMult.groupElementLength);
+  try {
+    lowlevel.crypto_scalarmult(shared, secretKey, publicKey);
+    // Both public keys come from a peer. A low-order point (all zeros among them) gives the all-zero shared secret whatever our
+    // secret key is, so the box key would be one anybody can compute: sealing to it publishes the secret, and a box "from" it
+    // may have been forged by anyone. libsodium refuses these; tweetnacl does not, so we do (RFC 7748 section 6.1).
+    if (isAllZero(shared)) {
+      throw new OperationError(owner === 'sender'
+        ? 'the sealed box\'s sender key is a low-order point: anybody could have made the box'
+        : 'the recipient\'s public key is a low-order point: a box sealed to it could be opened by anybody');
+    }
+    const key = new Uint8Array(nacl.box.sharedKeyLength);
+    lowlevel.crypto_core_hsalsa20(key, HSALSA20_INPUT, shared, HSALSA20_SIGMA);
+    return key;
+  } finally {
+    zeroize(shared);
+  }
+}
+
+/** True when every byte is zero, in time independent of where a non-zero byte is (the shared secret is secret). */
+function isAllZero(bytes: Uint8Array): boolean {
+  let any = 0;
+  for (const byte of bytes) any |= byte;
+  return any === 0;
 }
 
 /** Encrypts `plaintext` so that only the holder of `recipientPublicKey`'s secret key can read it. Leaves no copy of it behind. */
 export function sealTo(recipientPublicKey: Uint8Array, plaintext: Uint8Array): SealedBox {
   const sender = nacl.box.keyPair();
   const nonce = nacl.randomBytes(NONCE_BYTES);
-  const key = sharedKey(recipientPublicKey, sender.secretKey);
-  const padded = new Uint8Array(ZERO_BYTES + plaintext.length);
-  padded.set(plaintext, ZERO_BYTES);
-  const cipher = new Uint8Array(padded.length);
+  let key: Uint8Array | undefined;
+  let padded: Uint8Array | undefined;
   try {
+    // Inside the try: a refused recipient key still zeroes the one-time sender key.
+    key = sharedKey(recipientPublicKey, sender.secretKey, 'recipient');
+    padded = new Uint8Array(ZERO_BYTES + plaintext.length);
+    padded.set(plaintext, ZERO_BYTES);
+    const cipher = new Uint8Array(padded.length);
     lowlevel.crypto_secretbox(cipher, padded, padded.length, nonce, key);
     return { senderPublicKey: sender.publicKey, nonce, box: cipher.slice(BOX_ZERO_BYTES) };
   } finally {
@@ -62,7 +94,7 @@ export function sealTo(recipientPublicKey: Uint8Array, plaintext: Uint8Array): S
 /** Opens a sealed box with the recipient's secret key; a forged or damaged box is refused. The caller zeroes the plaintext. */
 export function openSealed(sealed: SealedBox, recipientSecretKey: Uint8Array): Uint8Array {
   if (sealed.nonce.length !== NONCE_BYTES || sealed.box.length < BOX_OVERHEAD_BYTES) throw new OperationError('the sealed box is malformed');
-  const key = sharedKey(sealed.senderPublicKey, recipientSecretKey);
+  const key = sharedKey(sealed.senderPublicKey, recipientSecretKey, 'sender');
   const cipher = new Uint8Array(BOX_ZERO_BYTES + sealed.box.length);
   cipher.set(sealed.box, BOX_ZERO_BYTES);
   const padded = new Uint8Array(cipher.length);

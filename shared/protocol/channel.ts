@@ -1,7 +1,7 @@
 // A typed message channel over a byte stream pair: write frames and counted bytes, read them back through schemas.
 // A peer's `error` frame becomes a typed error; anything that does not match the expected schema is a ParseError.
 import type { z } from 'zod';
-import { OperationError, ParseError, UnsupportedError, UsageError, WrongPassphraseError, type SplitError } from '../errors.ts';
+import { OperationError, ParseError, UnsupportedError, WrongPassphraseError, type SplitError } from '../errors.ts';
 import { ByteReader, encodeFrame, readFrame } from './frame.ts';
 import { BytesFollow, ErrorReply, MAX_CONTROL_FRAME_BYTES } from './messages.ts';
 
@@ -15,21 +15,32 @@ export function sanitizePeerText(text: string, maxChars = 300): string {
   return clean.length > maxChars ? `${clean.slice(0, maxChars)}...` : clean;
 }
 
-/** The typed error for a peer's error frame, its text sanitized and attributed to `peer`. */
+/**
+ * The typed error for a peer's error frame, its text sanitized and attributed to `peer`. A peer chooses its kind, so it may only
+ * pick among failures (exit 1) and a wrong passphrase (exit 2): a usage error (exit 64, and a hint to read --help) is dom0's own
+ * verdict on its command line, never a VM's, and a VM's parse error names offsets in bytes dom0 never saw.
+ */
 export function errorFromReply(reply: ErrorReply, peer: string): SplitError {
   const message = `${peer}: ${sanitizePeerText(reply.message)}`;
   switch (reply.kind) {
     case 'wrong-passphrase':
       return new WrongPassphraseError(message);
-    case 'usage':
-      return new UsageError(message);
     case 'unsupported':
+      // Exit 1 like OperationError; kept so dom0 can tell "not implemented" from "went wrong".
       return new UnsupportedError(message);
+    case 'usage':
     case 'parse':
     case 'refused':
     case 'failure':
       return new OperationError(message);
   }
+}
+
+/** The `type` a peer claimed, for error messages, read without calling anything on it: `String()` of a peer's map can throw. */
+function claimedType(untrusted: unknown): string {
+  if (typeof untrusted !== 'object' || untrusted === null || !Object.hasOwn(untrusted, 'type')) return '?';
+  const type: unknown = (untrusted as { type: unknown }).type;
+  return typeof type === 'string' ? type : '?';
 }
 
 export class Channel {
@@ -61,9 +72,9 @@ export class Channel {
     if (asError.success) throw errorFromReply(asError.data, this.peer);
     const parsed = schema.safeParse(untrusted);
     if (!parsed.success) {
-      const type = typeof untrusted === 'object' && untrusted !== null && 'type' in untrusted ? String((untrusted as { type: unknown }).type) : '?';
       const issue = parsed.error.issues[0];
-      throw new ParseError('protocol message', sanitizePeerText(`${type}${issue ? `.${issue.path.join('.')}` : ''}`, 80), this.reader.offset, sanitizePeerText(issue?.message ?? 'unexpected message', 120));
+      const field = `${claimedType(untrusted)}${issue ? `.${issue.path.join('.')}` : ''}`;
+      throw new ParseError('protocol message', sanitizePeerText(field, 80), this.reader.offset, sanitizePeerText(issue?.message ?? 'unexpected message', 120));
     }
     return parsed.data;
   }

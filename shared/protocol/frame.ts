@@ -1,30 +1,38 @@
 // Length-prefixed frames: 4-byte big-endian length, then a msgpack map with a protocol version; and counted raw byte runs.
 // The reader checks each length against the cap the caller expects before reading a single byte of the body.
 import { Packr } from 'msgpackr';
-import { ParseError } from '../errors.ts';
+import { InternalError, ParseError } from '../errors.ts';
+import { decodePlainMsgpack } from './plain-msgpack.ts';
 
 export const PROTOCOL_VERSION = 1;
 const LENGTH_BYTES = 4;
 
-// Plain maps only: no msgpackr records or extension types, so a peer cannot make us build anything but plain data.
+// msgpackr only encodes: plain maps, no records or extension types. Decoding is plain-msgpack.ts alone (see there why).
 const packr = new Packr({ useRecords: false, mapsAsObjects: true, moreTypes: false, int64AsType: 'number' });
 
 /** Encodes one message as a frame. */
 export function encodeFrame(message: Readonly<Record<string, unknown>>): Buffer {
   const body = packr.pack({ v: PROTOCOL_VERSION, ...message });
+  // What we send must be what a peer accepts: msgpackr would quietly write `undefined`, a Date or a bigint as an extension or a
+  // 64-bit integer, which the peer refuses. Checking here turns that bug into an error at the sender, naming the field.
+  try {
+    decodePlainMsgpack(body);
+  } catch (error) {
+    if (error instanceof ParseError) throw new InternalError(`a message of type '${typeof message.type === 'string' ? message.type : '?'}' is not plain data: ${error.message}`);
+    throw error;
+  }
   const frame = Buffer.alloc(LENGTH_BYTES + body.length);
   frame.writeUInt32BE(body.length, 0);
   body.copy(frame, LENGTH_BYTES);
   return frame;
 }
 
-/** Decodes a frame body (without its length prefix) into an untrusted value; only schemas turn it into a message. */
-export function decodeFrameBody(body: Uint8Array): unknown {
-  try {
-    return packr.unpack(body);
-  } catch (error) {
-    throw new ParseError('protocol frame', 'body', LENGTH_BYTES, 'not valid msgpack');
-  }
+/**
+ * Decodes a frame body (without its length prefix) into an untrusted value (a map of plain data); only schemas turn it into a message.
+ * `bodyOffset` is where the body starts in the stream, for error offsets (by default: right after the first length prefix).
+ */
+export function decodeFrameBody(body: Uint8Array, bodyOffset = LENGTH_BYTES): unknown {
+  return decodePlainMsgpack(body, bodyOffset);
 }
 
 /** Reads exact byte counts from a stream of chunks. */
@@ -78,6 +86,7 @@ export async function readFrame(reader: ByteReader, maxBodyBytes: number): Promi
   if (length > maxBodyBytes) {
     throw new ParseError('protocol frame', 'length', reader.offset - LENGTH_BYTES, `${length} bytes exceed the cap of ${maxBodyBytes} for this message`);
   }
-  // Not zeroed after decoding: msgpackr returns binary fields as views into `body`, and frames carry only sealed or public data.
-  return decodeFrameBody(await reader.readExact(length, 'frame body'));
+  // Not zeroed after decoding: frames carry only sealed or public data (binary fields are decoded as copies anyway).
+  const body = await reader.readExact(length, 'frame body');
+  return decodeFrameBody(body, reader.offset - length);
 }

@@ -13,6 +13,27 @@ import { count, FUZZ_TIMEOUT_MS, fuzzRuns, SEED, summary, typedOrValue, typedOrV
 afterAll(() => console.log(`fuzz executions: ${summary()}`));
 // Weights (see runs.ts): a receive costs about a millisecond, a structured frame several; `npm run fuzz` stays within minutes.
 
+/** Runs `work`; its value, or undefined for a ParseError (the only failure a decoder may have: not even another typed error). */
+function plainOrParseError<T>(work: () => T): T | undefined {
+  try {
+    return work();
+  } catch (error) {
+    if (!(error instanceof ParseError)) throw error;
+    return undefined;
+  }
+}
+
+/** Only null, booleans, numbers, strings, byte arrays, arrays and ordinary objects without prototype keys: nothing a peer built. */
+function expectPlain(value: unknown): void {
+  if (value === null || ['boolean', 'number', 'string'].includes(typeof value)) return;
+  if (value instanceof Uint8Array) return void expect(Object.getPrototypeOf(value)).toBe(Buffer.prototype);
+  if (Array.isArray(value)) return value.forEach(expectPlain);
+  expect(typeof value).toBe('object');
+  expect(Object.getPrototypeOf(value)).toBe(Object.prototype);
+  for (const key of ['__proto__', 'constructor', 'prototype']) expect(Object.hasOwn(value as object, key)).toBe(false);
+  Object.values(value as object).forEach(expectPlain);
+}
+
 const SCHEMAS: [string, z.ZodTypeAny][] = Object.entries(messages).flatMap(([name, value]): [string, z.ZodTypeAny][] => (value instanceof z.ZodType ? [[name, value]] : []));
 const sink = { write: () => true };
 
@@ -113,8 +134,28 @@ describe('message decoders', () => {
   it('decodeFrameBody: plain data or ParseError', () => {
     fc.assert(
       fc.property(fc.uint8Array({ maxLength: 4096 }), (body) => {
-        typedOrValue(() => decodeFrameBody(body));
+        const value = plainOrParseError(() => decodeFrameBody(body));
+        if (value !== undefined) expectPlain(value);
         count('protocol-decode-body');
+      }),
+      { seed: SEED, numRuns: fuzzRuns(0.25) },
+    );
+  }, FUZZ_TIMEOUT_MS);
+
+  it('decodeFrameBody on mutated bodies of real messages: plain data or ParseError', () => {
+    const bodies = [
+      encodeFrame({ type: 'unlocked', keyslot: 0, sealedKey: { senderPublicKey: new Uint8Array(32), nonce: new Uint8Array(24), box: new Uint8Array(80) } }),
+      encodeFrame({ type: 'error', kind: 'parse', message: 'bad header' }),
+      encodeFrame({ type: 'source-described', diskBytes: 2 ** 53 - 1, readOnly: true, scannedPartitions: ['sda1', 'sda2'] }),
+    ].map((frame) => frame.subarray(4));
+    fc.assert(
+      // Overwrite bytes with any value, favouring the type bytes of extensions, records, 64-bit integers and containers.
+      fc.property(fc.nat(bodies.length - 1), fc.array(fc.record({ at: fc.nat(), value: fc.oneof(fc.nat(255), fc.constantFrom(0xc1, 0xc7, 0xd4, 0xd6, 0xcf, 0xd3, 0xdd, 0xdf, 0x72, 0xff)) }), { minLength: 1, maxLength: 4 }), (base, edits) => {
+        const body = Buffer.from(bodies[base]!);
+        for (const { at, value } of edits) body[at % body.length] = value;
+        const value = plainOrParseError(() => decodeFrameBody(body));
+        if (value !== undefined) expectPlain(value);
+        count('protocol-decode-mutated');
       }),
       { seed: SEED, numRuns: fuzzRuns(0.25) },
     );

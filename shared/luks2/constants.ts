@@ -27,7 +27,10 @@ export const LUKS2_MAX_HEADER_AREA_BYTES = 16 * 1024 * 1024;
 
 /** cryptsetup's LUKS2_KEYSLOTS_MAX: key-slot ids 0..31. A header naming more slots is refused before any is tried. */
 export const LUKS2_MAX_KEYSLOTS = 32;
-/** cryptsetup's LUKS2_TOKENS_MAX and LUKS2_DIGEST_MAX, so hostile JSON cannot make us walk thousands of objects. */
+/**
+ * cryptsetup's LUKS2_TOKENS_MAX and LUKS2_DIGEST_MAX (the most digests it creates; it finds digests of any id, and so do we up
+ * to id 31), so hostile JSON cannot make us walk thousands of objects.
+ */
 export const LUKS2_MAX_TOKENS = 32;
 export const LUKS2_MAX_DIGESTS = 8;
 export const LUKS2_MAX_SEGMENTS = 32;
@@ -40,20 +43,44 @@ export const LUKS2_MAX_KEYSLOTS_SIZE = 128 * 1024 * 1024;
  */
 export const MAX_ARGON2_MEMORY_KIB = 1024 * 1024;
 /**
- * Argon2 passes ceiling. cryptsetup's benchmark picks 4..~10 passes at 1 GiB; 32 passes of 1 GiB in WebAssembly is already minutes,
- * so anything above is treated as a CPU-exhaustion attempt.
+ * The most Argon2 passes our own format and add-key write (cryptsetup's benchmark picks 4..~10 passes at 1 GiB). Reading is not
+ * capped by passes but by MAX_ARGON2_WORK_KIB_PASSES: cryptsetup itself makes slots of 64 MiB and 40 passes when asked to.
  */
 export const MAX_ARGON2_TIME = 32;
-/** Argon2 lanes ceiling: cryptsetup never uses more than 4 threads by default. */
+/**
+ * Argon2 work ceiling for an untrusted key slot, memory (KiB) x passes: 2^35, the work of 1 GiB at 32 passes, about 80 s of
+ * WebAssembly on a 2-core test machine (hash-wasm: ~2.4 ms per MiB per pass), under dom0's 120 s reply timeout. Lanes split the
+ * memory and add no work: our Argon2 runs them one after another. Checked before any derivation.
+ */
+export const MAX_ARGON2_WORK_KIB_PASSES = MAX_ARGON2_MEMORY_KIB * 32;
+/** Argon2 lanes our format writes at most: cryptsetup never uses more than 4 threads (its pbkdf limits' max_parallel). */
 export const MAX_ARGON2_PARALLELISM = 4;
+/** Argon2's own lane limit (RFC 9106: 2^24 - 1); a read key slot may use any count, bounded also by 8 KiB of memory per lane. */
+export const ARGON2_MAX_LANES = 2 ** 24 - 1;
 /** cryptsetup refuses fewer than 4 Argon2 passes when formatting; we never write fewer either. */
 export const MIN_ARGON2_TIME = 4;
 /** Argon2 needs at least 8 KiB per lane; cryptsetup's minimum memory is 32 KiB. */
 export const MIN_ARGON2_MEMORY_KIB = 32;
 
-/** Hashes accepted for the header checksum, PBKDF2, the AF diffuser and digests: the LUKS1 set, with their digest sizes. */
+/** Hashes accepted for PBKDF2, the AF diffuser and digests: the LUKS1 set, with their digest sizes. */
 export const LUKS2_HASHES = LUKS1_HASHES;
 export type Luks2Hash = keyof typeof LUKS2_HASHES;
+/**
+ * Header checksum algorithms we verify (node:crypto names, the same as cryptsetup's): the checksum needs only a hash, so every
+ * one cryptsetup's backends share with Node.js whose digest fits the 64-byte field. cryptsetup writes sha256.
+ */
+export const LUKS2_CHECKSUM_ALGORITHMS = {
+  sha1: 20,
+  sha224: 28,
+  sha256: 32,
+  sha384: 48,
+  sha512: 64,
+  'sha3-224': 28,
+  'sha3-256': 32,
+  'sha3-384': 48,
+  'sha3-512': 64,
+} as const;
+export type Luks2ChecksumAlgorithm = keyof typeof LUKS2_CHECKSUM_ALGORITHMS;
 
 export const LUKS2_KDF_TYPES = ['pbkdf2', 'argon2i', 'argon2id'] as const;
 export type Luks2KdfType = (typeof LUKS2_KDF_TYPES)[number];

@@ -75,6 +75,7 @@ export async function formatLuks2(secret: Uint8Array, options: FormatLuks2Option
       binary: { copy: 'primary', hdrSize: LUKS2_DEFAULT_HEADER_SIZE, seqid: 1n, label: '', checksumAlg: 'sha256', salt: salt(), uuid: randomUUID(), subsystem: '', hdrOffset: 0 },
       metadata,
       salts: { primary: salt(), secondary: salt() },
+      copyUsed: 'primary',
       warnings: [],
     };
     const area = Buffer.alloc(dataOffset);

@@ -1,9 +1,12 @@
 // The LUKS2 engine's public API, for the CLI and the qrexec pipeline. Import from here, not from the files behind it.
 //
-// Device VM (never parses):     detectLuksType(first 8 bytes) -> 'luks1' | 'luks2'
-//                               probeLuks(first 8 bytes, device size) -> { type, headerAreaBytes }  (LUKS2: min(16 MiB, device))
-// Header VM, unlock:            parseLuks2Header(area) -> Luks2Header   (throws ParseError | UnsupportedError; header.warnings when
-//                                                                        the two copies disagree but one is usable)
+// Device VM (never parses):     detectLuksType(first bytes) -> 'luks1' | 'luks2'  (8 bytes for a primary header; up to
+//                               LUKS_PROBE_BYTES to find the secondary of a volume whose primary is destroyed)
+//                               probeLuks(first bytes, device size) -> { type, headerAreaBytes }  (LUKS2: min(16 MiB, device))
+// Header VM, receiving:         luks2BytesNeeded(prefix) -> bytes from 0 the parser needs (<= prefix.length: enough; <= 16 MiB)
+// Header VM, unlock:            parseLuks2Header(area) -> Luks2Header   (throws ParseError | UnsupportedError; the rules are
+//                                                                        cryptsetup's, docs/LUKS2-RULES.md; header.copyUsed and
+//                                                                        header.warnings say which copy is used and why)
 //                               unlockLuks2(header, area, secret, onlySlot?) -> Luks2Unlocked { keyslot, volumeKey, mapping }
 //                               mapping: Luks2Mapping { cipher, keyBytes, mappable, offsetBytes, offsetSectors, sectorSize, ivTweak, size }
 //                               (only `mappable` volumes: aes-xts-plain64 with a 32- or 64-byte key; throws WrongPassphraseError)
@@ -19,7 +22,8 @@ import type { Luks2Header } from './header.ts';
 export { detectLuksType, probeLuks, LUKS_PROBE_BYTES, type LuksProbe, type LuksType } from '../luks-common/detect.ts';
 export * from './constants.ts';
 export { parseLuks2Header, serializeLuks2Headers, type Luks2Header } from './header.ts';
-export type { Luks2BinaryHeader } from './binary-header.ts';
+export { luks2BytesNeeded } from './bytes-needed.ts';
+export type { Luks2BinaryHeader, Luks2Copy } from './binary-header.ts';
 export type { Luks2Metadata, Luks2Keyslot, Luks2Kdf, Luks2Digest, Luks2Segment, Luks2Token, Luks2Config } from './metadata.ts';
 export { unlockLuks2, luks2Mapping, type Luks2Unlocked, type Luks2Mapping } from './unlock.ts';
 export { formatLuks2, type FormatLuks2Options, type Luks2Formatted } from './format.ts';

@@ -29,7 +29,7 @@ const freshSalt = (): Uint8Array => new Uint8Array(randomBytes(64));
 function rewrite(header: Luks2Header, metadata: Luks2Metadata): { header: Luks2Header; writes: AreaWrite[] } {
   const seqid = header.binary.seqid + 1n;
   const salts = { primary: header.salts.primary ?? freshSalt(), secondary: header.salts.secondary ?? freshSalt() };
-  const next: Luks2Header = { version: 2, binary: { ...header.binary, copy: 'primary', hdrOffset: 0, seqid, salt: salts.primary }, metadata, salts, warnings: [] };
+  const next: Luks2Header = { version: 2, binary: { ...header.binary, copy: 'primary', hdrOffset: 0, seqid, salt: salts.primary }, metadata, copyUsed: 'primary', salts, warnings: [] };
   return { header: next, writes: serializeLuks2Headers(next, metadata, seqid, freshSalt) };
 }
 

@@ -57,7 +57,7 @@ export function encodeLuks2Metadata(metadata: Luks2Metadata): Luks2Json {
       json_size: String(config.jsonSize),
       keyslots_size: String(config.keyslotsSize),
       ...(config.flags ? { flags: [...config.flags] } : {}),
-      ...(config.requirements ? { requirements: config.requirements } : {}),
+      ...(config.requirements ? { requirements: config.requirements as Luks2Json['config']['requirements'] } : {}),
     },
   };
 }

@@ -52,12 +52,14 @@ function candidates(slots: readonly Luks2Keyslot[], onlySlot: number | undefined
 
 /**
  * Opens the volume key with a passphrase or key-file bytes. `area` is the header area from byte 0 of the volume (it must include
- * the key-slot areas). `onlySlot` restricts the trial to one slot (cryptsetup's --key-slot).
+ * the key-slot areas). `onlySlot` restricts the trial to one slot (cryptsetup's --key-slot). `onSlot` hears of each slot just
+ * before it is tried (the header VM tells dom0, whose wait for the answer then follows the slot's cost).
  */
-export async function unlockLuks2(header: Luks2Header, area: Uint8Array, secret: Uint8Array, onlySlot?: number): Promise<Luks2Unlocked> {
+export async function unlockLuks2(header: Luks2Header, area: Uint8Array, secret: Uint8Array, onlySlot?: number, onSlot: (slot: Luks2Keyslot) => void = () => undefined): Promise<Luks2Unlocked> {
   let unreachable: ParseError | undefined;
   for (const slot of candidates(header.metadata.keyslots, onlySlot)) {
     try {
+      onSlot(slot);
       const volumeKey = await openLuks2Keyslot(header.metadata, area, slot, secret);
       if (volumeKey) return { keyslot: slot.id, volumeKey, mapping: luks2Mapping(header, volumeKey.length) };
     } catch (error) {

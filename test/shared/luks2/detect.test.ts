@@ -1,7 +1,7 @@
 // Telling LUKS1 from LUKS2 by magic and version alone, and the header-area size the device VM sends.
 import { describe, expect, it } from 'vitest';
 import { ParseError, UnsupportedError } from '../../../shared/errors.ts';
-import { detectLuksType, luks2HeaderAreaBytes, parseLuks2Header, probeLuks } from '../../../shared/luks2/index.ts';
+import { detectLuksType, LUKS_PROBE_BYTES, luks2HeaderAreaBytes, parseLuks2Header, probeLuks } from '../../../shared/luks2/index.ts';
 import { fastLuks2Area } from './fixture.ts';
 
 const head = (version: number): Buffer => Buffer.concat([Buffer.from('LUKS\xba\xbe', 'latin1'), Buffer.from([version >> 8, version & 0xff])]);
@@ -23,6 +23,16 @@ describe('detectLuksType', () => {
     [head(3), UnsupportedError, 'version 3'],
   ])('%j refused (%s)', (bytes, errorClass, _why) => {
     expect(() => detectLuksType(bytes)).toThrow(errorClass);
+  });
+});
+
+describe('a LUKS2 volume whose primary header is destroyed', () => {
+  it('is told by its secondary header, when the bytes given reach it (cryptsetup tries LUKS2 too)', async () => {
+    const area = Buffer.from(await fastLuks2Area(32, 1024 * 1024));
+    area.fill(0, 0, 16384);
+    expect(detectLuksType(area.subarray(0, LUKS_PROBE_BYTES))).toBe('luks2');
+    expect(() => detectLuksType(area.subarray(0, 8))).toThrow(ParseError);
+    expect(LUKS_PROBE_BYTES).toBe(4 * 1024 * 1024 + 8);
   });
 });
 

@@ -3,8 +3,7 @@
 import { chmodSync, mkdirSync, readFileSync, symlinkSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { Channel } from '../shared/protocol/channel.ts';
-import { headerAreaBytes } from '../shared/protocol/luks-types.ts';
-import { DeviceWiped, Progress, SecretRequest, Unlocked } from '../shared/protocol/messages.ts';
+import { DeviceWiped, HEADER_PROBE_BYTES, HeaderNeed, HeaderParsed, Progress, SecretRequest, Unlocked } from '../shared/protocol/messages.ts';
 import { newBoxKeyPair, sealTo } from '../shared/seal.ts';
 import { expectSuccess, timed, type TimedRun } from './measure.ts';
 
@@ -20,14 +19,20 @@ const qrexecEnv = (argument: string): NodeJS.ProcessEnv => ({
 
 /** One unlock through splitdmcrypt.HeaderUnlock+luks1, under GNU time when `rss`. */
 export async function runHeaderUnlock(volume: string, passphrase: string, rss: boolean): Promise<TimedRun> {
-  const area = readFileSync(volume).subarray(0, headerAreaBytes('luks1'));
+  const disk = readFileSync(volume);
   const run = await timed(process.execPath, [HEADER_UNLOCK], {
     env: qrexecEnv('luks1'),
     rss,
     converse: async (stdin, stdout) => {
       const channel = new Channel(stdout as AsyncIterable<Buffer>, stdin as unknown as { write(chunk: Uint8Array): boolean }, 'header service');
       channel.send({ type: 'unlock-request', luksType: 'luks1', devicePublicKey: newBoxKeyPair().publicKey, secretKind: 'passphrase' });
-      channel.sendBytes(area);
+      // The stepped transfer as dom0 serves it: the probe, then what the header VM asks for.
+      let sent = HEADER_PROBE_BYTES;
+      channel.sendBytes(disk.subarray(0, sent));
+      for (let message = await channel.receive(HeaderNeed.or(HeaderParsed)); message.type === 'header-need'; message = await channel.receive(HeaderNeed.or(HeaderParsed))) {
+        channel.sendBytes(disk.subarray(sent, message.bytes));
+        sent = message.bytes;
+      }
       const request = await channel.receive(SecretRequest);
       channel.send({ type: 'secret', sealed: sealTo(request.publicKey, Buffer.from(passphrase)) });
       await channel.receive(Unlocked);
@@ -63,7 +68,7 @@ export async function runDeviceWipe(sysroot: { root: string; path: string }, siz
     rss,
     converse: async (stdin, stdout) => {
       const channel = new Channel(stdout as AsyncIterable<Buffer>, stdin as unknown as { write(chunk: Uint8Array): boolean }, 'device service');
-      channel.send({ type: 'device-wipe' });
+      channel.send({ type: 'device-wipe', expectedBytes: sizeBytes });
       for (;;) {
         const message = await channel.receive(Progress.or(DeviceWiped));
         if (message.type === 'device-wiped') {

@@ -20,6 +20,8 @@ export const USAGE = `usage: qvm-block-split attach|at|a [--ro] [<opt>...] [<dst
 <opt>: --key-file=[<vm>:]<path>   a key file instead of a passphrase (no <vm>: or a path starting with / or . = a dom0 path;
                                   a VM path is relative to /home/user in that VM)
        --type=luks1|luks2         LUKS version (default luks2; a LUKS1 volume also attaches under it)
+       --data-offset=SECTORS      attach: accept a header whose data starts there although it is not cryptsetup's
+                                  default (LUKS1 4096, LUKS2 32768); otherwise such a header must be confirmed
 format options: --key-size=256|512 (default 512)  --hash=sha256|sha512 (default sha512)
                 --iter-time=MS (default 5000) | --pbkdf-force-iterations=N
                 LUKS2: --pbkdf=argon2id|argon2i|pbkdf2 (default argon2id)  --pbkdf-memory=KiB (default 262144)
@@ -34,6 +36,11 @@ export interface AttachCommand {
   readonly readOnly: boolean;
   readonly keyFile: KeyFileSpec | undefined;
   readonly luksType: LuksType;
+  /**
+   * A data offset (512-byte sectors) the user expects although it is not cryptsetup's default for the type: without it such a
+   * header needs a confirmation on the terminal, since a compromised header VM could signal through the offset it announces.
+   */
+  readonly acceptedDataOffset: number | undefined;
 }
 
 export interface FormatSettings {
@@ -72,7 +79,7 @@ export type CommandName = Exclude<SplitCommand['command'], 'help'>;
 const ALIASES: Readonly<Record<string, string>> = { at: 'attach', a: 'attach', dt: 'detach', d: 'detach' };
 
 const SPECS: Readonly<Record<CommandName, OptionSpec>> = {
-  attach: { ro: 'boolean', 'key-file': 'string', type: 'string' },
+  attach: { ro: 'boolean', 'key-file': 'string', type: 'string', 'data-offset': 'string' },
   detach: {},
   'overwrite-everything-with-random': { yes: 'boolean' },
   'overwrite-header-with-random': { yes: 'boolean', type: 'string' },
@@ -141,6 +148,7 @@ function parseAttach(parsed: ParsedArgv): AttachCommand {
     readOnly: parsed.options.ro === true,
     keyFile: keyFileOption(parsed),
     luksType: normalizeLuksType(parsed),
+    acceptedDataOffset: integerOption(parsed, 'data-offset', 1, 2 ** 48),
   };
 }
 

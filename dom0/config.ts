@@ -1,7 +1,7 @@
 // dom0's configuration file, /etc/split-dm-crypt.conf: `KEY=value` lines, `#` comments and blank lines. It is parsed, never
 // executed (the original sourced it with bash). Unknown keys are warned about; malformed lines are errors naming the line.
-import { readFile } from 'node:fs/promises';
 import { OperationError, UsageError } from '../shared/errors.ts';
+import { BoundedReadError, readCapped } from './bounded-file.ts';
 import { warning } from './output.ts';
 import { getGlobalPref, TIMEOUTS } from './qubes.ts';
 import { parseVmName, quoteRaw, type VmName } from './names.ts';
@@ -105,12 +105,13 @@ export function normalizeConfig(raw: RawConfig, path: string): SplitConfig {
 export async function loadConfig(path = configPath(), warn: (message: string) => void = warning): Promise<SplitConfig> {
   let bytes: Buffer;
   try {
-    bytes = await readFile(path);
+    // Bounded (bounded-file.ts): a FIFO or /dev/zero in place of the file must not hang or exhaust every command.
+    bytes = await readCapped(path, MAX_CONFIG_BYTES, 'configuration file');
   } catch (error) {
-    if ((error as NodeJS.ErrnoException).code === 'ENOENT') return normalizeConfig({}, path);
-    throw new OperationError(`cannot read ${path}: ${(error as Error).message}`, { cause: error });
+    if (error instanceof BoundedReadError && error.problem === 'missing') return normalizeConfig({}, path);
+    if (error instanceof BoundedReadError && error.problem === 'too-large') throw new UsageError(`${path} is larger than ${MAX_CONFIG_BYTES} bytes: not a configuration file`);
+    throw error;
   }
-  if (bytes.length > MAX_CONFIG_BYTES) throw new UsageError(`${path} is larger than ${MAX_CONFIG_BYTES} bytes: not a configuration file`);
   return normalizeConfig(parseConfigText(bytes.toString('utf8'), path, warn), path);
 }
 

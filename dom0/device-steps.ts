@@ -7,13 +7,14 @@ import {
   DevicePrepared,
   DeviceWiped,
   HeaderWritten,
+  MAX_HEADER_TRANSFER_BYTES,
   Progress,
-  SourceChecked,
-  type LuksType,
+  SourceDescribed,
+  type HeaderParsed,
   type Unlocked,
 } from '../shared/protocol/messages.ts';
-import { receiveHeaderArea } from '../shared/protocol/luks-types.ts';
 import type { CleanupStack } from './cleanup-stack.ts';
+import type { HeaderSource } from './header-transfer.ts';
 import type { SourceSpec } from './names.ts';
 import { notice, warning } from './output.ts';
 import { attachBlock, detachBlock } from './qubes.ts';
@@ -54,16 +55,46 @@ export async function attachSource(vm: string, source: SourceSpec, readOnly: boo
   return readOnly;
 }
 
-/** The raw header area of the source disk, exactly the size for the type (dom0 never parses it). */
-export function fetchHeaderArea(vm: string, luksType: LuksType): Promise<Buffer> {
-  return callService(vm, 'splitdmcrypt.DeviceSendHeader', luksType, { peer: peer(vm) }, async (channel) => {
-    channel.send({ type: 'send-header', luksType });
-    const checked = await channel.receive(SourceChecked);
-    if (checked.scannedPartitions.length > 0) {
-      warning(`${vm}'s kernel parsed the source disk's partition table and made ${checked.scannedPartitions.join(', ')} (allowed by the template's config)`);
-    }
-    return receiveHeaderArea(channel, luksType);
+function warnScanned(vm: string, described: SourceDescribed): void {
+  if (described.scannedPartitions.length > 0) {
+    warning(`${vm}'s kernel parsed the source disk's partition table and made ${described.scannedPartitions.join(', ')} (allowed by the template's config)`);
+  }
+}
+
+/** The source disk as the device VM sees it (size, read-only): what a destructive command shows before it asks. */
+export async function describeSource(vm: string): Promise<SourceDescribed> {
+  const described = await callService(vm, 'splitdmcrypt.DeviceDescribe', '', { peer: peer(vm) }, async (channel) => {
+    channel.send({ type: 'describe-source' });
+    return channel.receive(SourceDescribed);
   });
+  warnScanned(vm, described);
+  return described;
+}
+
+/**
+ * Runs `work` with the source disk's first bytes (at most MAX_HEADER_TRANSFER_BYTES), read through the device VM in one request
+ * and held by dom0 unparsed; dom0 forwards to a header VM only what that VM declares it needs. Why always the same read: the
+ * source qube sees which sectors the device VM reads, so reads that followed a header VM's requests would be a channel from a
+ * compromised header VM to the networked source; one fixed read tells the source nothing. The bytes are zeroed afterwards.
+ */
+export async function withDeviceHeaderSource<T>(vm: string, work: (source: HeaderSource) => Promise<T>): Promise<T> {
+  const { prefix, diskBytes } = await callService(vm, 'splitdmcrypt.DeviceSendHeader', '', { peer: peer(vm) }, async (channel) => {
+    channel.send({ type: 'send-header' });
+    const described = await channel.receive(SourceDescribed);
+    warnScanned(vm, described);
+    const length = Math.min(MAX_HEADER_TRANSFER_BYTES, described.diskBytes);
+    if (length === 0) throw new OperationError('the source disk is empty (0 bytes)');
+    channel.send({ type: 'read-header', offset: 0, length });
+    const bytes = await channel.receiveBytes('header bytes', length);
+    channel.send({ type: 'read-done' });
+    return { prefix: bytes, diskBytes: described.diskBytes };
+  });
+  try {
+    // The disk's true size (layouts are checked against it); what can be served is the prefix, min(16 MiB, disk).
+    return await work({ diskBytes, read: async (offset, length) => prefix.subarray(offset, offset + length) });
+  } finally {
+    prefix.fill(0);
+  }
 }
 
 /** A mapping name that cannot collide with another command's. */
@@ -71,26 +102,34 @@ export function newMappingName(): string {
   return `split-dm-crypt-${randomBytes(6).toString('hex')}`;
 }
 
+/** The layout a mapping is made with: only what dom0 checked in the header VM's report (attach.ts, checkLayout). */
+export interface MappingLayout {
+  readonly keyBytes: 32 | 64;
+  readonly dataOffset: number;
+  readonly sectorSize: 512 | 4096;
+}
+
 /** Hands the sealed key to the device VM, which creates the mapping; returns what the device VM reports. */
-export async function openMapping(vm: string, name: string, unlocked: Unlocked, readOnly: boolean, stack: CleanupStack) {
-  // Defence in depth: the schema already allows only these lengths; say so explicitly where the box is forwarded.
-  if (unlocked.sealedKey.box.length !== unlocked.keyBytes + 16) throw new OperationError('the sealed key does not have the length of the announced key size');
+export async function openMapping(vm: string, name: string, unlocked: Unlocked, layout: MappingLayout, readOnly: boolean, stack: CleanupStack) {
+  // The box must carry a key of the size the header announced: the device VM checks it again after opening.
+  if (unlocked.sealedKey.box.length !== layout.keyBytes + 16) throw new OperationError(`${peer(vm)}: the sealed key does not have the length of the announced ${layout.keyBytes * 8}-bit key`);
   const opened = await callService(vm, 'splitdmcrypt.DeviceOpen', '', { peer: peer(vm) }, async (channel) => {
     channel.send({
       type: 'device-open',
       name,
       sealedKey: unlocked.sealedKey,
-      cipher: unlocked.cipher,
-      keyBytes: unlocked.keyBytes,
-      payloadOffset: unlocked.payloadOffset,
-      sectorSize: unlocked.sectorSize,
+      cipher: 'aes-xts-plain64',
+      keyBytes: layout.keyBytes,
+      payloadOffset: layout.dataOffset,
+      sectorSize: layout.sectorSize,
       readOnly,
     });
     return channel.receive(DeviceOpened);
   });
   if (opened.name !== name) throw new OperationError(`${peer(vm)} reported mapping ${opened.name}, not the ${name} it was asked for`);
   stack.defer(`remove mapping ${name} in ${vm}`, () => closeMapping(vm, name).then(() => undefined));
-  return opened;
+  // The device VM may report read-only for a disk the kernel holds read-only; it never turns the user's --ro off.
+  return { ...opened, readOnly: opened.readOnly || readOnly };
 }
 
 /** Removes the mapping in the device VM (the service retries while it is busy) and flushes. */
@@ -101,10 +140,10 @@ export function closeMapping(vm: string, name: string): Promise<number> {
   });
 }
 
-/** Overwrites the whole source disk in the device VM; progress goes to `onProgress`. Returns the bytes written. */
-export function wipeSource(vm: string, onProgress: (done: number, total: number) => void): Promise<number> {
+/** Overwrites the whole source disk (of the confirmed size) in the device VM; progress goes to `onProgress`. Returns the bytes written. */
+export function wipeSource(vm: string, expectedBytes: number, onProgress: (done: number, total: number) => void): Promise<number> {
   return callService(vm, 'splitdmcrypt.DeviceWipe', '', { peer: peer(vm) }, async (channel) => {
-    channel.send({ type: 'device-wipe' });
+    channel.send({ type: 'device-wipe', expectedBytes });
     for (;;) {
       const message = await channel.receive(Progress.or(DeviceWiped));
       if (message.type === 'device-wiped') return message.bytes;
@@ -113,14 +152,25 @@ export function wipeSource(vm: string, onProgress: (done: number, total: number)
   });
 }
 
-/** Replaces the header area with random bytes made in the device VM, or with `area` (a header made in the header VM). */
-export function writeHeaderArea(vm: string, luksType: LuksType, area: Buffer | 'random'): Promise<number> {
-  return callService(vm, 'splitdmcrypt.DeviceWriteHeader', luksType, { peer: peer(vm) }, async (channel) => {
-    if (area === 'random') channel.send({ type: 'write-header', luksType, source: 'random' });
-    else {
-      channel.send({ type: 'write-header', luksType, source: 'bytes' });
+/**
+ * Replaces the first bytes of the source disk (of the confirmed size): `length` random bytes made in the device VM, or `area` (a
+ * header made or checked in a header VM). Returns the bytes written.
+ */
+export function writeHeaderArea(vm: string, expectedBytes: number, area: Buffer | { random: number }): Promise<number> {
+  return callService(vm, 'splitdmcrypt.DeviceWriteHeader', '', { peer: peer(vm) }, async (channel) => {
+    if (Buffer.isBuffer(area)) {
+      channel.send({ type: 'write-header', source: 'bytes', length: area.length, expectedBytes });
       channel.sendBytes(area);
-    }
-    return (await channel.receive(HeaderWritten)).bytes;
+    } else channel.send({ type: 'write-header', source: 'random', length: area.random, expectedBytes });
+    const written = (await channel.receive(HeaderWritten)).bytes;
+    const wanted = Buffer.isBuffer(area) ? area.length : area.random;
+    if (written !== wanted) throw new OperationError(`${peer(vm)} reported ${written} bytes written, not ${wanted}`);
+    return written;
   });
+}
+
+/** Words for a data offset: "sector 32768 (16 MiB)". */
+export function offsetWords(parsed: Pick<HeaderParsed, 'dataOffset'>): string {
+  const bytes = parsed.dataOffset * 512;
+  return `sector ${parsed.dataOffset} (${bytes % (1024 * 1024) === 0 ? `${bytes / (1024 * 1024)} MiB` : `${bytes} bytes`})`;
 }

@@ -1,24 +1,74 @@
-// dom0's conversations with the header DisposableVM: unlock (the header goes in, a sealed key comes out) and format.
-import { headerAreaBytes, receiveHeaderArea } from '../shared/protocol/luks-types.ts';
-import { BytesFollow, DEFAULT_FORMAT_ITER_TIME_MS, FormatProgress, HeaderSummary, SecretRequest, ShellReady, Unlocked, type LuksType } from '../shared/protocol/messages.ts';
+// dom0's conversations with header DisposableVMs: unlock (the header goes in, in steps; a sealed key comes out), inspect (what a
+// fresh VM says a header is), format, and the header shell. dom0 forwards header bytes it never parses, answers only the secret
+// requests it planned for, and checks every reply against what it sent.
+import { DEFAULT_FORMAT_ITER_TIME_MS, FormatProgress, HeaderAbsent, HeaderParsed, SecretRequest, ShellReady, Unlocked, UnlockProgress, type LuksType } from '../shared/protocol/messages.ts';
+import { BytesFollow } from '../shared/protocol/messages.ts';
+import { expectedSlotMs } from '../shared/protocol/keyslot-cost.ts';
 import type { FormatSettings } from './cli.ts';
-import { answerSecretRequest, type SecretSource } from './secrets.ts';
+import { misbehaving, serveHeaderInSteps, type HeaderSource } from './header-transfer.ts';
+import { SecretDialogue, type SecretSource } from './secrets.ts';
 import { runInteractiveService } from './qubes.ts';
 import { callService } from './service-call.ts';
-import { ParseError } from '../shared/errors.ts';
 
 const peer = (vm: string) => `header VM ${vm}`;
 
-/** Sends the header area and the device VM's public key; answers secret requests until the sealed volume key arrives. */
-export function unlockInHeaderVm(vm: string, luksType: LuksType, area: Buffer, devicePublicKey: Uint8Array, secrets: SecretSource): Promise<Unlocked> {
+/** What the header VM parsed, and how many bytes of the disk it was sent to do so. */
+export interface HeaderFacts {
+  readonly parsed: HeaderParsed;
+  readonly sentBytes: number;
+  readonly diskBytes: number;
+}
+
+/** A keep-alive extends the wait for the next message to the slot's estimated cost (x2, plus this), never beyond UNLOCK_SLOT_CAP_MS. */
+const UNLOCK_SLOT_SLACK_MS = 30_000;
+/** The longest any one key slot may take: Argon2 at our caps (1 GiB, the work cap) in WebAssembly on a slow DisposableVM. */
+const UNLOCK_SLOT_CAP_MS = 15 * 60_000;
+
+/**
+ * Unlock: the header VM gets the disk's header in steps from `source` (the device VM's transfer, opened by the caller first, so a
+ * device VM that refuses to read the disk stops the attach before the header VM is contacted), says what it parsed (`approve` checks it against what was sent and may ask
+ * the user), then asks for the secret as the plan allows, and returns the volume key sealed to the device VM.
+ */
+export function unlockInHeaderVm(
+  vm: string,
+  luksType: LuksType,
+  source: HeaderSource,
+  devicePublicKey: Uint8Array,
+  secrets: SecretSource,
+  approve: (facts: HeaderFacts) => Promise<void>,
+): Promise<{ facts: HeaderFacts; unlocked: Unlocked }> {
   return callService(vm, 'splitdmcrypt.HeaderUnlock', luksType, { peer: peer(vm) }, async (channel) => {
     channel.send({ type: 'unlock-request', luksType, devicePublicKey, secretKind: secrets.keyFile ? 'key-file' : 'passphrase' });
-    channel.sendBytes(area);
+    const { sentBytes, message: parsed } = await serveHeaderInSteps(channel, source, HeaderParsed);
+    const facts = { parsed, sentBytes, diskBytes: source.diskBytes };
+    await approve(facts);
+    const dialogue = new SecretDialogue('unlock', secrets, peer(vm));
+    // Key slots announced in the current attempt: each declared slot at most once, so the longest wait is bounded by the header.
+    const announced = new Set<number>();
     for (;;) {
-      const message = await channel.receive(SecretRequest.or(Unlocked));
-      if (message.type === 'unlocked') return message;
-      await answerSecretRequest(channel, message, secrets);
+      const message = await channel.receive(SecretRequest.or(UnlockProgress).or(Unlocked));
+      if (message.type === 'unlocked') return { facts, unlocked: message };
+      if (message.type === 'secret-request') {
+        announced.clear();
+        await dialogue.answer(channel, message);
+        continue;
+      }
+      const slot = parsed.keyslots.find((candidate) => candidate.id === message.keyslot);
+      if (!slot || announced.has(slot.id)) throw misbehaving(peer(vm), `it announced key slot ${message.keyslot}, which its header does not declare or it already tried`);
+      announced.add(slot.id);
+      // dom0's own estimate from the reported cost, not the VM's figure.
+      channel.extendNextReply(Math.min(2 * expectedSlotMs(slot) + UNLOCK_SLOT_SLACK_MS, UNLOCK_SLOT_CAP_MS));
     }
+  });
+}
+
+/** What a header VM says the bytes of `source` are: a header it parsed, or none (and why). Nothing secret is involved. */
+export function inspectInHeaderVm(vm: string, source: HeaderSource): Promise<(HeaderFacts & { kind: 'header' }) | { kind: 'absent'; reason: string; sentBytes: number }> {
+  return callService(vm, 'splitdmcrypt.HeaderInspect', '', { peer: peer(vm) }, async (channel) => {
+    channel.send({ type: 'inspect-request' });
+    const { sentBytes, message } = await serveHeaderInSteps(channel, source, HeaderParsed.or(HeaderAbsent));
+    if (message.type === 'header-absent') return { kind: 'absent' as const, reason: message.reason, sentBytes };
+    return { kind: 'header' as const, parsed: message, sentBytes, diskBytes: source.diskBytes };
   });
 }
 
@@ -33,14 +83,15 @@ export function formatReplyTimeoutMs(settings: Pick<FormatSettings, 'iterTimeMs'
 }
 
 /**
- * Has the header VM format a new header area (asking for the new passphrase twice); returns it, unparsed. `onProgress` gets
- * the milliseconds spent so far and those expected in all (0: unknown) while the VM benchmarks and derives the key slot.
+ * Has the header VM format a new header area (dom0 reads the new passphrase twice and sends it once, or the key file); returns it,
+ * unparsed, exactly `areaBytes` long. `onProgress` gets the milliseconds spent so far and those expected in all (0: unknown).
  */
 export function formatInHeaderVm(
   vm: string,
   luksType: LuksType,
   settings: FormatSettings,
   secrets: SecretSource,
+  areaBytes: number,
   onProgress: (elapsedMs: number, expectedMs: number) => void = () => undefined,
 ): Promise<Buffer> {
   return callService(vm, 'splitdmcrypt.HeaderFormat', luksType, { peer: peer(vm), replyTimeoutMs: formatReplyTimeoutMs(settings) }, async (channel) => {
@@ -56,34 +107,36 @@ export function formatInHeaderVm(
       ...(settings.pbkdfMemoryKiB === undefined ? {} : { pbkdfMemoryKiB: settings.pbkdfMemoryKiB }),
       ...(settings.sectorSize === undefined ? {} : { sectorSize: settings.sectorSize }),
     });
-    const size = headerAreaBytes(luksType);
+    const dialogue = new SecretDialogue('format', secrets, peer(vm));
     for (;;) {
       const message = await channel.receive(SecretRequest.or(FormatProgress).or(BytesFollow));
       if (message.type === 'secret-request') {
-        await answerSecretRequest(channel, message, secrets);
+        await dialogue.answer(channel, message);
         continue;
       }
       if (message.type === 'format-progress') {
         onProgress(message.elapsedMs, message.expectedMs);
         continue;
       }
-      if (message.length !== size) throw new ParseError('protocol stream', 'header area', 0, `announced ${message.length} bytes, expected exactly ${size}`);
-      return channel.readRaw(size, 'header area');
+      if (message.length !== areaBytes) throw misbehaving(peer(vm), `it announced a header area of ${message.length} bytes, not the ${areaBytes} of a ${luksType} format`);
+      return channel.readRaw(areaBytes, 'header area');
     }
   });
 }
 
-/** Leaves the header area to edit in the header VM: the source's own (modify) or random bytes made there (overwrite). */
-export async function putHeaderForShell(vm: string, luksType: LuksType, start: Buffer | 'random'): Promise<void> {
-  await callService(vm, 'splitdmcrypt.HeaderShellPut', luksType, { peer: peer(vm) }, async (channel) => {
-    if (start === 'random') channel.send({ type: 'shell-put', luksType, start: 'random' });
-    else {
-      channel.send({ type: 'shell-put', luksType, start: 'bytes' });
-      channel.sendBytes(start);
+/** Leaves the header area to edit in the header VM: the disk's own header, served in steps (modify), or random bytes made there. */
+export async function putHeaderForShell(vm: string, luksType: LuksType, start: { kind: 'disk'; source: HeaderSource; fallbackBytes: number } | { kind: 'random'; length: number }): Promise<number> {
+  return callService(vm, 'splitdmcrypt.HeaderShellPut', luksType, { peer: peer(vm) }, async (channel) => {
+    if (start.kind === 'random') {
+      channel.send({ type: 'shell-put', luksType, start: 'random', length: start.length });
+      const ready = await channel.receive(ShellReady);
+      if (ready.bytes !== start.length) throw misbehaving(peer(vm), `it placed ${ready.bytes} bytes, not the ${start.length} asked for`);
+      return ready.bytes;
     }
-    const ready = await channel.receive(ShellReady);
-    const expected = start === 'random' ? headerAreaBytes(luksType) : start.length;
-    if (ready.bytes !== expected) throw new ParseError('protocol message', 'shell-ready.bytes', 0, `${ready.bytes} bytes placed, expected ${expected}`);
+    channel.send({ type: 'shell-put', luksType, start: 'disk', fallbackBytes: start.fallbackBytes });
+    const { sentBytes, message } = await serveHeaderInSteps(channel, start.source, ShellReady);
+    if (message.bytes !== sentBytes) throw misbehaving(peer(vm), `it placed ${message.bytes} bytes, not the ${sentBytes} it was sent`);
+    return sentBytes;
   });
 }
 
@@ -92,14 +145,10 @@ export function runShellInHeaderVm(vm: string, luksType: LuksType): Promise<numb
   return runInteractiveService(vm, 'splitdmcrypt.HeaderShell', process.stdin.isTTY ? `${luksType}-tty` : luksType);
 }
 
-/** The edited header area and the header VM's summary of it; the header VM refuses anything that is not a valid header. */
-export function takeHeaderFromShell(vm: string, luksType: LuksType): Promise<{ area: Buffer; summary: HeaderSummary }> {
+/** The edited header area, exactly `placedBytes` long; not trusted (a shell ran there): a fresh header VM says what it is. */
+export function takeHeaderFromShell(vm: string, luksType: LuksType, placedBytes: number): Promise<Buffer> {
   return callService(vm, 'splitdmcrypt.HeaderShellTake', luksType, { peer: peer(vm) }, async (channel) => {
     channel.send({ type: 'shell-take', luksType });
-    const summary = await channel.receive(HeaderSummary);
-    // A LUKS1 header fits in a LUKS2-sized area; the reverse is refused by the header VM.
-    if (luksType === 'luks1' && summary.luksType !== 'luks1') throw new ParseError('protocol message', 'header-summary.luksType', 0, `${summary.luksType}, expected ${luksType}`);
-    const area = await receiveHeaderArea(channel, luksType);
-    return { area, summary };
+    return channel.receiveBytes('edited header area', placedBytes);
   });
 }

@@ -9,7 +9,7 @@ const YES = '  --yes                      confirm without asking (needed when st
 const HELP = '  -h, --help                 this help';
 
 const COMMANDS: Readonly<Record<CommandName, string>> = {
-  attach: `usage: qvm-block-split attach|at|a [--ro] [--key-file=[<vm>:]<path>] [--type=luks1|luks2] [<dst-vm>] <src-vm>:<device>
+  attach: `usage: qvm-block-split attach|at|a [--ro] [--key-file=[<vm>:]<path>] [--type=luks1|luks2] [--data-offset=SECTORS] [<dst-vm>] <src-vm>:<device>
 
 Unlocks the LUKS volume on <src-vm>:<device> and attaches the decrypted disk to <dst-vm> as a new block device.
 The disk goes to an offline device DisposableVM that never parses it; only its header goes to a header DisposableVM,
@@ -19,6 +19,8 @@ options:
   --ro                       attach read-only, from the source disk to the destination
 ${KEY_FILE}
 ${TYPE}
+  --data-offset=SECTORS      accept a header whose data starts at this sector although it is not cryptsetup's default
+                             (LUKS1 4096, LUKS2 32768); otherwise such a header must be confirmed on the terminal
 ${HELP}`,
   detach: `usage: qvm-block-split detach|dt|d <src-vm>:<device>
 

@@ -2,9 +2,10 @@
 // command fails at once naming the holder; a lock left by a dead process is taken over with a warning.
 import { randomBytes } from 'node:crypto';
 import { readFileSync } from 'node:fs';
-import { link, open, readFile, rename, stat, unlink, writeFile } from 'node:fs/promises';
+import { link, lstat, readdir, rename, unlink, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { OperationError } from '../shared/errors.ts';
+import { BoundedReadError, readBoundedFile } from './bounded-file.ts';
 import type { CleanupStack } from './cleanup-stack.ts';
 import { sourceLabel, type SourceSpec } from './names.ts';
 import { warning } from './output.ts';
@@ -48,25 +49,34 @@ function parseHolder(text: string): Holder | undefined {
   return match ? { pid: Number(match[1]), start: match[2]! } : undefined;
 }
 
+/** A lock file holds "PID START\n", a few dozen bytes; a bigger one is not a holder we can name. */
+const MAX_LOCK_BYTES = 64;
+
+/**
+ * The holder written in the lock file at `path` (undefined when its content names none) and the file's inode; undefined when
+ * there is no lock file. Read bounded: a symlink, FIFO or device in place of a lock file is an OperationError naming it.
+ */
 async function readHolder(path: string): Promise<{ holder: Holder | undefined; ino: number } | undefined> {
   try {
-    const handle = await open(path, 'r');
-    try {
-      const { ino } = await handle.stat();
-      return { holder: parseHolder((await handle.readFile('latin1')).slice(0, 64)), ino };
-    } finally {
-      await handle.close();
-    }
+    const { bytes, ino } = await readBoundedFile(path, MAX_LOCK_BYTES, 'lock file');
+    return { holder: parseHolder(bytes.toString('latin1')), ino };
   } catch (error) {
-    if ((error as NodeJS.ErrnoException).code === 'ENOENT') return undefined;
-    throw error;
+    if (!(error instanceof BoundedReadError)) throw error;
+    if (error.problem === 'missing') return undefined;
+    // An oversized regular file is garbage, not a holder: it is taken over like any unreadable lock (lstat gives its inode).
+    if (error.problem === 'too-large') {
+      const stats = await lstat(path).catch(() => undefined);
+      return stats && { holder: undefined, ino: stats.ino };
+    }
+    throw new OperationError(`${error.message}: remove it if no qvm-block-split command is running`, { cause: error });
   }
 }
 
 /** Creates `path` holding our pid, atomically: written to a private file first, then hard-linked (link fails if it exists). */
 async function createLock(path: string, content: string): Promise<boolean> {
-  const tmp = `${path}.${process.pid}.${randomBytes(4).toString('hex')}.tmp`;
-  await writeFile(tmp, content, { mode: 0o640 });
+  const tmp = `${path}.${process.pid}.${randomBytes(8).toString('hex')}.tmp`;
+  // 'wx': never write through something already at the temporary name.
+  await writeFile(tmp, content, { mode: 0o640, flag: 'wx' });
   try {
     await link(tmp, path);
     return true;
@@ -90,21 +100,33 @@ async function removeStale(path: string, ino: number): Promise<void> {
     if ((error as NodeJS.ErrnoException).code === 'ENOENT') return;
     throw error;
   }
-  if ((await stat(aside)).ino !== ino) await link(aside, path).catch(() => undefined);
+  if ((await lstat(aside)).ino !== ino) await link(aside, path).catch(() => undefined);
   await unlink(aside).catch(() => undefined);
 }
 
-/** Takes the lock of `source` or throws OperationError naming the command holding it. */
+/** The lock of a source is held by a live command: its pid, for messages. */
+export class LockHeldError extends OperationError {
+  constructor(
+    readonly pid: number,
+    message: string,
+  ) {
+    super(message);
+  }
+}
+
+const lockPath = async (source: SourceSpec): Promise<string> => join(await runSubdir('locks'), `${sourceFileKey(source)}.lock`);
+
+/** Takes the lock of `source`; throws LockHeldError naming the command holding it. */
 export async function takeSourceLock(source: SourceSpec, warn: (message: string) => void = warning): Promise<SourceLock> {
   const label = sourceLabel(source);
-  const path = join(await runSubdir('locks'), `${sourceFileKey(source)}.lock`);
+  const path = await lockPath(source);
   const mine = `${process.pid} ${processStart(process.pid)}\n`;
   for (let attempt = 0; attempt < 3; attempt++) {
     if (await createLock(path, mine)) return { path, release: () => releaseLock(path, mine) };
     const found = await readHolder(path);
     if (!found) continue;
     const { holder, ino } = found;
-    if (holder && isAlive(holder)) throw new OperationError(`another qvm-block-split command is using ${label} (pid ${holder.pid})`);
+    if (holder && isAlive(holder)) throw new LockHeldError(holder.pid, `another qvm-block-split command is using ${label} (pid ${holder.pid})`);
     warn(`taking over the lock of ${label} left by ${holder ? `pid ${holder.pid}, which is no longer running` : 'an unreadable lock file'}`);
     await removeStale(path, ino);
   }
@@ -112,9 +134,26 @@ export async function takeSourceLock(source: SourceSpec, warn: (message: string)
 }
 
 async function releaseLock(path: string, mine: string): Promise<void> {
-  const content = await readFile(path, 'latin1').catch(() => undefined);
+  const found = await readBoundedFile(path, MAX_LOCK_BYTES, 'lock file').catch(() => undefined);
   // Why: after a takeover by someone else (we were wrongly seen as dead), the file is theirs and must stay.
-  if (content === mine) await unlink(path);
+  if (found?.bytes.toString('latin1') === mine) await unlink(path);
+}
+
+/** Who holds the lock of `source`, without taking it: undefined when nobody does (or the file names no process). */
+export async function lockHolder(source: SourceSpec): Promise<{ readonly pid: number; readonly alive: boolean } | undefined> {
+  const holder = (await readHolder(await lockPath(source)))?.holder;
+  return holder && { pid: holder.pid, alive: isAlive(holder) };
+}
+
+/** The pids of live commands holding any source lock. Lock files that cannot be read name no live command: none of ours wrote them. */
+export async function liveLockHolders(): Promise<number[]> {
+  const directory = await runSubdir('locks');
+  const pids: number[] = [];
+  for (const name of (await readdir(directory)).filter((entry) => entry.endsWith('.lock'))) {
+    const holder = (await readHolder(join(directory, name)).catch(() => undefined))?.holder;
+    if (holder && isAlive(holder)) pids.push(holder.pid);
+  }
+  return pids;
 }
 
 /** Takes the lock of `source` and registers its release on `stack`; the release survives releaseAll(). */

@@ -1,8 +1,8 @@
 // The one adapter through which dom0 reaches Qubes: the real `qvm-*` tools, found on PATH, each call with a time limit.
 // Failures become ToolError (tool, exit code, sanitized stderr), TimeoutError or InterruptedError. No call takes a secret.
 import { execa } from 'execa';
-import type { Readable, Writable } from 'node:stream';
-import { InterruptedError, TimeoutError, ToolError } from '../shared/errors.ts';
+import { PassThrough, type Readable, type Writable } from 'node:stream';
+import { InterruptedError, OperationError, TimeoutError, ToolError } from '../shared/errors.ts';
 import { interruptionSignal, throwIfInterrupted } from './interruption.ts';
 import type { VmName } from './names.ts';
 import { timeLimits } from './time-limits.ts';
@@ -98,6 +98,37 @@ export async function getPref(vm: string, prop: string, options: TimeoutOption =
   return (await query('qvm-prefs', [vm, prop], `qvm-prefs ${vm} ${prop}`, options)).replace(/\r?\n$/, '');
 }
 
+/** How Qubes prints a qube's uuid: Python's str(uuid.UUID), lowercase, with hyphens. */
+export const QUBE_UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/;
+
+/**
+ * A qube's uuid, or undefined when no qube has that name. Why this identifies a qube where its name does not: `uuid` is a
+ * write-once property that qubesd gives every qube when it is created (uuid.uuid4(), in BaseVM.on_domain_init_loaded) and never
+ * reuses: QubesOS/qubes-core-admin, qubes/vm/__init__.py (`uuid = qubes.property("uuid", type=uuid.UUID, write_once=True,
+ * clone=False)`), the same in R4.2 (tag v4.2.0) and R4.3. A name freed by qvm-remove can be taken by any new qube; a uuid cannot.
+ */
+export async function vmUuid(name: string, options: TimeoutOption = {}): Promise<string | undefined> {
+  let text: string;
+  try {
+    text = await getPref(name, 'uuid', options);
+  } catch (error) {
+    // qvm-prefs, like qvm-check, rejects an unknown qube name as an argparse error: exit 2, "no such domain".
+    if (error instanceof ToolError && error.toolExitCode === 2 && /no such domain/i.test(error.stderr)) return undefined;
+    throw error;
+  }
+  if (!QUBE_UUID.test(text)) throw new OperationError(`qvm-prefs ${name} uuid did not print a uuid (${JSON.stringify(text.slice(0, 80))})`);
+  return text;
+}
+
+/**
+ * A qube's class (DispVM, AppVM...) as qvm-ls lists it, or undefined when no qube has that name. Why not `qvm-prefs NAME
+ * klass`: klass is computed by the client, not a qubesd property, and newer qubesadmin refuses it in qvm-prefs ("no such
+ * property", QubesOS/qubes-core-admin-client commit 02bc30a, qubesadmin/tools/qvm_prefs.py); qvm-ls's CLASS column is stable.
+ */
+export async function vmClass(name: string, options: TimeoutOption = {}): Promise<string | undefined> {
+  return (await listVMs(options)).find((vm) => vm.name === name)?.vmClass;
+}
+
 /** A global property as qubes-prefs prints it. */
 export async function getGlobalPref(prop: string, options: TimeoutOption = {}): Promise<string> {
   return (await query('qubes-prefs', [prop], `qubes-prefs ${prop}`, options)).replace(/\r?\n$/, '');
@@ -173,7 +204,7 @@ export function runService(vm: string, service: string, argument: string, option
   throwIfInterrupted();
   const timeoutMs = options.timeoutMs ?? TIMEOUTS.service;
   const what = `${service}+${argument} in ${vm}`;
-  const child = execa('qvm-run', ['--pass-io', '--no-autostart', '-u', 'root', '--service', vm, `${service}+${argument}`], {
+  const child = execa('qvm-run', ['--pass-io', '--no-autostart', '--no-gui', '-u', 'root', '--service', vm, `${service}+${argument}`], {
     ...CHILD_OPTIONS,
     stdin: 'pipe',
     stdout: 'pipe',
@@ -198,7 +229,10 @@ export function runService(vm: string, service: string, argument: string, option
   });
   // Callers that abandon a call may never await `exited`; its rejection must not become an unhandled one.
   exited.catch(() => undefined);
-  return { stdin: child.stdin, stdout: child.stdout, kill: () => void child.kill(), exited };
+  // Read from the start: execa discards what a finished call wrote if nobody was reading yet, and a VM may answer (and exit)
+  // while dom0 is still busy with another VM (the header VM replies during the device VM's header transfer).
+  const stdout = child.stdout.pipe(new PassThrough());
+  return { stdin: child.stdin, stdout, kill: () => void child.kill(), exited };
 }
 
 /**
@@ -215,7 +249,7 @@ export async function runInteractiveService(vm: string, service: string, argumen
   if (raw) stdin.setRawMode!(true);
   try {
     // Not in a process group of its own: a child reading the terminal must be in its foreground group (else SIGTTIN).
-    const child = execa('qvm-run', ['--pass-io', '--no-autostart', '-u', 'root', '--service', vm, `${service}+${argument}`], {
+    const child = execa('qvm-run', ['--pass-io', '--no-autostart', '--no-gui', '-u', 'root', '--service', vm, `${service}+${argument}`], {
       reject: false,
       stdio: 'inherit',
       timeout: timeoutMs,

@@ -1,6 +1,6 @@
 // The run directory holds what outlives one process but not a reboot: source-device locks and attachment records.
 // Default /run/qubes-split-dm-crypt (tmpfs, created at boot by the installed tmpfiles.d entry), or $SPLIT_DM_CRYPT_RUNDIR.
-import { mkdir } from 'node:fs/promises';
+import { lstat, mkdir } from 'node:fs/promises';
 import { join } from 'node:path';
 import { OperationError } from '../shared/errors.ts';
 import type { SourceSpec } from './names.ts';
@@ -28,5 +28,8 @@ export async function runSubdir(sub: string): Promise<string> {
   } catch (error) {
     throw new OperationError(`cannot create ${dir}: ${(error as Error).message} (is the split-dm-crypt tmpfiles.d entry installed?)`, { cause: error });
   }
+  // Why lstat: a symlink planted in place of the folder would send records and locks (and what they make dom0 do) elsewhere.
+  const stats = await lstat(dir);
+  if (!stats.isDirectory()) throw new OperationError(`${dir} is not a directory (a symbolic link or a file is in its place): remove it`);
   return dir;
 }

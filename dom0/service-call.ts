@@ -17,7 +17,10 @@ export interface ServiceCallOptions {
 }
 
 /** A Channel whose receive() fails with TimeoutError when the peer is silent too long. */
-class TimedChannel extends Channel {
+export class TimedChannel extends Channel {
+  /** A one-time longer wait for the next message (a keep-alive announced slow work), bounded by the caller. */
+  private nextTimeoutMs: number | undefined;
+
   constructor(input: AsyncIterable<Buffer | string>, output: { write(chunk: Uint8Array): boolean }, peer: string, private readonly timeoutMs: number, private readonly what: string) {
     super(input, output, peer);
   }
@@ -30,8 +33,15 @@ class TimedChannel extends Channel {
     return this.bounded(super.readRaw(count, what));
   }
 
+  /** The next wait for the peer lasts at least `ms` (never less than the call's own limit). */
+  extendNextReply(ms: number): void {
+    this.nextTimeoutMs = Math.max(ms, this.timeoutMs);
+  }
+
   private bounded<T>(promise: Promise<T>): Promise<T> {
-    return withTimeout(promise, this.timeoutMs, () => new TimeoutError(`${this.what} did not answer within ${seconds(this.timeoutMs)} s`));
+    const limit = this.nextTimeoutMs ?? this.timeoutMs;
+    this.nextTimeoutMs = undefined;
+    return withTimeout(promise, limit, () => new TimeoutError(`${this.what} did not answer within ${seconds(limit)} s`));
   }
 }
 
@@ -56,7 +66,7 @@ export function replyTimeout(options: Pick<ServiceCallOptions, 'replyTimeoutMs'>
 }
 
 /** Calls `service+argument` in `vm`, runs `conversation` over it, then waits for the call to end cleanly. */
-export async function callService<T>(vm: string, service: string, argument: string, options: ServiceCallOptions, conversation: (channel: Channel) => Promise<T>): Promise<T> {
+export async function callService<T>(vm: string, service: string, argument: string, options: ServiceCallOptions, conversation: (channel: TimedChannel) => Promise<T>): Promise<T> {
   const call = runService(vm, service, argument);
   const what = `${service} in ${vm}`;
   const timeoutMs = replyTimeout(options);

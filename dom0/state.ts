@@ -1,12 +1,19 @@
-// The record of split attachments: one JSON file per source device under RUNDIR/attachments/, written atomically, validated
-// when read. It holds names only, never a secret: enough for `status`, `detach` and `cleanup` to find everything again.
+// The record of split attachments (and of overwrites in progress): one JSON file per source device under RUNDIR/attachments/,
+// written atomically, validated when read. It holds names and uuids only, never a secret: enough for `status`, `detach` and
+// `cleanup` to find everything again. Why so strict: whoever can write the run directory can plant a record, and a record
+// makes dom0 kill qubes; so a record may name only DisposableVMs of ours (DISPVM_NAME), each with the uuid it had when we
+// created it, and files that are not small regular files are never read whole.
 import { randomBytes } from 'node:crypto';
-import { readdir, readFile, rename, unlink, writeFile } from 'node:fs/promises';
+import { readdir, rename, unlink, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { z } from 'zod';
-import { OperationError } from '../shared/errors.ts';
+import { InternalError, OperationError } from '../shared/errors.ts';
+import { BoundedReadError, readCapped } from './bounded-file.ts';
+import type { CleanupStack } from './cleanup-stack.ts';
+import { DISPVM_NAME, type DispVmIdentity } from './dispvms.ts';
 import { isDevicePort, isVmName, sourceLabel, type DevicePort, type SourceSpec, type VmName } from './names.ts';
 import { warning } from './output.ts';
+import { QUBE_UUID } from './qubes.ts';
 import { runSubdir, sourceFileKey } from './run-dir.ts';
 
 /** A record is a few hundred bytes; a bigger file is not one of ours. */
@@ -16,24 +23,35 @@ export const MAX_STATE_BYTES = 64 * 1024;
 const sourceVm = z.string().refine(isVmName, 'not a qube name').transform((name) => name as VmName);
 const devicePort = z.string().refine(isDevicePort, 'not a device name').transform((port) => port as DevicePort);
 const vmName = z.string().refine((name): boolean => isVmName(name), 'not a qube name');
+/** Only qubes this tool creates can be destroyed from a record: `sys-usb` or `work` in a record is corruption. */
+const ourVmName = z.string().regex(DISPVM_NAME, 'not the name of a DisposableVM of qvm-block-split');
+const vmIdentity = z.object({ name: ourVmName, uuid: z.string().regex(QUBE_UUID, 'not a qube uuid') }).strict();
 
 const AttachmentStateSchema = z
   .object({
     source: z.object({ backend: sourceVm, port: devicePort }).strict(),
-    /** '' until the device DisposableVM has a name. */
-    deviceVm: z.union([z.literal(''), vmName]),
-    headerVm: vmName.optional(),
+    /** '' until the device DisposableVM has a name; then one of createdVms. */
+    deviceVm: z.union([z.literal(''), ourVmName]),
+    headerVm: ourVmName.optional(),
     mapping: z
       .object({ name: z.string().regex(/^[A-Za-z0-9_.+-]{1,127}$/), device: z.string().regex(/^dm-[0-9]{1,6}$/) })
       .strict()
       .nullable(),
+    /** Any qube may be the destination: it is only ever detached from, never killed unless it is also in createdVms. */
     destination: z.object({ vm: vmName, createdByUs: z.boolean() }).strict().nullable(),
     readOnly: z.boolean(),
-    phase: z.enum(['attaching', 'attached', 'detaching']),
-    createdVms: z.array(vmName).max(16),
+    /** 'overwriting': a destructive command (overwrite.ts) holds the source; its VMs go when it ends. */
+    phase: z.enum(['attaching', 'attached', 'detaching', 'overwriting']),
+    createdVms: z.array(vmIdentity).max(16),
     createdAt: z.string().datetime(),
   })
-  .strict();
+  .strict()
+  .superRefine((state, context) => {
+    const names = state.createdVms.map((vm) => vm.name);
+    if (new Set(names).size !== names.length) context.addIssue({ code: 'custom', path: ['createdVms'], message: 'a qube is listed twice' });
+    // Why: the device VM is killed and detached from by name; only its recorded uuid says it is still ours.
+    if (state.deviceVm !== '' && !names.includes(state.deviceVm)) context.addIssue({ code: 'custom', path: ['deviceVm'], message: 'not one of createdVms' });
+  });
 
 export type AttachmentState = z.infer<typeof AttachmentStateSchema>;
 export type AttachmentPhase = AttachmentState['phase'];
@@ -60,12 +78,12 @@ export function parseAttachmentState(text: string, path: string): AttachmentStat
 async function readRecord(path: string): Promise<AttachmentState | undefined> {
   let bytes: Buffer;
   try {
-    bytes = await readFile(path);
+    bytes = await readCapped(path, MAX_STATE_BYTES, 'attachment record');
   } catch (error) {
-    if ((error as NodeJS.ErrnoException).code === 'ENOENT') return undefined;
-    throw new OperationError(`cannot read attachment record ${path}: ${(error as Error).message}`, { cause: error });
+    if (error instanceof BoundedReadError && error.problem === 'missing') return undefined;
+    if (error instanceof BoundedReadError && error.problem !== 'unreadable') throw new OperationError(`attachment record ${path} is corrupt: ${error.message}`, { cause: error });
+    throw error;
   }
-  if (bytes.length > MAX_STATE_BYTES) throw new OperationError(`attachment record ${path} is corrupt: larger than ${MAX_STATE_BYTES} bytes`);
   return parseAttachmentState(bytes.toString('utf8'), path);
 }
 
@@ -73,8 +91,9 @@ async function readRecord(path: string): Promise<AttachmentState | undefined> {
 export async function writeAttachmentState(state: AttachmentState): Promise<void> {
   const checked = AttachmentStateSchema.parse(state);
   const path = await fileOf(checked.source);
-  const tmp = `${path}.${process.pid}.${randomBytes(4).toString('hex')}.tmp`;
-  await writeFile(tmp, `${JSON.stringify(checked, null, 2)}\n`, { mode: 0o640 });
+  const tmp = `${path}.${process.pid}.${randomBytes(8).toString('hex')}.tmp`;
+  // 'wx': never write through something already at the temporary name.
+  await writeFile(tmp, `${JSON.stringify(checked, null, 2)}\n`, { mode: 0o640, flag: 'wx' });
   try {
     await rename(tmp, path);
   } catch (error) {
@@ -94,15 +113,21 @@ export async function readAttachmentState(source: SourceSpec): Promise<Attachmen
   return state;
 }
 
-/** Every record, oldest first; corrupt ones are skipped with a warning (status and cleanup must still work). */
+/** Every record, oldest first; corrupt ones and anything that is not a regular file are skipped with a warning naming the file. */
 export async function listAttachmentStates(warn: (message: string) => void = warning): Promise<AttachmentState[]> {
   const directory = await dir();
   const states: AttachmentState[] = [];
-  for (const name of (await readdir(directory)).filter((entry) => entry.endsWith('.json')).sort()) {
+  const entries = (await readdir(directory, { withFileTypes: true })).filter((entry) => entry.name.endsWith('.json'));
+  for (const entry of entries.sort((a, b) => (a.name < b.name ? -1 : 1))) {
+    const path = join(directory, entry.name);
+    if (!entry.isFile()) {
+      warn(`attachment record ${path} is not a regular file; skipped (remove it)`);
+      continue;
+    }
     try {
-      const state = await readRecord(join(directory, name));
-      if (state && `${sourceFileKey(state.source)}.json` === name) states.push(state);
-      else if (state) warn(`attachment record ${join(directory, name)} is corrupt: it describes ${sourceLabel(state.source)}; skipped`);
+      const state = await readRecord(path);
+      if (state && `${sourceFileKey(state.source)}.json` === entry.name) states.push(state);
+      else if (state) warn(`attachment record ${path} is corrupt: it describes ${sourceLabel(state.source)}; skipped`);
     } catch (error) {
       warn(`${(error as Error).message}; skipped (remove it if no such attachment exists)`);
     }
@@ -115,4 +140,84 @@ export async function removeAttachmentState(source: SourceSpec): Promise<void> {
   await unlink(await fileOf(source)).catch((error: NodeJS.ErrnoException) => {
     if (error.code !== 'ENOENT') throw error;
   });
+}
+
+/** The recorded identity of `name` in `state`, or undefined when the record does not list it. */
+export function recordedVm(state: AttachmentState, name: string): DispVmIdentity | undefined {
+  return state.createdVms.find((vm) => vm.name === name);
+}
+
+/** Every qube a record names (created VMs, device VM, destination). */
+export function vmsNamedBy(state: AttachmentState): string[] {
+  return [...state.createdVms.map((vm) => vm.name), state.deviceVm, state.destination?.vm ?? ''].filter((name) => name !== '');
+}
+
+/** The DisposableVMs `state` lists that another record lists too: never the case for records we wrote (names are unique). */
+export function vmsSharedWith(state: AttachmentState, others: readonly AttachmentState[]): string[] {
+  const elsewhere = new Set(others.filter((other) => sourceFileKey(other.source) !== sourceFileKey(state.source)).flatMap((other) => other.createdVms.map((vm) => vm.name)));
+  return state.createdVms.map((vm) => vm.name).filter((name) => elsewhere.has(name));
+}
+
+type RecordChange = Partial<Pick<AttachmentState, 'deviceVm' | 'mapping' | 'destination' | 'readOnly' | 'phase'>>;
+
+/** The record of one running command, kept up to date as it acquires things; writes land in the order they are made. */
+export class AttachmentRecorder {
+  private written: Promise<void> = Promise.resolve();
+
+  constructor(private readonly state: AttachmentState) {}
+
+  /** Changes fields of the record and writes it. */
+  update(change: RecordChange): Promise<void> {
+    Object.assign(this.state, change);
+    return this.write();
+  }
+
+  /** Adds a DisposableVM the command created (by its identity) and writes the record. */
+  add(vm: DispVmIdentity): Promise<void> {
+    this.state.createdVms = [...this.state.createdVms, { name: vm.name, uuid: vm.uuid }];
+    return this.write();
+  }
+
+  /** Drops a DisposableVM that is gone, so `status` and `cleanup` no longer name it. */
+  forget(name: string): Promise<void> {
+    this.state.createdVms = this.state.createdVms.filter((vm) => vm.name !== name);
+    return this.write();
+  }
+
+  /** The identity recorded for `name`, one of the VMs added. */
+  vm(name: string): DispVmIdentity {
+    const found = recordedVm(this.state, name);
+    if (!found) throw new InternalError(`${name} is not recorded`);
+    return found;
+  }
+
+  private write(): Promise<void> {
+    // Why chained: VMs created in parallel report at once; each write takes a snapshot, and they land in order.
+    const snapshot: AttachmentState = { ...this.state, createdVms: [...this.state.createdVms] };
+    this.written = this.written.then(() => writeAttachmentState(snapshot));
+    return this.written;
+  }
+}
+
+/**
+ * Starts the record of a command on `source`, written at once (so `cleanup` can finish its work if the process dies without
+ * unwinding, and `status` shows it), and registers its removal on `stack` (dropped by releaseAll when an attach succeeds).
+ */
+export async function recordCommand(
+  start: { readonly source: SourceSpec; readonly phase: AttachmentPhase; readonly readOnly: boolean },
+  stack: CleanupStack,
+): Promise<AttachmentRecorder> {
+  const recorder = new AttachmentRecorder({
+    source: start.source,
+    deviceVm: '',
+    mapping: null,
+    destination: null,
+    readOnly: start.readOnly,
+    phase: start.phase,
+    createdVms: [],
+    createdAt: new Date().toISOString(),
+  });
+  stack.defer(`forget the record of ${sourceLabel(start.source)}`, () => removeAttachmentState(start.source));
+  await recorder.update({});
+  return recorder;
 }

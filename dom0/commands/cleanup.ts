@@ -1,32 +1,103 @@
-// `cleanup`: finishes what interrupted commands left: attachments stuck half-way are torn down, and DisposableVMs of ours that no
-// attachment uses are removed. Destination DisposableVMs of complete attachments are never touched.
-import { destroyDispVM, DISPVM_NAME } from '../dispvms.ts';
+// `cleanup`: finishes what interrupted commands left: records of attaches, detaches and overwrites stuck half-way are torn down,
+// and DisposableVMs of ours that no record names are removed. Destination DisposableVMs of complete attachments are never
+// touched. Each record is handled under its source's lock, so a command still running (an attach waiting for its passphrase)
+// is left alone, and so are its VMs.
+import { DISPVM_NAME } from '../dispvms.ts';
+import { liveLockHolders, LockHeldError, takeSourceLock, type SourceLock } from '../lock.ts';
 import { sourceLabel } from '../names.ts';
 import { info, warning } from '../output.ts';
-import { listVMs } from '../qubes.ts';
-import { listAttachmentStates, removeAttachmentState } from '../state.ts';
-import { tearDown } from './detach.ts';
+import { listVMs, vmUuid } from '../qubes.ts';
+import { listAttachmentStates, readAttachmentState, removeAttachmentState, vmsNamedBy, vmsSharedWith, type AttachmentPhase, type AttachmentState } from '../state.ts';
+import { destroyAndReport, tearDown } from './detach.ts';
 
-export async function cleanupCommand(): Promise<void> {
-  const states = await listAttachmentStates();
-  let cleaned = 0;
-  for (const state of states.filter((s) => s.phase !== 'attached')) {
-    await tearDown(state);
-    await removeAttachmentState(state.source);
-    info(`cleaned up the ${state.phase} attachment of ${sourceLabel(state.source)}`);
-    cleaned++;
+const RUNNING: Readonly<Record<AttachmentPhase, string>> = {
+  attaching: 'an attach',
+  attached: 'a command',
+  detaching: 'a detach',
+  overwriting: 'an overwrite',
+};
+
+/**
+ * What became of one record: cleaned (`leftAlone`: qubes now bearing its VMs' names that are not its VMs), still in use (the VMs
+ * of `state` must stay), or gone meanwhile.
+ */
+type RecordOutcome =
+  | { readonly kind: 'gone' }
+  | { readonly kind: 'cleaned'; readonly leftAlone: readonly string[] }
+  | { readonly kind: 'in use'; readonly state: AttachmentState };
+
+/** Tears down one record stuck half-way, under its source's lock; a live command's record is left alone. */
+async function cleanRecord(state: AttachmentState, all: readonly AttachmentState[]): Promise<RecordOutcome> {
+  const label = sourceLabel(state.source);
+  let lock: SourceLock;
+  try {
+    lock = await takeSourceLock(state.source);
+  } catch (error) {
+    if (error instanceof LockHeldError) info(`${label}: ${RUNNING[state.phase]} is still running (pid ${error.pid}); left alone`);
+    else warning(`${label}: ${(error as Error).message}; left alone`);
+    return { kind: 'in use', state };
   }
-  const inUse = new Set(states.filter((s) => s.phase === 'attached').flatMap((s) => [s.deviceVm, s.destination?.vm ?? '']));
+  try {
+    // Read again under the lock: the command we saw may have finished (attached, or its record removed) meanwhile.
+    const current = await readAttachmentState(state.source);
+    if (!current) return { kind: 'gone' };
+    if (current.phase === 'attached') return { kind: 'in use', state: current };
+    const shared = vmsSharedWith(current, all);
+    if (shared.length > 0) {
+      warning(`the record of ${label} names ${shared.join(', ')}, which another record names too; left alone (remove the record that is not yours)`);
+      return { kind: 'in use', state: current };
+    }
+    const leftAlone = await tearDown(current);
+    await removeAttachmentState(current.source);
+    info(`cleaned up the ${current.phase === 'overwriting' ? 'interrupted overwrite' : `${current.phase} attachment`} of ${label}`);
+    return { kind: 'cleaned', leftAlone };
+  } finally {
+    await lock.release();
+  }
+}
+
+/**
+ * Removes DisposableVMs of ours (by name and class) that no record names: what a command killed between qvm-create and its
+ * record left. While any command runs, unrecorded ones may be its own and stay; `spared` names stay too.
+ */
+async function removeLeftovers(spared: ReadonlySet<string>): Promise<number> {
+  const live = await liveLockHolders();
+  let removed = 0;
   for (const vm of await listVMs()) {
     const match = DISPVM_NAME.exec(vm.name);
-    if (!match || inUse.has(vm.name)) continue;
+    if (!match || spared.has(vm.name)) continue;
+    if (vm.vmClass !== 'DispVM') {
+      warning(`${vm.name} is named like a DisposableVM of qvm-block-split but is a ${vm.vmClass}; left alone`);
+      continue;
+    }
     if (match[1] === 'destination') {
       warning(`${vm.name} is a destination DisposableVM no attachment uses; it may hold your work, so it is left alone`);
       continue;
     }
-    await destroyDispVM(vm.name);
-    info(`removed leftover DisposableVM ${vm.name}`);
-    cleaned++;
+    // Why: a command records a VM a moment after qvm-create; until then only its lock says the VM may be its own.
+    if (live.length > 0) {
+      info(`${vm.name} is named by no record, but a qvm-block-split command is running (pid ${live.join(', ')}); left alone`);
+      continue;
+    }
+    // Known from here on by the uuid it has now: destroyRecordedDispVM reads it again before each step.
+    const uuid = await vmUuid(vm.name);
+    if (uuid !== undefined && (await destroyAndReport({ name: vm.name, uuid }, true))) removed++;
   }
+  return removed;
+}
+
+export async function cleanupCommand(): Promise<void> {
+  const states = await listAttachmentStates();
+  let cleaned = 0;
+  // Names that leftover removal must not touch: VMs of records still in use, and qubes a record's teardown found not to be ours
+  // (a reused name: its record said another uuid).
+  const spared = new Set<string>();
+  for (const state of states) {
+    // Complete attachments are detach's business: cleanup neither locks nor touches them.
+    const outcome: RecordOutcome = state.phase === 'attached' ? { kind: 'in use', state } : await cleanRecord(state, states);
+    if (outcome.kind === 'cleaned') cleaned++;
+    for (const name of outcome.kind === 'in use' ? vmsNamedBy(outcome.state) : outcome.kind === 'cleaned' ? outcome.leftAlone : []) spared.add(name);
+  }
+  cleaned += await removeLeftovers(spared);
   if (cleaned === 0) info('nothing to clean up');
 }

@@ -1,14 +1,23 @@
 // `detach`: undoes an attachment in reverse order, each step tolerant of having been done already, so a failed or interrupted
-// detach can simply be run again. The destination qube is left as it is, as in the original.
+// detach can simply be run again. The destination qube is left as it is, as in the original. What a record names is acted on
+// only while it is still the qube we created (destroyRecordedDispVM): a record is a file, and files can be planted.
 import { OperationError } from '../../shared/errors.ts';
 import type { CleanupStack } from '../cleanup-stack.ts';
 import { closeMapping } from '../device-steps.ts';
-import { destroyDispVM } from '../dispvms.ts';
+import { checkRecordedVm, destroyRecordedDispVM, type DispVmIdentity } from '../dispvms.ts';
 import { acquireSourceLock } from '../lock.ts';
 import { sourceLabel, type SourceSpec } from '../names.ts';
-import { info } from '../output.ts';
+import { info, warning } from '../output.ts';
 import { detachBlock, isRunning } from '../qubes.ts';
-import { readAttachmentState, removeAttachmentState, writeAttachmentState, type AttachmentState } from '../state.ts';
+import {
+  listAttachmentStates,
+  readAttachmentState,
+  recordedVm,
+  removeAttachmentState,
+  vmsSharedWith,
+  writeAttachmentState,
+  type AttachmentState,
+} from '../state.ts';
 
 /** Runs an undo step, treating "already undone" answers from Qubes as success. */
 async function idempotent(step: () => Promise<unknown>): Promise<void> {
@@ -22,12 +31,29 @@ async function idempotent(step: () => Promise<unknown>): Promise<void> {
   }
 }
 
+/** Destroys a DisposableVM a record names and says what became of it; false when the qube of that name is not ours (left, warned). */
+export async function destroyAndReport(vm: DispVmIdentity, leftover = false): Promise<boolean> {
+  const outcome = await destroyRecordedDispVM(vm);
+  if (outcome.kind === 'removed') info(`removed ${leftover ? 'leftover ' : ''}DisposableVM ${vm.name} (uuid ${vm.uuid})`);
+  if (outcome.kind === 'refused') warning(`${outcome.reason}; left alone`);
+  return outcome.kind !== 'refused';
+}
+
+/** Whether the device VM a record names still runs and is still the qube recorded (else nothing may be done in or to it). */
+async function deviceStillOurs(state: AttachmentState): Promise<boolean> {
+  const device = state.deviceVm === '' ? undefined : recordedVm(state, state.deviceVm);
+  if (!device) return false;
+  // A mismatch is reported once, by destroyAndReport below.
+  return (await checkRecordedVm(device)).kind === 'same' && (await isRunning(device.name));
+}
+
 /**
  * Tears down everything an attachment record names: destination attachment, mapping, source attachment, device VM. Once the
- * mapping is gone, `persist` hears of it, so that a run after a later failure does not look for the mapping again.
+ * mapping is gone, `persist` hears of it, so that a run after a later failure does not look for the mapping again. Returns the
+ * DisposableVMs left alone because their name now belongs to another qube.
  */
-export async function tearDown(state: AttachmentState, persist: (state: AttachmentState) => Promise<void> = async () => undefined): Promise<void> {
-  const deviceRunning = state.deviceVm !== '' && (await isRunning(state.deviceVm));
+export async function tearDown(state: AttachmentState, persist: (state: AttachmentState) => Promise<void> = async () => undefined): Promise<string[]> {
+  const deviceRunning = await deviceStillOurs(state);
   if (state.destination && state.mapping && deviceRunning) {
     const { vm } = state.destination;
     await idempotent(() => detachBlock(vm, state.deviceVm, state.mapping!.device));
@@ -37,10 +63,20 @@ export async function tearDown(state: AttachmentState, persist: (state: Attachme
     await persist({ ...state, mapping: null });
   }
   if (deviceRunning) await idempotent(() => detachBlock(state.deviceVm, state.source.backend, state.source.port));
+  const leftAlone: string[] = [];
   for (const vm of state.createdVms) {
     // The destination DisposableVM stays: the user may still be working in it (it goes away when they close it).
-    if (state.phase !== 'attaching' && state.destination?.vm === vm) continue;
-    await destroyDispVM(vm);
+    if (state.phase !== 'attaching' && state.destination?.vm === vm.name) continue;
+    if (!(await destroyAndReport(vm))) leftAlone.push(vm.name);
+  }
+  return leftAlone;
+}
+
+/** Refuses a record that names a DisposableVM another record names too: one of them is not ours, and we cannot tell which. */
+export async function assertNoSharedVms(state: AttachmentState): Promise<void> {
+  const shared = vmsSharedWith(state, await listAttachmentStates(() => undefined));
+  if (shared.length > 0) {
+    throw new OperationError(`the record of ${sourceLabel(state.source)} names ${shared.join(', ')}, which another record names too: remove the record that is not yours`);
   }
 }
 
@@ -50,8 +86,11 @@ export async function detachCommand(source: SourceSpec, stack: CleanupStack): Pr
   const state = await readAttachmentState(source);
   if (!state) throw new OperationError(`${label} is not attached by qvm-block-split (see 'qvm-block-split status')`);
   if (state.phase === 'attaching') throw new OperationError(`${label} is half attached (an attach was interrupted): run 'qvm-block-split cleanup'`);
+  if (state.phase === 'overwriting') throw new OperationError(`${label} is not attached (an overwrite was interrupted): run 'qvm-block-split cleanup'`);
+  await assertNoSharedVms(state);
   await writeAttachmentState({ ...state, phase: 'detaching' });
-  await tearDown({ ...state, phase: 'detaching' }, writeAttachmentState);
+  const leftAlone = await tearDown({ ...state, phase: 'detaching' }, writeAttachmentState);
   await removeAttachmentState(source);
-  info(`detached ${label}${state.destination ? ` from ${state.destination.vm}` : ''}; device VM ${state.deviceVm} removed`);
+  const device = leftAlone.includes(state.deviceVm) ? `the qube now called ${state.deviceVm} is not its device VM and was left alone` : `device VM ${state.deviceVm} removed`;
+  info(`detached ${label}${state.destination ? ` from ${state.destination.vm}` : ''}; ${device}`);
 }

@@ -1,57 +1,115 @@
-// The destructive commands: overwrite everything with random data, overwrite the header area with random data (crypto-shredding),
-// or with a newly formatted header. Each says what it destroys and needs confirmation; each leaves nothing behind.
-import type { LuksType } from '../../shared/protocol/messages.ts';
-import { headerAreaBytes } from '../../shared/protocol/luks-types.ts';
+// The destructive commands: overwrite everything with random data, overwrite the header with random data (crypto-shredding), with
+// a newly formatted header, or with one made in a shell. Each looks first (attaches the source to an offline device VM and measures
+// it), then says exactly what it destroys and asks; the device VM refuses to write to a disk of another size than confirmed; a
+// header write covers the header's own extent as a header VM (never the shell's own) reports it, and never more.
+import { OperationError, UsageError } from '../../shared/errors.ts';
+import { LUKS1_HEADER_AREA_BYTES } from '../../shared/luks1/constants.ts';
+import { sanitizePeerText } from '../../shared/protocol/channel.ts';
+import { HEADER_PROBE_BYTES, MAX_HEADER_TRANSFER_BYTES, type HeaderParsed, type LuksType } from '../../shared/protocol/messages.ts';
 import type { FormatSettings } from '../cli.ts';
 import type { CleanupStack } from '../cleanup-stack.ts';
 import { resolveDispVmSettings } from '../config.ts';
-import { attachSource, fetchHeaderArea, prepareDeviceVm, wipeSource, writeHeaderArea } from '../device-steps.ts';
-import { startDispVMs } from '../dispvms.ts';
-import { formatInHeaderVm, putHeaderForShell, runShellInHeaderVm, takeHeaderFromShell } from '../header-steps.ts';
-import { OperationError, UsageError } from '../../shared/errors.ts';
-import type { HeaderSummary } from '../../shared/protocol/messages.ts';
+import { attachSource, describeSource, offsetWords, prepareDeviceVm, wipeSource, withDeviceHeaderSource, writeHeaderArea } from '../device-steps.ts';
+import { startDispVMs, type DispVmRole } from '../dispvms.ts';
+import { formatInHeaderVm, inspectInHeaderVm, putHeaderForShell, runShellInHeaderVm, takeHeaderFromShell } from '../header-steps.ts';
+import { bufferSource, type HeaderSource } from '../header-transfer.ts';
+import { DEFAULT_DATA_OFFSET } from '../layout-checks.ts';
 import { acquireSourceLock } from '../lock.ts';
+import { recordCommand } from '../state.ts';
 import { sourceLabel, type KeyFileSpec, type SourceSpec } from '../names.ts';
 import { info } from '../output.ts';
 import { confirm } from '../prompt.ts';
 import { ProgressLine } from '../progress.ts';
-import { assertSourceAvailable } from '../source-checks.ts';
+import { assertSourceAvailable, sizeWords } from '../source-checks.ts';
+
+/** A confirmation that could never be given fails before any VM starts. */
+function assertConfirmable(yes: boolean, command: string): void {
+  if (!yes && !process.stdin.isTTY) throw new UsageError(`${command} destroys data and needs confirmation: use --yes to confirm without a terminal`);
+}
 
 async function confirmDestruction(what: string, yes: boolean): Promise<void> {
   if (!yes) await confirm(`${what}\nContinue?`);
 }
 
-/** Starts the VMs a destructive command needs, prepares the device VM and attaches the source read-write. */
-async function setUp<R extends 'device' | 'header'>(source: SourceSpec, roles: readonly R[], stack: CleanupStack): Promise<Record<R, string>> {
+/** The source as the user is asked about it: Qubes' description and the size the device VM measured. */
+interface SourceDisk {
+  readonly label: string;
+  readonly description: string;
+  readonly bytes: number;
+}
+
+const diskWords = (disk: SourceDisk): string => `${disk.label} (${sanitizePeerText(disk.description, 80) || 'no description'}, ${sizeWords(disk.bytes)})`;
+
+/** Starts the VMs a destructive command needs, prepares the device VM, attaches the source read-write and measures it. */
+async function setUp<R extends DispVmRole>(source: SourceSpec, roles: readonly R[], stack: CleanupStack): Promise<{ vms: Record<R, string>; disk: SourceDisk }> {
   await acquireSourceLock(source, stack);
-  await assertSourceAvailable(source);
+  const description = await assertSourceAvailable(source);
   const settings = await resolveDispVmSettings();
-  const vms = await startDispVMs(roles, settings.template, settings.label, stack);
+  // A record too, so that `cleanup` removes the VMs of an overwrite killed without unwinding, and `status` shows it.
+  const recorder = await recordCommand({ source, phase: 'overwriting', readOnly: false }, stack);
+  const vms = await startDispVMs(roles, settings.template, settings.label, stack, (vm) => recorder.add(vm));
   const device = (vms as Record<string, string>).device!;
+  await recorder.update({ deviceVm: device });
   await prepareDeviceVm(device);
   if (await attachSource(device, source, false, stack)) throw new OperationError(`${sourceLabel(source)} can be attached only read-only: it cannot be overwritten`);
-  return vms;
+  const described = await describeSource(device);
+  if (described.readOnly) throw new OperationError(`${sourceLabel(source)} is read-only in the device VM: it cannot be overwritten`);
+  return { vms, disk: { label: sourceLabel(source), description, bytes: described.diskBytes } };
+}
+
+/** A disk too small for what is about to be written is refused before anything is asked. */
+function assertAtLeast(disk: SourceDisk, bytes: number, what: string): void {
+  if (disk.bytes === 0) throw new OperationError(`${disk.label} is empty (0 bytes): there is nothing to overwrite`);
+  if (disk.bytes < bytes) throw new OperationError(`${diskWords(disk)} is too small for ${what} (${bytes} bytes at least)`);
 }
 
 export async function overwriteEverythingCommand(source: SourceSpec, yes: boolean, stack: CleanupStack): Promise<void> {
-  const label = sourceLabel(source);
-  await confirmDestruction(`This overwrites ALL of ${label} with random data: everything on it is destroyed, irrecoverably.`, yes);
-  const vms = await setUp(source, ['device'], stack);
-  const progress = new ProgressLine(`overwriting ${label}`);
-  const bytes = await wipeSource(vms.device, (done, total) => progress.update(done, total));
+  assertConfirmable(yes, 'overwrite-everything-with-random');
+  const { vms, disk } = await setUp(source, ['device'], stack);
+  assertAtLeast(disk, 1, 'an overwrite');
+  await confirmDestruction(`This overwrites ALL of ${diskWords(disk)} with random data: everything on it is destroyed, irrecoverably.`, yes);
+  const progress = new ProgressLine(`overwriting ${disk.label}`);
+  const bytes = await wipeSource(vms.device, disk.bytes, (done, total) => progress.update(done, total));
   progress.finish(bytes);
   await stack.unwind();
-  info(`overwrote ${label} with random data (${bytes} bytes)`);
+  info(`overwrote ${disk.label} with random data (${bytes} bytes)`);
 }
 
+/** The type's area on this disk: what --type names when no header says more. */
+const typeAreaBytes = (luksType: LuksType, disk: SourceDisk): number => Math.min(luksType === 'luks1' ? LUKS1_HEADER_AREA_BYTES : MAX_HEADER_TRANSFER_BYTES, disk.bytes);
+
+function describeParsed(parsed: HeaderParsed): string {
+  const slots = parsed.keyslots.map((slot) => {
+    const cost = slot.kdf === 'pbkdf2' ? `${slot.hash}, ${slot.iterations} iterations` : `${slot.iterations} passes, ${slot.memoryKiB} KiB, ${slot.parallel} lanes`;
+    return `${slot.id} ${slot.kdf} (${cost})`;
+  });
+  const copy = parsed.copy === 'primary' ? '' : ' (read from its secondary copy)';
+  return [
+    `${parsed.luksType} header ${parsed.uuid}${copy}: ${parsed.cipher}, ${parsed.keyBytes * 8}-bit key, ${parsed.sectorSize}-byte sectors, data at ${offsetWords(parsed)}`,
+    `  key slots: ${slots.length === 0 ? 'none' : slots.join('; ')}`,
+    ...parsed.warnings.map((warning) => `  warning: ${sanitizePeerText(warning, 200)}`),
+  ].join('\n');
+}
+
+/**
+ * Crypto-shredding. The header VM reads what the disk holds (whatever --type says): a LUKS header is destroyed up to its data
+ * offset (both LUKS2 copies and every key-slot area; LUKS1's key material), anything else over the --type's area. A fresh VM
+ * then checks that no header copy parses any more.
+ */
 export async function overwriteHeaderRandomCommand(source: SourceSpec, luksType: LuksType, yes: boolean, stack: CleanupStack): Promise<void> {
-  const label = sourceLabel(source);
-  const size = areaWords(luksType);
-  await confirmDestruction(`This overwrites ${size} of ${label} (the ${luksType} header area) with random data: the volume can never be decrypted again.`, yes);
-  const vms = await setUp(source, ['device'], stack);
-  const bytes = await writeHeaderArea(vms.device, luksType, 'random');
+  assertConfirmable(yes, 'overwrite-header-with-random');
+  const { vms, disk } = await setUp(source, ['device', 'header', 'verify'], stack);
+  assertAtLeast(disk, HEADER_PROBE_BYTES, 'a LUKS header');
+  const openSource = <T>(work: (source: HeaderSource) => Promise<T>): Promise<T> => withDeviceHeaderSource(vms.device, work);
+  const found = await openSource((device) => inspectInHeaderVm(vms.header, device));
+  const region = found.kind === 'header' ? Math.max(found.parsed.headerBytes, found.sentBytes) : typeAreaBytes(luksType, disk);
+  const what = found.kind === 'header' ? `its ${describeParsed(found.parsed)}\n` : `no LUKS header was found (${sanitizePeerText(found.reason, 120)}); the ${luksType} header area is overwritten\n`;
+  await confirmDestruction(`This overwrites the first ${sizeWords(region)} of ${diskWords(disk)} with random data:\n${what}The volume can never be decrypted again.`, yes);
+  const bytes = await writeHeaderArea(vms.device, disk.bytes, { random: region });
+  const after = await openSource((device) => inspectInHeaderVm(vms.verify, device));
+  if (after.kind === 'header') throw new OperationError(`after overwriting ${bytes} bytes of ${disk.label}, ${vms.verify} still reads a ${after.parsed.luksType} header (${after.parsed.copy} copy): the volume may still open`);
   await stack.unwind();
-  info(`overwrote the header area of ${label} with random data (${bytes} bytes)`);
+  info(`overwrote the header area of ${disk.label} with random data (${bytes} bytes); no LUKS header copy parses any more`);
 }
 
 export async function overwriteHeaderFormatCommand(
@@ -62,60 +120,67 @@ export async function overwriteHeaderFormatCommand(
   yes: boolean,
   stack: CleanupStack,
 ): Promise<void> {
-  const label = sourceLabel(source);
-  const size = areaWords(luksType);
-  await confirmDestruction(`This replaces ${size} of ${label} with a new ${luksType} header: any data encrypted under the old header is lost.`, yes);
-  const vms = await setUp(source, ['device', 'header'], stack);
+  assertConfirmable(yes, 'overwrite-header-with-format');
+  const { vms, disk } = await setUp(source, ['device', 'header'], stack);
+  // The new header's data starts at cryptsetup's default offset; the disk must hold more than that, checked before any passphrase.
+  const dataBytes = DEFAULT_DATA_OFFSET[luksType] * 512;
+  const areaBytes = luksType === 'luks1' ? LUKS1_HEADER_AREA_BYTES : dataBytes;
+  assertAtLeast(disk, dataBytes + 512, `a ${luksType} volume (its data starts at ${dataBytes} bytes)`);
+  await confirmDestruction(`This replaces the first ${sizeWords(areaBytes)} of ${diskWords(disk)} with a new ${luksType} header: any data encrypted under the old header is lost.`, yes);
   let progress: ProgressLine | undefined;
-  const area = await formatInHeaderVm(vms.header, luksType, format, { target: label, keyFile }, (elapsedMs, expectedMs) => {
+  const area = await formatInHeaderVm(vms.header, luksType, format, { target: disk.label, keyFile }, areaBytes, (elapsedMs, expectedMs) => {
     // Made at the first tick, once the passphrase prompts are over, so its clock starts with the key derivation.
     progress ??= new ProgressLine(`deriving the new key slot in ${vms.header}`);
     progress.updateTime(elapsedMs, expectedMs);
   });
   progress?.finishTime();
-  const bytes = await writeHeaderArea(vms.device, luksType, area);
+  const bytes = await writeHeaderArea(vms.device, disk.bytes, area);
   await stack.unwind();
-  info(`formatted ${label} as ${luksType} (aes-xts-plain64, ${format.keyBytes * 8}-bit key, ${format.hash}); ${bytes} bytes written`);
-}
-
-/** "the first 2068480 bytes" (LUKS1) or "the first 16777216 bytes (the whole disk if smaller)" (LUKS2). */
-function areaWords(luksType: LuksType): string {
-  return `the first ${headerAreaBytes(luksType)} bytes${luksType === 'luks2' ? ' (the whole disk if it is smaller)' : ''}`;
-}
-
-function describeHeader(summary: HeaderSummary): string {
-  const slots = summary.activeKeyslots.length === 0 ? 'no active key slot' : `active key slots ${summary.activeKeyslots.join(', ')}`;
-  return `${summary.luksType} header ${summary.uuid}: ${summary.cipher}, ${summary.keyBytes * 8}-bit key, ${summary.hash}, ${slots}`;
+  info(`formatted ${disk.label} as ${luksType} (aes-xts-plain64, ${format.keyBytes * 8}-bit key, ${format.hash}); ${bytes} bytes written`);
 }
 
 /**
- * overwrite-header-with-shell (start from random bytes) and modify-header-with-shell (start from the source's header area):
- * a root shell in an offline header DisposableVM edits the header file; what it leaves is written back only when the header VM's
- * parser accepts it, the shell exited with status 0, and (for modify, which has asked nothing yet) the user confirms.
+ * overwrite-header-with-shell (start from random bytes) and modify-header-with-shell (start from the disk's header): a root shell in
+ * an offline header DisposableVM edits the header file. What it leaves is checked by a fresh DisposableVM that never ran a shell,
+ * shown (every key slot), and written only up to that header's own extent, after the shell exited 0 and (for modify) the user
+ * confirmed.
  */
 export async function headerShellCommand(mode: 'overwrite' | 'modify', source: SourceSpec, luksType: LuksType, yes: boolean, stack: CleanupStack): Promise<void> {
-  const label = sourceLabel(source);
-  const size = areaWords(luksType);
   // Why: modify asks only after the shell; without a terminal that question could never be answered, and the edit would be lost.
   if (mode === 'modify' && !yes && !process.stdin.isTTY) throw new UsageError('modify-header-with-shell writes the edited header back only after confirmation: use --yes without a terminal');
+  if (mode === 'overwrite') assertConfirmable(yes, 'overwrite-header-with-shell');
+  const { vms, disk } = await setUp(source, ['device', 'header', 'verify'], stack);
+  assertAtLeast(disk, HEADER_PROBE_BYTES, 'a LUKS header');
+  const openSource = <T>(work: (source: HeaderSource) => Promise<T>): Promise<T> => withDeviceHeaderSource(vms.device, work);
+  const areaBytes = typeAreaBytes(luksType, disk);
   if (mode === 'overwrite') {
-    await confirmDestruction(`This replaces ${size} of ${label} (the ${luksType} header area) with a header you make in a shell, starting from random bytes: data encrypted under the old header is lost unless you recreate its volume key.`, yes);
+    await confirmDestruction(`This replaces the header of ${diskWords(disk)} with one you make in a shell, starting from ${sizeWords(areaBytes)} of random bytes: data encrypted under the old header is lost unless you recreate its volume key.`, yes);
   }
-  const vms = await setUp(source, ['device', 'header'], stack);
-  const original = mode === 'modify' ? await fetchHeaderArea(vms.device, luksType) : undefined;
-  await putHeaderForShell(vms.header, luksType, original ?? 'random');
-  info(`starting a root shell in ${vms.header} over the ${luksType} header area of ${label}`);
+  const placed =
+    mode === 'modify'
+      ? await openSource((source) => putHeaderForShell(vms.header, luksType, { kind: 'disk', source, fallbackBytes: areaBytes }))
+      : await putHeaderForShell(vms.header, luksType, { kind: 'random', length: areaBytes });
+  info(`starting a root shell in ${vms.header} over the ${placed}-byte ${luksType} header area of ${disk.label}`);
   const status = await runShellInHeaderVm(vms.header, luksType);
-  if (status !== 0) throw new OperationError(`the header shell exited with status ${status}: nothing was written to ${label}`);
-  const { area, summary } = await takeHeaderFromShell(vms.header, luksType);
-  if (original !== undefined && original.equals(area)) {
-    await stack.unwind();
-    info(`the header of ${label} is unchanged: nothing was written`);
-    return;
+  if (status !== 0) throw new OperationError(`the header shell exited with status ${status}: nothing was written to ${disk.label}`);
+  const edited = await takeHeaderFromShell(vms.header, luksType, placed);
+  const checked = await inspectInHeaderVm(vms.verify, bufferSource(edited));
+  if (checked.kind === 'absent') throw new OperationError(`the header the shell left is not a header we can use (${sanitizePeerText(checked.reason, 200)}): nothing was written to ${disk.label}`);
+  const { parsed } = checked;
+  const length = parsed.headerBytes;
+  if (length > edited.length) throw new OperationError(`the ${parsed.luksType} header the shell left reaches to byte ${length}, past the ${edited.length} bytes edited${parsed.luksType === 'luks2' && luksType === 'luks1' ? ' (use --type=luks2)' : ''}: nothing was written`);
+  if (mode === 'modify') {
+    // A copy: the source's bytes are zeroed when openSource returns.
+    const original = await openSource(async (device) => Buffer.from(await device.read(0, length)));
+    if (original.equals(edited.subarray(0, length))) {
+      await stack.unwind();
+      info(`the header of ${disk.label} is unchanged: nothing was written`);
+      return;
+    }
   }
-  info(`the shell left a valid ${describeHeader(summary)}`);
-  if (mode === 'modify') await confirmDestruction(`This writes the edited header over ${size} of ${label}.`, yes);
-  const bytes = await writeHeaderArea(vms.device, luksType, area);
+  info(`${vms.verify} checked what the shell left: a valid ${describeParsed(parsed)}`);
+  if (mode === 'modify') await confirmDestruction(`This writes the edited header (the first ${sizeWords(length)}) over ${diskWords(disk)}.`, yes);
+  const bytes = await writeHeaderArea(vms.device, disk.bytes, edited.subarray(0, length));
   await stack.unwind();
-  info(`wrote the edited header to ${label} (${bytes} bytes)`);
+  info(`wrote the edited header to ${disk.label} (${bytes} bytes)`);
 }

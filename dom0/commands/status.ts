@@ -1,30 +1,61 @@
-// `status`: every split attachment this dom0 knows, checked against the running VMs. Exit code: the number of broken attachments.
+// `status`: every split attachment this dom0 knows (and every overwrite in progress), checked against the running VMs and against
+// the source's lock, which tells a command still running from one that was interrupted. Exit code: the number of broken ones.
 import { OperationError } from '../../shared/errors.ts';
+import { checkRecordedVm } from '../dispvms.ts';
+import { lockHolder } from '../lock.ts';
 import { sourceLabel, type SourceSpec } from '../names.ts';
 import { isRunning } from '../qubes.ts';
-import { listAttachmentStates, type AttachmentState } from '../state.ts';
+import { listAttachmentStates, recordedVm, type AttachmentState } from '../state.ts';
 
 interface StatusRow {
   readonly state: AttachmentState;
+  /** "attaching (pid N, in progress)" while the command that writes the record still runs. */
+  readonly progress: string | undefined;
   readonly problems: readonly string[];
+}
+
+/** The pid of the live command holding the source's lock, or why the lock cannot be read; undefined when no command runs. */
+async function liveHolder(state: AttachmentState): Promise<{ pid: number } | { problem: string } | undefined> {
+  try {
+    const holder = await lockHolder(state.source);
+    return holder?.alive ? { pid: holder.pid } : undefined;
+  } catch (error) {
+    return { problem: (error as Error).message };
+  }
+}
+
+async function checkDevice(state: AttachmentState): Promise<string | undefined> {
+  const device = recordedVm(state, state.deviceVm);
+  if (!device) return undefined;
+  const identity = await checkRecordedVm(device);
+  if (identity.kind === 'refused') return identity.reason;
+  if (identity.kind === 'gone' || !(await isRunning(device.name))) return `device VM ${device.name} is not running`;
+  return undefined;
 }
 
 async function check(state: AttachmentState): Promise<StatusRow> {
   const problems: string[] = [];
-  if (state.phase !== 'attached') problems.push(`${state.phase} (interrupted? run 'qvm-block-split cleanup')`);
-  if (state.deviceVm && !(await isRunning(state.deviceVm))) problems.push(`device VM ${state.deviceVm} is not running`);
+  if (state.phase !== 'attached') {
+    const holder = await liveHolder(state);
+    // A command still at work: its VMs may be starting, nothing is broken, and cleanup would leave it alone anyway.
+    if (holder && 'pid' in holder) return { state, progress: `${state.phase} (pid ${holder.pid}, in progress)`, problems };
+    if (holder) problems.push(holder.problem);
+    problems.push(`${state.phase} (interrupted? run 'qvm-block-split cleanup')`);
+  }
+  const device = state.deviceVm ? await checkDevice(state) : undefined;
+  if (device) problems.push(device);
   if (state.destination && !(await isRunning(state.destination.vm))) problems.push(`destination ${state.destination.vm} is not running`);
-  return { state, problems };
+  return { state, progress: undefined, problems };
 }
 
-function describe({ state, problems }: StatusRow): string {
+function describe({ state, progress, problems }: StatusRow): string {
   const columns = [
     sourceLabel(state.source),
     `device-vm=${state.deviceVm || '-'}`,
     `mapping=${state.mapping ? `${state.deviceVm}:${state.mapping.device}` : '-'}`,
     `destination=${state.destination?.vm ?? '-'}`,
     `read-only=${state.readOnly ? 'yes' : 'no'}`,
-    `state=${problems.length === 0 ? 'ok' : problems.join('; ')}`,
+    `state=${problems.length > 0 ? problems.join('; ') : (progress ?? 'ok')}`,
   ];
   return columns.join('  ');
 }

@@ -49,13 +49,39 @@ export const DevicePrepared = z.object({
   partitionScan: z.enum(['disabled', 'allowed-by-config']),
 }).strict();
 
-export const SendHeaderRequest = z.object({ ...version, type: z.literal('send-header'), luksType: LuksType }).strict();
-/** What the device VM's defence-in-depth check found before reading the disk: partition devices exist only under the opt-out. */
-export const SourceChecked = z.object({
+/**
+ * The header transfer, in steps: the device VM describes the source disk, then sends exactly the ranges dom0 asks for (never past
+ * MAX_HEADER_TRANSFER_BYTES); dom0 asks for what the header VM declares it needs (HeaderNeed), so no VM ever receives data bytes.
+ */
+export const SendHeaderRequest = z.object({ ...version, type: z.literal('send-header') }).strict();
+/**
+ * What the device VM sees of the source disk before reading it: its size, whether the kernel holds it read-only, and the partition
+ * devices a scanning kernel made (only under the template's opt-out). dom0 shows the size before any destructive step.
+ */
+export const SourceDescribed = z.object({
   ...version,
-  type: z.literal('source-checked'),
+  type: z.literal('source-described'),
+  diskBytes: z.number().int().min(0).max(2 ** 53 - 1),
+  readOnly: z.boolean(),
   scannedPartitions: z.array(z.string().regex(/^[a-z0-9]{1,32}$/)).max(256),
 }).strict();
+export type SourceDescribed = z.infer<typeof SourceDescribed>;
+export const DescribeRequest = z.object({ ...version, type: z.literal('describe-source') }).strict();
+/** The first bytes dom0 offers a header VM unasked: both LUKS versions' fixed binary headers fit (592 and 4096 bytes). */
+export const HEADER_PROBE_BYTES = 4096;
+/** The most of a disk's start any VM is sent as "header": the largest LUKS2 header area we accept (cryptsetup's default data offset). */
+export const MAX_HEADER_TRANSFER_BYTES = 16 * 1024 * 1024;
+/** How often a header VM may ask for more (LUKS2: binary header, both copies, key-slot areas, the secondary's own needs). */
+export const MAX_HEADER_NEED_ROUNDS = 4;
+export const ReadHeaderRange = z.object({
+  ...version,
+  type: z.literal('read-header'),
+  offset: z.number().int().min(0).max(MAX_HEADER_TRANSFER_BYTES),
+  length: z.number().int().min(1).max(MAX_HEADER_TRANSFER_BYTES),
+}).strict();
+export const ReadHeaderDone = z.object({ ...version, type: z.literal('read-done') }).strict();
+/** From a header VM: it needs the disk's first `bytes` bytes in all (more than it has). dom0 caps, counts and serves it. */
+export const HeaderNeed = z.object({ ...version, type: z.literal('header-need'), bytes: z.number().int().min(1).max(MAX_HEADER_TRANSFER_BYTES) }).strict();
 export const BytesFollow = z.object({ ...version, type: z.literal('bytes'), length: z.number().int().min(0).max(64 * 1024 * 1024) }).strict();
 
 export const DeviceOpenRequest = z.object({
@@ -81,14 +107,22 @@ export const DeviceOpened = z.object({
 export const DeviceCloseRequest = z.object({ ...version, type: z.literal('device-close'), name: MappingName }).strict();
 export const DeviceClosed = z.object({ ...version, type: z.literal('device-closed'), attempts: z.number().int().min(1).max(1000) }).strict();
 
-export const DeviceWipeRequest = z.object({ ...version, type: z.literal('device-wipe') }).strict();
+/** `expectedBytes`: the size the user confirmed; the device VM refuses to write a byte to a disk of any other size. */
+export const DeviceWipeRequest = z.object({ ...version, type: z.literal('device-wipe'), expectedBytes: z.number().int().min(1).max(2 ** 53 - 1) }).strict();
 export const Progress = z.object({ ...version, type: z.literal('progress'), done: z.number().int().min(0), total: z.number().int().min(0) }).strict();
 export const DeviceWiped = z.object({ ...version, type: z.literal('device-wiped'), bytes: z.number().int().min(0) }).strict();
 
-export const WriteHeaderRequest = z.discriminatedUnion('source', [
-  z.object({ ...version, type: z.literal('write-header'), luksType: LuksType, source: z.literal('random') }).strict(),
-  z.object({ ...version, type: z.literal('write-header'), luksType: LuksType, source: z.literal('bytes') }).strict(),
-]);
+/**
+ * Replaces the first `length` bytes of the source disk: random bytes made in the device VM (crypto-shredding) or the bytes that
+ * follow. `expectedBytes` is the disk size the user confirmed; any other size is refused before a byte is written.
+ */
+export const WriteHeaderRequest = z.object({
+  ...version,
+  type: z.literal('write-header'),
+  source: z.enum(['random', 'bytes']),
+  length: z.number().int().min(1).max(MAX_HEADER_TRANSFER_BYTES),
+  expectedBytes: z.number().int().min(1).max(2 ** 53 - 1),
+}).strict();
 export const HeaderWritten = z.object({ ...version, type: z.literal('header-written'), bytes: z.number().int().min(0) }).strict();
 
 // Header VM.
@@ -102,6 +136,7 @@ export const UnlockRequest = z.object({
   devicePublicKey: bytes(PUBLIC_KEY_BYTES),
   secretKind: z.enum(['passphrase', 'key-file']),
 }).strict();
+/** `attempt` is the VM's own count, for its logs only: dom0 numbers attempts itself and never trusts this field. */
 export const SecretRequest = z.object({
   ...version,
   type: z.literal('secret-request'),
@@ -111,17 +146,63 @@ export const SecretRequest = z.object({
 }).strict();
 export type SecretRequest = z.infer<typeof SecretRequest>;
 export const SecretReply = z.object({ ...version, type: z.literal('secret'), sealed: SealedSecret }).strict();
+
+/** A key slot as a header VM describes it: what it costs to try, so dom0 can show it and bound its wait. */
+export const KeyslotSummary = z.object({
+  id: z.number().int().min(0).max(31),
+  kdf: z.enum(['pbkdf2', 'argon2i', 'argon2id']),
+  /** PBKDF2 iterations, or Argon2 passes. */
+  iterations: z.number().int().min(1).max(2 ** 32),
+  /** Argon2 only. */
+  memoryKiB: z.number().int().min(0).max(4 * 1024 * 1024),
+  parallel: z.number().int().min(0).max(64),
+  hash: z.string().regex(/^[a-z0-9-]{1,32}$/),
+}).strict();
+export type KeyslotSummary = z.infer<typeof KeyslotSummary>;
+
+/**
+ * What a header VM parsed, sent once the transfer is complete and before any secret is asked: enough to recognise and map the
+ * volume, nothing secret. `dataOffset` counts 512-byte sectors; `headerBytes` is the header's own extent (what a header write
+ * may replace: LUKS1 up to its payload or 2068480 bytes, LUKS2 up to its data offset, capped at MAX_HEADER_TRANSFER_BYTES).
+ */
+export const HeaderParsed = z.object({
+  ...version,
+  type: z.literal('header-parsed'),
+  luksType: LuksType,
+  uuid: z.string().regex(/^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/),
+  cipher: z.string().regex(/^[a-z0-9:,-]{1,64}$/),
+  /** 0 when a LUKS2 header has no key slot (only HeaderInspect reports such a header). */
+  keyBytes: z.number().int().min(0).max(128),
+  dataOffset: z.number().int().min(0).max(2 ** 48),
+  sectorSize: z.union([z.literal(512), z.literal(1024), z.literal(2048), z.literal(4096)]),
+  headerBytes: z.number().int().min(512).max(MAX_HEADER_TRANSFER_BYTES),
+  keyslots: z.array(KeyslotSummary).max(32),
+  /** Which LUKS2 header copy was used ('primary' for LUKS1); anything else than primary is said to the user. */
+  copy: z.enum(['primary', 'secondary']),
+  warnings: z.array(z.string().max(200)).max(8),
+}).strict();
+export type HeaderParsed = Omit<z.infer<typeof HeaderParsed>, 'v'>;
+/** From HeaderInspect: the bytes hold no LUKS header in any copy we (or cryptsetup) would load. */
+export const HeaderAbsent = z.object({ ...version, type: z.literal('header-absent'), reason: z.string().max(300) }).strict();
+
+/** Sent before each key slot is tried: its id and the header VM's estimate of the time it takes (dom0 bounds its wait by it). */
+export const UnlockProgress = z.object({
+  ...version,
+  type: z.literal('unlock-progress'),
+  keyslot: z.number().int().min(0).max(31),
+  expectedMs: z.number().int().min(0).max(2 ** 31),
+}).strict();
+/** The volume key, sealed to the device VM; the layout it is mapped with is the one HeaderParsed announced. */
 export const Unlocked = z.object({
   ...version,
   type: z.literal('unlocked'),
-  cipher: z.literal('aes-xts-plain64'),
-  keyBytes: z.union([z.literal(32), z.literal(64)]),
-  payloadOffset: Sectors,
-  sectorSize: z.union([z.literal(512), z.literal(4096)]),
   keyslot: z.number().int().min(0).max(31),
   sealedKey: SealedVolumeKey,
 }).strict();
 export type Unlocked = z.infer<typeof Unlocked>;
+
+/** HeaderInspect: parse what follows (served in steps, as for unlock) and say what it is; nothing secret is involved. */
+export const InspectRequest = z.object({ ...version, type: z.literal('inspect-request') }).strict();
 
 /**
  * Sent by HeaderFormat about four times a second while it benchmarks and derives the new key slot: time spent, and the time it
@@ -157,22 +238,13 @@ export const FormatRequest = z.object({
 }).strict();
 export type FormatRequest = z.infer<typeof FormatRequest>;
 
-// Header VM, the *-header-with-shell commands: the header area goes in, a shell edits it, the edited area comes back.
+// Header VM, the *-header-with-shell commands: the header area goes in, a shell edits it, the edited area comes back, and a fresh
+// header VM that never ran a shell (HeaderInspect) says what it is.
 export const ShellPutRequest = z.discriminatedUnion('start', [
-  z.object({ ...version, type: z.literal('shell-put'), luksType: LuksType, start: z.literal('random') }).strict(),
-  z.object({ ...version, type: z.literal('shell-put'), luksType: LuksType, start: z.literal('bytes') }).strict(),
+  /** Random bytes made in the header VM (overwrite-header-with-shell), `length` of them. */
+  z.object({ ...version, type: z.literal('shell-put'), luksType: LuksType, start: z.literal('random'), length: z.number().int().min(1).max(MAX_HEADER_TRANSFER_BYTES) }).strict(),
+  /** The disk's own header, served in steps (modify-header-with-shell); `fallbackBytes` when it does not parse. */
+  z.object({ ...version, type: z.literal('shell-put'), luksType: LuksType, start: z.literal('disk'), fallbackBytes: z.number().int().min(1).max(MAX_HEADER_TRANSFER_BYTES) }).strict(),
 ]);
-export const ShellReady = z.object({ ...version, type: z.literal('shell-ready'), bytes: z.number().int().min(0) }).strict();
+export const ShellReady = z.object({ ...version, type: z.literal('shell-ready'), bytes: z.number().int().min(0).max(MAX_HEADER_TRANSFER_BYTES) }).strict();
 export const ShellTakeRequest = z.object({ ...version, type: z.literal('shell-take'), luksType: LuksType }).strict();
-/** What dom0 shows of an edited header before writing it: printable, bounded, nothing secret. */
-export const HeaderSummary = z.object({
-  ...version,
-  type: z.literal('header-summary'),
-  luksType: LuksType,
-  uuid: z.string().regex(/^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/),
-  cipher: z.string().regex(/^[a-z0-9:-]{1,64}$/),
-  keyBytes: z.number().int().min(1).max(64),
-  hash: z.string().regex(/^[a-z0-9-]{1,32}$/),
-  activeKeyslots: z.array(z.number().int().min(0).max(31)).max(32),
-}).strict();
-export type HeaderSummary = Omit<z.infer<typeof HeaderSummary>, 'v'>;

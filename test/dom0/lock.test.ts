@@ -1,10 +1,10 @@
 import { execFileSync } from 'node:child_process';
-import { existsSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readdirSync, readFileSync, symlinkSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { beforeEach, describe, expect, it } from 'vitest';
 import { OperationError } from '../../shared/errors.ts';
 import { CleanupStack } from '../../dom0/cleanup-stack.ts';
-import { acquireSourceLock, takeSourceLock } from '../../dom0/lock.ts';
+import { acquireSourceLock, liveLockHolders, lockHolder, LockHeldError, takeSourceLock } from '../../dom0/lock.ts';
 import { parseSourceSpec } from '../../dom0/names.ts';
 import { useTmpDir } from '../helpers/tmp.ts';
 
@@ -78,5 +78,44 @@ describe('source lock', () => {
     stack.releaseAll();
     await stack.unwind();
     expect(existsSync(lock.path)).toBe(false);
+  });
+
+  it('says who holds a lock without taking it', async () => {
+    expect(await lockHolder(source)).toBeUndefined();
+    const lock = await takeSourceLock(source);
+    expect(await lockHolder(source)).toEqual({ pid: process.pid, alive: true });
+    expect(await liveLockHolders()).toEqual([process.pid]);
+    const error = await takeSourceLock(source).catch((caught: unknown) => caught);
+    expect(error).toBeInstanceOf(LockHeldError);
+    expect((error as LockHeldError).pid).toBe(process.pid);
+    const pid = deadPid();
+    writeFileSync(lock.path, `${pid} 1\n`);
+    expect(await lockHolder(source)).toEqual({ pid, alive: false });
+    expect(await liveLockHolders()).toEqual([]);
+  });
+
+  // A lock file linked to /dev/zero made detach fail with "Invalid string length"; a FIFO would block it.
+  it.each([
+    ['a symlink to /dev/zero', (path: string) => symlinkSync('/dev/zero', path), /lock file '.*sys-usb:sda\.lock' is a symbolic link: refusing to follow it: remove it if no qvm-block-split command is running/],
+    ['a FIFO', (path: string) => execFileSync('mkfifo', [path]), /lock file '.*sys-usb:sda\.lock' is not a regular file \(a FIFO\)/],
+  ])('refuses a lock file that is %s with a clean error, at once', async (_what, plant, message) => {
+    mkdirSync(join(runDir, 'locks'), { recursive: true });
+    plant(join(runDir, 'locks', 'sys-usb:sda.lock'));
+    const started = Date.now();
+    await expect(takeSourceLock(source)).rejects.toThrow(OperationError);
+    await expect(takeSourceLock(source)).rejects.toThrow(message);
+    await expect(lockHolder(source)).rejects.toThrow(message);
+    expect(await liveLockHolders()).toEqual([]);
+    expect(Date.now() - started).toBeLessThan(2_000);
+  });
+
+  it('takes over an oversized lock file as an unreadable one', async () => {
+    mkdirSync(join(runDir, 'locks'), { recursive: true });
+    writeFileSync(join(runDir, 'locks', 'sys-usb:sda.lock'), 'x'.repeat(100_000));
+    const warnings: string[] = [];
+    const lock = await takeSourceLock(source, (m) => warnings.push(m));
+    expect(warnings).toEqual(['taking over the lock of sys-usb:sda left by an unreadable lock file']);
+    await lock.release();
+    expect(readdirSync(join(runDir, 'locks'))).toEqual([]);
   });
 });

@@ -54,6 +54,26 @@ describe('qubes adapter answers', () => {
     expect(await qubes.getPref('work', 'netvm')).toBe('sys-firewall');
   });
 
+  it('reads a qube\'s uuid with qvm-prefs; no such qube is undefined; anything but a uuid is refused', async () => {
+    fakes.answer('qvm-prefs', { stdout: '0b5e3c1a-6f0e-4a7b-9c55-0d7f3e2a1b90\n' });
+    expect(await qubes.vmUuid('dm-device-disp00000001')).toBe('0b5e3c1a-6f0e-4a7b-9c55-0d7f3e2a1b90');
+    expect(fakes.takeCalls()).toEqual(['qvm-prefs [dm-device-disp00000001] [uuid]']);
+    fakes.answer('qvm-prefs', { exit: 2, stderr: "usage: qvm-prefs ...\nqvm-prefs: error: no such domain: 'gone'\n" });
+    expect(await qubes.vmUuid('gone')).toBeUndefined();
+    fakes.answer('qvm-prefs', { stdout: 'sys-usb\n' });
+    await expect(qubes.vmUuid('work')).rejects.toThrow(/did not print a uuid/);
+    fakes.answer('qvm-prefs', { exit: 1, stderr: 'qvm-prefs: error: Got empty response from qubesd\n' });
+    await expect(qubes.vmUuid('work')).rejects.toThrow(ToolError);
+  });
+
+  it('reads a qube\'s class from qvm-ls (qvm-prefs klass is refused by newer qubesadmin)', async () => {
+    fakes.answer('qvm-ls', { stdout: 'dom0|Running|AdminVM\nwork|Halted|AppVM\ndm-device-disp00000001|Running|DispVM\n' });
+    expect(await qubes.vmClass('dm-device-disp00000001')).toBe('DispVM');
+    expect(await qubes.vmClass('work')).toBe('AppVM');
+    expect(await qubes.vmClass('gone')).toBeUndefined();
+    expect(fakes.takeCalls()).toEqual(Array(3).fill('qvm-ls [--raw-data] [--fields] [NAME,STATE,CLASS]'));
+  });
+
   it('parses qvm-ls strictly', async () => {
     fakes.answer('qvm-ls', { stdout: 'dom0|Running|AdminVM\nwork|Halted|AppVM\ndm-device-disp0001|Running|DispVM\n' });
     expect(await qubes.listVMs()).toEqual([
@@ -129,7 +149,7 @@ describe('runService', () => {
     for await (const chunk of call.stdout) chunks.push(chunk as Buffer);
     expect(Buffer.concat(chunks).toString()).toBe('frame bytes');
     expect(await call.exited).toEqual({ exitCode: 0, stderr: 'remote ]0;title log' });
-    expect(fakes.takeCalls()).toEqual(['qvm-run [--pass-io] [--no-autostart] [-u] [root] [--service] [dm-device-disp0001] [splitdmcrypt.DeviceSendHeader+luks1]']);
+    expect(fakes.takeCalls()).toEqual(['qvm-run [--pass-io] [--no-autostart] [--no-gui] [-u] [root] [--service] [dm-device-disp0001] [splitdmcrypt.DeviceSendHeader+luks1]']);
   });
 
   it('reports the remote exit code', async () => {
@@ -138,7 +158,7 @@ describe('runService', () => {
     call.stdin.end();
     call.stdout.resume();
     expect((await call.exited).exitCode).toBe(126);
-    expect(fakes.takeCalls()).toEqual(['qvm-run [--pass-io] [--no-autostart] [-u] [root] [--service] [vm] [splitdmcrypt.DeviceOpen+]']);
+    expect(fakes.takeCalls()).toEqual(['qvm-run [--pass-io] [--no-autostart] [--no-gui] [-u] [root] [--service] [vm] [splitdmcrypt.DeviceOpen+]']);
   });
 
   it('times out as a whole', async () => {

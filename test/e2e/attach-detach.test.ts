@@ -1,4 +1,5 @@
 // The whole pipeline on the simulator: attach, read the plaintext in the destination, status, detach, nothing left.
+import { execFileSync } from 'node:child_process';
 import { readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
@@ -24,13 +25,15 @@ describe('attach and detach on the simulator', () => {
 
     const status = await runSplit(dir, ['status']);
     expect(status.exitCode).toBe(0);
-    expect(status.stdout).toMatch(/^sys-usb:sda\s+device-vm=dm-device-disp\d{4}\s+mapping=dm-device-disp\d{4}:dm-\d+\s+destination=work\s+read-only=no\s+state=ok$/m);
+    expect(status.stdout).toMatch(/^sys-usb:sda\s+device-vm=dm-device-disp\d{8}\s+mapping=dm-device-disp\d{8}:dm-\d+\s+destination=work\s+read-only=no\s+state=ok$/m);
     // The attachment record names only VMs that still exist: the header VM went as soon as the key was sealed.
     const records = readdirSync(join(dir, 'dom0', 'run', 'attachments'));
     expect(records).toHaveLength(1);
-    const record = JSON.parse(readFileSync(join(dir, 'dom0', 'run', 'attachments', records[0]!), 'utf8')) as { createdVms: string[] };
-    expect(record.createdVms.filter((vm) => !runningVms(dir).includes(vm))).toEqual([]);
-    expect(record.createdVms.some((vm) => vm.startsWith('dm-device-'))).toBe(true);
+    const record = JSON.parse(readFileSync(join(dir, 'dom0', 'run', 'attachments', records[0]!), 'utf8')) as { createdVms: { name: string; uuid: string }[] };
+    expect(record.createdVms.filter((vm) => !runningVms(dir).includes(vm.name))).toEqual([]);
+    expect(record.createdVms.some((vm) => vm.name.startsWith('dm-device-'))).toBe(true);
+    // Each VM by the identity Qubes gave it, not only by its name.
+    for (const vm of record.createdVms) expect(execFileSync(join(dir, 'bin', 'qvm-prefs'), [vm.name, 'uuid']).toString()).toBe(`${vm.uuid}\n`);
 
     const transcript = sim('transcript', dir);
     for (const secret of [volume.volumeKey, Buffer.from(volume.volumeKey.toString('hex')), Buffer.from(volume.volumeKey.toString('base64')), Buffer.from(volume.passphrase)]) {
@@ -56,7 +59,7 @@ describe('attach and detach on the simulator', () => {
     const attach = await runSplit(dir, ['attach', 'sys-usb:sdb'], `${volume.passphrase}\n`);
     expect(attach.exitCode).toBe(0);
     expect(attach.stderr).toMatch(/only read-only/);
-    const destination = /attached sys-usb:sdb to (dm-destination-disp\d{4}) read-only/.exec(attach.stderr)?.[1];
+    const destination = /attached sys-usb:sdb to (dm-destination-disp\d{8}) read-only/.exec(attach.stderr)?.[1];
     expect(destination).toBeDefined();
     expect(attachments(dir).every((line) => /read-only=yes/.test(line))).toBe(true);
     expect(sim('read-block', dir, destination!, 'xvdi').subarray(0, volume.plaintext.length).equals(volume.plaintext)).toBe(true);

@@ -4,13 +4,22 @@ import { join, resolve } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { putMbr, writeMbrDisk } from '../helpers/partition-tables.ts';
 import { useTmpDir } from '../helpers/tmp.ts';
-import { attachments, makeVolume, newSim, runningVms, runSplit, sim, startSplit, type SimRun } from '../helpers/sim.ts';
+import { cryptsetupTestPassphrase } from '../helpers/cryptsetup.ts';
+import { attachments, makeLuks2Volume, makeVolume, newSim, runningVms, runSplit, sim, startSplit, type SimRun } from '../helpers/sim.ts';
 
 const tmp = useTmpDir();
 
 /** A simulated Qubes with one LUKS1 volume at sys-usb:sda. */
 async function setUp(name: string, ...initOptions: string[]) {
   return setUpSized(name, 8 * 1024 * 1024, ...initOptions);
+}
+
+/** A simulated Qubes with a cryptsetup-made LUKS2 volume (24 MiB, data at 16 MiB) at sys-usb:sda. */
+async function setUpLuks2(name: string) {
+  const dir = newSim();
+  const volume = await makeLuks2Volume(tmp, `${name}.img`, 'luks2 passphrase', { sectorSize: 512 });
+  sim('add-block', dir, 'sys-usb', 'sda', volume.path);
+  return { dir, volume, before: runningVms(dir), original: readFileSync(volume.path) as Buffer };
 }
 
 async function setUpSized(name: string, sizeBytes: number, ...initOptions: string[]) {
@@ -51,7 +60,7 @@ ${body}
 }
 
 const unlocked = (boxBytes: number) =>
-  `process.stdout.write(frame({ type: 'unlocked', cipher: 'aes-xts-plain64', keyBytes: 64, payloadOffset: 4096, sectorSize: 512, keyslot: 0, sealedKey: sealed(${boxBytes}) })); process.stdout.end(); process.exit(0);`;
+  `process.stdout.write(frame({ type: 'unlocked', keyslot: 0, sealedKey: sealed(${boxBytes}) })); process.stdout.end(); process.exit(0);`;
 
 describe('attach failures leave nothing behind', () => {
   it('wrong passphrase (three attempts)', async () => {
@@ -71,8 +80,9 @@ describe('attach failures leave nothing behind', () => {
   });
 
   it.each([
-    ['a sealed box of the wrong size', unlocked(81), /box length/],
-    ['a sealed box for a 128-byte key', unlocked(144), /box length/],
+    // An unlocked reply before the header was even received: out of order, whatever its box (box sizes: test/hostile).
+    ['an unlocked reply before any header (box of the wrong size)', unlocked(81), /invalid protocol message unlocked/],
+    ['an unlocked reply before any header (box for a 128-byte key)', unlocked(144), /invalid protocol message unlocked/],
     ['an oversized frame', 'const p = Buffer.alloc(4); p.writeUInt32BE(50_000_000); process.stdout.write(p); process.stdout.end(); process.exit(0);', /exceed the cap/],
     ['garbage instead of a frame', "process.stdout.write(Buffer.from([0,0,0,5,0xc1,0xc1,0xc1,0xc1,0xc1])); process.stdout.end(); process.exit(0);", /msgpack|invalid protocol/],
     ['silence, then exit', 'process.stdout.end(); process.exit(0);', /truncated/],
@@ -171,15 +181,18 @@ describe('destructive commands', () => {
     await expectCleanFailure(run, context, /--yes/);
   });
 
+  // Crypto-shredding reads what the disk holds and destroys that header up to its data, whatever --type says: a LUKS1 volume its
+  // 2068480-byte area (its payload starts at 2 MiB), a LUKS2 volume both header copies and every key-slot area (16 MiB here).
   it.each([
-    ['--type=luks1', 8, 4040 * 512],
-    ['--type=luks2', 24, 16 * 1024 * 1024],
-    ['--type=luks2', 8, 8 * 1024 * 1024],
-  ])('overwrite-header-with-random %s on a %i MiB disk replaces exactly the header area', async (type, mebibytes, area) => {
-    const context = await setUpSized(`shred-${type}-${mebibytes}`, mebibytes * 1024 * 1024);
+    ['--type=luks1', 'luks1', 8, 4040 * 512],
+    ['--type=luks2', 'luks1', 24, 4040 * 512],
+    ['--type=luks2', 'luks1', 8, 4040 * 512],
+    ['--type=luks1', 'luks2', 24, 16 * 1024 * 1024],
+  ] as const)('overwrite-header-with-random %s on a %s volume of %i MiB replaces exactly its header, and no copy parses', async (type, kind, mebibytes, area) => {
+    const context = kind === 'luks1' ? await setUpSized(`shred-${type}-${mebibytes}`, mebibytes * 1024 * 1024) : await setUpLuks2(`shred-${type}-luks2`);
     const run = await runSplit(context.dir, ['overwrite-header-with-random', '--yes', type, 'sys-usb:sda']);
     expect(run.exitCode).toBe(0);
-    expect(run.stderr).toMatch(new RegExp(`\\(${area} bytes\\)`));
+    expect(run.stderr).toMatch(new RegExp(`\\(${area} bytes\\); no LUKS header copy parses any more`));
     const after = readFileSync(context.volume.path);
     expect(after.subarray(area).equals(context.original.subarray(area))).toBe(true);
     for (let offset = 0; offset < area; offset += 4096) {
@@ -187,6 +200,21 @@ describe('destructive commands', () => {
     }
     expect(runningVms(context.dir)).toEqual(context.before);
     expect((await runSplit(context.dir, ['attach', 'work', 'sys-usb:sda'], `${context.volume.passphrase}\n`)).exitCode).toBe(1);
+    // cryptsetup itself finds no header in any copy either.
+    expect(await cryptsetupTestPassphrase(context.volume.path, context.volume.passphrase)).toBeUndefined();
+  });
+
+  it('overwrite-everything-with-random refuses an empty device before asking anything', async () => {
+    const dir = newSim();
+    const empty = join(tmp, 'empty.img');
+    writeFileSync(empty, '');
+    sim('add-block', dir, 'sys-usb', 'sda', empty);
+    const before = runningVms(dir);
+    const run = await runSplit(dir, ['overwrite-everything-with-random', '--yes', 'sys-usb:sda']);
+    expect(run.exitCode).toBe(1);
+    expect(run.stderr).toMatch(/error: sys-usb:sda is empty \(0 bytes\)/);
+    expect(run.stderr).not.toMatch(/overwrote/);
+    expect(runningVms(dir)).toEqual(before);
   });
 
   it('overwrite-everything-with-random leaves no 4 KiB block of the old content', async () => {

@@ -28,7 +28,9 @@ describe('LUKS2 on the simulator', { timeout: 180_000 }, () => {
     sim('add-block', dir, 'sys-usb', 'sda', volume.path);
     const before = runningVms(dir);
     const original = readFileSync(volume.path);
-    const attach = await runSplit(dir, ['attach', 'work', 'sys-usb:sda'], `${PASSPHRASE}\n`);
+    // A data offset other than cryptsetup's default is accepted when the user names it (else it would need a confirmation).
+    const offsetArgs = options.offsetSectors === undefined ? [] : [`--data-offset=${options.offsetSectors}`];
+    const attach = await runSplit(dir, ['attach', ...offsetArgs, 'work', 'sys-usb:sda'], `${PASSPHRASE}\n`);
     expect(attach.stderr).toMatch(/attached sys-usb:sda to work/);
     expect(attach.exitCode).toBe(0);
     const read = sim('read-block', dir, 'work', 'xvdi');

@@ -100,7 +100,7 @@ describe('secret hygiene on the simulator', () => {
     // While attached, the key is in exactly one place: the device VM's dm table (its kernel), never in a file of another qube.
     const holders = filesUnder(join(w.dir, 'vms')).filter((file) => contains(readFileSync(file), w.volume.volumeKey));
     expect(holders).toHaveLength(1);
-    expect(holders[0]).toMatch(/vms\/dm-device-disp\d{4}\/dm\.json$/);
+    expect(holders[0]).toMatch(/vms\/dm-device-disp\d{8}\/dm\.json$/);
     await run(w, ['detach', 'sys-usb:sda']);
     expectInNoFile(w, 'the volume key', w.volume.volumeKey);
     expectInNoFile(w, 'the passphrase', Buffer.from(PASSPHRASE));

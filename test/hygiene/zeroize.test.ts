@@ -11,8 +11,8 @@ import { newBoxKeyPair, openSealed, sealTo, type BoxKeyPair } from '../../shared
 // The secret sources of dom0/secrets.ts, replaced so the test holds the very buffers they return.
 const given: { passphrase?: Buffer; keyFile?: Buffer } = {};
 vi.mock('../../dom0/prompt.ts', () => ({ readPassphrase: async () => (given.passphrase = Buffer.from('typed passphrase')) }));
-vi.mock('../../vm/lib/files.ts', async (original) => ({
-  ...(await original<typeof import('../../vm/lib/files.ts')>()),
+vi.mock('../../dom0/bounded-file.ts', async (original) => ({
+  ...(await original<typeof import('../../dom0/bounded-file.ts')>()),
   readCapped: async () => (given.keyFile = Buffer.from('key file bytes')),
 }));
 // The VM side's key pairs, kept to check the secret half is zeroed.
@@ -22,7 +22,9 @@ vi.mock('../../shared/seal.ts', async (original) => {
   return { ...real, newBoxKeyPair: () => { const pair = real.newBoxKeyPair(); pairs.push(pair); return pair; } };
 });
 
-const { answerSecretRequest } = await import('../../dom0/secrets.ts');
+const { SecretDialogue } = await import('../../dom0/secrets.ts');
+type Source = ConstructorParameters<typeof SecretDialogue>[1];
+const answerSecretRequest = (c: Channel, request: SecretRequest, source: Source) => new SecretDialogue('unlock', source, 'test header VM').answer(c, request);
 const { requestSecret } = await import('../../vm/lib/secret-request.ts');
 const { readAllCapped } = await import('../../vm/lib/stdin-secrets.ts');
 
@@ -42,7 +44,7 @@ beforeEach(() => {
   pairs.length = 0;
 });
 
-describe('dom0: answerSecretRequest', () => {
+describe('dom0: SecretDialogue.answer', () => {
   const request = (kind: SecretRequest['kind'], publicKey: Uint8Array): SecretRequest => ({ v: 1, type: 'secret-request', publicKey: new Uint8Array(publicKey), kind, attempt: 1 });
 
   it('zeroes the typed passphrase after sealing it (and what it sent opens to it)', async () => {

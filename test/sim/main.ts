@@ -3,6 +3,7 @@
 import { dirname, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { beforeSimCall, faultCommand } from './faults.ts';
+import { hostileCommand, hostilePick } from './hostile.ts';
 import { environment, execInVm, listAttachments, listRunning, readBlock, transcript, violations, writeBlock } from './inspect.ts';
 import { guestAgent } from './qemu/guest-agent.ts';
 import { superviseGuest } from './qemu/guest-vm.ts';
@@ -19,7 +20,7 @@ import { addBlock, addVm, init, setSetting } from './world.ts';
 /** The bundle is dist/qubes-sim.mjs: the repository is one level up. */
 const REPO = resolve(dirname(fileURLToPath(import.meta.url)), '..');
 
-const USAGE = `usage: qubes-sim init|add-vm|add-block|env|read-block|write-block|ls|attachments|transcript|violations|set|exec|fault DIR ...`;
+const USAGE = `usage: qubes-sim init|add-vm|add-block|env|read-block|write-block|ls|attachments|transcript|violations|set|exec|fault|hostile DIR ...`;
 
 type Output = string | Buffer | number | void;
 
@@ -59,6 +60,7 @@ function worldCommand(command: string, dir: string, rest: readonly string[]): Ou
     case 'qemu-supervise': return superviseGuest([dir, ...rest], readState(dir).settings);
     case 'hotplug': return hotplug([dir, ...rest]);
     case 'fault': return faultCommand(dir, rest);
+    case 'hostile': return hostileCommand(dir, REPO, rest);
     default: throw new SimToolError(USAGE, 64);
   }
 }
@@ -67,6 +69,8 @@ async function main(argv: readonly string[]): Promise<Output> {
   const [command = '', first, ...rest] = argv;
   // Runs inside a QEMU guest, started by the guest's init (qemu/guest-image.ts).
   if (command === 'guest-agent') return guestAgent([first ?? '', ...rest]);
+  // Run by a hostile service's wrapper inside a qube (hostile.ts).
+  if (command === 'hostile-pick') return hostilePick(resolve(first ?? ''), rest);
   await beforeSimCall(command, first ?? '', rest);
   if (command === 'tool') return dom0Tool(first ?? '', rest);
   if (command === 'vmtool') return vmTool(first ?? '', rest);

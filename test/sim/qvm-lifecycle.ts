@@ -1,5 +1,6 @@
 // Fake qvm-create, qvm-start, qvm-kill and qvm-remove (qubesadmin's tools over qubesd), with their messages and exit codes.
-import { existsSync, mkdirSync, readFileSync, rmSync, symlinkSync } from 'node:fs';
+import { randomUUID } from 'node:crypto';
+import { cpSync, existsSync, mkdirSync, readFileSync, rmSync, symlinkSync } from 'node:fs';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { detachAll } from './attachments.ts';
@@ -22,7 +23,12 @@ export function existingVms(prog: string, state: SimState, names: readonly strin
   });
 }
 
-/** A new qube's tree: its own /home, /dev, /sys, /run; a qube based on a template sees the template's /etc and /usr. */
+/**
+ * A new qube's tree: its own /home, /dev, /sys, /run. A DisposableVM gets its own copy of its template's /etc and /usr: in Qubes
+ * its root and private volumes are snapshots taken at start and never saved (QubesOS/qubes-core-admin qubes/vm/dispvm.py,
+ * DispVM.default_volume_config: root and private "snap_on_start": True, "save_on_stop": False), so whatever one DisposableVM changes there (a root shell replacing a service) no other qube ever sees. Other
+ * qubes based on a template see the template's /etc and /usr (written only through the template in these tests).
+ */
 export function makeVmTree(dir: string, vm: SimVm): void {
   const root = vmRoot(dir, vm.name);
   mkdirSync(join(root, 'home/user'), { recursive: true });
@@ -30,7 +36,8 @@ export function makeVmTree(dir: string, vm: SimVm): void {
   for (const shared of ['etc', 'usr']) {
     const target = join(vmRoot(dir, vm.template), shared);
     mkdirSync(target, { recursive: true });
-    symlinkSync(target, join(root, shared));
+    if (vm.class === 'DispVM') cpSync(target, join(root, shared), { recursive: true, verbatimSymlinks: true });
+    else symlinkSync(target, join(root, shared));
   }
 }
 
@@ -69,6 +76,8 @@ export function qvmCreate(dir: string, rawArgs: readonly string[]): void {
       template_for_dispvms: bool(props.get('template_for_dispvms') ?? 'False'),
       auto_cleanup: bool(props.get('auto_cleanup') ?? 'False'),
       ...(runsInQemu(state, klass, name) ? { qemu: true } : {}),
+      // qubesd gives each new qube uuid.uuid4() (BaseVM.on_domain_init_loaded, qubes-core-admin qubes/vm/__init__.py).
+      uuid: randomUUID(),
     };
     state.vms[name] = vm;
     rmSync(vmDir(dir, name), { recursive: true, force: true });

@@ -27,13 +27,14 @@ export function qvmCheck(dir: string, rawArgs: readonly string[]): number {
   return missing.length > 0 ? 1 : exitCode;
 }
 
-type PropName = 'name' | 'klass' | 'template' | 'label' | 'netvm' | 'template_for_dispvms' | 'auto_cleanup';
+type PropName = 'name' | 'klass' | 'template' | 'label' | 'netvm' | 'template_for_dispvms' | 'auto_cleanup' | 'uuid';
 const READ_ONLY_PROPS: readonly PropName[] = ['name', 'klass'];
-const VM_PROPS: readonly PropName[] = ['auto_cleanup', 'klass', 'label', 'name', 'netvm', 'template', 'template_for_dispvms'];
+const VM_PROPS: readonly PropName[] = ['auto_cleanup', 'klass', 'label', 'name', 'netvm', 'template', 'template_for_dispvms', 'uuid'];
 
 function propValue(vm: SimVm, prop: PropName): string {
   switch (prop) {
     case 'klass': return vm.class;
+    case 'uuid': return vm.uuid ?? '';
     case 'template_for_dispvms': return vm.template_for_dispvms ? 'True' : 'False';
     case 'auto_cleanup': return vm.auto_cleanup ? 'True' : 'False';
     default: return vm[prop];
@@ -41,6 +42,9 @@ function propValue(vm: SimVm, prop: PropName): string {
 }
 
 function setProp(state: SimState, vm: SimVm, prop: PropName, value: string): void {
+  // uuid is write-once in qubesd ("property 'uuid' is write-once and already set", an AttributeError it does not answer with):
+  // qubesadmin gets an empty response and qvm-prefs reports QubesPropertyAccessError (qubesadmin/base.py, exc.py).
+  if (prop === 'uuid') throw new SimToolError("qvm-prefs: error: Failed to access 'uuid' property", 1);
   if (READ_ONLY_PROPS.includes(prop)) throw new SimToolError(`qvm-prefs: error: Property is read-only: ${prop}`, 1);
   if ((prop === 'template' || prop === 'netvm') && value !== '' && !state.vms[value]) throw new SimToolError(`qvm-prefs: error: No such domain: '${value}'`, 1);
   if (prop === 'template_for_dispvms' || prop === 'auto_cleanup') vm[prop] = ['true', '1', 'yes', 'on'].includes(value.toLowerCase());
@@ -84,6 +88,7 @@ const LS_FIELDS: Record<string, (vm: SimVm) => string> = {
   NAME: (vm) => vm.name,
   STATE: (vm) => (vm.running ? 'Running' : 'Halted'),
   CLASS: (vm) => vm.class,
+  UUID: (vm) => vm.uuid ?? '',
   LABEL: (vm) => vm.label,
   TEMPLATE: (vm) => vm.template || '-',
   NETVM: (vm) => vm.netvm || '-',

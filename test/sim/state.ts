@@ -1,6 +1,7 @@
 // The simulator's world: qubes, block devices, attachments and global prefs in DIR/state.json, each qube's dm mappings in
 // DIR/vms/NAME/dm.json. Fake tools run concurrently (the orchestrator starts DisposableVMs in parallel), so every
 // read-modify-write happens under one lock; nobody holds it while a service or a boot delay runs.
+import { randomUUID } from 'node:crypto';
 import { existsSync, mkdirSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { withLock } from './file-lock.ts';
@@ -18,6 +19,11 @@ export interface SimVm {
   auto_cleanup: boolean;
   /** A qube that runs as a QEMU guest with a real kernel (qemu/guest-vm.ts) instead of host processes. */
   qemu?: boolean;
+  /**
+   * qubesd's write-once `uuid` property: a random v4 uuid given when the qube is made, never changed, never reused (a qube
+   * removed and made again under its name gets a new one). qvm-create sets it; writeState gives one to qubes made without it.
+   */
+  uuid?: string;
 }
 
 /** A block device a qube exposes to dom0: a file (a USB disk) or one of its own dm mappings. */
@@ -99,6 +105,8 @@ function writeJson(path: string, value: unknown): void {
 }
 
 export function writeState(dir: string, state: SimState): void {
+  // Every qube has a uuid, as in qubesd, whichever tool made it (init and add-vm make qubes too).
+  for (const vm of Object.values(state.vms)) vm.uuid ??= randomUUID();
   writeJson(statePath(dir), state);
 }
 

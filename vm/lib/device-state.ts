@@ -3,7 +3,7 @@ import { mkdir, readFile, unlink, writeFile } from 'node:fs/promises';
 import { OperationError } from '../../shared/errors.ts';
 import { PUBLIC_KEY_BYTES } from '../../shared/seal.ts';
 import { zeroize } from '../../shared/bytes.ts';
-import { diskPresent, noPartScanIsOn, partitionsOf, SOURCE_DEVICE } from './kernel.ts';
+import { deviceSectors, diskPresent, isReadOnly, noPartScanIsOn, partitionsOf, SOURCE_DEVICE, SOURCE_DEVICE_PATH } from './kernel.ts';
 import { vmPath } from './sysroot.ts';
 
 const RUN_DIR = '/run/split-dm-crypt';
@@ -48,4 +48,20 @@ export async function assertSourceUnparsed(): Promise<{ readonly scannedPartitio
   }
   if (!allowed && !(await noPartScanIsOn())) throw new OperationError('no_part_scan is no longer on in this device VM: refusing to read the source disk');
   return { scannedPartitions: partitions };
+}
+
+/** What dom0 is told about the source disk before anything reads or writes it (after the defence-in-depth checks). */
+export async function describeSource(): Promise<{ type: 'source-described'; diskBytes: number; readOnly: boolean; scannedPartitions: string[] }> {
+  const { scannedPartitions } = await assertSourceUnparsed();
+  const diskBytes = (await deviceSectors(SOURCE_DEVICE_PATH)) * 512;
+  return { type: 'source-described', diskBytes, readOnly: await isReadOnly(SOURCE_DEVICE), scannedPartitions: [...scannedPartitions] };
+}
+
+/** Refuses, before a byte is written, a disk whose size is not the one the user confirmed (another disk behind the same port). */
+export async function assertConfirmedSize(expectedBytes: number): Promise<number> {
+  const diskBytes = (await deviceSectors(SOURCE_DEVICE_PATH)) * 512;
+  if (diskBytes !== expectedBytes) {
+    throw new OperationError(`the source disk now holds ${diskBytes} bytes, not the ${expectedBytes} bytes that were confirmed: refusing to write (was the disk replaced?)`);
+  }
+  return diskBytes;
 }

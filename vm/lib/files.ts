@@ -3,13 +3,18 @@ import { open } from 'node:fs/promises';
 import { OperationError } from '../../shared/errors.ts';
 
 /** Reads at most `maxBytes` from the start of a file or block device (stops early at its end). */
-export async function readPrefix(path: string, maxBytes: number): Promise<Buffer> {
+export function readPrefix(path: string, maxBytes: number): Promise<Buffer> {
+  return readRange(path, 0, maxBytes);
+}
+
+/** Reads `length` bytes at `offset` (fewer only at the file's end). */
+export async function readRange(path: string, offset: number, length: number): Promise<Buffer> {
   const handle = await openOrExplain(path, 'r');
   try {
-    const buffer = Buffer.alloc(maxBytes);
+    const buffer = Buffer.alloc(length);
     let filled = 0;
-    while (filled < maxBytes) {
-      const { bytesRead } = await handle.read(buffer, filled, maxBytes - filled, filled);
+    while (filled < length) {
+      const { bytesRead } = await handle.read(buffer, filled, length - filled, offset + filled);
       if (bytesRead === 0) break;
       filled += bytesRead;
     }

@@ -3,9 +3,8 @@
 import { spawn } from 'node:child_process';
 import { mkdir, readFile, rm, stat, writeFile } from 'node:fs/promises';
 import { dirname, resolve } from 'node:path';
-import { OperationError, ParseError, UnsupportedError } from '../../shared/errors.ts';
-import type { HeaderSummary, LuksType } from '../../shared/protocol/messages.ts';
-import { parseHeaderArea, summarizeHeader } from './header-engine.ts';
+import { OperationError } from '../../shared/errors.ts';
+import type { LuksType } from '../../shared/protocol/messages.ts';
 import { readPrefix } from './files.ts';
 import { vmPath } from './sysroot.ts';
 
@@ -31,30 +30,17 @@ export async function placedAreaBytes(): Promise<number> {
   return Number(text);
 }
 
-/** What dom0 shows before it writes an edited header: enough to recognise the volume, nothing secret. */
-export function summarizeHeaderArea(luksType: LuksType, area: Uint8Array): HeaderSummary {
-  return summarizeHeader(parseHeaderArea(luksType, area));
-}
-
 /**
- * Reads back the header area the shell left. The file may have grown (cryptsetup extends a small file to the payload offset);
- * only the header area is taken, and only when it is a LUKS header our own parser accepts with every layout rule.
+ * Reads back the header area the shell left: exactly as many bytes as were placed (cryptsetup may have grown the file; what lies
+ * past the area is never handed back). Not parsed here: this VM ran a shell, so a fresh one checks it.
  */
-export async function takeHeaderFile(luksType: LuksType): Promise<{ area: Buffer; summary: HeaderSummary }> {
+export async function takeHeaderFile(): Promise<Buffer> {
   const areaBytes = await placedAreaBytes();
   const path = vmPath(SHELL_HEADER_FILE);
   const size = await stat(path).then((s) => (s.isFile() ? s.size : -1), () => -1);
   if (size < 0) throw new OperationError(`${SHELL_HEADER_FILE} is gone: the shell removed or replaced it`);
-  if (size < areaBytes) throw new OperationError(`${SHELL_HEADER_FILE} holds ${size} bytes, less than the ${luksType} header area of ${areaBytes} bytes`);
-  const area = await readPrefix(path, areaBytes);
-  let summary: HeaderSummary;
-  try {
-    summary = summarizeHeaderArea(luksType, area);
-  } catch (error) {
-    if (error instanceof ParseError || error instanceof UnsupportedError) throw new OperationError(`the header the shell left is not a header we can use (${error.message})`, { cause: error });
-    throw error;
-  }
-  return { area, summary };
+  if (size < areaBytes) throw new OperationError(`${SHELL_HEADER_FILE} holds ${size} bytes, less than the header area of ${areaBytes} bytes placed`);
+  return readPrefix(path, areaBytes);
 }
 
 export async function removeHeaderFile(): Promise<void> {
@@ -67,7 +53,7 @@ export function shellBanner(luksType: LuksType, areaBytes: number): string {
     `split dm-crypt header shell (root, offline DisposableVM)`,
     `  ${SHELL_HEADER_FILE}: the ${luksType} header area (${areaBytes} bytes); also in $HEADER`,
     `  edit it with cryptsetup or split-dm-crypt-luks, e.g.: cryptsetup luksAddKey --type ${luksType} "$HEADER"`,
-    `  'exit' (status 0) hands the header back: it is checked, then written only after you confirm;`,
+    `  'exit' (status 0) hands the header back: a fresh DisposableVM checks it, then it is written only after you confirm;`,
     `  'exit 1' (any other status) abandons the edit: nothing is written.`,
     '',
   ].join('\n');

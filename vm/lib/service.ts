@@ -17,6 +17,17 @@ export function serviceName(): string {
   return process.env.QREXEC_SERVICE_FULL_NAME ?? 'splitdmcrypt.unknown';
 }
 
+/**
+ * The service argument qrexec passed (untrusted until here), as one of the values this service accepts. Called inside the handler,
+ * so a refusal is logged and answered like any other.
+ */
+export function parseServiceArgument<T extends string>(allowed: readonly T[]): T {
+  const untrustedArgument = process.env.QREXEC_SERVICE_ARGUMENT ?? '';
+  const argument = allowed.find((value) => value === untrustedArgument);
+  if (argument === undefined) throw new UsageError(`unknown service argument '${untrustedArgument.replace(/[^A-Za-z0-9_.+-]/g, '?').slice(0, 40)}' (expected ${allowed.join(' or ')})`);
+  return argument;
+}
+
 /** Runs a service handler; the process exits with the error's code after the error frame is flushed. */
 export async function runService(handler: (channel: Channel) => Promise<void>): Promise<void> {
   const source = process.env.QREXEC_REMOTE_DOMAIN ?? 'unknown';

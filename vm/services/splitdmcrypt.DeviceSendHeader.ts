@@ -1,21 +1,27 @@
-// qrexec service splitdmcrypt.DeviceSendHeader+luks1|luks2 (device DisposableVM): sends the raw header area of the source disk, unparsed
-// (LUKS1: 2068480 bytes; LUKS2: 16 MiB or the whole disk when it is smaller).
+// qrexec service splitdmcrypt.DeviceSendHeader (device DisposableVM): describes the source disk, then sends exactly the ranges of
+// its start that dom0 asks for, unparsed. dom0 asks for what the header VM declares it needs, so the header VM never receives a
+// byte of the data area; this VM never sends anything past the first MAX_HEADER_TRANSFER_BYTES or the disk's end.
 import { OperationError } from '../../shared/errors.ts';
-import { SendHeaderRequest } from '../../shared/protocol/messages.ts';
-import { headerAreaForDisk } from '../../shared/protocol/luks-types.ts';
-import { assertSourceUnparsed } from '../lib/device-state.ts';
-import { readPrefix } from '../lib/files.ts';
-import { deviceSectors, SOURCE_DEVICE_PATH } from '../lib/kernel.ts';
+import { MAX_HEADER_TRANSFER_BYTES, ReadHeaderDone, ReadHeaderRange, SendHeaderRequest } from '../../shared/protocol/messages.ts';
+import { describeSource } from '../lib/device-state.ts';
+import { readRange } from '../lib/files.ts';
+import { SOURCE_DEVICE_PATH } from '../lib/kernel.ts';
 import { runService } from '../lib/service.ts';
 import { vmPath } from '../lib/sysroot.ts';
 
 await runService(async (channel) => {
-  const request = await channel.receive(SendHeaderRequest);
-  if (request.luksType !== process.env.QREXEC_SERVICE_ARGUMENT) throw new OperationError(`service argument does not match the requested type ${request.luksType}`);
-  const { scannedPartitions } = await assertSourceUnparsed();
-  const size = headerAreaForDisk(request.luksType, (await deviceSectors(SOURCE_DEVICE_PATH)) * 512);
-  const area = await readPrefix(vmPath(SOURCE_DEVICE_PATH), size);
-  if (area.length !== size) throw new OperationError(`the source disk holds only ${area.length} bytes, less than a ${request.luksType} header area (${size})`);
-  channel.send({ type: 'source-checked', scannedPartitions: [...scannedPartitions] });
-  channel.sendBytes(area);
+  await channel.receive(SendHeaderRequest);
+  const described = await describeSource();
+  channel.send(described);
+  const limit = Math.min(MAX_HEADER_TRANSFER_BYTES, described.diskBytes);
+  for (;;) {
+    const request = await channel.receive(ReadHeaderRange.or(ReadHeaderDone));
+    if (request.type === 'read-done') return;
+    if (request.offset + request.length > limit) {
+      throw new OperationError(`refusing to send bytes ${request.offset}..${request.offset + request.length}: only the first ${limit} bytes of the disk are header`);
+    }
+    const bytes = await readRange(vmPath(SOURCE_DEVICE_PATH), request.offset, request.length);
+    if (bytes.length !== request.length) throw new OperationError(`the source disk ended at ${request.offset + bytes.length} bytes`);
+    channel.sendBytes(bytes);
+  }
 });

@@ -1,23 +1,28 @@
-// qrexec service splitdmcrypt.DeviceWriteHeader+luks1|luks2 (device DisposableVM): replaces exactly the header area of the source disk,
-// with random bytes made here (crypto-shredding) or with a header area received from dom0, then flushes it to the disk.
+// qrexec service splitdmcrypt.DeviceWriteHeader (device DisposableVM): replaces exactly the first `length` bytes of the source disk,
+// with random bytes made here (crypto-shredding) or with the bytes dom0 sends, then flushes them. dom0 decides the length from a
+// header VM's report of the header's own extent; this VM refuses a disk of another size than confirmed, and anything past 16 MiB.
 import { randomBytes } from 'node:crypto';
-import { OperationError } from '../../shared/errors.ts';
-import { headerAreaForDisk, receiveHeaderArea } from '../../shared/protocol/luks-types.ts';
-import { WriteHeaderRequest } from '../../shared/protocol/messages.ts';
-import { assertSourceUnparsed } from '../lib/device-state.ts';
+import { OperationError, ParseError } from '../../shared/errors.ts';
+import { BytesFollow, WriteHeaderRequest } from '../../shared/protocol/messages.ts';
+import { assertConfirmedSize, assertSourceUnparsed } from '../lib/device-state.ts';
 import { writeRanges } from '../lib/files.ts';
-import { deviceSectors, isReadOnly, SOURCE_DEVICE, SOURCE_DEVICE_PATH } from '../lib/kernel.ts';
+import { isReadOnly, SOURCE_DEVICE, SOURCE_DEVICE_PATH } from '../lib/kernel.ts';
 import { runService } from '../lib/service.ts';
 import { vmPath } from '../lib/sysroot.ts';
 
 await runService(async (channel) => {
   const request = await channel.receive(WriteHeaderRequest);
-  if (request.luksType !== process.env.QREXEC_SERVICE_ARGUMENT) throw new OperationError(`service argument does not match the requested type ${request.luksType}`);
   await assertSourceUnparsed();
   if (await isReadOnly(SOURCE_DEVICE)) throw new OperationError('the source disk is read-only: its header cannot be written');
-  const diskBytes = (await deviceSectors(SOURCE_DEVICE_PATH)) * 512;
-  const area = request.source === 'random' ? randomBytes(headerAreaForDisk(request.luksType, diskBytes)) : await receiveHeaderArea(channel, request.luksType);
-  if (area.length > diskBytes) throw new OperationError(`the new header area (${area.length} bytes) is larger than the ${diskBytes}-byte source disk`);
+  const diskBytes = await assertConfirmedSize(request.expectedBytes);
+  if (request.length > diskBytes) throw new OperationError(`the new header area (${request.length} bytes) is larger than the ${diskBytes}-byte source disk`);
+  let area: Buffer;
+  if (request.source === 'random') area = randomBytes(request.length);
+  else {
+    const { length } = await channel.receive(BytesFollow);
+    if (length !== request.length) throw new ParseError('protocol stream', 'header area', 0, `announced ${length} bytes, expected exactly ${request.length}`);
+    area = await channel.readRaw(length, 'header area');
+  }
   await writeRanges(vmPath(SOURCE_DEVICE_PATH), [{ offset: 0, bytes: area }]);
   channel.send({ type: 'header-written', bytes: area.length });
 });

@@ -1,30 +1,23 @@
-// qrexec service splitdmcrypt.HeaderFormat+luks1|luks2 (header DisposableVM): asks for a new passphrase twice (or a key file), formats
+// qrexec service splitdmcrypt.HeaderFormat+luks1|luks2 (header DisposableVM): asks for the new passphrase (or a key file), formats
 // a new header area (aes-xts-plain64, the KDF tuned here, where the passphrase will later be checked) and returns it for the device VM.
 import { OperationError, UsageError } from '../../shared/errors.ts';
-import { bytesEqual, zeroize } from '../../shared/bytes.ts';
+import { zeroize } from '../../shared/bytes.ts';
 import type { Channel } from '../../shared/protocol/channel.ts';
 import { DEFAULT_FORMAT_ITER_TIME_MS, FormatRequest } from '../../shared/protocol/messages.ts';
 import { performance } from 'node:perf_hooks';
 import { formatHeaderArea } from '../lib/header-format.ts';
 import { requestSecret } from '../lib/secret-request.ts';
-import { runService } from '../lib/service.ts';
+import { parseServiceArgument, runService } from '../lib/service.ts';
 
-const ATTEMPTS = 3;
 const PROGRESS_INTERVAL_MS = 250;
 /** What the KDF benchmarks add to the requested unlock time, roughly (PBKDF2's runs until one lasts 100 ms; Argon2's likewise). */
 const BENCHMARK_ALLOWANCE_MS = 1000;
 
-/** A new passphrase typed twice the same way (up to three tries), never empty. */
+/** The new passphrase, asked for once: dom0 has the user type it twice and compares (it answers no confirm request). */
 async function newPassphrase(channel: Channel): Promise<Uint8Array> {
-  for (let attempt = 1; ; attempt++) {
-    const first = await requestSecret(channel, 'new-passphrase', attempt);
-    const second = await requestSecret(channel, 'confirm-passphrase', attempt);
-    const same = bytesEqual(first, second);
-    zeroize(second);
-    if (same && first.length > 0) return first;
-    zeroize(first);
-    if (attempt >= ATTEMPTS) throw new UsageError(same ? 'the new passphrase is empty' : 'the two passphrases differ');
-  }
+  const passphrase = await requestSecret(channel, 'new-passphrase', 1);
+  if (passphrase.length === 0) throw new UsageError('the new passphrase is empty');
+  return passphrase;
 }
 
 /** A key file is used as it is, once: there is nothing to mistype. */
@@ -35,8 +28,9 @@ async function keyFileBytes(channel: Channel): Promise<Uint8Array> {
 }
 
 await runService(async (channel) => {
+  const luksType = parseServiceArgument(['luks1', 'luks2'] as const);
   const request = await channel.receive(FormatRequest);
-  if (request.luksType !== process.env.QREXEC_SERVICE_ARGUMENT) throw new OperationError(`service argument does not match the requested type ${request.luksType}`);
+  if (request.luksType !== luksType) throw new OperationError(`service argument ${luksType} does not match the requested type ${request.luksType}`);
   const passphrase = request.secretKind === 'key-file' ? await keyFileBytes(channel) : await newPassphrase(channel);
   const started = performance.now();
   const expectedMs = request.forcedIterations === undefined ? (request.iterTimeMs ?? DEFAULT_FORMAT_ITER_TIME_MS) + BENCHMARK_ALLOWANCE_MS : 0;

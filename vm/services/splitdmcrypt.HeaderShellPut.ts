@@ -1,17 +1,20 @@
-// qrexec service splitdmcrypt.HeaderShellPut+luks1 (header DisposableVM): receives the header area to edit (or makes a random
-// one, for overwrite-header-with-shell) and leaves it on tmpfs for splitdmcrypt.HeaderShell.
+// qrexec service splitdmcrypt.HeaderShellPut+luks1|luks2 (header DisposableVM): leaves the header area to edit on tmpfs for
+// splitdmcrypt.HeaderShell: random bytes made here (overwrite-header-with-shell), or the disk's own header received in steps
+// (modify-header-with-shell), asking for no more than our parser says the header takes; a disk whose header does not parse
+// gets the fallback length dom0 names (the --type's area, so a damaged header can still be repaired).
 import { randomBytes } from 'node:crypto';
 import { OperationError } from '../../shared/errors.ts';
-import { headerAreaBytes, receiveHeaderArea } from '../../shared/protocol/luks-types.ts';
 import { ShellPutRequest } from '../../shared/protocol/messages.ts';
+import { hasLuksMagic, headerBytesNeeded } from '../lib/header-engine.ts';
 import { placeHeaderFile } from '../lib/header-shell.ts';
-import { runService } from '../lib/service.ts';
+import { receiveHeaderInSteps } from '../lib/header-transfer.ts';
+import { parseServiceArgument, runService } from '../lib/service.ts';
 
 await runService(async (channel) => {
+  const luksType = parseServiceArgument(['luks1', 'luks2'] as const);
   const request = await channel.receive(ShellPutRequest);
-  if (request.luksType !== process.env.QREXEC_SERVICE_ARGUMENT) throw new OperationError(`service argument does not match the requested type ${request.luksType}`);
-  // Random: the type's largest area; a disk smaller than that is refused when the header is written back.
-  const area = request.start === 'random' ? randomBytes(headerAreaBytes(request.luksType)) : await receiveHeaderArea(channel, request.luksType);
+  if (request.luksType !== luksType) throw new OperationError(`service argument ${luksType} does not match the requested type ${request.luksType}`);
+  const area = request.start === 'random' ? randomBytes(request.length) : await receiveHeaderInSteps(channel, (prefix) => (hasLuksMagic(prefix) ? headerBytesNeeded(prefix) : request.fallbackBytes));
   await placeHeaderFile(area);
   channel.send({ type: 'shell-ready', bytes: area.length });
 });

@@ -1,0 +1,108 @@
+// DisposableVMs are destroyed only while the qube of that name is still the one we created: the uuid Qubes gave it (and, from a
+// record, class DispVM) is read again before any qvm-kill or qvm-remove. Each row: what Qubes answers, and the exact calls made.
+import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
+import { CleanupStack } from '../../dom0/cleanup-stack.ts';
+import { destroyDispVM, destroyRecordedDispVM, DISPVM_NAME, startDispVMs, type DispVmIdentity } from '../../dom0/dispvms.ts';
+import { useTmpDir } from '../helpers/tmp.ts';
+import { installFakeTools, type FakeAnswer } from './fake-tools.ts';
+
+const fakes = installFakeTools(useTmpDir());
+const OURS = '0b5e3c1a-6f0e-4a7b-9c55-0d7f3e2a1b90';
+const THEIRS = '7d1c2b3a-4e5f-4a6b-8c7d-9e0f1a2b3c4d';
+const vm: DispVmIdentity = { name: 'dm-device-disp12345678', uuid: OURS };
+const ls = (klass: string): FakeAnswer => ({ stdout: `dom0|Running|AdminVM\n${vm.name}|Running|${klass}\n` });
+const NO_SUCH: FakeAnswer = { exit: 2, stderr: `qvm-prefs: error: no such domain: '${vm.name}'\n` };
+
+let stderr: string[] = [];
+beforeEach(() => {
+  for (const tool of ['qvm-check', 'qvm-kill', 'qvm-remove', 'qvm-create', 'qvm-start']) fakes.answer(tool, {});
+  fakes.answer('qvm-prefs', { stdout: `${OURS}\n` });
+  fakes.answer('qvm-ls', ls('DispVM'));
+  fakes.takeCalls();
+  stderr = [];
+  vi.spyOn(process.stderr, 'write').mockImplementation((chunk: string | Uint8Array) => (stderr.push(String(chunk)), true));
+});
+afterEach(() => vi.restoreAllMocks());
+
+const PREFS = `qvm-prefs [${vm.name}] [uuid]`;
+const LS = 'qvm-ls [--raw-data] [--fields] [NAME,STATE,CLASS]';
+const KILL = `qvm-kill [${vm.name}]`;
+const EXISTS = `qvm-check [${vm.name}]`;
+
+describe('destroyRecordedDispVM', () => {
+  it.each<[string, FakeAnswer, FakeAnswer, FakeAnswer, string, string[]]>([
+    // [case, qvm-prefs uuid, qvm-ls, qvm-check, outcome, calls]
+    ['the qube recorded, gone after the kill (auto_cleanup)', { stdout: `${OURS}\n` }, ls('DispVM'), { exit: 1 }, 'removed', [PREFS, LS, KILL, EXISTS]],
+    ['the name now has another uuid (reused): never killed', { stdout: `${THEIRS}\n` }, ls('DispVM'), {}, 'refused', [PREFS]],
+    ['the recorded uuid but not a DispVM: never killed', { stdout: `${OURS}\n` }, ls('AppVM'), {}, 'refused', [PREFS, LS]],
+    ['no such qube: nothing to do', NO_SUCH, ls('DispVM'), {}, 'gone', [PREFS]],
+  ])('%s', async (_case, prefs, list, check, outcome, calls) => {
+    fakes.answer('qvm-prefs', prefs);
+    fakes.answer('qvm-ls', list);
+    fakes.answer('qvm-check', check);
+    expect((await destroyRecordedDispVM(vm)).kind).toBe(outcome);
+    expect(fakes.takeCalls()).toEqual(calls);
+  });
+
+  it('checks again before qvm-remove when the killed qube is still there', async () => {
+    expect(await destroyRecordedDispVM(vm)).toEqual({ kind: 'removed' });
+    expect(fakes.takeCalls()).toEqual([PREFS, LS, KILL, EXISTS, PREFS, LS, `qvm-remove [-f] [${vm.name}]`]);
+  });
+
+  it('says why it refused, naming both uuids', async () => {
+    fakes.answer('qvm-prefs', { stdout: `${THEIRS}\n` });
+    expect(await destroyRecordedDispVM(vm)).toEqual({ kind: 'refused', reason: `${vm.name} is not the DisposableVM the record names: its uuid is ${THEIRS}, the record says ${OURS}` });
+  });
+
+  it('does not go ahead when Qubes cannot say which qube it is', async () => {
+    fakes.answer('qvm-prefs', { exit: 1, stderr: 'qvm-prefs: error: Got empty response from qubesd\n' });
+    await expect(destroyRecordedDispVM(vm)).rejects.toThrow(/qvm-prefs/);
+    expect(fakes.takeCalls()).toEqual([PREFS]);
+  });
+});
+
+describe('destroyDispVM (a VM of the running command)', () => {
+  it('goes by name before the uuid is known', async () => {
+    fakes.answer('qvm-check', { exit: 1 });
+    expect(await destroyDispVM({ name: vm.name })).toEqual({ kind: 'removed' });
+    expect(fakes.takeCalls()).toEqual([KILL, EXISTS]);
+  });
+
+  it('leaves a qube with another uuid alone, with a warning', async () => {
+    fakes.answer('qvm-prefs', { stdout: `${THEIRS}\n` });
+    expect((await destroyDispVM(vm)).kind).toBe('refused');
+    expect(fakes.takeCalls()).toEqual([PREFS]);
+    expect(stderr.join('')).toMatch(/warning: dm-device-disp12345678 is not the DisposableVM this command created: its uuid is 7d1c.*; left alone/);
+  });
+
+  it('kills its own VM by name when Qubes cannot tell the uuid twice (a VM left running may hold the disk)', async () => {
+    fakes.answer('qvm-prefs', { exit: 1, stderr: 'qubesd down\n' });
+    fakes.answer('qvm-check', { exit: 1 });
+    expect(await destroyDispVM(vm)).toEqual({ kind: 'removed' });
+    expect(fakes.takeCalls()).toEqual([PREFS, PREFS, KILL, EXISTS]);
+  });
+});
+
+describe('startDispVMs', () => {
+  it('names VMs dm-<role>-disp and eight digits, within 31 characters, and reports each identity before starting it', async () => {
+    fakes.answer('qvm-check', { exit: 1 });
+    const stack = new CleanupStack();
+    const created: DispVmIdentity[] = [];
+    const vms = await startDispVMs(['device', 'destination'], 'sim-dvm', 'red', stack, (identity) => void created.push(identity));
+    expect(vms.device).toMatch(/^dm-device-disp[0-9]{8}$/);
+    expect(vms.destination).toMatch(/^dm-destination-disp[0-9]{8}$/);
+    expect(vms.destination.length).toBeLessThanOrEqual(31);
+    for (const name of Object.values(vms)) expect(name).toMatch(DISPVM_NAME);
+    expect(created.map((identity) => identity.uuid)).toEqual([OURS, OURS]);
+    const calls = fakes.takeCalls();
+    for (const name of Object.values(vms)) {
+      expect(calls.indexOf(`qvm-prefs [${name}] [uuid]`)).toBeGreaterThan(calls.findIndex((call) => call.startsWith('qvm-create') && call.includes(name)));
+      expect(calls.indexOf(`qvm-start [${name}]`)).toBeGreaterThan(calls.indexOf(`qvm-prefs [${name}] [uuid]`));
+    }
+    expect(stack.size).toBe(2);
+  });
+
+  it.each(['dm-device-disp1234', 'dm-device-disp123456789', 'dm-shell-disp12345678', 'sys-usb', 'dm-device-disp1234567a'])('does not take %s for one of its names', (name) => {
+    expect(DISPVM_NAME.test(name)).toBe(false);
+  });
+});

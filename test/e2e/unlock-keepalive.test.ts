@@ -1,0 +1,44 @@
+// Heavy but legitimate key slots tried one after another: the header VM announces each slot before it derives it, and dom0 waits
+// for the answer as long as its own estimate of that declared slot's cost allows, so the attach ends in an answer, not in the
+// reply timeout. Here the reply timeout is 4 s and each Argon2 slot takes several seconds: before keep-alives this timed out.
+import { execa } from 'execa';
+import { truncateSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { afterEach, describe, expect, it } from 'vitest';
+import { useTmpDir } from '../helpers/tmp.ts';
+import { attachments, newSim, runningVms, runSplit, sim } from '../helpers/sim.ts';
+
+const tmp = useTmpDir();
+const HEAVY = ['--pbkdf', 'argon2id', '--pbkdf-memory', '262144', '--pbkdf-force-iterations', '8', '--pbkdf-parallel', '1'];
+
+afterEach(() => {
+  delete process.env.SPLIT_DM_CRYPT_CONF;
+});
+
+describe('unlock keep-alives', () => {
+  it('a volume whose passphrase is in its second heavy Argon2 slot attaches under a 4 s reply timeout', async () => {
+    const path = join(tmp, 'heavy.img');
+    writeFileSync(path, '');
+    truncateSync(path, 24 * 1024 * 1024);
+    await execa('cryptsetup', ['luksFormat', '--type', 'luks2', '--batch-mode', ...HEAVY, path, '-'], { input: 'first secret' });
+    writeFileSync(join(tmp, 'first'), 'first secret');
+    writeFileSync(join(tmp, 'second'), 'second secret');
+    await execa('cryptsetup', ['luksAddKey', '--batch-mode', ...HEAVY, '--key-file', join(tmp, 'first'), path, join(tmp, 'second')]);
+    const config = join(tmp, 'split-dm-crypt.conf');
+    writeFileSync(config, 'REPLY_TIMEOUT_S=4\n');
+    process.env.SPLIT_DM_CRYPT_CONF = config;
+    const dir = newSim();
+    sim('add-block', dir, 'sys-usb', 'sda', path);
+    const before = runningVms(dir);
+    const started = Date.now();
+    const attach = await runSplit(dir, ['attach', 'work', 'sys-usb:sda'], 'second secret\n');
+    expect(attach.exitCode, attach.stderr).toBe(0);
+    // Two slots derived, each announced: the derivations took longer than the reply timeout allows for one silence.
+    expect(sim('transcript', dir).toString('latin1').split('unlock-progress').length - 1).toBe(2);
+    expect(Date.now() - started).toBeGreaterThan(4000);
+    expect((await runSplit(dir, ['detach', 'sys-usb:sda'])).exitCode).toBe(0);
+    // work was started by the attach and keeps running, as a named destination does; nothing of ours is left.
+    expect(runningVms(dir)).toEqual([...before, 'work'].sort());
+    expect(attachments(dir)).toEqual([]);
+  }, 240_000);
+});

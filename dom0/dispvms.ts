@@ -45,6 +45,12 @@ async function killAndRemove(name: string, stillOurs: () => Promise<DestroyOutco
     if (await isRunning(name)) await killVM(name);
   }
   if (!(await vmExists(name))) return { kind: 'removed' };
+  // Still running here (a kill that timed out while qubesd was busy, seen as not running a moment before): once more, since
+  // qvm-remove refuses a running qube and a running one may hold the source disk.
+  if (await isRunning(name)) {
+    await killVM(name);
+    if (!(await vmExists(name))) return { kind: 'removed' };
+  }
   const refused = await stillOurs();
   if (refused) return refused;
   await removeVM(name);

@@ -3,11 +3,13 @@
 // (so the mapping never covers what the header VM saw), and an unusual data offset (a covert channel: the source qube sees where
 // the destination reads) needs the user's word.
 import { OperationError } from '../shared/errors.ts';
+import { sanitizePeerText } from '../shared/protocol/channel.ts';
 import type { HeaderParsed, LuksType } from '../shared/protocol/messages.ts';
 import type { AttachCommand } from './cli.ts';
 import { offsetWords, type MappingLayout } from './device-steps.ts';
 import type { HeaderFacts } from './header-steps.ts';
 import { misbehaving } from './header-transfer.ts';
+import { warning } from './output.ts';
 import { confirm } from './prompt.ts';
 
 /** cryptsetup's default data offsets (512-byte sectors): LUKS1 aligns its payload to 1 MiB after 8 key slots, LUKS2 uses 16 MiB. */
@@ -43,6 +45,9 @@ export function checkReportedLayout({ parsed, sentBytes, diskBytes }: HeaderFact
 export async function approveLayout(facts: HeaderFacts, command: Pick<AttachCommand, 'luksType' | 'acceptedDataOffset'>, peer: string): Promise<void> {
   checkReportedLayout(facts, command.luksType, peer);
   const { parsed } = facts;
+  // Never silent: a header read from its secondary copy, or copies that disagree, is said before the passphrase is asked.
+  if (parsed.copy === 'secondary') warning(`the primary LUKS2 header is unusable: ${peer} used the secondary copy`);
+  for (const text of parsed.warnings) warning(`${peer}: ${sanitizePeerText(text, 200)}`);
   const usual = DEFAULT_DATA_OFFSET[parsed.luksType];
   if (parsed.dataOffset === usual || parsed.dataOffset === command.acceptedDataOffset) return;
   const what = `the ${parsed.luksType} header places the data at ${offsetWords(parsed)}, not at cryptsetup's default ${offsetWords({ dataOffset: usual })}`;

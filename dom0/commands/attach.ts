@@ -6,6 +6,7 @@ import { resolveDispVmSettings } from '../config.ts';
 import { attachSource, newMappingName, openMapping, prepareDeviceVm, withDeviceHeaderSource } from '../device-steps.ts';
 import { destroyDispVM, startDispVMs } from '../dispvms.ts';
 import { unlockInHeaderVm } from '../header-steps.ts';
+import { checkDestination, checkKeyFile } from '../destination-checks.ts';
 import { approveLayout, mappingLayout } from '../layout-checks.ts';
 import { acquireSourceLock } from '../lock.ts';
 import { sourceLabel } from '../names.ts';
@@ -19,6 +20,9 @@ export async function attachCommand(command: AttachCommand, stack: CleanupStack)
   await acquireSourceLock(command.source, stack);
   await assertSourceAvailable(command.source);
   const settings = await resolveDispVmSettings();
+  // Everything that needs no secret and no VM is checked before the first VM starts.
+  const destinationFacts = await checkDestination(command.destination, command.source, settings.template);
+  await checkKeyFile(command.keyFile);
   // The record exists from here on, so `cleanup` can finish the job if this process dies without unwinding.
   const recorder = await recordCommand({ source: command.source, phase: 'attaching', readOnly: command.readOnly }, stack);
 
@@ -51,5 +55,6 @@ export async function attachCommand(command: AttachCommand, stack: CleanupStack)
 
   // Everything now belongs to the attachment: detach undoes it.
   stack.releaseAll();
-  info(`attached ${label} to ${destination}${opened.readOnly ? ' read-only' : ''} (device VM ${vms.device}, mapping ${opened.device})`);
+  const networked = destinationFacts?.netvm ? `; ${destination} is networked (netvm ${destinationFacts.netvm})` : '';
+  info(`attached ${label} to ${destination}${opened.readOnly ? ' read-only' : ''} (device VM ${vms.device}, mapping ${opened.device})${networked}`);
 }

@@ -71,8 +71,11 @@ export const DescribeRequest = z.object({ ...version, type: z.literal('describe-
 export const HEADER_PROBE_BYTES = 4096;
 /** The most of a disk's start any VM is sent as "header": the largest LUKS2 header area we accept (cryptsetup's default data offset). */
 export const MAX_HEADER_TRANSFER_BYTES = 16 * 1024 * 1024;
-/** How often a header VM may ask for more (LUKS2: binary header, both copies, key-slot areas, the secondary's own needs). */
-export const MAX_HEADER_NEED_ROUNDS = 4;
+/**
+ * How often a header VM may ask for more: LUKS2 needs the binary header, both copies and the key-slot area; with its primary
+ * destroyed, one request per place the secondary may start (9), then that copy's own needs. Each must ask for more than before.
+ */
+export const MAX_HEADER_NEED_ROUNDS = 16;
 export const ReadHeaderRange = z.object({
   ...version,
   type: z.literal('read-header'),

@@ -2,7 +2,7 @@
 // non-default data offset) attach end to end on the simulator and the destination reads their plaintext; formats made by us open
 // in cryptsetup.
 import { createCipheriv } from 'node:crypto';
-import { closeSync, openSync, readFileSync, writeSync } from 'node:fs';
+import { closeSync, copyFileSync, openSync, readFileSync, writeSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { cryptsetupFormatLuks2, cryptsetupTestPassphrase, cryptsetupVolumeKey } from '../helpers/cryptsetup.ts';
@@ -42,6 +42,38 @@ describe('LUKS2 on the simulator', { timeout: 180_000 }, () => {
     expect(runningVms(dir)).toEqual([...before, 'work'].sort());
     expect(attachments(dir)).toEqual([]);
     expect(readFileSync(volume.path).equals(original)).toBe(true);
+  });
+
+  it('a volume whose primary header is destroyed attaches through its secondary copy, and the user is told so', async () => {
+    const dir = newSim();
+    const volume = await luks2Volume('secondary.img', { sectorSize: 512 });
+    // The primary binary header (magic, sizes, checksum) gone, as after a partial overwrite: cryptsetup still opens the volume.
+    const fd = openSync(volume.path, 'r+');
+    writeSync(fd, Buffer.alloc(4096), 0, 4096, 0);
+    closeSync(fd);
+    // cryptsetup opens it too; on a copy, since cryptsetup repairs the primary from the secondary when it may write.
+    const copy = join(tmp, 'secondary-copy.img');
+    copyFileSync(volume.path, copy);
+    expect(await cryptsetupTestPassphrase(copy, PASSPHRASE)).toBe(0);
+    sim('add-block', dir, 'sys-usb', 'sda', volume.path);
+    const attach = await runSplit(dir, ['attach', 'work', 'sys-usb:sda'], `${PASSPHRASE}\n`);
+    expect(attach.exitCode, attach.stderr).toBe(0);
+    expect(attach.stderr).toMatch(/warning: the primary LUKS2 header is unusable: header VM dm-header-disp\d{8} used the secondary copy/);
+    expect(sim('read-block', dir, 'work', 'xvdi').subarray(0, volume.plaintext.length).equals(volume.plaintext)).toBe(true);
+    expect((await runSplit(dir, ['detach', 'sys-usb:sda'])).exitCode).toBe(0);
+  });
+
+  it('a non-default data offset is refused without a terminal unless --data-offset names it, before any passphrase', async () => {
+    const dir = newSim();
+    const volume = await luks2Volume('offset-refused.img', { sectorSize: 512, offsetSectors: 8192 });
+    sim('add-block', dir, 'sys-usb', 'sda', volume.path);
+    const before = runningVms(dir);
+    const run = await runSplit(dir, ['attach', 'work', 'sys-usb:sda'], '');
+    expect(run.exitCode).toBe(1);
+    expect(run.stderr).toMatch(/error: the luks2 header places the data at sector 8192 \(4 MiB\).*--data-offset=8192/);
+    expect(run.stderr).not.toMatch(/passphrase/);
+    expect(runningVms(dir)).toEqual(before);
+    expect(attachments(dir)).toEqual([]);
   });
 
   it('--type=luks1 refuses a LUKS2 volume, naming the type to use', async () => {

@@ -46,5 +46,5 @@ export async function checkKeyFile(spec: KeyFileSpec | undefined): Promise<void>
     },
     (error: NodeJS.ErrnoException) => (error.code === 'ENOENT' ? 'does not exist' : `cannot be read (${error.code ?? 'unknown error'})`),
   );
-  if (problem) throw new OperationError(`--key-file: ${spec.path} ${problem}`);
+  if (problem) throw new OperationError(`key file ${spec.path} (--key-file) ${problem}`);
 }

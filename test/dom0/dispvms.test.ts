@@ -46,7 +46,8 @@ describe('destroyRecordedDispVM', () => {
 
   it('checks again before qvm-remove when the killed qube is still there', async () => {
     expect(await destroyRecordedDispVM(vm)).toEqual({ kind: 'removed' });
-    expect(fakes.takeCalls()).toEqual([PREFS, LS, KILL, EXISTS, PREFS, LS, `qvm-remove [-f] [${vm.name}]`]);
+    // Still there and still running after the kill (qvm-check answers yes to both): killed once more, checked, then removed.
+    expect(fakes.takeCalls()).toEqual([PREFS, LS, KILL, EXISTS, `qvm-check [--running] [${vm.name}]`, KILL, EXISTS, PREFS, LS, `qvm-remove [-f] [${vm.name}]`]);
   });
 
   it('says why it refused, naming both uuids', async () => {

@@ -31,8 +31,8 @@ describe('attach refuses before anything starts', () => {
     [['debian-12', 'sys-usb:sda'], /debian-12: it is a template/],
     [['dm-device-disp12345678', 'sys-usb:sda'], /one of split-dm-crypt's own DisposableVMs/],
     [['wrok', 'sys-usb:sda'], /there is no qube named wrok/],
-    [['--key-file=/nonexistent/key', 'work', 'sys-usb:sda'], /--key-file: \/nonexistent\/key does not exist/],
-    [[`--key-file=${join('/', 'tmp')}`, 'work', 'sys-usb:sda'], /--key-file: \/tmp is not a regular file/],
+    [['--key-file=/nonexistent/key', 'work', 'sys-usb:sda'], /key file \/nonexistent\/key \(--key-file\) does not exist/],
+    [[`--key-file=${join('/', 'tmp')}`, 'work', 'sys-usb:sda'], /key file \/tmp \(--key-file\) is not a regular file/],
   ])('attach %j', async (args, message) => {
     const run = await runSplit(dir, ['attach', ...args], 'pass\n');
     expect(run.exitCode).toBe(1);

@@ -44,12 +44,15 @@ export function unlockInHeaderVm(
     await approve(facts);
     const dialogue = new SecretDialogue('unlock', secrets, peer(vm));
     // Key slots announced in the current attempt: each declared slot at most once, so the longest wait is bounded by the header.
+    // Slots may be derived side by side (as many as the header VM's memory allows): the wait covers all announced so far.
     const announced = new Set<number>();
+    let pendingMs = 0;
     for (;;) {
       const message = await channel.receive(SecretRequest.or(UnlockProgress).or(Unlocked));
       if (message.type === 'unlocked') return { facts, unlocked: message };
       if (message.type === 'secret-request') {
         announced.clear();
+        pendingMs = 0;
         await dialogue.answer(channel, message);
         continue;
       }
@@ -57,7 +60,8 @@ export function unlockInHeaderVm(
       if (!slot || announced.has(slot.id)) throw misbehaving(peer(vm), `it announced key slot ${message.keyslot}, which its header does not declare or it already tried`);
       announced.add(slot.id);
       // dom0's own estimate from the reported cost, not the VM's figure.
-      channel.extendNextReply(Math.min(2 * expectedSlotMs(slot) + UNLOCK_SLOT_SLACK_MS, UNLOCK_SLOT_CAP_MS));
+      pendingMs += expectedSlotMs(slot);
+      channel.extendNextReply(Math.min(2 * pendingMs + UNLOCK_SLOT_SLACK_MS, UNLOCK_SLOT_CAP_MS));
     }
   });
 }

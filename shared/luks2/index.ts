@@ -7,7 +7,7 @@
 // Header VM, unlock:            parseLuks2Header(area) -> Luks2Header   (throws ParseError | UnsupportedError; the rules are
 //                                                                        cryptsetup's, docs/LUKS2-RULES.md; header.copyUsed and
 //                                                                        header.warnings say which copy is used and why)
-//                               unlockLuks2(header, area, secret, onlySlot?) -> Luks2Unlocked { keyslot, volumeKey, mapping }
+//                               unlockLuks2(header, area, secret, { onlySlot?, onSlot?, concurrency? }) -> Luks2Unlocked { keyslot, volumeKey, mapping }
 //                               mapping: Luks2Mapping { cipher, keyBytes, mappable, offsetBytes, offsetSectors, sectorSize, ivTweak, size }
 //                               (only `mappable` volumes: aes-xts-plain64 with a 32- or 64-byte key; throws WrongPassphraseError)
 // Header VM, format:            formatLuks2(secret, FormatLuks2Options) -> { header, area }  (area = dataOffset bytes, 16 MiB default)
@@ -25,7 +25,7 @@ export { parseLuks2Header, serializeLuks2Headers, type Luks2Header } from './hea
 export { luks2BytesNeeded } from './bytes-needed.ts';
 export type { Luks2BinaryHeader, Luks2Copy } from './binary-header.ts';
 export type { Luks2Metadata, Luks2Keyslot, Luks2Kdf, Luks2Digest, Luks2Segment, Luks2Token, Luks2Config } from './metadata.ts';
-export { unlockLuks2, luks2Mapping, type Luks2Unlocked, type Luks2Mapping } from './unlock.ts';
+export { unlockLuks2, luks2Mapping, type Luks2Unlocked, type Luks2Mapping, type UnlockConcurrency, type UnlockLuks2Options } from './unlock.ts';
 export { formatLuks2, type FormatLuks2Options, type Luks2Formatted } from './format.ts';
 export { addKeyLuks2, changeKeyLuks2, removeKeyLuks2, type Luks2KeyslotChange, type AreaWrite } from './manage.ts';
 export { argon2TimeFor, deriveKey } from './kdf.ts';

@@ -1,4 +1,5 @@
-// Unlocking a LUKS2 volume: key slots tried one at a time (Argon2 slots may each need up to 1 GiB), preferred slots first.
+// Unlocking a LUKS2 volume: key slots tried in cryptsetup's order (preferred slots first), one at a time or as many at once as
+// a memory budget allows (Argon2 slots may each need up to 1 GiB).
 import { ParseError, WrongPassphraseError } from '../errors.ts';
 import { MAPPABLE_CIPHER, MAPPABLE_KEY_BYTES, SECTOR_BYTES, type Luks2SectorSize } from './constants.ts';
 import type { Luks2Header } from './header.ts';
@@ -51,21 +52,74 @@ function candidates(slots: readonly Luks2Keyslot[], onlySlot: number | undefined
 }
 
 /**
- * Opens the volume key with a passphrase or key-file bytes. `area` is the header area from byte 0 of the volume (it must include
- * the key-slot areas). `onlySlot` restricts the trial to one slot (cryptsetup's --key-slot). `onSlot` hears of each slot just
- * before it is tried (the header VM tells dom0, whose wait for the answer then follows the slot's cost).
+ * How many key slots may be derived at once: their Argon2 memory together within `memoryBudgetKiB` (PBKDF2 slots count as none)
+ * and at most `maxConcurrent` of them. One slot is always tried, whatever its memory. The default tries one at a time.
  */
-export async function unlockLuks2(header: Luks2Header, area: Uint8Array, secret: Uint8Array, onlySlot?: number, onSlot: (slot: Luks2Keyslot) => void = () => undefined): Promise<Luks2Unlocked> {
+export interface UnlockConcurrency {
+  readonly memoryBudgetKiB: number;
+  readonly maxConcurrent: number;
+}
+
+export interface UnlockLuks2Options {
+  /** Only this slot (cryptsetup's --key-slot). */
+  readonly onlySlot?: number;
+  /** Hears of each slot just before it is tried (the header VM tells dom0, whose wait then follows the slot's cost). */
+  readonly onSlot?: (slot: Luks2Keyslot) => void;
+  readonly concurrency?: UnlockConcurrency;
+}
+
+const slotMemoryKiB = (slot: Luks2Keyslot): number => (slot.kdf.type === 'pbkdf2' ? 0 : slot.kdf.memoryKiB);
+
+/** The candidates in order, cut into runs that fit the budget together. */
+export function unlockBatches(slots: readonly Luks2Keyslot[], concurrency: UnlockConcurrency | undefined): Luks2Keyslot[][] {
+  const runs: Luks2Keyslot[][] = [];
+  let run: Luks2Keyslot[] = [];
+  let memory = 0;
+  for (const slot of slots) {
+    const fits = concurrency !== undefined && run.length < concurrency.maxConcurrent && memory + slotMemoryKiB(slot) <= concurrency.memoryBudgetKiB;
+    if (run.length > 0 && !fits) {
+      runs.push(run);
+      run = [];
+      memory = 0;
+    }
+    run.push(slot);
+    memory += slotMemoryKiB(slot);
+  }
+  if (run.length > 0) runs.push(run);
+  return runs;
+}
+
+/**
+ * Opens the volume key with a passphrase or key-file bytes. `area` is the header area from byte 0 of the volume (it must include
+ * the key-slot areas). Slots are tried in cryptsetup's order; with `concurrency`, as many at once as fit its memory budget (on
+ * worker threads), the first in order that opens winning, so the answer is the sequential one, only sooner.
+ */
+export async function unlockLuks2(header: Luks2Header, area: Uint8Array, secret: Uint8Array, options: UnlockLuks2Options = {}): Promise<Luks2Unlocked> {
   let unreachable: ParseError | undefined;
-  for (const slot of candidates(header.metadata.keyslots, onlySlot)) {
+  const attempt = async (slot: Luks2Keyslot): Promise<Buffer | undefined> => {
     try {
-      onSlot(slot);
-      const volumeKey = await openLuks2Keyslot(header.metadata, area, slot, secret);
-      if (volumeKey) return { keyslot: slot.id, volumeKey, mapping: luks2Mapping(header, volumeKey.length) };
+      return await openLuks2Keyslot(header.metadata, area, slot, secret);
     } catch (error) {
       // A slot whose area lies beyond the header area we hold (past 16 MiB) cannot be tried; the others still can.
       if (!(error instanceof ParseError)) throw error;
       unreachable ??= error;
+      return undefined;
+    }
+  };
+  for (const run of unlockBatches(candidates(header.metadata.keyslots, options.onlySlot), options.concurrency)) {
+    for (const slot of run) options.onSlot?.(slot);
+    const settled = await Promise.allSettled(run.map(attempt));
+    const keys = settled.map((result) => (result.status === 'fulfilled' ? result.value : undefined));
+    const failed = settled.find((result): result is PromiseRejectedResult => result.status === 'rejected');
+    if (failed) {
+      for (const key of keys) key?.fill(0);
+      throw failed.reason;
+    }
+    const found = keys.findIndex((key) => key !== undefined);
+    keys.forEach((key, i) => i !== found && key?.fill(0));
+    if (found >= 0) {
+      const volumeKey = keys[found]!;
+      return { keyslot: run[found]!.id, volumeKey, mapping: luks2Mapping(header, volumeKey.length) };
     }
   }
   throw unreachable ?? new WrongPassphraseError();

@@ -5,7 +5,8 @@ import { UnsupportedError } from '../../shared/errors.ts';
 import { LUKS1_HEADER_AREA_BYTES, LUKS1_MAGIC, LUKS1_PHDR_BYTES, SECTOR_BYTES } from '../../shared/luks1/constants.ts';
 import { parseLuks1Header, type Luks1Header } from '../../shared/luks1/header.ts';
 import { unlockLuks1 } from '../../shared/luks1/unlock.ts';
-import { detectLuksType, LUKS2_BINARY_HEADER_BYTES, luks2BytesNeeded, luks2Mapping, parseLuks2Header, unlockLuks2, type Luks2Header } from '../../shared/luks2/index.ts';
+import { availableParallelism, totalmem } from 'node:os';
+import { detectLuksType, LUKS2_BINARY_HEADER_BYTES, luks2BytesNeeded, luks2Mapping, parseLuks2Header, unlockLuks2, type Luks2Header, type UnlockConcurrency } from '../../shared/luks2/index.ts';
 import { MAX_HEADER_TRANSFER_BYTES, type HeaderParsed, type KeyslotSummary, type LuksType } from '../../shared/protocol/messages.ts';
 
 export type ParsedHeaderArea =
@@ -56,6 +57,15 @@ export function mappableSegment(parsed: ParsedHeaderArea): MappableSegment {
 }
 
 /**
+ * Key slots derived at once in this VM: Argon2 memory together within half of the VM's memory (the rest for Node and the
+ * kernel), at most one per CPU. A 1 GiB slot in a 2 GiB DisposableVM is then tried alone; three 256 MiB slots in parallel.
+ */
+function unlockConcurrency(): UnlockConcurrency {
+  const cpus = typeof availableParallelism === 'function' ? availableParallelism() : 1;
+  return { memoryBudgetKiB: Math.floor(totalmem() / 1024 / 2), maxConcurrent: Math.max(1, cpus) };
+}
+
+/**
  * The volume key for `secret`; throws WrongPassphraseError when no key slot opens. The caller zeroes the key. `onSlot` hears of
  * each key slot (or, for LUKS1, whose slots are tried all at once, of the slowest) before its derivation starts.
  */
@@ -66,9 +76,12 @@ export async function unlockHeaderArea(parsed: ParsedHeaderArea, secret: Uint8Ar
     if (slowest) onSlot(slowest);
     return unlockLuks1(parsed.header, parsed.area, secret);
   }
-  const { keyslot, volumeKey } = await unlockLuks2(parsed.header, parsed.area, secret, undefined, (slot) => {
-    const summary = summaries.find((candidate) => candidate.id === slot.id);
-    if (summary) onSlot(summary);
+  const { keyslot, volumeKey } = await unlockLuks2(parsed.header, parsed.area, secret, {
+    onSlot: (slot) => {
+      const summary = summaries.find((candidate) => candidate.id === slot.id);
+      if (summary) onSlot(summary);
+    },
+    concurrency: unlockConcurrency(),
   });
   return { keyslot, volumeKey };
 }

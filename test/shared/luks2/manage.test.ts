@@ -31,7 +31,7 @@ describe('format and unlock', () => {
     const unlocked = await unlockLuks2(header, area, PASSPHRASE);
     expect(unlocked.mapping).toMatchObject({ cipher: 'aes-xts-plain64', keyBytes: 64, mappable: true, offsetBytes: 1048576, offsetSectors: 2048, sectorSize: 512, ivTweak: 0 });
     await expect(unlockLuks2(header, area, Buffer.from('wrong'))).rejects.toThrow(WrongPassphraseError);
-    await expect(unlockLuks2(header, area, PASSPHRASE, 1)).rejects.toThrow(WrongPassphraseError);
+    await expect(unlockLuks2(header, area, PASSPHRASE, { onlySlot: 1 })).rejects.toThrow(WrongPassphraseError);
   });
 });
 
@@ -102,6 +102,6 @@ describe('key slots', () => {
     // Priority 0 ("ignore") is tried only when asked for by number, as cryptsetup does.
     const ignored = withJson(added, (json) => (json.keyslots['1'].priority = 0));
     await expect(unlockLuks2(parseLuks2Header(ignored), ignored, TWO)).rejects.toThrow(WrongPassphraseError);
-    expect((await unlockLuks2(parseLuks2Header(ignored), ignored, TWO, 1)).keyslot).toBe(1);
+    expect((await unlockLuks2(parseLuks2Header(ignored), ignored, TWO, { onlySlot: 1 })).keyslot).toBe(1);
   });
 });

@@ -53,7 +53,7 @@ export function dumpLuks2(header: Luks2Header, out: NodeJS.WritableStream): void
 
 export async function unlockLuks2Command(header: Luks2Header, area: Uint8Array, secret: Uint8Array, keySlot: number | undefined, dumpVolumeKey: boolean, out: NodeJS.WritableStream): Promise<void> {
   warn(header);
-  const { keyslot, volumeKey, mapping } = await unlockLuks2(header, area, secret, keySlot);
+  const { keyslot, volumeKey, mapping } = await unlockLuks2(header, area, secret, keySlot === undefined ? {} : { onlySlot: keySlot });
   const result: Record<string, unknown> = { type: 'luks2', ...mapping, keyslot };
   // The volume key leaves this process only on explicit request, like cryptsetup's --dump-volume-key.
   if (dumpVolumeKey) result.volumeKey = toHex(volumeKey);

@@ -71,10 +71,11 @@ export type SplitCommand =
   | { readonly command: 'overwrite-header-with-shell' | 'modify-header-with-shell'; readonly source: SourceSpec; readonly yes: boolean; readonly luksType: LuksType }
   | { readonly command: 'status'; readonly source: SourceSpec | undefined }
   | { readonly command: 'cleanup'; readonly yes: boolean }
-  | { readonly command: 'help'; readonly topic?: CommandName };
+  | { readonly command: 'help'; readonly topic?: CommandName }
+  | { readonly command: 'version' };
 
 /** Every command's canonical name (aliases resolved). */
-export type CommandName = Exclude<SplitCommand['command'], 'help'>;
+export type CommandName = Exclude<SplitCommand['command'], 'help' | 'version'>;
 
 const ALIASES: Readonly<Record<string, string>> = { at: 'attach', a: 'attach', dt: 'detach', d: 'detach' };
 
@@ -175,6 +176,7 @@ function asksForHelp(rawArguments: readonly string[], spec: OptionSpec): boolean
 export function parseSplitCommand(rawArguments: readonly string[]): SplitCommand {
   const [rawName, ...rest] = rawArguments;
   if (rawName === undefined || rawName === '--help' || rawName === '-h') return { command: 'help' };
+  if (rawName === '--version') return { command: 'version' };
   if (rawName === 'help') return rest.length === 0 ? { command: 'help' } : { command: 'help', topic: commandName(rest[0]!) };
   const command = commandName(rawName);
   if (asksForHelp(rest, SPECS[command])) return { command: 'help', topic: command };

@@ -24,6 +24,8 @@ export async function checkDestination(destination: VmName | undefined, source: 
   if (DISPVM_NAME.test(destination)) refuse('it is one of split-dm-crypt\'s own DisposableVMs');
   const qube = (await listVMs()).find((vm) => vm.name === destination);
   if (!qube) throw new OperationError(`there is no qube named ${destination} (see 'qvm-ls')`);
+  // The source's network qube carries whatever the source sends: a compromised source and its netvm must not share the plaintext.
+  if ((await getPref(source.backend, 'netvm')) === destination) refuse(`it is the network qube of ${source.backend}, which holds the encrypted disk`);
   if (qube.vmClass === 'TemplateVM' || qube.vmClass === 'AdminVM') refuse(`it is a ${qube.vmClass === 'TemplateVM' ? 'template: every qube based on it would see what it writes' : 'dom0'}`);
   if (destination === dispVmTemplate || (await getPref(destination, 'template_for_dispvms')) === 'True') {
     refuse('it is a disposable template: every DisposableVM started from it afterwards would inherit what it keeps');

@@ -1,5 +1,6 @@
 // qvm-block-split: the dom0 orchestrator. The only place that catches errors and turns them into an exit status.
 import { exitCodeOf, SplitError, UsageError } from '../shared/errors.ts';
+import { VERSION } from '../shared/version.ts';
 import { parseSplitCommand, type SplitCommand } from './cli.ts';
 import { CleanupStack } from './cleanup-stack.ts';
 import { attachCommand } from './commands/attach.ts';
@@ -16,6 +17,9 @@ async function run(command: SplitCommand, stack: CleanupStack): Promise<number> 
   switch (command.command) {
     case 'help':
       process.stdout.write(`${helpText(command.topic)}\n`);
+      return 0;
+    case 'version':
+      process.stdout.write(`qvm-block-split ${VERSION}\n`);
       return 0;
     case 'attach':
       await attachCommand(command, stack);
@@ -49,7 +53,7 @@ async function main(): Promise<void> {
   try {
     const command = parseSplitCommand(process.argv.slice(2));
     // Every command that talks to Qubes runs under the configured time limits (a broken file fails before any VM exists).
-    if (command.command !== 'help') setTimeLimits((await loadConfig()).timeLimits);
+    if (command.command !== 'help' && command.command !== 'version') setTimeLimits((await loadConfig()).timeLimits);
     process.exitCode = await stack.run(() => run(command, stack));
   } catch (error) {
     const message = error instanceof SplitError ? error.message : `unexpected failure: ${(error as Error)?.message ?? String(error)}`;

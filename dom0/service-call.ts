@@ -1,7 +1,7 @@
 // One qrexec service call from dom0 as a typed Channel: the call's stdin/stdout carry frames, every wait for a reply is bounded,
 // and the call must end with exit code 0 after its last frame.
 import type { z } from 'zod';
-import { TimeoutError, ToolError } from '../shared/errors.ts';
+import { OperationError, ParseError, TimeoutError, ToolError } from '../shared/errors.ts';
 import { Channel } from '../shared/protocol/channel.ts';
 import { runService } from './qubes.ts';
 import { timeLimits } from './time-limits.ts';
@@ -65,6 +65,16 @@ export function replyTimeout(options: Pick<ServiceCallOptions, 'replyTimeoutMs'>
   return timeLimits().replyMs ?? options.replyTimeoutMs ?? DEFAULT_REPLY_TIMEOUT_MS;
 }
 
+/** qrexec's exit code for a service that does not exist in the qube (or whose program cannot be found, as `node` in its wrapper). */
+const SERVICE_NOT_FOUND = 127;
+
+function silentServiceError(vm: string, service: string, exitCode: number): OperationError {
+  if (exitCode === SERVICE_NOT_FOUND) {
+    return new OperationError(`${vm} has no working ${service}: install split-dm-crypt into its disposable template, with Node.js >= 18.19 (README, "Installing in Qubes OS", step 3)`);
+  }
+  return new OperationError(`${service} in ${vm} ended with exit code ${exitCode} before answering (see that qube's journal)`);
+}
+
 /** Calls `service+argument` in `vm`, runs `conversation` over it, then waits for the call to end cleanly. */
 export async function callService<T>(vm: string, service: string, argument: string, options: ServiceCallOptions, conversation: (channel: TimedChannel) => Promise<T>): Promise<T> {
   const call = runService(vm, service, argument);
@@ -75,8 +85,12 @@ export async function callService<T>(vm: string, service: string, argument: stri
   try {
     result = await conversation(channel);
   } catch (error) {
-    call.kill();
-    await call.exited.catch(() => undefined);
+    const silent = error instanceof ParseError && error.offset === 0 && /truncated: received 0 of/.test(error.reason);
+    if (!silent) call.kill();
+    const ended = await call.exited.catch(() => undefined);
+    // A call that ended without a single byte: the usual first-install mistake, said in words instead of a framing error.
+    if (silent && ended !== undefined) throw silentServiceError(vm, service, ended.exitCode);
+    if (silent) call.kill();
     throw error;
   }
   call.stdin.end();

@@ -3,7 +3,7 @@
 // qvm-block-split. The Makefile's install targets derive the service list from the same folder.
 import { build } from 'esbuild';
 import { existsSync, readdirSync } from 'node:fs';
-import { chmod } from 'node:fs/promises';
+import { chmod, readFile } from 'node:fs/promises';
 import { rawText } from './raw-text-plugin.mjs';
 
 const SERVICE_DIR = 'vm/services';
@@ -41,6 +41,9 @@ const noNativeMsgpack = {
   },
 };
 
+/** --version of both tools: the version package.json states. */
+const packageVersion = JSON.parse(await readFile('package.json', 'utf8')).version;
+
 const banner = [
   '#!/usr/bin/env node',
   // Bundled CommonJS dependencies call require(); give them one in this ES module.
@@ -61,6 +64,7 @@ await Promise.all(
       legalComments: 'none',
       logLevel: 'warning',
       plugins: [noNativeMsgpack, rawText],
+      define: { SPLIT_DM_CRYPT_VERSION: JSON.stringify(packageVersion) },
     });
     await chmod(outfile, 0o755);
   }),

@@ -7,7 +7,7 @@ import { closeMapping } from '../device-steps.ts';
 import { checkRecordedVm, destroyRecordedDispVM, type DispVmIdentity } from '../dispvms.ts';
 import { acquireSourceLock } from '../lock.ts';
 import { sourceLabel, type SourceSpec } from '../names.ts';
-import { info, warning } from '../output.ts';
+import { info, notice, warning } from '../output.ts';
 import { detachBlock, isRunning } from '../qubes.ts';
 import {
   listAttachmentStates,
@@ -93,4 +93,6 @@ export async function detachCommand(source: SourceSpec, stack: CleanupStack): Pr
   await removeAttachmentState(source);
   const device = leftAlone.includes(state.deviceVm) ? `the qube now called ${state.deviceVm} is not its device VM and was left alone` : `device VM ${state.deviceVm} removed`;
   info(`detached ${label}${state.destination ? ` from ${state.destination.vm}` : ''}; ${device}`);
+  // The default destination is a DisposableVM of ours that may hold the user's work: it is never closed for them.
+  if (state.destination?.createdByUs) notice(`${state.destination.vm} keeps running (it may hold your work): close its programs, or 'qvm-kill ${state.destination.vm}' when done`);
 }

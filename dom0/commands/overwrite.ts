@@ -17,7 +17,7 @@ import { DEFAULT_DATA_OFFSET } from '../layout-checks.ts';
 import { acquireSourceLock } from '../lock.ts';
 import { recordCommand } from '../state.ts';
 import { sourceLabel, type KeyFileSpec, type SourceSpec } from '../names.ts';
-import { info } from '../output.ts';
+import { info, warning } from '../output.ts';
 import { confirm } from '../prompt.ts';
 import { ProgressLine } from '../progress.ts';
 import { assertSourceAvailable, sizeWords } from '../source-checks.ts';
@@ -69,7 +69,15 @@ export async function overwriteEverythingCommand(source: SourceSpec, yes: boolea
   assertAtLeast(disk, 1, 'an overwrite');
   await confirmDestruction(`This overwrites ALL of ${diskWords(disk)} with random data: everything on it is destroyed, irrecoverably.`, yes);
   const progress = new ProgressLine(`overwriting ${disk.label}`);
-  const bytes = await wipeSource(vms.device, disk.bytes, (done, total) => progress.update(done, total));
+  let reached = 0;
+  const bytes = await wipeSource(vms.device, disk.bytes, (done, total) => {
+    reached = done;
+    progress.update(done, total);
+  }).catch((error: unknown) => {
+    // Said before the error line: the disk is no longer what it was, and the user must know how far the overwrite got.
+    if (reached > 0) warning(`${disk.label} is now partly overwritten: the first ${sizeWords(reached)} of ${sizeWords(disk.bytes)} were written; run the command again to finish`);
+    throw error;
+  });
   progress.finish(bytes);
   await stack.unwind();
   info(`overwrote ${disk.label} with random data (${bytes} bytes)`);

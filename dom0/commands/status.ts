@@ -4,6 +4,7 @@ import { OperationError } from '../../shared/errors.ts';
 import { checkRecordedVm } from '../dispvms.ts';
 import { lockHolder } from '../lock.ts';
 import { sourceLabel, type SourceSpec } from '../names.ts';
+import { info } from '../output.ts';
 import { isRunning } from '../qubes.ts';
 import { listAttachmentStates, recordedVm, type AttachmentState } from '../state.ts';
 
@@ -66,6 +67,8 @@ export async function statusCommand(source: SourceSpec | undefined): Promise<num
     (state) => !source || (state.source.backend === source.backend && state.source.port === source.port),
   );
   if (source && states.length === 0) throw new OperationError(`${sourceLabel(source)} is not attached by qvm-block-split`);
+  // On stderr, so that scripts reading stdout still see nothing to parse.
+  if (states.length === 0) info('nothing is attached by qvm-block-split');
   const rows = await Promise.all(states.map(check));
   for (const row of rows) process.stdout.write(`${describe(row)}\n`);
   return rows.filter((row) => row.problems.length > 0).length;

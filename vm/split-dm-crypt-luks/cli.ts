@@ -46,10 +46,11 @@ export type LuksCommand =
   | { readonly command: 'add-key'; readonly file: string; readonly keyFile?: string; readonly newKeyFile?: string; readonly keySlot?: number; readonly kdf: KdfOptions; readonly iterations: IterationChoice }
   | { readonly command: 'remove-key'; readonly file: string; readonly keyFile?: string; readonly force: boolean }
   | { readonly command: 'change-key'; readonly file: string; readonly keyFile?: string; readonly newKeyFile?: string; readonly kdf: KdfOptions; readonly iterations: IterationChoice }
-  | { readonly command: 'help' };
+  | { readonly command: 'help' }
+  | { readonly command: 'version' };
 
 const ITERATION_OPTIONS = { 'iter-time': 'string', 'pbkdf-force-iterations': 'string', pbkdf: 'string', 'pbkdf-memory': 'string', 'pbkdf-parallel': 'string' } as const;
-const SPECS: Record<Exclude<LuksCommand['command'], 'help'>, OptionSpec> = {
+const SPECS: Record<Exclude<LuksCommand['command'], 'help' | 'version'>, OptionSpec> = {
   dump: {},
   unlock: { 'key-file': 'string', 'key-slot': 'string', 'dump-volume-key': 'boolean' },
   format: { type: 'string', 'key-file': 'string', 'key-size': 'string', hash: 'string', 'sector-size': 'string', force: 'boolean', ...ITERATION_OPTIONS },
@@ -134,6 +135,7 @@ function keySlotOf(parsed: ParsedArgv): number | undefined {
 export function parseLuksCommand(rawArguments: readonly string[]): LuksCommand {
   const [name, ...rest] = rawArguments;
   if (name === undefined || name === 'help' || name === '--help' || name === '-h') return { command: 'help' };
+  if (name === '--version') return { command: 'version' };
   if (!Object.hasOwn(SPECS, name)) throw new UsageError(`unknown command '${name}'`);
   const command = name as keyof typeof SPECS;
   const parsed = parseArgv(rest, SPECS[command]);

@@ -1,5 +1,6 @@
 // split-dm-crypt-luks: the LUKS engine as a command-line tool. The only place that turns errors into exit codes.
 import { exitCodeOf, SplitError, UsageError } from '../../shared/errors.ts';
+import { VERSION } from '../../shared/version.ts';
 import { parseLuksCommand, USAGE, type LuksCommand } from './cli.ts';
 import { dumpCommand } from './commands/dump.ts';
 import { formatCommand } from './commands/format.ts';
@@ -11,6 +12,9 @@ async function run(command: LuksCommand): Promise<void> {
   switch (command.command) {
     case 'help':
       stdout.write(`${USAGE}\n`);
+      return;
+    case 'version':
+      stdout.write(`split-dm-crypt-luks ${VERSION}\n`);
       return;
     case 'dump':
       return dumpCommand(command.file, stdout);

@@ -4,22 +4,30 @@
 SHELL := /bin/bash
 .DEFAULT_GOAL := build
 
-.PHONY: deps build typecheck test demo bench clean tarball install-vm uninstall-vm install-dom0 uninstall-dom0
+.PHONY: deps deps-npm deps-demo build typecheck test demo bench clean tarball install-vm uninstall-vm install-dom0 uninstall-dom0
 
+# Everything the tests need (QEMU and the guest kernels too); the build needs only the npm packages, the demo also cryptsetup.
 deps:
-	@scripts/install-deps.sh
+	@scripts/install-deps.sh all
 
-build: deps
+deps-npm:
+	@scripts/install-deps.sh npm
+
+deps-demo:
+	@scripts/install-deps.sh demo
+
+build: deps-npm
 	npm run --silent build
 
-typecheck: deps
+typecheck: deps-npm
 	npx --no-install tsc --noEmit
 
-# Everything: type check, bundle, then the whole vitest suite (unit, interop with the real cryptsetup, end to end).
-test: build typecheck
+# Everything: install all, type check, bundle, then the whole vitest suite (unit, interop with the real cryptsetup, end to end,
+# the kernel tier).
+test: deps build typecheck
 	npx --no-install vitest run
 
-demo: build
+demo: deps-demo build
 	scripts/demo.sh
 
 # Figures against the real tools (cryptsetup, dd) on this machine: bench/results.json and a table (README, "Benchmarks").
@@ -31,10 +39,14 @@ clean:
 
 # What a template and dom0 need to run `make install-vm` / `make install-dom0` without Node's build tools or the network:
 # the built bundles plus the files the install targets copy. Made in a build qube, copied into the template and dom0.
+# Versioned from package.json and reproducible: the same sources give the same bytes (fixed order, owners, times; gzip without
+# a name or time stamp).
+VERSION := $(shell node -p "require('./package.json').version" 2>/dev/null)
+TARBALL := split-dm-crypt-$(VERSION).tar.gz
 TARBALL_FILES := Makefile dist vm/services vm/udev dom0/split-dm-crypt.conf.example dom0/split-dm-crypt.tmpfiles rpc-policy README.md
 tarball: build
-	tar -czf split-dm-crypt.tar.gz --owner=0 --group=0 --sort=name --exclude=dist/qubes-sim.mjs $(wildcard dom0/*.1) $(TARBALL_FILES)
-	@echo "wrote split-dm-crypt.tar.gz"
+	tar -cf - --owner=0 --group=0 --numeric-owner --sort=name --mtime=@0 --mode=u+rwX,go+rX,go-w --format=gnu --exclude=dist/qubes-sim.mjs $(wildcard dom0/*.1) $(TARBALL_FILES) | gzip -9 -n > $(TARBALL)
+	@echo "wrote $(TARBALL)"
 
 # ---- installation -------------------------------------------------------------------------------------------------------
 # PREFIX=/usr in a template (/etc persists there); PREFIX=/usr/local in a DVM template or app qube, where only /usr/local

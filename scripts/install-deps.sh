@@ -1,15 +1,20 @@
 #!/usr/bin/env bash
-# Installs what the build and the tests need on a fresh Debian machine: npm packages from the lock file, and the Debian
-# packages the tests run for real (cryptsetup as the interop oracle). Safe to re-run; installs only what is missing.
+# Installs what is needed on a fresh Debian machine, and only what is missing (safe to re-run):
+#   install-deps.sh npm    the npm packages, exactly as the lock file lists them (`npm ci` never rewrites the lock): for a build
+#   install-deps.sh demo   that, and cryptsetup (the demo formats its volumes with it): for `make demo`, in a minute or two
+#   install-deps.sh        everything the tests need: also QEMU, the guest kernels and their build (the kernel tier)
 set -euo pipefail
 cd "$(dirname "$0")/.."
+scope=${1:-all}
+case "$scope" in npm|demo|all) ;; *) echo "usage: install-deps.sh [npm|demo|all]" >&2; exit 64 ;; esac
 
 stamp=node_modules/.install-stamp
 if [ ! -f "$stamp" ] || [ package-lock.json -nt "$stamp" ]; then
-  # `npm ci` rejects lock files written by this npm (platform-only optional packages are left out), so install from the lock.
-  npm install --no-audit --no-fund --loglevel=error
+  # The lock lists every platform's optional packages (msgpackr's native builds), so `npm ci` accepts it on any machine.
+  npm ci --no-audit --no-fund --loglevel=error
   touch "$stamp"
 fi
+[ "$scope" = npm ] && exit 0
 
 need=()
 command -v cryptsetup >/dev/null 2>&1 || need+=(cryptsetup-bin)
@@ -19,8 +24,9 @@ if [ ${#need[@]} -gt 0 ]; then
   [ "$(id -u)" -eq 0 ] || sudo_cmd=(sudo)
   export DEBIAN_FRONTEND=noninteractive
   "${sudo_cmd[@]}" apt-get update -qq
-  "${sudo_cmd[@]}" apt-get install -y -qq --no-install-recommends "${need[@]}"
+  "${sudo_cmd[@]}" apt-get install -y -qq --no-install-recommends "${need[@]}" >/dev/null
 fi
+[ "$scope" = demo ] && exit 0
 
 # The kernel tier (test/kernel, docs/KERNEL-TIER.md): QEMU under TCG boots Debian's stock kernel with a busybox initramfs and
 # runs the host's node, dmsetup and udev inside it. A machine that cannot get these fails here, loudly: the tier never skips.

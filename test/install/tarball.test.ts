@@ -1,12 +1,14 @@
 // `make tarball` carries everything a template and dom0 need: unpacked elsewhere, its install targets install the full set.
 import { execFileSync } from 'node:child_process';
-import { existsSync, readdirSync } from 'node:fs';
+import { existsSync, readdirSync, readFileSync, utimesSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { useTmpDir } from '../helpers/tmp.ts';
 
 const tmp = useTmpDir();
 const services = readdirSync('vm/services').map((f) => f.replace(/\.ts$/, ''));
+const version = (JSON.parse(readFileSync('package.json', 'utf8')) as { version: string }).version;
+const tarball = `split-dm-crypt-${version}.tar.gz`;
 
 describe('make tarball', () => {
   it('installs every service, the CLI, udev rules and policy from the unpacked tarball alone', () => {
@@ -14,7 +16,7 @@ describe('make tarball', () => {
     execFileSync('make', ['-s', '-o', 'build', 'tarball'], { stdio: 'pipe' });
     const unpacked = join(tmp, 'unpacked');
     execFileSync('mkdir', ['-p', unpacked]);
-    execFileSync('tar', ['-xzf', 'split-dm-crypt.tar.gz', '-C', unpacked]);
+    execFileSync('tar', ['-xzf', tarball, '-C', unpacked]);
     expect(existsSync(join(unpacked, 'dist/qubes-sim.mjs'))).toBe(false);
     const template = join(tmp, 'template');
     const dom0 = join(tmp, 'dom0');
@@ -30,5 +32,20 @@ describe('make tarball', () => {
     // The wrapper runs the bundle from the installed tree.
     const help = execFileSync(join(dom0, 'usr/bin/qvm-block-split'), ['--help']).toString();
     expect(help).toMatch(/usage: qvm-block-split attach/);
+    expect(execFileSync(join(dom0, 'usr/bin/qvm-block-split'), ['--version']).toString()).toBe(`qvm-block-split ${version}\n`);
+  });
+
+  it('is reproducible: the same files give the same bytes, whatever their times', () => {
+    execFileSync('make', ['-s', '-o', 'build', 'tarball'], { stdio: 'pipe' });
+    const first = readFileSync(tarball);
+    utimesSync('dist/qvm-block-split.mjs', new Date(), new Date(Date.now() - 3600_000));
+    execFileSync('make', ['-s', '-o', 'build', 'tarball'], { stdio: 'pipe' });
+    expect(readFileSync(tarball).equals(first)).toBe(true);
+  });
+
+  it('needs only the npm packages: it installs no QEMU and builds no kernel', () => {
+    const plan = execFileSync('make', ['-n', 'tarball'], { stdio: 'pipe' }).toString();
+    expect(plan).toMatch(/install-deps\.sh npm/);
+    expect(plan).not.toMatch(/install-deps\.sh all|guest-kernel/);
   });
 });

@@ -4,7 +4,11 @@ import { USAGE, type CommandName } from './cli.ts';
 
 const KEY_FILE = `  --key-file=[<vm>:]<path>   a key file instead of a passphrase: a dom0 path when there is no <vm>: or it starts with
                              / or .; otherwise relative to /home/user in <vm> (at most 8 MiB, used byte for byte)`;
-const TYPE = '  --type=luks1|luks2         the LUKS version (default luks2; a LUKS1 volume also attaches under it)';
+/** --type means something else per command: what attach expects, what a shred destroys when no header is found, what a format makes. */
+const TYPE = '  --type=luks1|luks2         the LUKS version expected (default luks2, which also attaches a LUKS1 volume; luks1 refuses LUKS2)';
+const TYPE_SHRED = '  --type=luks1|luks2         the area destroyed when the disk holds no LUKS header (default luks2: 16 MiB); a header found is\n                             destroyed up to its data whatever this says';
+const TYPE_FORMAT = '  --type=luks1|luks2         the LUKS version made (default luks2)';
+const TYPE_SHELL = '  --type=luks1|luks2         the header area the shell gets when the disk holds no header (overwrite: always)';
 const YES = '  --yes                      confirm without asking (needed when stdin is not a terminal)';
 const HELP = '  -h, --help                 this help';
 
@@ -43,7 +47,7 @@ Replaces the LUKS header area with random bytes: the volume can never be decrypt
 
 options:
 ${YES}
-${TYPE}
+${TYPE_SHRED}
 ${HELP}`,
   'overwrite-header-with-format': `usage: qvm-block-split overwrite-header-with-format [--yes] [<options>] <src-vm>:<device>
 
@@ -53,7 +57,7 @@ The old volume key is gone: data under the old header cannot be decrypted any mo
 options:
 ${YES}
 ${KEY_FILE}
-${TYPE}
+${TYPE_FORMAT}
   --key-size=256|512         the AES-XTS key size in bits (default 512)
   --hash=sha256|sha512       the PBKDF2 hash (default sha512)
   --iter-time=MS             PBKDF2 time per key slot, measured in the header DisposableVM (default 5000)
@@ -69,7 +73,7 @@ commands; what you leave there is checked and, when it is a valid header, writte
 
 options:
 ${YES}
-${TYPE}
+${TYPE_SHELL}
 ${HELP}`,
   'modify-header-with-shell': `usage: qvm-block-split modify-header-with-shell [--yes] [--type=luks1|luks2] <src-vm>:<device>
 
@@ -78,7 +82,7 @@ slot with cryptsetup, for example); what you leave there is checked and, when it
 
 options:
 ${YES}
-${TYPE}
+${TYPE_SHELL}
 ${HELP}`,
   status: `usage: qvm-block-split status [<src-vm>:<device>]
 

@@ -9,7 +9,7 @@ function examples(text: string): string[] {
   const found = new Set<string>();
   for (const match of text.matchAll(/(?:^|`|\n\s*)(qvm-block-split(?: [^`\n]*)?)/g)) {
     const line = match[1]!.replace(/\s+#.*$/, '').trim();
-    if (!/[[|<]/.test(line)) found.add(line);
+    if (!/[[|<]/.test(line) && line.includes(' ')) found.add(line);
   }
   return [...found];
 }

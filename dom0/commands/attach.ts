@@ -11,9 +11,19 @@ import { approveLayout, mappingLayout } from '../layout-checks.ts';
 import { acquireSourceLock } from '../lock.ts';
 import { sourceLabel } from '../names.ts';
 import { info } from '../output.ts';
-import { attachBlock, detachBlock, isRunning, startVM } from '../qubes.ts';
+import { attachBlock, detachBlock, isRunning, listBlocks, startVM } from '../qubes.ts';
 import { recordCommand } from '../state.ts';
 import { assertSourceAvailable } from '../source-checks.ts';
+
+/**
+ * The device name the destination gave the decrypted disk, as `qvm-block list` reports it; only for the user's information (the
+ * listing is human output), so anything unexpected just leaves it unsaid.
+ */
+async function frontendDevice(deviceVm: string, port: string): Promise<string | undefined> {
+  const listed = await listBlocks().catch(() => []);
+  const options = listed.find((entry) => entry.backend === deviceVm && entry.port === port)?.usedBy?.options ?? '';
+  return /(?:^|[ ,])frontend-dev=(xvd[a-z]{1,2}|sd[a-z]{1,2})(?:,|$)/.exec(options)?.[1];
+}
 
 export async function attachCommand(command: AttachCommand, stack: CleanupStack): Promise<void> {
   const label = sourceLabel(command.source);
@@ -57,4 +67,6 @@ export async function attachCommand(command: AttachCommand, stack: CleanupStack)
   stack.releaseAll();
   const networked = destinationFacts?.netvm ? `; ${destination} is networked (netvm ${destinationFacts.netvm})` : '';
   info(`attached ${label} to ${destination}${opened.readOnly ? ' read-only' : ''} (device VM ${vms.device}, mapping ${opened.device})${networked}`);
+  const frontend = await frontendDevice(vms.device, opened.device);
+  if (frontend) info(`in ${destination} it is /dev/${frontend}: e.g. 'sudo mount /dev/${frontend} /mnt' there (the filesystem's own tools, not ours)`);
 }

@@ -96,6 +96,8 @@ describe('what the user is told', () => {
     const attach = await runSplit(own, ['attach', 'sys-usb:sda'], 'pass\n');
     expect(attach.exitCode, attach.stderr).toBe(0);
     const destination = /attached sys-usb:sda to (dm-destination-disp\d{8})/.exec(attach.stderr)![1]!;
+    // Where the disk is, in the destination's own words.
+    expect(attach.stderr).toMatch(new RegExp(`in ${destination} it is /dev/xvdi: e\\.g\\. 'sudo mount /dev/xvdi /mnt' there`));
     const detach = await runSplit(own, ['detach', 'sys-usb:sda']);
     expect(detach.exitCode).toBe(0);
     expect(detach.stderr).toMatch(new RegExp(`${destination} keeps running \\(it may hold your work\\)`));

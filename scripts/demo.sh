@@ -7,7 +7,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 repo=$PWD
 work=$(mktemp -d)
-trap 'rm -rf "$work"' EXIT
+trap 'echo "== removing $work (the simulated Qubes and its volumes)"; rm -rf "$work"' EXIT
 sim=test/sim/qubes-sim
 
 echo "== a simulated Qubes in $work/qubes"
@@ -29,7 +29,9 @@ echo "== qvm-block-split attach work sys-usb:sda   (passphrase typed on stdin he
 printf 'demo passphrase\n' | qvm-block-split attach work sys-usb:sda
 echo "== qvm-block-split attach work sys-usb:sdb   (LUKS2, the default --type)"
 printf 'other passphrase\n' | qvm-block-split attach work sys-usb:sdb
-echo "== running VMs"; "$repo/$sim" ls "$work/qubes"
+echo "== the header DisposableVMs: each parsed its header and unlocked, then was removed before the mapping was made"
+"$repo/$sim" transcript "$work/qubes" | grep -a -o -- '--- qvm-run dm-header-disp[0-9]* (root) service splitdmcrypt.HeaderUnlock+luks[12]$' | sed 's/^--- qvm-run //'
+echo "== running VMs (no header VM left: device VMs hold the mappings)"; "$repo/$sim" ls "$work/qubes"
 echo "== attachments"; "$repo/$sim" attachments "$work/qubes"
 echo "== status"; qvm-block-split status
 for frontend in xvdi:sda xvdj:sdb; do

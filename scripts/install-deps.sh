@@ -11,7 +11,7 @@ case "$scope" in npm|demo|all) ;; *) echo "usage: install-deps.sh [npm|demo|all]
 stamp=node_modules/.install-stamp
 if [ ! -f "$stamp" ] || [ package-lock.json -nt "$stamp" ]; then
   # The lock lists every platform's optional packages (msgpackr's native builds), so `npm ci` accepts it on any machine.
-  npm ci --no-audit --no-fund --loglevel=error
+  npm ci --no-audit --no-fund --loglevel=error >/dev/null
   touch "$stamp"
 fi
 [ "$scope" = npm ] && exit 0

@@ -7,7 +7,7 @@ import { interruptionSignal, throwIfInterrupted } from './interruption.ts';
 import type { VmName } from './names.ts';
 import { timeLimits } from './time-limits.ts';
 import { parseBlockList, parseVmList, type BlockDevice, type VmInfo } from './qubes-listings.ts';
-import { CHILD_OPTIONS, failureOf, MAX_STDERR_BYTES, runTool, sanitizeStderr, supervise } from './run-tool.ts';
+import { CHILD_OPTIONS, DEFAULT_MAX_STDOUT_BYTES, failureOf, MAX_STDERR_BYTES, runTool, sanitizeStderr, supervise } from './run-tool.ts';
 
 export type { BlockDevice, BlockUser, VmInfo } from './qubes-listings.ts';
 
@@ -169,18 +169,62 @@ export async function listBlocks(options: TimeoutOption = {}): Promise<BlockDevi
 }
 
 export interface CommandOptions extends TimeoutOption {
-  readonly maxStdoutBytes?: number;
+  /** Words for the cap's refusal: "key file vault:k" (default "qvm-run in VM's output"). */
+  readonly what?: string;
 }
 
-/** Runs a shell command in a running qube as `user` and returns its stdout (at most `maxStdoutBytes`, else OperationError). */
-export async function runCommand(vm: VmName | string, user: string, command: string, maxStdoutBytes?: number, options: CommandOptions = {}): Promise<Buffer> {
-  const args = ['--pass-io', '--no-autostart', '-u', user, vm, command];
-  const { stdout } = await runTool('qvm-run', args, {
-    what: `qvm-run in ${vm}`,
-    timeoutMs: options.timeoutMs ?? toolLimit('command'),
-    maxStdoutBytes: maxStdoutBytes ?? options.maxStdoutBytes,
+/**
+ * Runs a shell command in a running qube as `user` and returns its stdout, at most `maxStdoutBytes` (else OperationError). The cap
+ * holds on the stream: bytes go into one buffer of cap + 1 as they arrive, each chunk is zeroed once copied (a key file passes
+ * here), and the call is stopped the moment the cap is passed, so a qube answering with /dev/zero costs dom0 the cap and no more.
+ */
+export async function runCommand(vm: VmName | string, user: string, command: string, maxStdoutBytes = DEFAULT_MAX_STDOUT_BYTES, options: CommandOptions = {}): Promise<Buffer> {
+  throwIfInterrupted();
+  const timeoutMs = options.timeoutMs ?? toolLimit('command');
+  const what = `qvm-run in ${vm}`;
+  const child = execa('qvm-run', ['--pass-io', '--no-autostart', '--no-gui', '-u', user, vm, command], {
+    ...CHILD_OPTIONS,
+    stdin: 'ignore',
+    stdout: 'pipe',
+    stderr: 'pipe',
+    buffer: false,
+    encoding: 'buffer',
   });
-  return stdout;
+  const supervision = supervise(child, timeoutMs);
+  const into = Buffer.alloc(maxStdoutBytes + 1);
+  let filled = 0;
+  const stderr = keepStderr(child.stderr);
+  child.stdout.on('data', (chunk: Buffer) => {
+    if (filled <= maxStdoutBytes) {
+      const take = Math.min(chunk.length, into.length - filled);
+      chunk.copy(into, filled, 0, take);
+      filled += take;
+      if (filled > maxStdoutBytes) child.kill('SIGKILL');
+    }
+    chunk.fill(0);
+  });
+  const result = await child;
+  try {
+    if (filled > maxStdoutBytes) throw new OperationError(`${options.what ?? `${what}'s output`} is larger than the limit of ${maxStdoutBytes} bytes`);
+    const failure = failureOf('qvm-run', { what, timeoutMs }, supervision, result, stderr());
+    if (failure) throw failure;
+    if (result.exitCode !== 0) throw new ToolError('qvm-run', result.exitCode, stderr(), `${what} failed with exit code ${result.exitCode}${stderr() ? `: ${stderr()}` : ''}`);
+    return Buffer.from(into.subarray(0, filled));
+  } finally {
+    into.fill(0);
+  }
+}
+
+/** Keeps the start of a child's stderr (the rest is drained, so the remote side never blocks on a full pipe); reads it sanitized. */
+function keepStderr(stream: Readable): () => string {
+  const kept: Buffer[] = [];
+  let keptBytes = 0;
+  stream.on('data', (chunk: Buffer) => {
+    if (keptBytes >= MAX_STDERR_BYTES) return;
+    kept.push(chunk.subarray(0, MAX_STDERR_BYTES - keptBytes));
+    keptBytes += Math.min(chunk.length, MAX_STDERR_BYTES - keptBytes);
+  });
+  return () => sanitizeStderr(Buffer.concat(kept));
 }
 
 export interface ServiceExit {
@@ -213,16 +257,9 @@ export function runService(vm: string, service: string, argument: string, option
     encoding: 'buffer',
   });
   const supervision = supervise(child, timeoutMs);
-  // Keep the start of stderr only; the rest is drained so the remote side never blocks on a full pipe.
-  const kept: Buffer[] = [];
-  let keptBytes = 0;
-  child.stderr.on('data', (chunk: Buffer) => {
-    if (keptBytes >= MAX_STDERR_BYTES) return;
-    kept.push(chunk.subarray(0, MAX_STDERR_BYTES - keptBytes));
-    keptBytes += Math.min(chunk.length, MAX_STDERR_BYTES - keptBytes);
-  });
+  const keptStderr = keepStderr(child.stderr);
   const exited = child.then((result) => {
-    const stderr = sanitizeStderr(Buffer.concat(kept));
+    const stderr = keptStderr();
     const failure = failureOf('qvm-run', { what, timeoutMs }, supervision, result, stderr);
     if (failure) throw failure;
     return { exitCode: result.exitCode ?? -1, stderr };

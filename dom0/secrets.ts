@@ -9,7 +9,7 @@ import { readCapped } from './bounded-file.ts';
 import type { KeyFileSpec } from './names.ts';
 import { notice } from './output.ts';
 import { readPassphrase } from './prompt.ts';
-import { readFromVm } from './vm-read.ts';
+import { runCommand } from './qubes.ts';
 
 export interface SecretSource {
   /** What the prompt names: "sys-usb:sda". */
@@ -35,7 +35,7 @@ const shellQuote = (text: string): string => `'${text.replace(/'/g, `'\\''`)}'`;
 /** A key file's bytes: from dom0's file system, or from a VM's /home/user (that VM sees nothing of ours), capped as it streams. */
 async function readKeyFile(spec: KeyFileSpec): Promise<Buffer> {
   if (spec.kind === 'dom0') return readCapped(spec.path, MAX_KEY_FILE_BYTES, 'key file');
-  return readFromVm(spec.vm, 'user', `cat -- ${shellQuote(spec.path)}`, MAX_KEY_FILE_BYTES, `key file ${spec.vm}:${spec.path}`);
+  return runCommand(spec.vm, 'user', `cat -- ${shellQuote(spec.path)}`, MAX_KEY_FILE_BYTES, { what: `key file ${spec.vm}:${spec.path}` });
 }
 
 /**

@@ -25,7 +25,7 @@ describe('qubes adapter command lines', () => {
     [() => qubes.getGlobalPref('default_dispvm'), 'qubes-prefs [default_dispvm]'],
     [() => qubes.listVMs(), 'qvm-ls [--raw-data] [--fields] [NAME,STATE,CLASS]'],
     [() => qubes.listBlocks(), 'qvm-block [list]'],
-    [() => qubes.runCommand('vault', 'user', "cat -- 'k e y'"), "qvm-run [--pass-io] [--no-autostart] [-u] [user] [vault] [cat -- 'k e y']"],
+    [() => qubes.runCommand('vault', 'user', "cat -- 'k e y'"), "qvm-run [--pass-io] [--no-autostart] [--no-gui] [-u] [user] [vault] [cat -- 'k e y']"],
   ])('%#: runs %s', async (call, expected) => {
     await call();
     expect(fakes.takeCalls()).toEqual([expected]);

@@ -19,6 +19,8 @@ export interface HeaderUnlockArgs {
   readonly volumeKeyHex?: string;
   /** Seal with this sender public key (a low-order point) instead of a fresh key pair. */
   readonly senderPublicKeyHex?: string;
+  /** Key slots announced with unlock-progress before the answer (default: slot 0 once), each with a huge expected time. */
+  readonly progress?: readonly number[];
 }
 
 const DEFAULTS: Record<'luks1' | 'luks2', Omit<HeaderParsed, 'luksType' | 'type'>> = {
@@ -77,6 +79,6 @@ await hostileMain(async () => {
     ? sealFromPoint(Buffer.from(args.senderPublicKeyHex, 'hex'), volumeKey)
     : sealTo(request.devicePublicKey, volumeKey);
   observe('unlocked-sent', { received: had });
-  channel.send({ type: 'unlock-progress', keyslot: 0, expectedMs: 10 });
+  for (const keyslot of args.progress ?? [0]) channel.send({ type: 'unlock-progress', keyslot, expectedMs: args.progress ? 2 ** 31 : 10 });
   channel.send({ type: 'unlocked', keyslot: 0, sealedKey });
 });

@@ -1,4 +1,5 @@
 // Runs the bundled split-dm-crypt-luks CLI as a user would.
+import { spawn } from 'node:child_process';
 import { execa } from 'execa';
 import { resolve } from 'node:path';
 import { expect } from 'vitest';
@@ -35,4 +36,27 @@ export async function unlockWithTool(path: string, passphrase: string, extra: re
   expect(run.stderr).toBe('');
   expect(run.exitCode).toBe(0);
   return JSON.parse(run.stdout) as ToolUnlocked;
+}
+
+/**
+ * Runs the tool on a pseudo-terminal (util-linux `script`) and types each answer when its prompt shows, as a person would,
+ * one at a time. Returns everything the terminal showed.
+ */
+export function runLuksToolOnTerminal(args: readonly string[], answers: readonly (readonly [RegExp, string])[]): Promise<{ exitCode: number; screen: string }> {
+  const quoted = ['node', LUKS_TOOL, ...args].map((word) => `'${word.replaceAll("'", "'\\''")}'`).join(' ');
+  const child = spawn('script', ['-q', '-e', '-c', quoted, '/dev/null'], { stdio: ['pipe', 'pipe', 'pipe'] });
+  let screen = '';
+  let next = 0;
+  let seenUpTo = 0;
+  child.stdout.on('data', (chunk: Buffer) => {
+    screen += chunk.toString('latin1');
+    const answer = answers[next];
+    if (answer === undefined) return;
+    const match = answer[0].exec(screen.slice(seenUpTo));
+    if (match === null) return;
+    seenUpTo += match.index + match[0].length;
+    next += 1;
+    child.stdin.write(`${answer[1]}\r`);
+  });
+  return new Promise((resolvePromise) => child.on('close', (code) => resolvePromise({ exitCode: code ?? -1, screen })));
 }

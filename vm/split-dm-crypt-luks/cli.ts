@@ -24,7 +24,8 @@ KDF options: [--pbkdf argon2id|argon2i|pbkdf2] [--pbkdf-memory KiB] [--pbkdf-par
              [--iter-time MS | --pbkdf-force-iterations N]   (N: PBKDF2 iterations, or Argon2 passes 4-32)
 LUKS1 and LUKS2 volumes are told apart by their header; format makes ${DEFAULT_FORMAT_TYPE} unless --type says otherwise.
 LUKS2 key slots use argon2id by default (256 MiB, 4 lanes); LUKS1 always uses pbkdf2.
-Passphrases are read from standard input, one per line (existing first, then new).
+On a terminal, passphrases are asked for as cryptsetup asks them (not echoed; a new one twice). Otherwise they are read from
+standard input, one per line (existing first, then new), without verification.
 Exit codes: 0 success, 1 invalid or unsupported header or failed operation, 2 no key slot matches, 64 usage error.`;
 
 export interface IterationChoice {

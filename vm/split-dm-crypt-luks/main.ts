@@ -8,7 +8,9 @@ import { addKeyCommand, changeKeyCommand, removeKeyCommand } from './commands/ke
 import { unlockCommand } from './commands/unlock.ts';
 
 async function run(command: LuksCommand): Promise<void> {
-  const { stdin, stdout } = process;
+  const { stdout } = process;
+  // Prompts go to the terminal's stderr, like cryptsetup's; stdout carries only results.
+  const terminal = { input: process.stdin, output: process.stderr };
   switch (command.command) {
     case 'help':
       stdout.write(`${USAGE}\n`);
@@ -19,15 +21,15 @@ async function run(command: LuksCommand): Promise<void> {
     case 'dump':
       return dumpCommand(command.file, stdout);
     case 'unlock':
-      return unlockCommand(command, stdin, stdout);
+      return unlockCommand(command, terminal, stdout);
     case 'format':
-      return formatCommand(command, stdin, stdout);
+      return formatCommand(command, terminal, stdout);
     case 'add-key':
-      return addKeyCommand(command, stdin, stdout);
+      return addKeyCommand(command, terminal, stdout);
     case 'remove-key':
-      return removeKeyCommand(command, stdin, stdout);
+      return removeKeyCommand(command, terminal, stdout);
     case 'change-key':
-      return changeKeyCommand(command, stdin, stdout);
+      return changeKeyCommand(command, terminal, stdout);
   }
 }
 

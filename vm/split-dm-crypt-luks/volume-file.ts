@@ -1,6 +1,6 @@
 // Reading a LUKS1 or LUKS2 header area from a file or device, and getting the secrets a command needs.
 import { readPrefix, readCapped } from '../lib/files.ts';
-import { MAX_KEY_FILE_BYTES, passphraseLines, readAllCapped } from '../lib/stdin-secrets.ts';
+import { MAX_KEY_FILE_BYTES } from '../lib/stdin-secrets.ts';
 import { LUKS1_HEADER_AREA_BYTES, type Luks1Hash } from '../../shared/luks1/constants.ts';
 import { parseLuks1Header, type Luks1Header } from '../../shared/luks1/header.ts';
 import { detectLuksType, LUKS_PROBE_BYTES } from '../../shared/luks-common/detect.ts';
@@ -33,23 +33,6 @@ export async function readAnyVolumeFile(file: string): Promise<AnyVolumeFile> {
 /** A key file's bytes, used as given (no newline handling), capped at 8 MiB like cryptsetup. */
 export function readKeyFile(path: string): Promise<Buffer> {
   return readCapped(path, MAX_KEY_FILE_BYTES, 'key file');
-}
-
-/**
- * The secrets of a command in order: each comes from its key file when one is given, otherwise from the next line of standard input.
- * Standard input is read only when at least one secret needs it.
- */
-export async function gatherSecrets(keyFiles: readonly (string | undefined)[], stdin: NodeJS.ReadableStream): Promise<Buffer[]> {
-  const fromStdin = keyFiles.filter((file) => file === undefined).length;
-  const input = fromStdin > 0 ? await readAllCapped(stdin, MAX_KEY_FILE_BYTES) : Buffer.alloc(0);
-  try {
-    const lines = fromStdin > 0 ? passphraseLines(input, fromStdin) : [];
-    const secrets: Buffer[] = [];
-    for (const file of keyFiles) secrets.push(file === undefined ? lines.shift()! : await readKeyFile(file));
-    return secrets;
-  } finally {
-    input.fill(0);
-  }
 }
 
 /** Slot iterations: the forced count, or what the PBKDF2 benchmark says reaches the wanted unlock time. */

@@ -8,7 +8,8 @@ import { readPrefix, writeRanges } from '../../lib/files.ts';
 import type { IterationChoice, KdfOptions, LuksType } from '../cli.ts';
 import type { Luks2SectorSize } from '../../../shared/luks2/constants.ts';
 import { formatLuks2Command } from './luks2.ts';
-import { gatherSecrets } from '../volume-file.ts';
+import type { TerminalIo } from '../../../shared/raw-line.ts';
+import { gatherSecrets } from '../secret-input.ts';
 
 export interface FormatOptions {
   readonly file: string;
@@ -29,9 +30,9 @@ async function refuseExistingHeader(file: string): Promise<void> {
   }
 }
 
-export async function formatCommand(options: FormatOptions, stdin: NodeJS.ReadableStream, out: NodeJS.WritableStream): Promise<void> {
+export async function formatCommand(options: FormatOptions, terminal: TerminalIo, out: NodeJS.WritableStream): Promise<void> {
   if (!options.force) await refuseExistingHeader(options.file);
-  const [secret] = await gatherSecrets([options.keyFile], stdin);
+  const [secret] = await gatherSecrets([{ keyFile: options.keyFile, prompt: `Enter passphrase for ${options.file}: `, isNew: true }], terminal);
   try {
     if (options.type === 'luks2') return await formatLuks2Command(options, secret!, out);
     const forced = options.iterations.forcedIterations;

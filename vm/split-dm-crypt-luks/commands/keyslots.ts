@@ -4,7 +4,9 @@ import { addKey, changeKey, removeKey, type KeyslotChange } from '../../../share
 import { writeRanges } from '../../lib/files.ts';
 import type { IterationChoice, KdfOptions } from '../cli.ts';
 import { validateLuks1Kdf } from '../kdf-choice.ts';
-import { gatherSecrets, readAnyVolumeFile, slotIterations, type AnyVolumeFile } from '../volume-file.ts';
+import type { TerminalIo } from '../../../shared/raw-line.ts';
+import { gatherSecrets, type SecretAsk } from '../secret-input.ts';
+import { readAnyVolumeFile, slotIterations, type AnyVolumeFile } from '../volume-file.ts';
 import { luks2KeyslotCommand, type Luks2KeyslotAction } from './luks2.ts';
 
 export interface AddKeyOptions {
@@ -22,9 +24,9 @@ async function apply(file: string, change: KeyslotChange, action: string, out: N
 }
 
 /** Reads the volume and the secrets, runs `work`, and zeroes the secrets whatever happens. */
-async function withVolume(file: string, keyFiles: (string | undefined)[], stdin: NodeJS.ReadableStream, work: (volume: AnyVolumeFile, secrets: Buffer[]) => Promise<void>): Promise<void> {
+async function withVolume(file: string, asks: SecretAsk[], terminal: TerminalIo, work: (volume: AnyVolumeFile, secrets: Buffer[]) => Promise<void>): Promise<void> {
   const volume = await readAnyVolumeFile(file);
-  const secrets = await gatherSecrets(keyFiles, stdin);
+  const secrets = await gatherSecrets(asks, terminal);
   try {
     await work(volume, secrets);
   } finally {
@@ -37,8 +39,8 @@ async function runLuks2(file: string, volume: AnyVolumeFile & { type: 'luks2' },
   out.write(`${JSON.stringify({ [action]: change.keyslot })}\n`);
 }
 
-export async function addKeyCommand(options: AddKeyOptions, stdin: NodeJS.ReadableStream, out: NodeJS.WritableStream): Promise<void> {
-  await withVolume(options.file, [options.keyFile, options.newKeyFile], stdin, async (volume, secrets) => {
+export async function addKeyCommand(options: AddKeyOptions, terminal: TerminalIo, out: NodeJS.WritableStream): Promise<void> {
+  await withVolume(options.file, [{ keyFile: options.keyFile, prompt: 'Enter any existing passphrase: ' }, { keyFile: options.newKeyFile, prompt: 'Enter new passphrase for key slot: ', isNew: true }], terminal, async (volume, secrets) => {
     if (volume.type === 'luks2') return runLuks2(options.file, volume, secrets, { action: 'add', keySlot: options.keySlot, kdf: options.kdf, iterations: options.iterations }, 'addedKeyslot', out);
     validateLuks1Kdf(options.kdf, options.iterations);
     const iterations = await slotIterations(options.iterations, volume.header.hashSpec, volume.header.keyBytes);
@@ -46,8 +48,8 @@ export async function addKeyCommand(options: AddKeyOptions, stdin: NodeJS.Readab
   });
 }
 
-export async function changeKeyCommand(options: Omit<AddKeyOptions, 'keySlot'>, stdin: NodeJS.ReadableStream, out: NodeJS.WritableStream): Promise<void> {
-  await withVolume(options.file, [options.keyFile, options.newKeyFile], stdin, async (volume, secrets) => {
+export async function changeKeyCommand(options: Omit<AddKeyOptions, 'keySlot'>, terminal: TerminalIo, out: NodeJS.WritableStream): Promise<void> {
+  await withVolume(options.file, [{ keyFile: options.keyFile, prompt: 'Enter passphrase to be changed: ' }, { keyFile: options.newKeyFile, prompt: 'Enter new passphrase: ', isNew: true }], terminal, async (volume, secrets) => {
     if (volume.type === 'luks2') return runLuks2(options.file, volume, secrets, { action: 'change', kdf: options.kdf, iterations: options.iterations }, 'changedKeyslot', out);
     validateLuks1Kdf(options.kdf, options.iterations);
     const iterations = await slotIterations(options.iterations, volume.header.hashSpec, volume.header.keyBytes);
@@ -55,8 +57,8 @@ export async function changeKeyCommand(options: Omit<AddKeyOptions, 'keySlot'>, 
   });
 }
 
-export async function removeKeyCommand(options: { file: string; keyFile?: string; force: boolean }, stdin: NodeJS.ReadableStream, out: NodeJS.WritableStream): Promise<void> {
-  await withVolume(options.file, [options.keyFile], stdin, async (volume, secrets) => {
+export async function removeKeyCommand(options: { file: string; keyFile?: string; force: boolean }, terminal: TerminalIo, out: NodeJS.WritableStream): Promise<void> {
+  await withVolume(options.file, [{ keyFile: options.keyFile, prompt: 'Enter passphrase to be deleted: ' }], terminal, async (volume, secrets) => {
     if (volume.type === 'luks2') return runLuks2(options.file, volume, secrets, { action: 'remove', force: options.force }, 'removedKeyslot', out);
     await apply(options.file, await removeKey(volume.header, volume.area, secrets[0]!, options.force), 'removedKeyslot', out);
   });

@@ -1,7 +1,9 @@
 // `unlock FILE`: checks a passphrase or key file; prints the cipher facts, and the volume key only when asked.
 import { toHex, zeroize } from '../../../shared/bytes.ts';
 import { unlockLuks1 } from '../../../shared/luks1/unlock.ts';
-import { gatherSecrets, readAnyVolumeFile } from '../volume-file.ts';
+import type { TerminalIo } from '../../../shared/raw-line.ts';
+import { gatherSecrets } from '../secret-input.ts';
+import { readAnyVolumeFile } from '../volume-file.ts';
 import { unlockLuks2Command } from './luks2.ts';
 
 export interface UnlockOptions {
@@ -11,9 +13,9 @@ export interface UnlockOptions {
   readonly dumpVolumeKey: boolean;
 }
 
-export async function unlockCommand(options: UnlockOptions, stdin: NodeJS.ReadableStream, out: NodeJS.WritableStream): Promise<void> {
+export async function unlockCommand(options: UnlockOptions, terminal: TerminalIo, out: NodeJS.WritableStream): Promise<void> {
   const volume = await readAnyVolumeFile(options.file);
-  const [secret] = await gatherSecrets([options.keyFile], stdin);
+  const [secret] = await gatherSecrets([{ keyFile: options.keyFile, prompt: `Enter passphrase for ${options.file}: ` }], terminal);
   try {
     if (volume.type === 'luks2') return await unlockLuks2Command(volume.header, volume.area, secret!, options.keySlot, options.dumpVolumeKey, out);
     const { header, area } = volume;

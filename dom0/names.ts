@@ -30,6 +30,8 @@ export const MAX_KEY_FILE_PATH_CHARS = 4096;
 // qubes-core-admin validate_name: a letter first, then letters, digits, `_`, `.`, `-`; at most 31 characters.
 const VM_NAME = /^[a-zA-Z][a-zA-Z0-9_.-]{0,30}$/;
 const DEVICE_PORT = /^[a-z0-9/-]{1,64}$/;
+/** A block device name a Linux qube gives an attached disk (frontend-dev in qvm-block's listing): xvdi, xvdj, ... or sdX. */
+export const FRONTEND_DEVICE = /^(?:xvd[a-z]{1,2}|sd[a-z]{1,2})$/;
 
 /** Quotes a raw value for a message: shown with control characters escaped so it cannot drive the terminal. */
 export function quoteRaw(raw: string): string {

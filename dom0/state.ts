@@ -11,7 +11,7 @@ import { InternalError, OperationError } from '../shared/errors.ts';
 import { BoundedReadError, readCapped } from './bounded-file.ts';
 import type { CleanupStack } from './cleanup-stack.ts';
 import { DISPVM_NAME, type DispVmIdentity } from './dispvms.ts';
-import { isDevicePort, isVmName, sourceLabel, type DevicePort, type SourceSpec, type VmName } from './names.ts';
+import { FRONTEND_DEVICE, isDevicePort, isVmName, sourceLabel, type DevicePort, type SourceSpec, type VmName } from './names.ts';
 import { warning } from './output.ts';
 import { QUBE_UUID } from './qubes.ts';
 import { runSubdir, sourceFileKey } from './run-dir.ts';
@@ -38,7 +38,8 @@ const AttachmentStateSchema = z
       .strict()
       .nullable(),
     /** Any qube may be the destination: it is only ever detached from, never killed unless it is also in createdVms. */
-    destination: z.object({ vm: vmName, createdByUs: z.boolean() }).strict().nullable(),
+    // `frontend`: the device name the destination gave the disk (xvdi...), as Qubes listed it when the attach finished.
+    destination: z.object({ vm: vmName, createdByUs: z.boolean(), frontend: z.string().regex(FRONTEND_DEVICE).optional() }).strict().nullable(),
     readOnly: z.boolean(),
     /** 'overwriting': a destructive command (overwrite.ts) holds the source; its VMs go when it ends. */
     phase: z.enum(['attaching', 'attached', 'detaching', 'overwriting']),

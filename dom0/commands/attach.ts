@@ -9,7 +9,7 @@ import { unlockInHeaderVm } from '../header-steps.ts';
 import { checkDestination, checkKeyFile } from '../destination-checks.ts';
 import { approveLayout, mappingLayout } from '../layout-checks.ts';
 import { acquireSourceLock } from '../lock.ts';
-import { sourceLabel } from '../names.ts';
+import { FRONTEND_DEVICE, sourceLabel } from '../names.ts';
 import { info } from '../output.ts';
 import { attachBlock, detachBlock, isRunning, listBlocks, startVM } from '../qubes.ts';
 import { recordCommand } from '../state.ts';
@@ -22,7 +22,8 @@ import { assertSourceAvailable } from '../source-checks.ts';
 async function frontendDevice(deviceVm: string, port: string): Promise<string | undefined> {
   const listed = await listBlocks().catch(() => []);
   const options = listed.find((entry) => entry.backend === deviceVm && entry.port === port)?.usedBy?.options ?? '';
-  return /(?:^|[ ,])frontend-dev=(xvd[a-z]{1,2}|sd[a-z]{1,2})(?:,|$)/.exec(options)?.[1];
+  const named = /(?:^|[ ,])frontend-dev=([a-z]+)(?:,|$)/.exec(options)?.[1];
+  return named !== undefined && FRONTEND_DEVICE.test(named) ? named : undefined;
 }
 
 export async function attachCommand(command: AttachCommand, stack: CleanupStack): Promise<void> {
@@ -61,12 +62,12 @@ export async function attachCommand(command: AttachCommand, stack: CleanupStack)
   if (!(await isRunning(destination))) await startVM(destination);
   await attachBlock(destination, vms.device, opened.device, { readOnly: opened.readOnly });
   stack.defer(`detach ${vms.device}:${opened.device} from ${destination}`, () => detachBlock(destination, vms.device, opened.device));
-  await recorder.update({ destination: { vm: destination, createdByUs: command.destination === undefined }, phase: 'attached' });
+  const frontend = await frontendDevice(vms.device, opened.device);
+  await recorder.update({ destination: { vm: destination, createdByUs: command.destination === undefined, ...(frontend ? { frontend } : {}) }, phase: 'attached' });
 
   // Everything now belongs to the attachment: detach undoes it.
   stack.releaseAll();
   const networked = destinationFacts?.netvm ? `; ${destination} is networked (netvm ${destinationFacts.netvm})` : '';
   info(`attached ${label} to ${destination}${opened.readOnly ? ' read-only' : ''} (device VM ${vms.device}, mapping ${opened.device})${networked}`);
-  const frontend = await frontendDevice(vms.device, opened.device);
   if (frontend) info(`in ${destination} it is /dev/${frontend}: e.g. 'sudo mount /dev/${frontend} /mnt' there (the filesystem's own tools, not ours)`);
 }

@@ -54,7 +54,8 @@ function describe({ state, progress, problems }: StatusRow): string {
     sourceLabel(state.source),
     `device-vm=${state.deviceVm || '-'}`,
     `mapping=${state.mapping ? `${state.deviceVm}:${state.mapping.device}` : '-'}`,
-    `destination=${state.destination?.vm ?? '-'}`,
+    // vm:xvdi, Qubes' own notation, when the destination's device name is known.
+    `destination=${state.destination ? `${state.destination.vm}${state.destination.frontend ? `:${state.destination.frontend}` : ''}` : '-'}`,
     `read-only=${state.readOnly ? 'yes' : 'no'}`,
     `state=${problems.length > 0 ? problems.join('; ') : (progress ?? 'ok')}`,
   ];

@@ -25,7 +25,7 @@ describe('attach and detach on the simulator', () => {
 
     const status = await runSplit(dir, ['status']);
     expect(status.exitCode).toBe(0);
-    expect(status.stdout).toMatch(/^sys-usb:sda\s+device-vm=dm-device-disp\d{8}\s+mapping=dm-device-disp\d{8}:dm-\d+\s+destination=work\s+read-only=no\s+state=ok$/m);
+    expect(status.stdout).toMatch(/^sys-usb:sda\s+device-vm=dm-device-disp\d{8}\s+mapping=dm-device-disp\d{8}:dm-\d+\s+destination=work:xvd[a-z]+\s+read-only=no\s+state=ok$/m);
     // The attachment record names only VMs that still exist: the header VM went as soon as the key was sealed.
     const records = readdirSync(join(dir, 'dom0', 'run', 'attachments'));
     expect(records).toHaveLength(1);

@@ -1,6 +1,6 @@
 // dom0's conversations with the device DisposableVM's services, and the source-disk attachment they surround.
 import { randomBytes } from 'node:crypto';
-import { OperationError, ToolError } from '../shared/errors.ts';
+import { OperationError, ToolError, UnsupportedError } from '../shared/errors.ts';
 import {
   DeviceClosed,
   DeviceOpened,
@@ -26,10 +26,18 @@ export const SOURCE_FRONTEND = 'xvds';
 const peer = (vm: string) => `device VM ${vm}`;
 
 /** Turns on no_part_scan and returns the device VM's ephemeral public key. */
-export async function prepareDeviceVm(vm: string): Promise<Uint8Array> {
+export async function prepareDeviceVm(vm: string, template: string): Promise<Uint8Array> {
   const reply = await callService(vm, 'splitdmcrypt.DevicePrepare', '', { peer: peer(vm) }, async (channel) => {
     channel.send({ type: 'device-prepare' });
     return channel.receive(DevicePrepared);
+  }).catch((error: unknown) => {
+    // DevicePrepare's one unsupported case: a kernel without Qubes' no_part_scan. The fix comes first, the VM's words (which
+    // end with the risky override) after it.
+    if (!(error instanceof UnsupportedError)) throw error;
+    throw new OperationError(
+      `${vm} runs a kernel without Qubes' no_part_scan, which would parse the source disk's partition table. Fix: give the disposable ` +
+        `template a Qubes kernel, in dom0: qvm-prefs ${template} kernel "$(qubes-prefs default_kernel)". (${error.message})`,
+    );
   });
   if (reply.partitionScan === 'allowed-by-config') {
     warning(`${vm} has no no_part_scan kernel parameter: its kernel will parse the source disk's partition table (allowed by the template's config)`);

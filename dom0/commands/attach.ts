@@ -41,7 +41,7 @@ export async function attachCommand(command: AttachCommand, stack: CleanupStack)
   const vms = await startDispVMs(roles, settings.template, settings.label, stack, (vm) => recorder.add(vm));
   await recorder.update({ deviceVm: vms.device });
 
-  const devicePublicKey = await prepareDeviceVm(vms.device);
+  const devicePublicKey = await prepareDeviceVm(vms.device, settings.template);
   const readOnly = await attachSource(vms.device, command.source, command.readOnly, stack);
   const { facts, unlocked } = await withDeviceHeaderSource(vms.device, (source) =>
     unlockInHeaderVm(vms.header, command.luksType, source, devicePublicKey, { target: label, keyFile: command.keyFile }, (reported) =>

@@ -50,7 +50,7 @@ async function setUp<R extends DispVmRole>(source: SourceSpec, roles: readonly R
   const vms = await startDispVMs(roles, settings.template, settings.label, stack, (vm) => recorder.add(vm));
   const device = (vms as Record<string, string>).device!;
   await recorder.update({ deviceVm: device });
-  await prepareDeviceVm(device);
+  await prepareDeviceVm(device, settings.template);
   if (await attachSource(device, source, false, stack)) throw new OperationError(`${sourceLabel(source)} can be attached only read-only: it cannot be overwritten`);
   const described = await describeSource(device);
   if (described.readOnly) throw new OperationError(`${sourceLabel(source)} is read-only in the device VM: it cannot be overwritten`);

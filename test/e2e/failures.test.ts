@@ -94,7 +94,10 @@ describe('attach failures leave nothing behind', () => {
 
   it('device VM whose kernel lacks no_part_scan', async () => {
     const context = await setUp('no-part-scan', '--no-part-scan=absent');
-    await expectCleanFailure(await runSplit(context.dir, ['attach', 'work', 'sys-usb:sda'], 'x\n'), context, /no_part_scan/);
+    const run = await runSplit(context.dir, ['attach', 'work', 'sys-usb:sda'], 'x\n');
+    await expectCleanFailure(run, context, /no_part_scan/);
+    // The fix first (the disposable template's kernel, as a command to paste), the risky override last.
+    expect(run.stderr).toMatch(/Fix: give the disposable template a Qubes kernel, in dom0: qvm-prefs sim-dvm kernel "\$\(qubes-prefs default_kernel\)"\..*allow_partition_scan=yes[^\n]*\)$/m);
   });
 
   it('device VM without no_part_scan but with the template\'s opt-out: the scanned partitions are reported, then the non-LUKS disk refused', async () => {

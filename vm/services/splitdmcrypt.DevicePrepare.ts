@@ -1,6 +1,6 @@
 // qrexec service splitdmcrypt.DevicePrepare (device DisposableVM, before the source disk is attached):
 // turns on no_part_scan so the kernel never parses the disk, and makes the key pair the volume key will be sealed to.
-import { OperationError } from '../../shared/errors.ts';
+import { UnsupportedError } from '../../shared/errors.ts';
 import { zeroize } from '../../shared/bytes.ts';
 import { DevicePrepareRequest } from '../../shared/protocol/messages.ts';
 import { newBoxKeyPair } from '../../shared/seal.ts';
@@ -14,9 +14,10 @@ await runService(async (channel) => {
   if ((await enableNoPartScan()) === 'unavailable') {
     // Fail closed: without the parameter the kernel parses the (attacker-controlled) partition table as soon as the disk appears.
     if (!(await partitionScanAllowed())) {
-      throw new OperationError(
-        'this kernel has no no_part_scan parameter (not a Qubes kernel), so it would parse the source disk\'s partition table; ' +
-          'refusing (allow_partition_scan=yes in /etc/split-dm-crypt/device-vm.conf accepts that risk)',
+      // Unsupported, not a failure: dom0 tells this kind apart and leads with the fix it can name (the disposable template).
+      throw new UnsupportedError(
+        'this kernel has no no_part_scan parameter (not a Qubes kernel), so it would parse the source disk\'s partition table: refused. ' +
+          'Only if you accept that risk: allow_partition_scan=yes in /etc/split-dm-crypt/device-vm.conf of the disposable template',
       );
     }
     partitionScan = 'allowed-by-config';

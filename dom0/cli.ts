@@ -1,6 +1,6 @@
-// The command table of qvm-block-split: the original's syntax and aliases, plus status and cleanup. Raw argv in, typed commands out.
+// The command table of qvm-block-split: the original's syntax and aliases, plus inspect, status and cleanup. Raw argv in, typed commands out.
 import { integerOption, parseArgv, stringOption, type OptionSpec, type ParsedArgv } from '../shared/argv.ts';
-import { UnsupportedError, UsageError } from '../shared/errors.ts';
+import { UsageError } from '../shared/errors.ts';
 import { MAX_PBKDF2_ITERATIONS } from '../shared/luks1/constants.ts';
 import { MAX_ARGON2_TIME, MIN_ARGON2_TIME } from '../shared/luks2/constants.ts';
 import type { LuksType } from '../shared/protocol/messages.ts';
@@ -13,6 +13,7 @@ export const USAGE = `usage: qvm-block-split attach|at|a [--ro] [<opt>...] [<dst
                        overwrite-header-with-format [--yes] [<opt>...]  <src-vm>:<device>
                        overwrite-header-with-shell [--yes] [--type=luks1|luks2] <src-vm>:<device>
                        modify-header-with-shell [--yes] [--type=luks1|luks2]    <src-vm>:<device>
+                       inspect [--json]                            <src-vm>:<device>
                        status [<src-vm>:<device>]
                        cleanup [--yes]
 
@@ -55,6 +56,13 @@ export interface FormatSettings {
   readonly sectorSize: 512 | 4096 | undefined;
 }
 
+/** `inspect`: the header's facts and warnings, no secret asked. */
+export interface InspectCommand {
+  readonly command: 'inspect';
+  readonly source: SourceSpec;
+  readonly json: boolean;
+}
+
 export type SplitCommand =
   | AttachCommand
   | { readonly command: 'detach'; readonly source: SourceSpec }
@@ -69,6 +77,7 @@ export type SplitCommand =
       readonly keyFile: KeyFileSpec | undefined;
     }
   | { readonly command: 'overwrite-header-with-shell' | 'modify-header-with-shell'; readonly source: SourceSpec; readonly yes: boolean; readonly luksType: LuksType }
+  | InspectCommand
   | { readonly command: 'status'; readonly source: SourceSpec | undefined }
   | { readonly command: 'cleanup'; readonly yes: boolean }
   | { readonly command: 'help'; readonly topic?: CommandName }
@@ -87,6 +96,7 @@ const SPECS: Readonly<Record<CommandName, OptionSpec>> = {
   'overwrite-header-with-format': { yes: 'boolean', type: 'string', 'key-file': 'string', 'key-size': 'string', hash: 'string', 'iter-time': 'string', 'pbkdf-force-iterations': 'string', pbkdf: 'string', 'pbkdf-memory': 'string', 'sector-size': 'string' },
   'overwrite-header-with-shell': { yes: 'boolean', type: 'string' },
   'modify-header-with-shell': { yes: 'boolean', type: 'string' },
+  inspect: { json: 'boolean' },
   status: {},
   cleanup: { yes: 'boolean' },
 };
@@ -198,6 +208,8 @@ export function parseSplitCommand(rawArguments: readonly string[]): SplitCommand
     case 'overwrite-header-with-shell':
     case 'modify-header-with-shell':
       return { command, source: exactlySource(parsed.positionals, command), yes, luksType: normalizeLuksType(parsed) };
+    case 'inspect':
+      return { command, source: exactlySource(parsed.positionals, command), json: parsed.options.json === true };
     case 'status':
       if (parsed.positionals.length > 1) throw new UsageError(`status expects at most one <src-vm>:<device>, received ${parsed.positionals.length}`);
       return { command, source: parsed.positionals[0] === undefined ? undefined : parseSourceSpec(parsed.positionals[0]) };

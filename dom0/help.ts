@@ -84,6 +84,16 @@ options:
 ${YES}
 ${TYPE_SHELL}
 ${HELP}`,
+  inspect: `usage: qvm-block-split inspect [--json] <src-vm>:<device>
+
+Shows what the LUKS header on <src-vm>:<device> says, without any secret: type, UUID, cipher, sector size, where the data
+starts, each key slot with its KDF and cost, and warnings (LUKS1, PBKDF2 key slots, Argon2 below 256 MiB, an unusual data
+offset). The disk goes read-only to an offline device DisposableVM; only its header goes to an offline header
+DisposableVM, which parses it. Nothing is written; both VMs are gone when it ends.
+
+options:
+  --json                     one JSON object on stdout, for scripts
+${HELP}`,
   status: `usage: qvm-block-split status [<src-vm>:<device>]
 
 Prints one line per attachment made by qvm-block-split (source, device VM, mapping, destination, read-only, state) and

@@ -7,6 +7,7 @@ import { attachCommand } from './commands/attach.ts';
 import { cleanupCommand } from './commands/cleanup.ts';
 import { detachCommand } from './commands/detach.ts';
 import { headerShellCommand, overwriteEverythingCommand, overwriteHeaderFormatCommand, overwriteHeaderRandomCommand } from './commands/overwrite.ts';
+import { inspectCommand } from './commands/inspect.ts';
 import { statusCommand } from './commands/status.ts';
 import { helpText } from './help.ts';
 import { loadConfig } from './config.ts';
@@ -39,6 +40,9 @@ async function run(command: SplitCommand, stack: CleanupStack): Promise<number> 
     case 'overwrite-header-with-shell':
     case 'modify-header-with-shell':
       await headerShellCommand(command.command === 'modify-header-with-shell' ? 'modify' : 'overwrite', command.source, command.luksType, command.yes, stack);
+      return 0;
+    case 'inspect':
+      await inspectCommand(command, stack);
       return 0;
     case 'status':
       return Math.min(await statusCommand(command.source), 100);

@@ -41,8 +41,8 @@ const AttachmentStateSchema = z
     // `frontend`: the device name the destination gave the disk (xvdi...), as Qubes listed it when the attach finished.
     destination: z.object({ vm: vmName, createdByUs: z.boolean(), frontend: z.string().regex(FRONTEND_DEVICE).optional() }).strict().nullable(),
     readOnly: z.boolean(),
-    /** 'overwriting': a destructive command (overwrite.ts) holds the source; its VMs go when it ends. */
-    phase: z.enum(['attaching', 'attached', 'detaching', 'overwriting']),
+    /** 'overwriting' / 'inspecting': a command that holds the source only while it runs; its VMs go when it ends. */
+    phase: z.enum(['attaching', 'attached', 'detaching', 'overwriting', 'inspecting']),
     createdVms: z.array(vmIdentity).max(16),
     createdAt: z.string().datetime(),
   })

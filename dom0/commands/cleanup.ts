@@ -15,6 +15,7 @@ const RUNNING: Readonly<Record<AttachmentPhase, string>> = {
   attached: 'a command',
   detaching: 'a detach',
   overwriting: 'an overwrite',
+  inspecting: 'an inspect',
 };
 
 /**
@@ -49,7 +50,7 @@ async function cleanRecord(state: AttachmentState, all: readonly AttachmentState
     }
     const leftAlone = await tearDown(current);
     await removeAttachmentState(current.source);
-    info(`cleaned up the ${current.phase === 'overwriting' ? 'interrupted overwrite' : `${current.phase} attachment`} of ${label}`);
+    info(`cleaned up the ${current.phase === 'overwriting' || current.phase === 'inspecting' ? `interrupted ${current.phase === 'overwriting' ? 'overwrite' : 'inspect'}` : `${current.phase} attachment`} of ${label}`);
     return { kind: 'cleaned', leftAlone };
   } finally {
     await lock.release();

@@ -86,7 +86,9 @@ export async function detachCommand(source: SourceSpec, stack: CleanupStack): Pr
   const state = await readAttachmentState(source);
   if (!state) throw new OperationError(`${label} is not attached by qvm-block-split (see 'qvm-block-split status')`);
   if (state.phase === 'attaching') throw new OperationError(`${label} is half attached (an attach was interrupted): run 'qvm-block-split cleanup'`);
-  if (state.phase === 'overwriting') throw new OperationError(`${label} is not attached (an overwrite was interrupted): run 'qvm-block-split cleanup'`);
+  if (state.phase === 'overwriting' || state.phase === 'inspecting') {
+    throw new OperationError(`${label} is not attached (${state.phase === 'overwriting' ? 'an overwrite' : 'an inspect'} was interrupted): run 'qvm-block-split cleanup'`);
+  }
   await assertNoSharedVms(state);
   await writeAttachmentState({ ...state, phase: 'detaching' });
   const leftAlone = await tearDown({ ...state, phase: 'detaching' }, writeAttachmentState);

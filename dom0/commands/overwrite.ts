@@ -5,15 +5,16 @@
 import { OperationError, UsageError } from '../../shared/errors.ts';
 import { LUKS1_HEADER_AREA_BYTES } from '../../shared/luks1/constants.ts';
 import { sanitizePeerText } from '../../shared/protocol/channel.ts';
-import { HEADER_PROBE_BYTES, MAX_HEADER_TRANSFER_BYTES, type HeaderParsed, type LuksType } from '../../shared/protocol/messages.ts';
+import { HEADER_PROBE_BYTES, MAX_HEADER_TRANSFER_BYTES, type LuksType } from '../../shared/protocol/messages.ts';
 import type { FormatSettings } from '../cli.ts';
 import type { CleanupStack } from '../cleanup-stack.ts';
 import { resolveDispVmSettings } from '../config.ts';
-import { attachSource, describeSource, offsetWords, prepareDeviceVm, wipeSource, withDeviceHeaderSource, writeHeaderArea } from '../device-steps.ts';
+import { attachSource, describeSource, prepareDeviceVm, wipeSource, withDeviceHeaderSource, writeHeaderArea } from '../device-steps.ts';
 import { startDispVMs, type DispVmRole } from '../dispvms.ts';
 import { formatInHeaderVm, inspectInHeaderVm, putHeaderForShell, runShellInHeaderVm, takeHeaderFromShell } from '../header-steps.ts';
 import { bufferSource, type HeaderSource } from '../header-transfer.ts';
 import { DEFAULT_DATA_OFFSET } from '../layout-checks.ts';
+import { describeHeader } from '../header-summary.ts';
 import { acquireSourceLock } from '../lock.ts';
 import { recordCommand } from '../state.ts';
 import { sourceLabel, type KeyFileSpec, type SourceSpec } from '../names.ts';
@@ -86,19 +87,6 @@ export async function overwriteEverythingCommand(source: SourceSpec, yes: boolea
 /** The type's area on this disk: what --type names when no header says more. */
 const typeAreaBytes = (luksType: LuksType, disk: SourceDisk): number => Math.min(luksType === 'luks1' ? LUKS1_HEADER_AREA_BYTES : MAX_HEADER_TRANSFER_BYTES, disk.bytes);
 
-function describeParsed(parsed: HeaderParsed): string {
-  const slots = parsed.keyslots.map((slot) => {
-    const cost = slot.kdf === 'pbkdf2' ? `${slot.hash}, ${slot.iterations} iterations` : `${slot.iterations} passes, ${slot.memoryKiB} KiB, ${slot.parallel} lanes`;
-    return `${slot.id} ${slot.kdf} (${cost})`;
-  });
-  const copy = parsed.copy === 'primary' ? '' : ' (read from its secondary copy)';
-  return [
-    `${parsed.luksType} header ${parsed.uuid}${copy}: ${parsed.cipher}, ${parsed.keyBytes * 8}-bit key, ${parsed.sectorSize}-byte sectors, data at ${offsetWords(parsed)}`,
-    `  key slots: ${slots.length === 0 ? 'none' : slots.join('; ')}`,
-    ...parsed.warnings.map((warning) => `  warning: ${sanitizePeerText(warning, 200)}`),
-  ].join('\n');
-}
-
 /**
  * Crypto-shredding. The header VM reads what the disk holds (whatever --type says): a LUKS header is destroyed up to its data
  * offset (both LUKS2 copies and every key-slot area; LUKS1's key material), anything else over the --type's area. A fresh VM
@@ -111,7 +99,7 @@ export async function overwriteHeaderRandomCommand(source: SourceSpec, luksType:
   const openSource = <T>(work: (source: HeaderSource) => Promise<T>): Promise<T> => withDeviceHeaderSource(vms.device, work);
   const found = await openSource((device) => inspectInHeaderVm(vms.header, device));
   const region = found.kind === 'header' ? Math.max(found.parsed.headerBytes, found.sentBytes) : typeAreaBytes(luksType, disk);
-  const what = found.kind === 'header' ? `its ${describeParsed(found.parsed)}\n` : `no LUKS header was found (${sanitizePeerText(found.reason, 120)}); the ${luksType} header area is overwritten\n`;
+  const what = found.kind === 'header' ? `its ${describeHeader(found.parsed)}\n` : `no LUKS header was found (${sanitizePeerText(found.reason, 120)}); the ${luksType} header area is overwritten\n`;
   await confirmDestruction(`This overwrites the first ${sizeWords(region)} of ${diskWords(disk)} with random data:\n${what}The volume can never be decrypted again.`, yes);
   const bytes = await writeHeaderArea(vms.device, disk.bytes, { random: region });
   const after = await openSource((device) => inspectInHeaderVm(vms.verify, device));
@@ -186,7 +174,7 @@ export async function headerShellCommand(mode: 'overwrite' | 'modify', source: S
       return;
     }
   }
-  info(`${vms.verify} checked what the shell left: a valid ${describeParsed(parsed)}`);
+  info(`${vms.verify} checked what the shell left: a valid ${describeHeader(parsed)}`);
   if (mode === 'modify') await confirmDestruction(`This writes the edited header (the first ${sizeWords(length)}) over ${diskWords(disk)}.`, yes);
   const bytes = await writeHeaderArea(vms.device, disk.bytes, edited.subarray(0, length));
   await stack.unwind();

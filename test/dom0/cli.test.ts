@@ -33,6 +33,14 @@ describe('parseSplitCommand', () => {
     expect(parseSplitCommand([name, 'sys-usb:sda'])).toMatchObject({ yes: false });
   });
 
+  it('reads inspect, with --json for scripts, and refuses what it does not take', () => {
+    expect(parseSplitCommand(['inspect', 'sys-usb:sda'])).toEqual({ command: 'inspect', source: { backend: 'sys-usb', port: 'sda' }, json: false });
+    expect(parseSplitCommand(['inspect', '--json', 'sys-usb:sda'])).toMatchObject({ json: true });
+    for (const args of [['inspect'], ['inspect', '--yes', 'sys-usb:sda'], ['inspect', '--key-file=k', 'sys-usb:sda'], ['inspect', 'work', 'sys-usb:sda']]) {
+      expect(() => parseSplitCommand(args)).toThrow(UsageError);
+    }
+  });
+
   it('reads format settings with their defaults and bounds', () => {
     expect(parseSplitCommand(['overwrite-header-with-format', 'sys-usb:sda'])).toMatchObject({
       luksType: 'luks2',
@@ -89,7 +97,7 @@ describe('parseSplitCommand', () => {
 describe('help for each command', () => {
   const commands = [
     'attach', 'detach', 'overwrite-everything-with-random', 'overwrite-header-with-random', 'overwrite-header-with-format',
-    'overwrite-header-with-shell', 'modify-header-with-shell', 'status', 'cleanup',
+    'overwrite-header-with-shell', 'modify-header-with-shell', 'inspect', 'status', 'cleanup',
   ] as const;
 
   it.each([

@@ -1,11 +1,10 @@
 // LUKS2, the default type: volumes made by the real cryptsetup (argon2id at a small cost, 512- and 4096-byte sectors, a
 // non-default data offset) attach end to end on the simulator and the destination reads their plaintext; formats made by us open
 // in cryptsetup.
-import { createCipheriv } from 'node:crypto';
 import { closeSync, copyFileSync, openSync, readFileSync, writeSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { cryptsetupFormatLuks2, cryptsetupTestPassphrase, cryptsetupVolumeKey } from '../helpers/cryptsetup.ts';
+import { cryptsetupTestPassphrase } from '../helpers/cryptsetup.ts';
 import { useTmpDir } from '../helpers/tmp.ts';
 import { attachments, makeLuks2Volume, newSim, runningVms, runSplit, sim, type Luks2VolumeOptions } from '../helpers/sim.ts';
 

@@ -4,6 +4,7 @@ import { OperationError, ToolError, UnsupportedError } from '../shared/errors.ts
 import {
   DeviceClosed,
   DeviceOpened,
+  DevicePinMismatch,
   DevicePrepared,
   DeviceWiped,
   HeaderWritten,
@@ -118,7 +119,14 @@ export interface MappingLayout {
 }
 
 /** Hands the sealed key to the device VM, which creates the mapping; returns what the device VM reports. */
-export async function openMapping(vm: string, name: string, unlocked: Unlocked, layout: MappingLayout, readOnly: boolean, stack: CleanupStack) {
+/** The device VM refused to map: the key or layout does not give the known volume's pin. Nothing was mapped. */
+export class PinMismatchError extends OperationError {}
+
+/**
+ * Has the device VM map the volume. With `expectedPin` (a known volume) it maps only when the key and layout give that pin, and
+ * PinMismatchError says it did not.
+ */
+export async function openMapping(vm: string, name: string, unlocked: Unlocked, layout: MappingLayout, readOnly: boolean, stack: CleanupStack, expectedPin?: string) {
   // The box must carry a key of the size the header announced: the device VM checks it again after opening.
   if (unlocked.sealedKey.box.length !== layout.keyBytes + 16) throw new OperationError(`${peer(vm)}: the sealed key does not have the length of the announced ${layout.keyBytes * 8}-bit key`);
   const opened = await callService(vm, 'splitdmcrypt.DeviceOpen', '', { peer: peer(vm) }, async (channel) => {
@@ -131,9 +139,14 @@ export async function openMapping(vm: string, name: string, unlocked: Unlocked, 
       payloadOffset: layout.dataOffset,
       sectorSize: layout.sectorSize,
       readOnly,
+      ...(expectedPin === undefined ? {} : { expectedPin }),
     });
-    return channel.receive(DeviceOpened);
+    return channel.receive(DeviceOpened.or(DevicePinMismatch));
   });
+  if (opened.type === 'device-pin-mismatch') {
+    if (expectedPin === undefined) throw new OperationError(`${peer(vm)} reported a pin mismatch although no pin was asked for`);
+    throw new PinMismatchError(`${peer(vm)}: the key or layout does not give the expected pin`);
+  }
   if (opened.name !== name) throw new OperationError(`${peer(vm)} reported mapping ${opened.name}, not the ${name} it was asked for`);
   stack.defer(`remove mapping ${name} in ${vm}`, () => closeMapping(vm, name).then(() => undefined));
   // The device VM may report read-only for a disk the kernel holds read-only; it never turns the user's --ro off.

@@ -1,4 +1,5 @@
 // The messages between dom0 and the services, one zod schema each. Every schema is strict: unknown fields are refused.
+import { PIN_PATTERN } from '../volume-pin.ts';
 import { z } from 'zod';
 import { NONCE_BYTES, PUBLIC_KEY_BYTES, sealedLength } from '../seal.ts';
 
@@ -87,6 +88,8 @@ export const ReadHeaderDone = z.object({ ...version, type: z.literal('read-done'
 export const HeaderNeed = z.object({ ...version, type: z.literal('header-need'), bytes: z.number().int().min(1).max(MAX_HEADER_TRANSFER_BYTES) }).strict();
 export const BytesFollow = z.object({ ...version, type: z.literal('bytes'), length: z.number().int().min(0).max(64 * 1024 * 1024) }).strict();
 
+export const VolumePin = z.string().regex(PIN_PATTERN);
+
 export const DeviceOpenRequest = z.object({
   ...version,
   type: z.literal('device-open'),
@@ -97,6 +100,8 @@ export const DeviceOpenRequest = z.object({
   payloadOffset: Sectors,
   sectorSize: z.union([z.literal(512), z.literal(4096)]),
   readOnly: z.boolean(),
+  /** A known volume's pin (shared/volume-pin.ts): the device VM maps nothing unless the key and layout give this pin. */
+  expectedPin: VolumePin.optional(),
 }).strict();
 export const DeviceOpened = z.object({
   ...version,
@@ -105,7 +110,11 @@ export const DeviceOpened = z.object({
   device: KernelDeviceName,
   sizeSectors: Sectors,
   readOnly: z.boolean(),
+  /** The pin of the key and layout mapped, for dom0 to remember. */
+  pin: VolumePin,
 }).strict();
+/** The key or layout does not give the expected pin: nothing was mapped. */
+export const DevicePinMismatch = z.object({ ...version, type: z.literal('device-pin-mismatch') }).strict();
 
 export const DeviceCloseRequest = z.object({ ...version, type: z.literal('device-close'), name: MappingName }).strict();
 export const DeviceClosed = z.object({ ...version, type: z.literal('device-closed'), attempts: z.number().int().min(1).max(1000) }).strict();

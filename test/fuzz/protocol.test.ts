@@ -115,7 +115,7 @@ describe('message decoders', () => {
 
   it('mutated valid frames', async () => {
     const valid = [
-      encodeFrame({ type: 'device-opened', name: 'split-dm-crypt-abc', device: 'dm-3', sizeSectors: 100, readOnly: false }),
+      encodeFrame({ type: 'device-opened', name: 'split-dm-crypt-abc', device: 'dm-3', sizeSectors: 100, readOnly: false, pin: 'ab'.repeat(32) }),
       encodeFrame({ type: 'secret-request', publicKey: new Uint8Array(32), kind: 'passphrase', attempt: 1 }),
       encodeFrame({ type: 'unlocked', cipher: 'aes-xts-plain64', keyBytes: 64, payloadOffset: 4096, sectorSize: 512, keyslot: 0, sealedKey: { senderPublicKey: new Uint8Array(32), nonce: new Uint8Array(24), box: new Uint8Array(80) } }),
       encodeFrame({ type: 'error', kind: 'parse', message: 'bad header' }),

@@ -7,7 +7,7 @@ import { cryptTable, validateXtsKey } from '../lib/crypt-table.ts';
 import { assertSourceUnparsed, takeSecretKey } from '../lib/device-state.ts';
 import { deviceSectors, dmCreate, dmKernelName, isReadOnly, SOURCE_DEVICE, SOURCE_DEVICE_PATH } from '../lib/kernel.ts';
 import { runService } from '../lib/service.ts';
-import { vmPath } from '../lib/sysroot.ts';
+import { pinsEqual, volumePin } from '../../shared/volume-pin.ts';
 
 await runService(async (channel) => {
   const request = await channel.receive(DeviceOpenRequest);
@@ -18,6 +18,12 @@ await runService(async (channel) => {
     await assertSourceUnparsed();
     volumeKey = openSealed(request.sealedKey, secretKey);
     validateXtsKey(volumeKey, request.keyBytes);
+    // The pin of what is about to be mapped, from the key itself: a known volume whose key or layout changed maps nothing.
+    const pin = volumePin(volumeKey, { cipher: request.cipher, keyBytes: request.keyBytes, sectorSize: request.sectorSize, dataOffset: request.payloadOffset });
+    if (request.expectedPin !== undefined && !pinsEqual(pin, request.expectedPin)) {
+      channel.send({ type: 'device-pin-mismatch' });
+      return;
+    }
     // A disk the kernel holds read-only gives a read-only mapping whatever was asked, so the whole chain is read-only.
     const readOnly = request.readOnly || (await isReadOnly(SOURCE_DEVICE));
     const sectors = await deviceSectors(SOURCE_DEVICE_PATH);
@@ -25,7 +31,7 @@ await runService(async (channel) => {
     zeroize(volumeKey);
     await dmCreate(request.name, table, readOnly);
     const device = await dmKernelName(request.name);
-    channel.send({ type: 'device-opened', name: request.name, device, sizeSectors: sectors - request.payloadOffset, readOnly });
+    channel.send({ type: 'device-opened', name: request.name, device, sizeSectors: sectors - request.payloadOffset, readOnly, pin });
   } finally {
     zeroize(secretKey, volumeKey, table);
   }

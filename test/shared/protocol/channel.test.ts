@@ -23,7 +23,7 @@ const lengthPrefix = (n: number) => {
 
 describe('frames', () => {
   it('round-trips a message through encode and a schema', async () => {
-    const message = { type: 'device-opened', name: 'split-dm-crypt-abc', device: 'dm-3', sizeSectors: 100, readOnly: false };
+    const message = { type: 'device-opened', name: 'split-dm-crypt-abc', device: 'dm-3', sizeSectors: 100, readOnly: false, pin: 'ab'.repeat(32) };
     expect(await channelOver(encodeFrame(message)).receive(DeviceOpened)).toEqual({ v: 1, ...message });
   });
 
@@ -33,13 +33,14 @@ describe('frames', () => {
   });
 
   it('refuses a truncated body, a wrong version, unknown fields and a wrong type', async () => {
-    const good = { type: 'device-opened', name: 'split-dm-crypt-abc', device: 'dm-3', sizeSectors: 100, readOnly: false };
+    const good = { type: 'device-opened', name: 'split-dm-crypt-abc', device: 'dm-3', sizeSectors: 100, readOnly: false, pin: 'ab'.repeat(32) };
     const frame = encodeFrame(good);
     await expect(channelOver(frame.subarray(0, frame.length - 1)).receive(DeviceOpened)).rejects.toThrow(ParseError);
     await expect(channelOver(encodeFrame({ ...good, v: 2 })).receive(DeviceOpened)).rejects.toThrow(ParseError);
     await expect(channelOver(encodeFrame({ ...good, extra: 1 })).receive(DeviceOpened)).rejects.toThrow(ParseError);
     await expect(channelOver(encodeFrame({ ...good, device: 'sda' })).receive(DeviceOpened)).rejects.toThrow(ParseError);
     await expect(channelOver(encodeFrame({ ...good, name: '../../etc' })).receive(DeviceOpened)).rejects.toThrow(ParseError);
+    await expect(channelOver(encodeFrame({ ...good, pin: 'AB'.repeat(32) })).receive(DeviceOpened)).rejects.toThrow(ParseError);
   });
 
   it('turns a peer error frame into a typed error with sanitized text', async () => {

@@ -192,7 +192,7 @@ describe('decodeFrameBody accepts plain msgpack', () => {
 });
 
 // A sample of every message, made from its schema, so a message added to messages.ts is covered without editing this file.
-const SAMPLE_STRINGS = ['split-dm-crypt-abc', 'dm-3', 'sda1', '01234567-89ab-cdef-0123-456789abcdef', 'aes-xts-plain64', 'sha256', 'a message'];
+const SAMPLE_STRINGS = ['split-dm-crypt-abc', 'dm-3', 'sda1', '01234567-89ab-cdef-0123-456789abcdef', 'aes-xts-plain64', 'sha256', 'a message', 'ab'.repeat(32)];
 const SAMPLE_BYTES = [32, 24, 80, 48, 16, 1, 0].map((n) => Buffer.alloc(n, n));
 
 function sampleOf(schema: z.ZodTypeAny): unknown {

@@ -4,9 +4,14 @@ import { UsageError } from '../shared/errors.ts';
 import { MAX_PBKDF2_ITERATIONS } from '../shared/luks1/constants.ts';
 import { MAX_ARGON2_TIME, MIN_ARGON2_TIME } from '../shared/luks2/constants.ts';
 import type { LuksType } from '../shared/protocol/messages.ts';
+import { parseVolumeName, type KnownVolume } from './known-volumes.ts';
 import { parseKeyFileSpec, parseSourceSpec, parseVmName, type KeyFileSpec, type SourceSpec, type VmName } from './names.ts';
 
 export const USAGE = `usage: qvm-block-split attach|at|a [--ro] [<opt>...] [<dst-vm>] <src-vm>:<device>
+                       attach|at|a [--ro] [<dst-vm>] <name>          (a known volume)
+                       remember <name> [--ro] [--auto-attach] [<opt>...] [<dst-vm>] <src-vm>:<device>
+                       forget <name>
+                       list [--json]
                        detach|dt|d                                 <src-vm>:<device>
                        overwrite-everything-with-random [--yes]    <src-vm>:<device>
                        overwrite-header-with-random [--yes] [<opt>...]  <src-vm>:<device>
@@ -42,6 +47,25 @@ export interface AttachCommand {
    * header needs a confirmation on the terminal, since a compromised header VM could signal through the offset it announces.
    */
   readonly acceptedDataOffset: number | undefined;
+  /** Attaching a known volume by name: its UUID and pin must match. */
+  readonly known?: KnownVolume;
+}
+
+/** `attach NAME`: a known volume, with the stored settings; the destination and --ro may be given anew. */
+export interface AttachKnownCommand {
+  readonly command: 'attach-known';
+  readonly name: string;
+  /** undefined: the stored destination; '@dispvm': a new DisposableVM whatever is stored. */
+  readonly destination: VmName | '@dispvm' | undefined;
+  readonly readOnly: boolean;
+}
+
+/** `remember NAME ...`: an attach whose volume is then stored, pinned to its key. */
+export interface RememberCommand {
+  readonly command: 'remember';
+  readonly name: string;
+  readonly attach: AttachCommand;
+  readonly autoAttach: boolean;
 }
 
 export interface FormatSettings {
@@ -65,6 +89,10 @@ export interface InspectCommand {
 
 export type SplitCommand =
   | AttachCommand
+  | AttachKnownCommand
+  | RememberCommand
+  | { readonly command: 'forget'; readonly name: string }
+  | { readonly command: 'list'; readonly json: boolean }
   | { readonly command: 'detach'; readonly source: SourceSpec }
   | { readonly command: 'overwrite-everything-with-random'; readonly source: SourceSpec; readonly yes: boolean }
   | { readonly command: 'overwrite-header-with-random'; readonly source: SourceSpec; readonly yes: boolean; readonly luksType: LuksType }
@@ -84,12 +112,15 @@ export type SplitCommand =
   | { readonly command: 'version' };
 
 /** Every command's canonical name (aliases resolved). */
-export type CommandName = Exclude<SplitCommand['command'], 'help' | 'version'>;
+export type CommandName = Exclude<SplitCommand['command'], 'help' | 'version' | 'attach-known'>;
 
 const ALIASES: Readonly<Record<string, string>> = { at: 'attach', a: 'attach', dt: 'detach', d: 'detach' };
 
 const SPECS: Readonly<Record<CommandName, OptionSpec>> = {
   attach: { ro: 'boolean', 'key-file': 'string', type: 'string', 'data-offset': 'string' },
+  remember: { ro: 'boolean', 'auto-attach': 'boolean', 'key-file': 'string', type: 'string', 'data-offset': 'string' },
+  forget: {},
+  list: { json: 'boolean' },
   detach: {},
   'overwrite-everything-with-random': { yes: 'boolean' },
   'overwrite-header-with-random': { yes: 'boolean', type: 'string' },
@@ -146,9 +177,9 @@ function exactlySource(positionals: readonly string[], command: string): SourceS
   return parseSourceSpec(positionals[0]!);
 }
 
-function parseAttach(parsed: ParsedArgv): AttachCommand {
+function parseAttach(parsed: ParsedArgv, command = 'attach'): AttachCommand {
   const { positionals } = parsed;
-  if (positionals.length < 1 || positionals.length > 2) throw new UsageError(`attach expects [<dst-vm>] <src-vm>:<device>, received ${positionals.length} arguments`);
+  if (positionals.length < 1 || positionals.length > 2) throw new UsageError(`${command} expects [<dst-vm>] <src-vm>:<device>, received ${positionals.length} arguments`);
   const source = parseSourceSpec(positionals[positionals.length - 1]!);
   const rawDestination = positionals.length === 2 ? positionals[0]! : undefined;
   const destination = rawDestination === undefined || rawDestination === '@dispvm' ? undefined : parseVmName(rawDestination, '<dst-vm>');
@@ -161,6 +192,35 @@ function parseAttach(parsed: ParsedArgv): AttachCommand {
     luksType: normalizeLuksType(parsed),
     acceptedDataOffset: integerOption(parsed, 'data-offset', 1, 2 ** 48),
   };
+}
+
+/** `attach NAME`: a last argument without `:` names a known volume; only --ro and a destination go with it. */
+function parseAttachKnown(parsed: ParsedArgv): AttachKnownCommand {
+  const { positionals } = parsed;
+  if (positionals.length > 2) throw new UsageError(`attach expects [<dst-vm>] <name>, received ${positionals.length} arguments`);
+  const name = parseVolumeName(positionals[positionals.length - 1]!, 'attach <name> (a known volume; a source is <src-vm>:<device>)');
+  for (const option of ['key-file', 'type', 'data-offset']) {
+    if (parsed.options[option] !== undefined) throw new UsageError(`--${option} is stored with volume ${name}: forget and remember it to change it`);
+  }
+  const rawDestination = positionals.length === 2 ? positionals[0]! : undefined;
+  return {
+    command: 'attach-known',
+    name,
+    destination: rawDestination === undefined ? undefined : rawDestination === '@dispvm' ? '@dispvm' : parseVmName(rawDestination, '<dst-vm>'),
+    readOnly: parsed.options.ro === true,
+  };
+}
+
+function parseRemember(parsed: ParsedArgv): RememberCommand {
+  const [rawName, ...rest] = parsed.positionals;
+  if (rawName === undefined) throw new UsageError('remember expects <name> [<dst-vm>] <src-vm>:<device>');
+  const name = parseVolumeName(rawName, 'remember <name>');
+  return { command: 'remember', name, attach: parseAttach({ ...parsed, positionals: rest }, 'remember <name>'), autoAttach: parsed.options['auto-attach'] === true };
+}
+
+function exactlyName(positionals: readonly string[], command: string): string {
+  if (positionals.length !== 1) throw new UsageError(`${command} expects exactly one <name>, received ${positionals.length} arguments`);
+  return parseVolumeName(positionals[0]!, `${command} <name>`);
 }
 
 /** The canonical name of a command or alias; anything else is a UsageError. */
@@ -193,8 +253,17 @@ export function parseSplitCommand(rawArguments: readonly string[]): SplitCommand
   const parsed = parseArgv(rest, SPECS[command]);
   const yes = parsed.options.yes === true;
   switch (command) {
-    case 'attach':
-      return parseAttach(parsed);
+    case 'attach': {
+      const last = parsed.positionals[parsed.positionals.length - 1];
+      return last !== undefined && !last.includes(':') ? parseAttachKnown(parsed) : parseAttach(parsed);
+    }
+    case 'remember':
+      return parseRemember(parsed);
+    case 'forget':
+      return { command, name: exactlyName(parsed.positionals, command) };
+    case 'list':
+      if (parsed.positionals.length > 0) throw new UsageError('list takes no arguments');
+      return { command, json: parsed.options.json === true };
     case 'detach':
       return { command, source: exactlySource(parsed.positionals, command) };
     case 'overwrite-everything-with-random':

@@ -16,6 +16,7 @@ const COMMANDS: Readonly<Record<CommandName, string>> = {
   attach: `usage: qvm-block-split attach|at|a [--ro] [--key-file=[<vm>:]<path>] [--type=luks1|luks2] [--data-offset=SECTORS] [<dst-vm>] <src-vm>:<device>
 
 Unlocks the LUKS volume on <src-vm>:<device> and attaches the decrypted disk to <dst-vm> as a new block device.
+'attach <name>' attaches a known volume (see remember) with its stored settings; only --ro and <dst-vm> may be given.
 The disk goes to an offline device DisposableVM that never parses it; only its header goes to a header DisposableVM,
 which asks for the passphrase; dom0 never holds the volume key. <dst-vm> defaults to a new offline DisposableVM.
 
@@ -83,6 +84,34 @@ slot with cryptsetup, for example); what you leave there is checked and, when it
 options:
 ${YES}
 ${TYPE_SHELL}
+${HELP}`,
+  remember: `usage: qvm-block-split remember <name> [--ro] [--auto-attach] [--key-file=[<vm>:]<path>] [--type=luks1|luks2] [--data-offset=SECTORS] [<dst-vm>] <src-vm>:<device>
+
+Attaches <src-vm>:<device> like attach, then remembers it as <name>: its source, LUKS type and UUID, destination, options, and
+a pin the device VM computed from the volume key (it reveals nothing about the key). 'attach <name>' then attaches it with
+those settings, and maps it only when the key gives the same pin: a substituted or re-formatted volume is refused. Any attach
+of a volume whose UUID is known checks its pin too. Stored in /etc/split-dm-crypt/volumes.d/<name>.conf.
+
+options:
+  --ro                       remember it read-only
+  --auto-attach              mark it for 'qvm-block-split watch' (attach when the drive appears)
+${KEY_FILE}
+${TYPE}
+  --data-offset=SECTORS      as for attach; remembered
+${HELP}`,
+  forget: `usage: qvm-block-split forget <name>
+
+Forgets the known volume <name> (removes its file). An attachment of it stays attached.
+
+options:
+${HELP}`,
+  list: `usage: qvm-block-split list [--json]
+
+Lists the known volumes, each with its source, destination and where it is now: attached (to which qube), present in its
+source qube, or absent. A volume file that does not parse is listed as broken, with the file and field.
+
+options:
+  --json                     one JSON array on stdout, for scripts
 ${HELP}`,
   inspect: `usage: qvm-block-split inspect [--json] <src-vm>:<device>
 

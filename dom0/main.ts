@@ -8,6 +8,7 @@ import { cleanupCommand } from './commands/cleanup.ts';
 import { detachCommand } from './commands/detach.ts';
 import { headerShellCommand, overwriteEverythingCommand, overwriteHeaderFormatCommand, overwriteHeaderRandomCommand } from './commands/overwrite.ts';
 import { inspectCommand } from './commands/inspect.ts';
+import { attachKnownCommand, forgetCommand, listCommand, rememberCommand } from './commands/known.ts';
 import { statusCommand } from './commands/status.ts';
 import { helpText } from './help.ts';
 import { loadConfig } from './config.ts';
@@ -24,6 +25,18 @@ async function run(command: SplitCommand, stack: CleanupStack): Promise<number> 
       return 0;
     case 'attach':
       await attachCommand(command, stack);
+      return 0;
+    case 'attach-known':
+      await attachKnownCommand(command, stack);
+      return 0;
+    case 'remember':
+      await rememberCommand(command, stack);
+      return 0;
+    case 'forget':
+      await forgetCommand(command.name);
+      return 0;
+    case 'list':
+      await listCommand(command.json);
       return 0;
     case 'detach':
       await detachCommand(command.source, stack);

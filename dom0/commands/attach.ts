@@ -3,14 +3,18 @@
 import type { AttachCommand } from '../cli.ts';
 import { CleanupStack } from '../cleanup-stack.ts';
 import { resolveDispVmSettings } from '../config.ts';
-import { attachSource, newMappingName, openMapping, prepareDeviceVm, withDeviceHeaderSource } from '../device-steps.ts';
+import { attachSource, newMappingName, openMapping, PinMismatchError, prepareDeviceVm, withDeviceHeaderSource } from '../device-steps.ts';
 import { destroyDispVM, startDispVMs } from '../dispvms.ts';
 import { unlockInHeaderVm } from '../header-steps.ts';
 import { checkDestination, checkKeyFile } from '../destination-checks.ts';
 import { approveLayout, mappingLayout } from '../layout-checks.ts';
 import { acquireSourceLock } from '../lock.ts';
 import { FRONTEND_DEVICE, sourceLabel } from '../names.ts';
-import { info } from '../output.ts';
+import { info, warning } from '../output.ts';
+import { listKnownVolumes, type KnownVolume } from '../known-volumes.ts';
+import { OperationError } from '../../shared/errors.ts';
+import type { HeaderParsed, LuksType } from '../../shared/protocol/messages.ts';
+import type { HeaderFacts } from '../header-steps.ts';
 import { attachBlock, detachBlock, isRunning, listBlocks, startVM } from '../qubes.ts';
 import { recordCommand } from '../state.ts';
 import { assertSourceAvailable } from '../source-checks.ts';
@@ -26,10 +30,41 @@ async function frontendDevice(deviceVm: string, port: string): Promise<string | 
   return named !== undefined && FRONTEND_DEVICE.test(named) ? named : undefined;
 }
 
-export async function attachCommand(command: AttachCommand, stack: CleanupStack): Promise<void> {
+/** What an attach found and made, for `remember`. */
+export interface AttachOutcome {
+  readonly description: string;
+  readonly luksType: LuksType;
+  readonly uuid: string;
+  readonly pin: string;
+  readonly dataOffset: number;
+}
+
+/**
+ * The pin the device VM must find, or undefined: the named volume's, or (attaching by port) that of the known volume with the
+ * header's UUID and type. Known volumes that share a UUID but not a pin are refused: one of them is not what it claims.
+ */
+function expectedPin(known: readonly KnownVolume[], parsed: HeaderParsed): { volume: KnownVolume; pin: string } | undefined {
+  const matching = known.filter((volume) => volume.uuid === parsed.uuid && volume.luksType === parsed.luksType);
+  const [first] = matching;
+  if (first === undefined) return undefined;
+  const differing = matching.find((volume) => volume.pin !== first.pin);
+  if (differing) throw new OperationError(`known volumes ${first.name} and ${differing.name} have the same UUID ${parsed.uuid} but different pins: forget the one that is wrong`);
+  return { volume: first, pin: first.pin };
+}
+
+/** The known volumes an attach checks against: the named one, or every one that parses (a broken file is said, not skipped silently). */
+async function volumesToCheck(command: AttachCommand): Promise<KnownVolume[]> {
+  if (command.known) return [command.known];
+  const entries = await listKnownVolumes();
+  for (const entry of entries) if (entry.kind === 'broken') warning(`known volume ${entry.name} is not checked: ${entry.problem}`);
+  return entries.flatMap((entry) => (entry.kind === 'volume' ? [entry.volume] : []));
+}
+
+export async function attachCommand(command: AttachCommand, stack: CleanupStack): Promise<AttachOutcome> {
   const label = sourceLabel(command.source);
   await acquireSourceLock(command.source, stack);
-  await assertSourceAvailable(command.source);
+  const description = await assertSourceAvailable(command.source);
+  const known = await volumesToCheck(command);
   const settings = await resolveDispVmSettings();
   // Everything that needs no secret and no VM is checked before the first VM starts.
   const destinationFacts = await checkDestination(command.destination, command.source, settings.template);
@@ -45,7 +80,7 @@ export async function attachCommand(command: AttachCommand, stack: CleanupStack)
   const readOnly = await attachSource(vms.device, command.source, command.readOnly, stack);
   const { facts, unlocked } = await withDeviceHeaderSource(vms.device, (source) =>
     unlockInHeaderVm(vms.header, command.luksType, source, devicePublicKey, { target: label, keyFile: command.keyFile }, (reported) =>
-      approveLayout(reported, command, `header VM ${vms.header}`),
+      approveKnownHeader(reported, command).then(() => approveLayout(reported, command, `header VM ${vms.header}`)),
     ),
   );
   const layout = mappingLayout(facts.parsed);
@@ -55,7 +90,13 @@ export async function attachCommand(command: AttachCommand, stack: CleanupStack)
   await recorder.forget(vms.header);
 
   const mappingName = newMappingName();
-  const opened = await openMapping(vms.device, mappingName, unlocked, layout, readOnly, stack);
+  const pinned = expectedPin(known, facts.parsed);
+  const opened = await openMapping(vms.device, mappingName, unlocked, layout, readOnly, stack, pinned?.pin).catch((error: unknown) => {
+    if (error instanceof PinMismatchError && pinned) {
+      throw new OperationError(`${label} is not volume ${pinned.volume.name}: its key or layout differs (re-formatted? then 'qvm-block-split forget ${pinned.volume.name}')`);
+    }
+    throw error;
+  });
   await recorder.update({ mapping: { name: opened.name, device: opened.device }, readOnly: opened.readOnly });
 
   const destination = 'destination' in vms ? (vms as { destination: string }).destination : command.destination!;
@@ -70,4 +111,18 @@ export async function attachCommand(command: AttachCommand, stack: CleanupStack)
   const networked = destinationFacts?.netvm ? `; ${destination} is networked (netvm ${destinationFacts.netvm})` : '';
   info(`attached ${label} to ${destination}${opened.readOnly ? ' read-only' : ''} (device VM ${vms.device}, mapping ${opened.device})${networked}`);
   if (frontend) info(`in ${destination} it is /dev/${frontend}: e.g. 'sudo mount /dev/${frontend} /mnt' there (the filesystem's own tools, not ours)`);
+  if (pinned) info(`it is known volume ${pinned.volume.name}: its pin matched`);
+  return { description, luksType: facts.parsed.luksType, uuid: facts.parsed.uuid, pin: opened.pin, dataOffset: facts.parsed.dataOffset };
+}
+
+/** A named volume must show its own UUID and type before any passphrase is asked: another drive in the port stops here. */
+async function approveKnownHeader(facts: HeaderFacts, command: AttachCommand): Promise<void> {
+  const { known } = command;
+  if (!known) return;
+  const { parsed } = facts;
+  if (parsed.uuid !== known.uuid || parsed.luksType !== known.luksType) {
+    throw new OperationError(
+      `${sourceLabel(command.source)} is not volume ${known.name}: its header is ${parsed.luksType} ${parsed.uuid}, not ${known.luksType} ${known.uuid} (another drive in that port?)`,
+    );
+  }
 }

@@ -64,6 +64,7 @@ export function environment(dir: string): string {
     `export QUBES_SIM_DIR=${shellQuote(dir)}`,
     `export SPLIT_DM_CRYPT_CONF=${shellQuote(join(dir, 'dom0', 'split-dm-crypt.conf'))}`,
     `export SPLIT_DM_CRYPT_RUNDIR=${shellQuote(join(dir, 'dom0', 'run'))}`,
+    `export SPLIT_DM_CRYPT_VOLUMES=${shellQuote(join(dir, 'dom0', 'volumes.d'))}`,
   ].join('; ').concat('\n');
 }
 

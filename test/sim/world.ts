@@ -34,7 +34,7 @@ function optionValue(args: readonly string[], name: string): string | undefined 
 
 function writeTools(dir: string, repo: string): void {
   const bundle = join(repo, 'dist', 'qubes-sim.mjs');
-  for (const sub of ['bin', 'vm-bin', 'dom0/run']) mkdirSync(join(dir, sub), { recursive: true });
+  for (const sub of ['bin', 'vm-bin', 'dom0/run', 'dom0/volumes.d']) mkdirSync(join(dir, sub), { recursive: true });
   for (const tool of DOM0_TOOLS) writeScript(join(dir, 'bin', tool), `QUBES_SIM_DIR=${shellQuote(dir)} exec node ${shellQuote(bundle)} tool ${tool} "$@"`);
   for (const tool of VM_TOOLS) writeScript(join(dir, 'vm-bin', tool), `QUBES_SIM_DIR=${shellQuote(dir)} exec node ${shellQuote(bundle)} vmtool ${tool} "$@"`);
   writeScript(join(dir, 'bin', 'qvm-block-split'), `exec node ${shellQuote(join(repo, 'dist', 'qvm-block-split.mjs'))} "$@"`);

@@ -43,7 +43,7 @@ clean:
 # a name or time stamp).
 VERSION := $(shell node -p "require('./package.json').version" 2>/dev/null)
 TARBALL := split-dm-crypt-$(VERSION).tar.gz
-TARBALL_FILES := Makefile dist vm/services vm/udev dom0/split-dm-crypt.conf.example dom0/split-dm-crypt.tmpfiles rpc-policy README.md
+TARBALL_FILES := Makefile packaging/wrapper.sh dist vm/services vm/udev dom0/split-dm-crypt.conf.example dom0/split-dm-crypt.tmpfiles rpc-policy README.md
 tarball: build
 	tar -cf - --owner=0 --group=0 --numeric-owner --sort=name --mtime=@0 --mode=u+rwX,go+rX,go-w --format=gnu --exclude=dist/qubes-sim.mjs $(wildcard dom0/*.1) $(TARBALL_FILES) | gzip -9 -n > $(TARBALL)
 	@echo "wrote $(TARBALL)"
@@ -74,8 +74,9 @@ POLICIES := $(notdir $(wildcard rpc-policy/*.policy))
 RPC_TO_LIB := $(shell realpath -m --relative-to=$(RPCDIR) $(LIBDIR))
 BIN_TO_LIB := $(shell realpath -m --relative-to=$(BINDIR) $(LIBDIR))
 
-# A 2-line shell script that runs a bundle with node: `printf "$(WRAPPER)" RELATIVE-DIR BUNDLE > FILE`.
-WRAPPER := \#!/bin/sh\nexec node "$$(dirname "$$0")/%s/%s" "$$@"\n
+# A small POSIX sh script that checks for Node.js >= 18.19 and runs a bundle with it (packaging/wrapper.sh):
+# `$(call WRAP,RELATIVE-DIR,BUNDLE,FILE)`.
+WRAP = sed -e "s|@LIB@|$(1)|" -e "s|@BUNDLE@|$(2)|" packaging/wrapper.sh > $(3) && chmod 755 $(3)
 NEED = for f in $(1); do test -f "$$f" || { echo "missing $$f: run 'make build' first" >&2; exit 1; }; done
 
 install-vm:
@@ -83,10 +84,9 @@ install-vm:
 	install -d $(DESTDIR)$(LIBDIR) $(DESTDIR)$(RPCDIR) $(DESTDIR)$(BINDIR) $(DESTDIR)$(UDEVDIR)
 	install -m 644 $(SERVICES:%=$(DIST)/vm/%.mjs) $(DIST)/split-dm-crypt-luks.mjs $(DESTDIR)$(LIBDIR)/
 	for s in $(SERVICES); do \
-	  printf '$(WRAPPER)' '$(RPC_TO_LIB)' "$$s.mjs" > $(DESTDIR)$(RPCDIR)/$$s && chmod 755 $(DESTDIR)$(RPCDIR)/$$s || exit 1; \
+	  $(call WRAP,$(RPC_TO_LIB),$$s.mjs,$(DESTDIR)$(RPCDIR)/$$s) || exit 1; \
 	done
-	printf '$(WRAPPER)' '$(BIN_TO_LIB)' split-dm-crypt-luks.mjs > $(DESTDIR)$(BINDIR)/split-dm-crypt-luks
-	chmod 755 $(DESTDIR)$(BINDIR)/split-dm-crypt-luks
+	$(call WRAP,$(BIN_TO_LIB),split-dm-crypt-luks.mjs,$(DESTDIR)$(BINDIR)/split-dm-crypt-luks)
 	$(if $(UDEV_RULES),install -m 644 $(addprefix vm/udev/,$(UDEV_RULES)) $(DESTDIR)$(UDEVDIR)/)
 
 uninstall-vm:
@@ -99,8 +99,7 @@ install-dom0:
 	@$(call NEED,$(DIST)/qvm-block-split.mjs)
 	install -d $(DESTDIR)$(LIBDIR) $(DESTDIR)$(BINDIR) $(DESTDIR)/etc $(DESTDIR)$(POLICYDIR) $(DESTDIR)$(TMPFILESDIR) $(DESTDIR)$(MANDIR)
 	install -m 644 $(DIST)/qvm-block-split.mjs $(DESTDIR)$(LIBDIR)/
-	printf '$(WRAPPER)' '$(BIN_TO_LIB)' qvm-block-split.mjs > $(DESTDIR)$(BINDIR)/qvm-block-split
-	chmod 755 $(DESTDIR)$(BINDIR)/qvm-block-split
+	$(call WRAP,$(BIN_TO_LIB),qvm-block-split.mjs,$(DESTDIR)$(BINDIR)/qvm-block-split)
 	install -m 644 dom0/split-dm-crypt.conf.example $(DESTDIR)/etc/split-dm-crypt.conf.example
 	install -m 644 $(addprefix rpc-policy/,$(POLICIES)) $(DESTDIR)$(POLICYDIR)/
 	install -m 644 dom0/split-dm-crypt.tmpfiles $(DESTDIR)$(TMPFILESDIR)/qubes-split-dm-crypt.conf

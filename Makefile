@@ -4,7 +4,7 @@
 SHELL := /bin/bash
 .DEFAULT_GOAL := build
 
-.PHONY: deps deps-npm deps-demo build typecheck test demo bench clean tarball install-vm uninstall-vm install-dom0 uninstall-dom0
+.PHONY: deps deps-npm deps-demo deps-packages build typecheck test demo bench clean tarball rpm deb install-vm uninstall-vm install-dom0 uninstall-dom0
 
 # Everything the tests need (QEMU and the guest kernels too); the build needs only the npm packages, the demo also cryptsetup.
 deps:
@@ -15,6 +15,9 @@ deps-npm:
 
 deps-demo:
 	@scripts/install-deps.sh demo
+
+deps-packages:
+	@scripts/install-deps.sh packages
 
 build: deps-npm
 	npm run --silent build
@@ -47,6 +50,17 @@ TARBALL_FILES := Makefile packaging/wrapper.sh dist vm/services vm/udev dom0/spl
 tarball: build
 	tar -cf - --owner=0 --group=0 --numeric-owner --sort=name --mtime=@0 --mode=u+rwX,go+rX,go-w --format=gnu --exclude=dist/qubes-sim.mjs $(wildcard dom0/*.1) $(TARBALL_FILES) | gzip -9 -n > $(TARBALL)
 	@echo "wrote $(TARBALL)"
+
+# Packages, built from dist/ like the tarball, holding exactly what `make install-dom0` / `make install-vm PREFIX=/usr` install
+# (packaging/build-packages.sh): `make rpm` gives split-dm-crypt-dom0 (dom0) and split-dm-crypt-vm (Fedora templates) as noarch
+# rpms, with Debian's rpmbuild; `make deb` gives split-dm-crypt-vm for Debian templates. Reproducible (SOURCE_DATE_EPOCH,
+# by default the last commit's time). PKGDIR says where they go.
+PKGDIR ?= .
+rpm: deps-packages build
+	packaging/build-packages.sh rpm $(PKGDIR)
+
+deb: build
+	packaging/build-packages.sh deb $(PKGDIR)
 
 # ---- installation -------------------------------------------------------------------------------------------------------
 # PREFIX=/usr in a template (/etc persists there); PREFIX=/usr/local in a DVM template or app qube, where only /usr/local

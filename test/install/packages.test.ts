@@ -1,11 +1,12 @@
 // `make rpm` and `make deb` package exactly what `make install-dom0` / `make install-vm PREFIX=/usr` install (same paths, modes
 // and bytes), each package installs into an empty root and uninstalls from it leaving none of its files, and two builds of
-// the same files give the same bytes. The package managers run as they would for a normal user too: rpm with its database
-// inside the root, dpkg with --force-not-root and an admin directory of its own; --nodeps/--force-depends because the empty
-// root has no nodejs, and rpm --noscripts because its %post (systemd-tmpfiles) cannot run in an empty root.
+// the same files give the same bytes. The package managers run as a normal user (as nobody, through setpriv, when the tests
+// run as root): rpm with its database inside the root, dpkg with --force-not-root and an admin directory of its own;
+// --nodeps/--force-depends because the empty root has no nodejs, rpm --noscripts because its %post (systemd-tmpfiles)
+// cannot run in an empty root.
 import { execFileSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
-import { lstatSync, mkdirSync, readdirSync, readFileSync, utimesSync, writeFileSync } from 'node:fs';
+import { chmodSync, chownSync, lstatSync, mkdirSync, readdirSync, readFileSync, utimesSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { useTmpDir } from '../helpers/tmp.ts';
@@ -18,6 +19,24 @@ const debName = `split-dm-crypt-vm_${version}-1_all.deb`;
 const RPM_DB = 'rpmdb';
 
 const run = (command: string, args: readonly string[]): string => execFileSync(command, args, { stdio: 'pipe', encoding: 'utf8' });
+/** nobody: who installs and uninstalls the packages when the tests run as root. */
+const NOBODY = 65534;
+const asRoot = process.getuid?.() === 0;
+/** Who owns what the package managers install: they ran without root. */
+const unprivilegedUid = asRoot ? NOBODY : process.getuid!();
+/** `command` as a normal user: this one, or nobody when this one is root. */
+function runUnprivileged(command: string, args: readonly string[]): string {
+  const [program, argv] = asRoot ? ['setpriv', [`--reuid=${NOBODY}`, `--regid=${NOBODY}`, '--clear-groups', command, ...args]] : [command, args];
+  return execFileSync(program, argv, { stdio: 'pipe', encoding: 'utf8', env: { ...process.env, HOME: tmp } });
+}
+/** A new directory the unprivileged user owns. */
+function ownedDir(path: string): string {
+  mkdirSync(path, { recursive: true });
+  if (asRoot) chownSync(path, NOBODY, NOBODY);
+  return path;
+}
+// The temporary directory is 0700: nobody must reach the packages and its roots in it.
+chmodSync(tmp, 0o755);
 /** `make -s`, without rebuilding the bundles (the global setup built them) nor installing the package builders (make test did). */
 const make = (...args: string[]): string => run('make', ['-s', '-o', 'build', '-o', 'deps-packages', ...args]);
 
@@ -58,21 +77,21 @@ make('install-dom0', `DESTDIR=${reference.dom0}`);
 make('install-vm', `DESTDIR=${reference.vm}`, 'PREFIX=/usr');
 
 function rpm(root: string, ...args: string[]): string {
-  return run('rpm', ['--root', root, '--dbpath', `/${RPM_DB}`, '--define', `_tmppath /${RPM_DB}/tmp`, ...args]);
+  return runUnprivileged('rpm', ['--root', root, '--dbpath', `/${RPM_DB}`, '--define', `_tmppath /${RPM_DB}/tmp`, ...args]);
 }
 
 function dpkg(root: string, admin: string, ...args: string[]): string {
-  return run('dpkg', ['--force-not-root', `--root=${root}`, `--admindir=${admin}`, '--log=/dev/null', ...args]);
+  return runUnprivileged('dpkg', ['--force-not-root', `--root=${root}`, `--admindir=${admin}`, '--log=/dev/null', ...args]);
 }
 
 describe('make rpm', () => {
   for (const side of ['dom0', 'vm'] as const) {
     it(`split-dm-crypt-${side} installs what make install-${side} installs into an empty root, and uninstalls all of it`, () => {
-      const root = join(tmp, `rpm-root-${side}`);
-      mkdirSync(root);
+      const root = ownedDir(join(tmp, `rpm-root-${side}`));
       rpm(root, '--nodeps', '--noscripts', '-i', join(built, rpmName(side)));
       expect(rpm(root, '-qa')).toBe(`split-dm-crypt-${side}-${version}-1.noarch\n`);
       expect(snapshot(root, RPM_DB)).toEqual(snapshot(reference[side]));
+      expect(lstatSync(join(root, 'usr/lib/split-dm-crypt')).uid).toBe(unprivilegedUid);
       rpm(root, '-e', `split-dm-crypt-${side}`);
       const left = snapshot(root, RPM_DB);
       // No file of ours remains; what remains are the directories above them, which the package does not own (they
@@ -102,13 +121,14 @@ describe('make rpm', () => {
 
 describe('make deb', () => {
   it('split-dm-crypt-vm installs what make install-vm installs into an empty root, and uninstalls all of it', () => {
-    const root = join(tmp, 'deb-root');
-    const admin = join(tmp, 'deb-admin');
-    mkdirSync(root);
-    for (const dir of ['info', 'updates', 'triggers']) mkdirSync(join(admin, dir), { recursive: true });
+    const root = ownedDir(join(tmp, 'deb-root'));
+    const admin = ownedDir(join(tmp, 'deb-admin'));
+    for (const dir of ['info', 'updates', 'triggers']) ownedDir(join(admin, dir));
     writeFileSync(join(admin, 'status'), '');
+    if (asRoot) chownSync(join(admin, 'status'), NOBODY, NOBODY);
     dpkg(root, admin, '--force-depends', '-i', join(built, debName));
     expect(snapshot(root)).toEqual(snapshot(reference.vm));
+    expect(lstatSync(join(root, 'usr/lib/split-dm-crypt')).uid).toBe(unprivilegedUid);
     dpkg(root, admin, '--purge', 'split-dm-crypt-vm');
     // dpkg owns the directories it unpacked and removes them once empty: nothing at all is left.
     expect([...snapshot(root).keys()]).toEqual([]);

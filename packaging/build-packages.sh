@@ -35,7 +35,8 @@ if [ "$kind" = rpm ]; then
   for side in dom0 vm; do
     stage "install-$side" "$side"
     file_list "$side" > "$work/$side.files"
-    # Reproducible: build time and file times from SOURCE_DATE_EPOCH, a fixed build host, xz payload (rpm reads it since 4.x; the 13 bundles share most of their code, which xz's window finds and gzip's does not).
+    # Reproducible: build time and file times from SOURCE_DATE_EPOCH, a fixed build host. xz payload (every rpm 4.x reads
+    # it): the 13 bundles share most of their code, which xz's window finds and gzip's does not (110 KiB instead of 960).
     rpmbuild -bb --quiet \
       --define "_topdir $work/rpmbuild" --define "_rpmdir $out" --define '_build_name_fmt %%{NAME}-%%{VERSION}-%%{RELEASE}.%%{ARCH}.rpm' \
       --define "pkg_version $version" --define "stage $work/$side" --define "filelist $work/$side.files" \

@@ -4,7 +4,7 @@
 SHELL := /bin/bash
 .DEFAULT_GOAL := build
 
-.PHONY: deps deps-npm deps-demo build typecheck test demo bench clean tarball install-vm uninstall-vm install-dom0 uninstall-dom0
+.PHONY: deps deps-npm deps-demo deps-packages build typecheck test demo bench clean tarball rpm deb install-vm uninstall-vm install-dom0 uninstall-dom0
 
 # Everything the tests need (QEMU and the guest kernels too); the build needs only the npm packages, the demo also cryptsetup.
 deps:
@@ -15,6 +15,9 @@ deps-npm:
 
 deps-demo:
 	@scripts/install-deps.sh demo
+
+deps-packages:
+	@scripts/install-deps.sh packages
 
 build: deps-npm
 	npm run --silent build
@@ -43,10 +46,21 @@ clean:
 # a name or time stamp).
 VERSION := $(shell node -p "require('./package.json').version" 2>/dev/null)
 TARBALL := split-dm-crypt-$(VERSION).tar.gz
-TARBALL_FILES := Makefile dist vm/services vm/udev dom0/split-dm-crypt.conf.example dom0/split-dm-crypt.tmpfiles rpc-policy README.md
+TARBALL_FILES := Makefile packaging/wrapper.sh dist vm/services vm/udev dom0/split-dm-crypt.conf.example dom0/split-dm-crypt.tmpfiles rpc-policy README.md
 tarball: build
 	tar -cf - --owner=0 --group=0 --numeric-owner --sort=name --mtime=@0 --mode=u+rwX,go+rX,go-w --format=gnu --exclude=dist/qubes-sim.mjs $(wildcard dom0/*.1) $(TARBALL_FILES) | gzip -9 -n > $(TARBALL)
 	@echo "wrote $(TARBALL)"
+
+# Packages, built from dist/ like the tarball, holding exactly what `make install-dom0` / `make install-vm PREFIX=/usr` install
+# (packaging/build-packages.sh): `make rpm` gives split-dm-crypt-dom0 (dom0) and split-dm-crypt-vm (Fedora templates) as noarch
+# rpms, with Debian's rpmbuild; `make deb` gives split-dm-crypt-vm for Debian templates. Reproducible (SOURCE_DATE_EPOCH,
+# by default the last commit's time). PKGDIR says where they go.
+PKGDIR ?= .
+rpm: deps-packages build
+	packaging/build-packages.sh rpm $(PKGDIR)
+
+deb: build
+	packaging/build-packages.sh deb $(PKGDIR)
 
 # ---- installation -------------------------------------------------------------------------------------------------------
 # PREFIX=/usr in a template (/etc persists there); PREFIX=/usr/local in a DVM template or app qube, where only /usr/local
@@ -74,8 +88,9 @@ POLICIES := $(notdir $(wildcard rpc-policy/*.policy))
 RPC_TO_LIB := $(shell realpath -m --relative-to=$(RPCDIR) $(LIBDIR))
 BIN_TO_LIB := $(shell realpath -m --relative-to=$(BINDIR) $(LIBDIR))
 
-# A 2-line shell script that runs a bundle with node: `printf "$(WRAPPER)" RELATIVE-DIR BUNDLE > FILE`.
-WRAPPER := \#!/bin/sh\nexec node "$$(dirname "$$0")/%s/%s" "$$@"\n
+# A small POSIX sh script that checks for Node.js >= 18.19 and runs a bundle with it (packaging/wrapper.sh):
+# `$(call WRAP,RELATIVE-DIR,BUNDLE,FILE)`.
+WRAP = sed -e "s|@LIB@|$(1)|" -e "s|@BUNDLE@|$(2)|" packaging/wrapper.sh > $(3) && chmod 755 $(3)
 NEED = for f in $(1); do test -f "$$f" || { echo "missing $$f: run 'make build' first" >&2; exit 1; }; done
 
 install-vm:
@@ -83,10 +98,9 @@ install-vm:
 	install -d $(DESTDIR)$(LIBDIR) $(DESTDIR)$(RPCDIR) $(DESTDIR)$(BINDIR) $(DESTDIR)$(UDEVDIR)
 	install -m 644 $(SERVICES:%=$(DIST)/vm/%.mjs) $(DIST)/split-dm-crypt-luks.mjs $(DESTDIR)$(LIBDIR)/
 	for s in $(SERVICES); do \
-	  printf '$(WRAPPER)' '$(RPC_TO_LIB)' "$$s.mjs" > $(DESTDIR)$(RPCDIR)/$$s && chmod 755 $(DESTDIR)$(RPCDIR)/$$s || exit 1; \
+	  $(call WRAP,$(RPC_TO_LIB),$$s.mjs,$(DESTDIR)$(RPCDIR)/$$s) || exit 1; \
 	done
-	printf '$(WRAPPER)' '$(BIN_TO_LIB)' split-dm-crypt-luks.mjs > $(DESTDIR)$(BINDIR)/split-dm-crypt-luks
-	chmod 755 $(DESTDIR)$(BINDIR)/split-dm-crypt-luks
+	$(call WRAP,$(BIN_TO_LIB),split-dm-crypt-luks.mjs,$(DESTDIR)$(BINDIR)/split-dm-crypt-luks)
 	$(if $(UDEV_RULES),install -m 644 $(addprefix vm/udev/,$(UDEV_RULES)) $(DESTDIR)$(UDEVDIR)/)
 
 uninstall-vm:
@@ -99,8 +113,7 @@ install-dom0:
 	@$(call NEED,$(DIST)/qvm-block-split.mjs)
 	install -d $(DESTDIR)$(LIBDIR) $(DESTDIR)$(BINDIR) $(DESTDIR)/etc $(DESTDIR)$(POLICYDIR) $(DESTDIR)$(TMPFILESDIR) $(DESTDIR)$(MANDIR)
 	install -m 644 $(DIST)/qvm-block-split.mjs $(DESTDIR)$(LIBDIR)/
-	printf '$(WRAPPER)' '$(BIN_TO_LIB)' qvm-block-split.mjs > $(DESTDIR)$(BINDIR)/qvm-block-split
-	chmod 755 $(DESTDIR)$(BINDIR)/qvm-block-split
+	$(call WRAP,$(BIN_TO_LIB),qvm-block-split.mjs,$(DESTDIR)$(BINDIR)/qvm-block-split)
 	install -m 644 dom0/split-dm-crypt.conf.example $(DESTDIR)/etc/split-dm-crypt.conf.example
 	install -m 644 $(addprefix rpc-policy/,$(POLICIES)) $(DESTDIR)$(POLICYDIR)/
 	install -m 644 dom0/split-dm-crypt.tmpfiles $(DESTDIR)$(TMPFILESDIR)/qubes-split-dm-crypt.conf

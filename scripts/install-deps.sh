@@ -2,11 +2,13 @@
 # Installs what is needed on a fresh Debian machine, and only what is missing (safe to re-run):
 #   install-deps.sh npm    the npm packages, exactly as the lock file lists them (`npm ci` never rewrites the lock): for a build
 #   install-deps.sh demo   that, and cryptsetup (the demo formats its volumes with it): for `make demo`, in a minute or two
-#   install-deps.sh        everything the tests need: also QEMU, the guest kernels and their build (the kernel tier)
+#   install-deps.sh packages  the npm packages and the package builders: Debian's `rpm` (rpmbuild) for `make rpm`; dpkg-deb
+#                          (`make deb`) comes with every Debian
+#   install-deps.sh        everything the tests need: all of the above, QEMU, the guest kernels and their build (the kernel tier)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 scope=${1:-all}
-case "$scope" in npm|demo|all) ;; *) echo "usage: install-deps.sh [npm|demo|all]" >&2; exit 64 ;; esac
+case "$scope" in npm|demo|packages|all) ;; *) echo "usage: install-deps.sh [npm|demo|packages|all]" >&2; exit 64 ;; esac
 
 stamp=node_modules/.install-stamp
 if [ ! -f "$stamp" ] || [ package-lock.json -nt "$stamp" ]; then
@@ -17,7 +19,11 @@ fi
 [ "$scope" = npm ] && exit 0
 
 need=()
-command -v cryptsetup >/dev/null 2>&1 || need+=(cryptsetup-bin)
+# `make rpm` and the package tests (test/install) build rpms with Debian's rpmbuild.
+if [ "$scope" = packages ] || [ "$scope" = all ]; then
+  command -v rpmbuild >/dev/null 2>&1 || need+=(rpm)
+fi
+[ "$scope" = packages ] || command -v cryptsetup >/dev/null 2>&1 || need+=(cryptsetup-bin)
 if [ ${#need[@]} -gt 0 ]; then
   echo "install-deps: installing Debian packages: ${need[*]}"
   sudo_cmd=()
@@ -26,7 +32,7 @@ if [ ${#need[@]} -gt 0 ]; then
   "${sudo_cmd[@]}" apt-get update -qq
   "${sudo_cmd[@]}" apt-get install -y -qq --no-install-recommends "${need[@]}" >/dev/null
 fi
-[ "$scope" = demo ] && exit 0
+[ "$scope" = demo ] || [ "$scope" = packages ] && exit 0
 
 # The kernel tier (test/kernel, docs/KERNEL-TIER.md): QEMU under TCG boots Debian's stock kernel with a busybox initramfs and
 # runs the host's node, dmsetup and udev inside it. A machine that cannot get these fails here, loudly: the tier never skips.

@@ -91,6 +91,8 @@ function decodeSegment(key: string, raw: Luks2JsonCryptSegment): Luks2Segment {
   if (sectorSize === undefined) throw new UnsupportedError(`unsupported luks2 sector size ${raw.sector_size} in ${field} (dm-crypt: 512, 1024, 2048 or 4096)`);
   const size = raw.size === 'dynamic' ? 'dynamic' : safeInteger(raw.size, `${field}.size`);
   if (!CIPHER_SPEC.test(raw.encryption)) throw new UnsupportedError(`unsupported luks2 segment encryption in ${field}: not a cipher specification dm-crypt names`);
+  // The null cipher leaves the data in the clear (and opens with any passphrase its maker chose): never a volume, whoever made it.
+  if (/^(?:cipher_)?null(?:$|-)/i.test(raw.encryption)) throw new UnsupportedError(`refused luks2 segment encryption '${raw.encryption}' in ${field}: the null cipher stores data unencrypted`);
   const ivTweak = safeInteger(raw.iv_tweak, `${field}.iv_tweak`);
   return { id: Number(key), type: 'crypt', offset, size, ivTweak, encryption: raw.encryption, sectorSize, ...(raw.flags ? { flags: raw.flags } : {}) };
 }

@@ -204,6 +204,17 @@ describe('metadata refusals', () => {
     expect(() => parseLuks2Header(withJson(ours, mutate))).toThrow(errorClass);
   });
 
+  // CVE-2025-59054 / CVE-2025-58356 class: a key slot (or segment) with the null cipher opens with any passphrase the attacker
+  // chose to a key the attacker knows. Refused by name while parsing, so before any key derivation could run.
+  it.each([
+    ['key-slot area', (j: Parameters<Row[1]>[0]) => (j.keyslots['0'].area.encryption = 'cipher_null-ecb'), /unsupported key-slot cipher 'cipher_null-ecb'/],
+    ['key-slot area (bare)', (j: Parameters<Row[1]>[0]) => (j.keyslots['0'].area.encryption = 'cipher_null'), /unsupported key-slot cipher 'cipher_null'/],
+    ['data segment', (j: Parameters<Row[1]>[0]) => (j.segments['0'].encryption = 'cipher_null-ecb'), /cipher_null-ecb/],
+  ])('a null cipher in the %s is refused by name', (_where, mutate, message) => {
+    expect(() => parseLuks2Header(withJson(ours, mutate))).toThrow(UnsupportedError);
+    expect(() => parseLuks2Header(withJson(ours, mutate))).toThrow(message);
+  });
+
   it.each([
     ['no terminating NUL', Buffer.alloc(12288, 0x20).fill(0x7b, 0, 1)],
     ['not valid UTF-8', Buffer.from([0x7b, 0xff, 0xfe, 0x7d])],

@@ -7,6 +7,7 @@ import { expectedSlotMs } from '../shared/protocol/keyslot-cost.ts';
 import type { FormatSettings } from './cli.ts';
 import { misbehaving, serveHeaderInSteps, type HeaderSource } from './header-transfer.ts';
 import { SecretDialogue, type SecretSource } from './secrets.ts';
+import { statusLine } from './status-line.ts';
 import { runInteractiveService } from './qubes.ts';
 import { callService } from './service-call.ts';
 
@@ -61,6 +62,7 @@ export function unlockInHeaderVm(
       announced.add(slot.id);
       // dom0's own estimate from the reported cost, not the VM's figure.
       pendingMs += expectedSlotMs(slot);
+      statusLine().show(`deriving the key in ${vm}: key slot ${slot.id} (${slot.kdf})`, pendingMs);
       channel.extendNextReply(Math.min(2 * pendingMs + UNLOCK_SLOT_SLACK_MS, UNLOCK_SLOT_CAP_MS));
     }
   });

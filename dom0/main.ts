@@ -11,6 +11,7 @@ import { inspectCommand } from './commands/inspect.ts';
 import { attachKnownCommand, forgetCommand, listCommand, rememberCommand } from './commands/known.ts';
 import { statusCommand } from './commands/status.ts';
 import { helpText } from './help.ts';
+import { statusLine } from './status-line.ts';
 import { loadConfig } from './config.ts';
 import { setTimeLimits } from './time-limits.ts';
 import { error as printError, hint } from './output.ts';
@@ -71,7 +72,14 @@ async function main(): Promise<void> {
     const command = parseSplitCommand(process.argv.slice(2));
     // Every command that talks to Qubes runs under the configured time limits (a broken file fails before any VM exists).
     if (command.command !== 'help' && command.command !== 'version') setTimeLimits((await loadConfig()).timeLimits);
-    process.exitCode = await stack.run(() => run(command, stack));
+    process.exitCode = await stack.run(async () => {
+      try {
+        return await run(command, stack);
+      } finally {
+        // Before clean-up steps and the final message: the last step's line must not linger over them.
+        statusLine().done();
+      }
+    });
   } catch (error) {
     const message = error instanceof SplitError ? error.message : `unexpected failure: ${(error as Error)?.message ?? String(error)}`;
     printError(message);

@@ -1,16 +1,16 @@
 // The one voice of qvm-block-split: every message goes to stderr as `qvm-block-split: <level>: <text>`, lowercase, no trailing
 // period. stdout is left to results (`status`), so scripts can parse it. Colours only on a terminal and only without NO_COLOR.
 
+import { useColour } from './output-style.ts';
+import { hideStatusLine } from './status-line.ts';
+
 export const PROGRAM = 'qvm-block-split';
 
 export type Level = 'error' | 'warning' | 'hint' | 'notice' | 'info';
 
 const COLOURS: Readonly<Record<Level, string>> = { error: '31', warning: '33', hint: '36', notice: '1', info: '' };
 
-/** Whether `stream` gets colours: a terminal, and NO_COLOR absent (any value, even empty, turns colours off). */
-export function useColour(stream: { isTTY?: boolean }, env: NodeJS.ProcessEnv = process.env): boolean {
-  return stream.isTTY === true && env.NO_COLOR === undefined && env.TERM !== 'dumb';
-}
+export { useColour } from './output-style.ts';
 
 // Why: messages quote VM names, tool stderr and device descriptions that a VM controls; an escape sequence in them
 // must not reach the terminal. Tabs and newlines stay (multi-line confirmations).
@@ -27,6 +27,7 @@ export function formatMessage(level: Level, message: string, colour = false): st
 }
 
 function write(level: Level, message: string): void {
+  hideStatusLine();
   process.stderr.write(`${formatMessage(level, message, useColour(process.stderr))}\n`);
 }
 

@@ -3,6 +3,7 @@
 import type { Readable } from 'node:stream';
 import { OperationError, UsageError } from '../shared/errors.ts';
 import { interruptionSignal } from './interruption.ts';
+import { withStatusLineHidden } from './status-line.ts';
 import { LineReader } from '../shared/line-reader.ts';
 import { readRawLine, type TerminalIo } from '../shared/raw-line.ts';
 
@@ -24,7 +25,11 @@ function lineReader(input: Readable): LineReader {
 }
 
 /** Reads a passphrase: hidden on a terminal, else the next line of stdin. The caller zeroes the Buffer after use. */
-export async function readPassphrase(prompt: string, io: PromptIo = defaultIo()): Promise<Buffer> {
+export function readPassphrase(prompt: string, io: PromptIo = defaultIo()): Promise<Buffer> {
+  return withStatusLineHidden(() => readPassphraseNow(prompt, io));
+}
+
+async function readPassphraseNow(prompt: string, io: PromptIo): Promise<Buffer> {
   if (io.input.isTTY) {
     try {
       return await readRawLine(io, { maxBytes: MAX_PASSPHRASE_BYTES, echo: false, prompt, signal: interruptionSignal() });
@@ -40,7 +45,11 @@ export async function readPassphrase(prompt: string, io: PromptIo = defaultIo())
 }
 
 /** Asks `question` on the terminal and returns if the answer is yes; anything else is a refusal (OperationError). */
-export async function confirm(question: string, io: PromptIo = defaultIo()): Promise<void> {
+export function confirm(question: string, io: PromptIo = defaultIo()): Promise<void> {
+  return withStatusLineHidden(() => confirmNow(question, io));
+}
+
+async function confirmNow(question: string, io: PromptIo): Promise<void> {
   // Why: a destructive command must not be confirmed by whatever happens to be piped in.
   if (!io.input.isTTY) throw new UsageError('this command destroys data and needs confirmation: use --yes to confirm without a terminal');
   const answer = (await readRawLine(io, { maxBytes: MAX_ANSWER_BYTES, echo: true, prompt: `${question} [y/N] `, signal: interruptionSignal() })).toString('utf8').trim().toLowerCase();

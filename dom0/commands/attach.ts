@@ -17,6 +17,7 @@ import type { HeaderParsed, LuksType } from '../../shared/protocol/messages.ts';
 import type { HeaderFacts } from '../header-steps.ts';
 import { attachBlock, detachBlock, isRunning, listBlocks, startVM } from '../qubes.ts';
 import { recordCommand } from '../state.ts';
+import { statusLine } from '../status-line.ts';
 import { assertSourceAvailable } from '../source-checks.ts';
 
 /**
@@ -72,12 +73,16 @@ export async function attachCommand(command: AttachCommand, stack: CleanupStack)
   // The record exists from here on, so `cleanup` can finish the job if this process dies without unwinding.
   const recorder = await recordCommand({ source: command.source, phase: 'attaching', readOnly: command.readOnly }, stack);
 
+  const line = statusLine();
+  line.show('starting the DisposableVMs');
   const roles = command.destination === undefined ? (['device', 'header', 'destination'] as const) : (['device', 'header'] as const);
   const vms = await startDispVMs(roles, settings.template, settings.label, stack, (vm) => recorder.add(vm));
   await recorder.update({ deviceVm: vms.device });
 
+  line.show(`preparing ${vms.device} and attaching ${label} to it`);
   const devicePublicKey = await prepareDeviceVm(vms.device, settings.template);
   const readOnly = await attachSource(vms.device, command.source, command.readOnly, stack);
+  line.show(`reading the header in ${vms.header}`);
   const { facts, unlocked } = await withDeviceHeaderSource(vms.device, (source) =>
     unlockInHeaderVm(vms.header, command.luksType, source, devicePublicKey, { target: label, keyFile: command.keyFile }, (reported) =>
       approveKnownHeader(reported, command).then(() => approveLayout(reported, command, `header VM ${vms.header}`)),
@@ -89,6 +94,7 @@ export async function attachCommand(command: AttachCommand, stack: CleanupStack)
   // ...and out of the record, so that `status` and `cleanup` no longer name a VM that is gone.
   await recorder.forget(vms.header);
 
+  line.show(`opening the mapping in ${vms.device}`);
   const mappingName = newMappingName();
   const pinned = expectedPin(known, facts.parsed);
   const opened = await openMapping(vms.device, mappingName, unlocked, layout, readOnly, stack, pinned?.pin).catch((error: unknown) => {
@@ -100,6 +106,7 @@ export async function attachCommand(command: AttachCommand, stack: CleanupStack)
   await recorder.update({ mapping: { name: opened.name, device: opened.device }, readOnly: opened.readOnly });
 
   const destination = 'destination' in vms ? (vms as { destination: string }).destination : command.destination!;
+  line.show(`attaching the decrypted disk to ${destination}`);
   if (!(await isRunning(destination))) await startVM(destination);
   await attachBlock(destination, vms.device, opened.device, { readOnly: opened.readOnly });
   stack.defer(`detach ${vms.device}:${opened.device} from ${destination}`, () => detachBlock(destination, vms.device, opened.device));
@@ -108,6 +115,7 @@ export async function attachCommand(command: AttachCommand, stack: CleanupStack)
 
   // Everything now belongs to the attachment: detach undoes it.
   stack.releaseAll();
+  line.done();
   const networked = destinationFacts?.netvm ? `; ${destination} is networked (netvm ${destinationFacts.netvm})` : '';
   info(`attached ${label} to ${destination}${opened.readOnly ? ' read-only' : ''} (device VM ${vms.device}, mapping ${opened.device})${networked}`);
   if (frontend) info(`in ${destination} it is /dev/${frontend}: e.g. 'sudo mount /dev/${frontend} /mnt' there (the filesystem's own tools, not ours)`);

@@ -20,7 +20,7 @@ export const USAGE = `usage: qvm-block-split attach|at|a [--ro] [<opt>...] [<dst
                        modify-header-with-shell [--yes] [--type=luks1|luks2]    <src-vm>:<device>
                        inspect [--json]                            <src-vm>:<device>
                        status [<src-vm>:<device>]
-                       cleanup [--yes]
+                       cleanup
 
 <dst-vm> defaults to a new offline DisposableVM (@dispvm).
 <opt>: --key-file=[<vm>:]<path>   a key file instead of a passphrase (no <vm>: or a path starting with / or . = a dom0 path;
@@ -107,7 +107,7 @@ export type SplitCommand =
   | { readonly command: 'overwrite-header-with-shell' | 'modify-header-with-shell'; readonly source: SourceSpec; readonly yes: boolean; readonly luksType: LuksType }
   | InspectCommand
   | { readonly command: 'status'; readonly source: SourceSpec | undefined }
-  | { readonly command: 'cleanup'; readonly yes: boolean }
+  | { readonly command: 'cleanup' }
   | { readonly command: 'help'; readonly topic?: CommandName }
   | { readonly command: 'version' };
 
@@ -129,7 +129,7 @@ const SPECS: Readonly<Record<CommandName, OptionSpec>> = {
   'modify-header-with-shell': { yes: 'boolean', type: 'string' },
   inspect: { json: 'boolean' },
   status: {},
-  cleanup: { yes: 'boolean' },
+  cleanup: {},
 };
 
 function normalizeLuksType(parsed: ParsedArgv): LuksType {
@@ -284,6 +284,6 @@ export function parseSplitCommand(rawArguments: readonly string[]): SplitCommand
       return { command, source: parsed.positionals[0] === undefined ? undefined : parseSourceSpec(parsed.positionals[0]) };
     case 'cleanup':
       if (parsed.positionals.length > 0) throw new UsageError('cleanup takes no arguments');
-      return { command, yes };
+      return { command };
   }
 }

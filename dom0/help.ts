@@ -130,13 +130,12 @@ exits with the number of attachments that have a problem.
 
 options:
 ${HELP}`,
-  cleanup: `usage: qvm-block-split cleanup [--yes]
+  cleanup: `usage: qvm-block-split cleanup
 
 Finishes what interrupted commands left: half-made attachments are torn down and DisposableVMs of ours that no attachment
 uses are removed. Destination DisposableVMs are left alone (they may hold your work).
 
 options:
-  --yes                      accepted for scripts
 ${HELP}`,
 };
 

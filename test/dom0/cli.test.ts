@@ -133,7 +133,7 @@ describe('help for each command', () => {
 
   it.each(commands)('has a usage and options text for %s', (name) => {
     const text = helpText(name);
-    expect(text).toMatch(new RegExp(`^usage: qvm-block-split ${name}[ |]`));
+    expect(text).toMatch(new RegExp(`^usage: qvm-block-split ${name}[ |\n]`));
     expect(text).toMatch(/^options:$/m);
     expect(text).toMatch(/--help/);
     expect(text).not.toMatch(/\x1b/);

@@ -8,7 +8,7 @@ import { sourceLabel } from '../names.ts';
 import { info, warning } from '../output.ts';
 import { listVMs, vmUuid } from '../qubes.ts';
 import { listAttachmentStates, readAttachmentState, removeAttachmentState, vmsNamedBy, vmsSharedWith, type AttachmentPhase, type AttachmentState } from '../state.ts';
-import { destroyAndReport, tearDown } from './detach.ts';
+import { destroyAndReport, tearDown } from '../attachment.ts';
 
 const RUNNING: Readonly<Record<AttachmentPhase, string>> = {
   attaching: 'an attach',

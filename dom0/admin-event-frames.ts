@@ -41,12 +41,12 @@ export type DecodedMessage =
   /** Well framed, bad content: this event is skipped, the stream goes on. */
   | { readonly kind: 'dropped'; readonly reason: string }
   /** qubesd refused or failed the call (it closes the connection after this). */
-  | { readonly kind: 'exception'; readonly type: string; readonly message: string };
+  | { readonly kind: 'exception'; readonly type: string; readonly message: string }
+  /** The framing is lost: nothing after this can be trusted, the connection must be restarted. Always the last message. */
+  | { readonly kind: 'broken'; readonly reason: string };
 
-/** The stream's framing is lost: nothing after this can be trusted, the connection must be restarted. */
-export class EventStreamBroken extends Error {
-  override readonly name = 'EventStreamBroken';
-}
+/** Thrown inside the decoder only, turned into its final `broken` message. */
+class Broken extends Error {}
 
 const EVENT_NAME = /^[\x21-\x7e]+$/;
 const KWARG_KEY = /^[A-Za-z_][A-Za-z0-9_]*$/;
@@ -97,18 +97,31 @@ function parseEventFields(fields: readonly Buffer[]): DecodedMessage {
 /**
  * Splits qubesd's byte stream into messages, one push at a time (chunks may cut anywhere). The stream is NUL-separated
  * fields without lengths, so a framing error (an unknown header, a message over MAX_EVENT_BYTES) cannot be skipped
- * reliably: `push` throws EventStreamBroken and the decoder must be thrown away with its connection.
+ * reliably: `push` then ends its messages with one `broken`, and every later push returns `broken` again: the decoder
+ * must be thrown away with its connection. The messages completed before the break are still returned.
  */
 export class AdminEventDecoder {
   private fields: Buffer[] = [];
   private partial: Buffer[] = [];
   private messageBytes = 0;
-  private broken = false;
+  private broken: string | undefined;
 
   /** The messages completed by `chunk`, in stream order. */
   push(chunk: Buffer): DecodedMessage[] {
-    if (this.broken) throw new EventStreamBroken('the stream is already broken');
     const out: DecodedMessage[] = [];
+    if (this.broken === undefined) {
+      try {
+        this.split(chunk, out);
+      } catch (error) {
+        if (!(error instanceof Broken)) throw error;
+        this.broken = error.message;
+      }
+    }
+    if (this.broken !== undefined) out.push({ kind: 'broken', reason: this.broken });
+    return out;
+  }
+
+  private split(chunk: Buffer, out: DecodedMessage[]): void {
     let start = 0;
     while (start < chunk.length) {
       const nul = chunk.indexOf(0, start);
@@ -122,12 +135,11 @@ export class AdminEventDecoder {
       const message = this.complete();
       if (message) out.push(message);
     }
-    return out;
   }
 
   /** Whether the stream ended between messages (an EOF anywhere else cut a message). */
   atBoundary(): boolean {
-    return this.fields.length === 0 && this.partial.every((part) => part.length === 0);
+    return this.broken === undefined && this.fields.length === 0 && this.partial.every((part) => part.length === 0);
   }
 
   private count(bytes: number): void {
@@ -136,8 +148,7 @@ export class AdminEventDecoder {
   }
 
   private fail(reason: string): never {
-    this.broken = true;
-    throw new EventStreamBroken(reason);
+    throw new Broken(reason);
   }
 
   /** The message the fields so far complete, if they do; resets for the next one. */

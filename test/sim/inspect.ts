@@ -64,6 +64,8 @@ export function environment(dir: string): string {
     `export QUBES_SIM_DIR=${shellQuote(dir)}`,
     `export SPLIT_DM_CRYPT_CONF=${shellQuote(join(dir, 'dom0', 'split-dm-crypt.conf'))}`,
     `export SPLIT_DM_CRYPT_RUNDIR=${shellQuote(join(dir, 'dom0', 'run'))}`,
+    // Where `qubes-sim qubesd DIR` listens (dom0/admin-events.ts reads it).
+    `export SPLIT_DM_CRYPT_QUBESD_SOCKET=${shellQuote(join(dir, 'qubesd.sock'))}`,
   ].join('; ').concat('\n');
 }
 

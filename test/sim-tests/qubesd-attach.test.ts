@@ -35,6 +35,13 @@ describe('qubesd events during attach and detach', () => {
 
       expect(seen[0]?.event).toBe('connection-established');
       expect(seen.filter((e) => e.subject === 'sys-usb' && e.event === 'device-added:block')).toHaveLength(1);
+      // The device VM exports its mapping (R4.3: added, then removed at detach), as real qubes do through qubesdb.
+      const deviceVm = seen.find((e) => e.event === 'domain-add' && e.kwargs.vm?.startsWith('dm-device-disp'))?.kwargs.vm;
+      const mappingEvents = seen.filter((e) => e.subject === deviceVm && /^device-(added|removed):block$/.test(e.event));
+      expect(mappingEvents.map((e) => `${e.event} ${(e.kwargs.device ?? e.kwargs.port ?? '').split(':').slice(0, 2).join(':')}`)).toEqual([
+        `device-added:block ${deviceVm}:dm-0`,
+        `device-removed:block ${deviceVm}:dm-0`,
+      ]);
       expect(seen.some((e) => e.subject === 'work' && e.event === 'domain-start')).toBe(true);
       const created = seen.filter((e) => e.event === 'domain-add').map((e) => e.kwargs.vm!);
       expect(created.some((name) => name.startsWith('dm-device-disp'))).toBe(true);

@@ -6,7 +6,8 @@
 //   (qubes/app.py VMCollection.__setitem__ / __delitem__).
 // - qvm-start: `domain-pre-start` (start_guid), `domain-spawn` (start_guid), `domain-start` (start_guid) on the qube; a
 //   stop: `domain-stopped`, then `domain-shutdown` (qubes/vm/qubesvm.py start, _ensure_shutdown_handled).
-// - block devices appearing or going in a running backend, and a backend starting with devices: R4.2 fires only
+// - block devices appearing or going in a running backend (drives, and dm mappings made by the fake dmsetup, which the qube
+//   exports), and a backend starting with devices: R4.2 fires only
 //   `device-list-change:block` (release4.2 qubes/ext/block.py on_qdb_change); R4.3 fires it, then `device-removed:block`
 //   port=VM:PORT for each gone, then `device-added:block` device=VM:PORT:DEVICE_ID for each new (main qubes/ext/utils.py
 //   device_list_change); an R4.3 backend stopping fires `device-removed:block` for each of its devices (main
@@ -14,7 +15,7 @@
 import { createHash } from 'node:crypto';
 import { appendFileSync, existsSync, mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { readState, SimToolError, type SimBlock, type SimState } from './state.ts';
+import { readMappings, readState, SimToolError, type SimBlock, type SimState } from './state.ts';
 
 export const qubesdDir = (dir: string): string => join(dir, 'qubesd');
 export const eventsLogPath = (dir: string): string => join(qubesdDir(dir), 'events.log');
@@ -77,9 +78,13 @@ export function recordStart(dir: string, state: SimState, vm: string): void {
   ]);
 }
 
-/** A qube went down (before its state changes): R4.3 reports its devices gone, then the stop events. */
+/**
+ * A qube went down (before its state changes): R4.3 reports its devices gone (its drives and its exported dm mappings; a
+ * QEMU guest's mappings are left out, as asking the guest while it powers off is not worth it), then the stop events.
+ */
 export function recordStop(dir: string, state: SimState, vm: string, removed: boolean): void {
-  const ports = state.settings.release === '4.3' ? Object.keys(state.blocks[vm] ?? {}) : [];
+  const mappings = state.vms[vm]?.qemu ? [] : readMappings(dir, vm).map((m) => `dm-${m.minor}`);
+  const ports = state.settings.release === '4.3' ? [...Object.keys(state.blocks[vm] ?? {}), ...mappings] : [];
   append(dir, [
     { s: vm, e: 'domain-stopped', k: {} },
     ...ports.map((port): LoggedEvent => ({ s: vm, e: 'device-removed:block', k: { port: `${vm}:${port}` } })),

@@ -5,6 +5,7 @@ import { basename, join } from 'node:path';
 import { dmDescriptor, resolveChain } from './block-chain.ts';
 import { maskKey, parseCryptTable } from './crypt-table.ts';
 import { lastValue, parseToolArgs } from './tool-args.ts';
+import { recordBlockChange } from './qubesd-events.ts';
 import { readMappings, readState, SimToolError, vmRoot, withState, writeMappings, type SimMapping } from './state.ts';
 
 /** device-mapper's major number for its devices. */
@@ -34,7 +35,7 @@ function exportNodes(dir: string, vm: string, mapping: SimMapping, lengthSectors
 function create(dir: string, vm: string, name: string, readOnly: boolean, tableText: string): void {
   if (!DM_NAME.test(name)) throw new SimToolError(`Invalid device name: ${name}\nCommand failed.`, 1);
   const table = parseCryptTable(tableText);
-  withState(dir, () => {
+  withState(dir, (state) => {
     const mappings = readMappings(dir, vm);
     if (mappings.some((m) => m.name === name)) throw ioctlError('create', name, 'Device or resource busy');
     if (!table) throw ioctlError('reload', name, 'Invalid argument');
@@ -53,6 +54,8 @@ function create(dir: string, vm: string, name: string, readOnly: boolean, tableT
     const mapping = { name, minor, table: tableText.replace(/\n$/, ''), readOnly };
     writeMappings(dir, vm, [...mappings, mapping]);
     exportNodes(dir, vm, mapping, table.lengthSectors, table.device);
+    // The qube exports the new dm-N to dom0 (attachments.ts exposedBlocks), and qubesd reports it.
+    recordBlockChange(dir, state, vm, { [`dm-${minor}`]: { readOnly, description: name, dmMinor: minor } }, []);
   });
 }
 
@@ -66,6 +69,7 @@ function remove(dir: string, vm: string, name: string): void {
     const held = mappings.some((m) => parseCryptTable(m.table)?.device === `/dev/${kernelName}` || parseCryptTable(m.table)?.device === `/dev/mapper/${name}`);
     if (held || state.attachments.some((a) => a.backend === vm && a.port === kernelName)) throw ioctlError('remove', name, 'Device or resource busy');
     writeMappings(dir, vm, mappings.filter((m) => m !== mapping));
+    recordBlockChange(dir, state, vm, {}, [kernelName]);
     const root = vmRoot(dir, vm);
     rmSync(join(root, 'sys/block', kernelName), { recursive: true, force: true });
     rmSync(join(root, 'dev', kernelName), { force: true });

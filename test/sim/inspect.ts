@@ -65,6 +65,8 @@ export function environment(dir: string): string {
     `export SPLIT_DM_CRYPT_CONF=${shellQuote(join(dir, 'dom0', 'split-dm-crypt.conf'))}`,
     `export SPLIT_DM_CRYPT_RUNDIR=${shellQuote(join(dir, 'dom0', 'run'))}`,
     `export SPLIT_DM_CRYPT_VOLUMES=${shellQuote(join(dir, 'dom0', 'volumes.d'))}`,
+    // Where `qubes-sim qubesd DIR` listens (dom0/admin-events.ts reads it).
+    `export SPLIT_DM_CRYPT_QUBESD_SOCKET=${shellQuote(join(dir, 'qubesd.sock'))}`,
   ].join('; ').concat('\n');
 }
 

@@ -9,9 +9,12 @@ import { guestAgent } from './qemu/guest-agent.ts';
 import { superviseGuest } from './qemu/guest-vm.ts';
 import { hotplug } from './qemu/hotplug.ts';
 import { qvmRun } from './qrexec.ts';
+import { serveQubesd } from './qubesd.ts';
+import { emitCommand } from './qubesd-events.ts';
 import { qvmBlock } from './qvm-block.ts';
 import { qvmCreate, qvmKill, qvmRemove, qvmStart } from './qvm-lifecycle.ts';
 import { qubesPrefs, qvmCheck, qvmLs, qvmPrefs } from './qvm-queries.ts';
+import { removeBlock } from './remove-block.ts';
 import { endOnSignals } from './signals.ts';
 import { readState, SimToolError } from './state.ts';
 import { vmTool } from './vm-tools.ts';
@@ -20,7 +23,7 @@ import { addBlock, addVm, init, setSetting } from './world.ts';
 /** The bundle is dist/qubes-sim.mjs: the repository is one level up. */
 const REPO = resolve(dirname(fileURLToPath(import.meta.url)), '..');
 
-const USAGE = `usage: qubes-sim init|add-vm|add-block|env|read-block|write-block|ls|attachments|transcript|violations|set|exec|fault|hostile DIR ...`;
+const USAGE = `usage: qubes-sim init|add-vm|add-block|remove-block|qubesd|qubesd-emit|env|read-block|write-block|ls|attachments|transcript|violations|set|exec|fault|hostile DIR ...`;
 
 type Output = string | Buffer | number | void;
 
@@ -47,6 +50,10 @@ function worldCommand(command: string, dir: string, rest: readonly string[]): Ou
     case 'init': return init(dir, REPO, rest);
     case 'add-vm': return addVm(dir, rest);
     case 'add-block': return addBlock(dir, rest);
+    case 'remove-block': return removeBlock(dir, rest);
+    // The Admin API event stream (qubesd.ts, qubesd-events.ts).
+    case 'qubesd': return serveQubesd(dir, rest);
+    case 'qubesd-emit': return emitCommand(dir, rest);
     case 'env': return environment(dir);
     case 'read-block': return readBlock(dir, rest);
     case 'write-block': return writeBlock(dir, rest);

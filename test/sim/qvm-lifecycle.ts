@@ -6,6 +6,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { detachAll } from './attachments.ts';
 import { bootKernel } from './kernel-model.ts';
 import { bootGuest, powerOffGuest } from './qemu/guest-vm.ts';
+import { recordEvent, recordStart, recordStop } from './qubesd-events.ts';
 import { lastValue, parseToolArgs, usageError } from './tool-args.ts';
 import { readState, SimToolError, vmDir, vmRoot, withState, writeMappings, type SimState, type SimVm, type VmClass } from './state.ts';
 
@@ -82,6 +83,7 @@ export function qvmCreate(dir: string, rawArgs: readonly string[]): void {
     state.vms[name] = vm;
     rmSync(vmDir(dir, name), { recursive: true, force: true });
     makeVmTree(dir, vm);
+    recordEvent(dir, null, 'domain-add', { vm: name });
   });
 }
 
@@ -111,6 +113,7 @@ export async function qvmStart(dir: string, rawArgs: readonly string[]): Promise
         if (now.running) return;
         now.running = true;
         bootKernel(dir, now.name, current.settings);
+        recordStart(dir, current, now.name);
       });
     }),
   );
@@ -119,6 +122,7 @@ export async function qvmStart(dir: string, rawArgs: readonly string[]): Promise
 
 /** Stops `vm` at once: its devices vanish, its mappings with its kernel; an auto_cleanup DisposableVM is removed. */
 export function stopVm(dir: string, state: SimState, vm: SimVm): void {
+  recordStop(dir, state, vm.name, vm.class === 'DispVM' && vm.auto_cleanup);
   if (vm.qemu) {
     // What it exports goes first, while its kernel still runs; then the power goes off, and its own disks with it.
     detachAll(dir, state, vm.name, 'exported');
@@ -167,6 +171,7 @@ export function qvmRemove(dir: string, rawArgs: readonly string[]): number {
       if (vm.qemu) powerOffGuest(dir, name);
       delete state.vms[name];
       if (existsSync(vmDir(dir, name))) rmSync(vmDir(dir, name), { recursive: true, force: true });
+      recordEvent(dir, null, 'domain-delete', { vm: name });
     }
   });
   return 0;

@@ -6,6 +6,7 @@ import { join, resolve } from 'node:path';
 import { bootKernel } from './kernel-model.ts';
 import { ensureGuestImage, GUEST_KERNEL_CHOICES, guestKernelFor, type GuestKernelChoice } from './qemu/guest-image.ts';
 import { makeVmTree } from './qvm-lifecycle.ts';
+import { recordBlockChange } from './qubesd-events.ts';
 import { VM_TOOLS } from './vm-tools.ts';
 import { SimToolError, statePath, transcriptPath, vmRoot, withState, writeState, type SimSettings, type SimState, type SimVm, type VmClass } from './state.ts';
 
@@ -114,7 +115,9 @@ export function addBlock(dir: string, [vm, port, file, ...args]: readonly string
   withState(dir, (state) => {
     if (!state.vms[vm]) throw new SimToolError(`qubes-sim: no such VM ${vm}`);
     if (state.blocks[vm]?.[port]) throw new SimToolError(`qubes-sim: ${vm}:${port} already exists`);
-    state.blocks[vm] = { ...(state.blocks[vm] ?? {}), [port]: { file: path, readOnly: args.includes('--ro'), description: optionValue(args, '--description') ?? `Sim_Disk_${port} ()` } };
+    const block = { file: path, readOnly: args.includes('--ro'), description: optionValue(args, '--description') ?? `Sim_Disk_${port} ()` };
+    state.blocks[vm] = { ...(state.blocks[vm] ?? {}), [port]: block };
+    recordBlockChange(dir, state, vm, { [port]: block }, []);
   });
 }
 

@@ -46,7 +46,7 @@ clean:
 # a name or time stamp).
 VERSION := $(shell node -p "require('./package.json').version" 2>/dev/null)
 TARBALL := split-dm-crypt-$(VERSION).tar.gz
-TARBALL_FILES := Makefile packaging/wrapper.sh dist vm/services vm/udev dom0/split-dm-crypt.conf.example dom0/split-dm-crypt.tmpfiles rpc-policy README.md
+TARBALL_FILES := Makefile packaging/wrapper.sh dist vm/services vm/udev dom0/split-dm-crypt.conf.example dom0/split-dm-crypt.tmpfiles dom0/qvm-block-split-watch.service rpc-policy README.md
 tarball: build
 	tar -cf - --owner=0 --group=0 --numeric-owner --sort=name --mtime=@0 --mode=u+rwX,go+rX,go-w --format=gnu --exclude=dist/qubes-sim.mjs $(wildcard dom0/*.1) $(TARBALL_FILES) | gzip -9 -n > $(TARBALL)
 	@echo "wrote $(TARBALL)"
@@ -78,6 +78,8 @@ UDEVDIR := $(PREFIX)/lib/udev/rules.d
 POLICYDIR := /etc/qubes/policy.d
 TMPFILESDIR := /usr/lib/tmpfiles.d
 MANDIR := $(PREFIX)/share/man/man1
+# systemd looks for user units in /usr/lib/systemd/user (and /usr/local/lib/systemd/user): `qvm-block-split watch`.
+USERUNITDIR := $(PREFIX)/lib/systemd/user
 
 # One qrexec service per vm/services/<Service>.ts, bundled by scripts/build.mjs to dist/vm/<Service>.mjs.
 SERVICES := $(patsubst vm/services/%.ts,%,$(wildcard vm/services/*.ts))
@@ -118,9 +120,13 @@ install-dom0:
 	install -m 644 $(addprefix rpc-policy/,$(POLICIES)) $(DESTDIR)$(POLICYDIR)/
 	install -m 644 dom0/split-dm-crypt.tmpfiles $(DESTDIR)$(TMPFILESDIR)/qubes-split-dm-crypt.conf
 	install -m 644 dom0/qvm-block-split.1 $(DESTDIR)$(MANDIR)/qvm-block-split.1
+	install -d $(DESTDIR)$(USERUNITDIR)
+	sed 's|@BINDIR@|$(BINDIR)|' dom0/qvm-block-split-watch.service > $(DESTDIR)$(USERUNITDIR)/qvm-block-split-watch.service
+	chmod 644 $(DESTDIR)$(USERUNITDIR)/qvm-block-split-watch.service
 
 uninstall-dom0:
 	rm -f $(DESTDIR)$(LIBDIR)/qvm-block-split.mjs $(DESTDIR)$(BINDIR)/qvm-block-split
 	rm -f $(DESTDIR)/etc/split-dm-crypt.conf.example $(addprefix $(DESTDIR)$(POLICYDIR)/,$(POLICIES))
 	rm -f $(DESTDIR)$(TMPFILESDIR)/qubes-split-dm-crypt.conf $(DESTDIR)$(MANDIR)/qvm-block-split.1
+	rm -f $(DESTDIR)$(USERUNITDIR)/qvm-block-split-watch.service
 	-rmdir $(DESTDIR)$(LIBDIR) 2>/dev/null

@@ -12,6 +12,7 @@ export const USAGE = `usage: qvm-block-split attach|at|a [--ro] [<opt>...] [<dst
                        remember <name> [--ro] [--auto-attach] [<opt>...] [<dst-vm>] <src-vm>:<device>
                        forget <name>
                        list [--json]
+                       watch                                       (attach known volumes as their drives come)
                        detach|dt|d                                 <src-vm>:<device>
                        overwrite-everything-with-random [--yes]    <src-vm>:<device>
                        overwrite-header-with-random [--yes] [<opt>...]  <src-vm>:<device>
@@ -49,6 +50,8 @@ export interface AttachCommand {
   readonly acceptedDataOffset: number | undefined;
   /** Attaching a known volume by name: its UUID and pin must match. */
   readonly known?: KnownVolume;
+  /** No terminal (`watch`): the passphrase comes from this askpass program, and nothing is ever confirmed. */
+  readonly askpass?: string;
 }
 
 /** `attach NAME`: a known volume, with the stored settings; the destination and --ro may be given anew. */
@@ -93,6 +96,7 @@ export type SplitCommand =
   | RememberCommand
   | { readonly command: 'forget'; readonly name: string }
   | { readonly command: 'list'; readonly json: boolean }
+  | { readonly command: 'watch' }
   | { readonly command: 'detach'; readonly source: SourceSpec }
   | { readonly command: 'overwrite-everything-with-random'; readonly source: SourceSpec; readonly yes: boolean }
   | { readonly command: 'overwrite-header-with-random'; readonly source: SourceSpec; readonly yes: boolean; readonly luksType: LuksType }
@@ -121,6 +125,7 @@ const SPECS: Readonly<Record<CommandName, OptionSpec>> = {
   remember: { ro: 'boolean', 'auto-attach': 'boolean', 'key-file': 'string', type: 'string', 'data-offset': 'string' },
   forget: {},
   list: { json: 'boolean' },
+  watch: {},
   detach: {},
   'overwrite-everything-with-random': { yes: 'boolean' },
   'overwrite-header-with-random': { yes: 'boolean', type: 'string' },
@@ -261,6 +266,9 @@ export function parseSplitCommand(rawArguments: readonly string[]): SplitCommand
       return parseRemember(parsed);
     case 'forget':
       return { command, name: exactlyName(parsed.positionals, command) };
+    case 'watch':
+      if (parsed.positionals.length > 0) throw new UsageError('watch takes no arguments');
+      return { command };
     case 'list':
       if (parsed.positionals.length > 0) throw new UsageError('list takes no arguments');
       return { command, json: parsed.options.json === true };

@@ -18,6 +18,7 @@ export interface RawConfig {
   readonly START_TIMEOUT_S?: string;
   readonly REPLY_TIMEOUT_S?: string;
   readonly TOOL_TIMEOUT_S?: string;
+  readonly ASKPASS?: string;
 }
 
 /** The configuration with defaults filled in. */
@@ -30,9 +31,11 @@ export interface SplitConfig {
   readonly replyTimeoutMs: number;
   /** What main() hands to setTimeLimits: only the limits the file sets (others keep their per-call defaults). */
   readonly timeLimits: TimeLimits;
+  /** A dom0 program that asks for a passphrase (a GUI dialog): `watch` uses it, since it has no terminal. */
+  readonly askpass: string | undefined;
 }
 
-const KNOWN_KEYS = ['TEMPLATE_FOR_DISPVMS', 'DISPVM_LABEL', 'START_TIMEOUT_S', 'REPLY_TIMEOUT_S', 'TOOL_TIMEOUT_S'] as const;
+const KNOWN_KEYS = ['TEMPLATE_FOR_DISPVMS', 'DISPVM_LABEL', 'START_TIMEOUT_S', 'REPLY_TIMEOUT_S', 'TOOL_TIMEOUT_S', 'ASKPASS'] as const;
 type Key = (typeof KNOWN_KEYS)[number];
 
 export const DEFAULTS = {
@@ -88,11 +91,15 @@ export function normalizeConfig(raw: RawConfig, path: string): SplitConfig {
   const startTimeoutMs = seconds(raw.START_TIMEOUT_S, 'START_TIMEOUT_S', path, DEFAULTS.startTimeoutMs);
   const replyTimeoutMs = seconds(raw.REPLY_TIMEOUT_S, 'REPLY_TIMEOUT_S', path, DEFAULTS.replyTimeoutMs);
   const toolMs = raw.TOOL_TIMEOUT_S === undefined ? undefined : seconds(raw.TOOL_TIMEOUT_S, 'TOOL_TIMEOUT_S', path, 0);
+  const askpass = raw.ASKPASS === undefined || raw.ASKPASS === '' ? undefined : raw.ASKPASS;
+  // Run directly (no shell), so an absolute path of plain characters: nothing found through PATH, nothing to split.
+  if (askpass !== undefined && !/^\/[A-Za-z0-9_.+/-]{1,255}$/.test(askpass)) throw new UsageError(`${path}: ASKPASS expects the absolute path of a program, received ${quoteRaw(askpass)}`);
   return {
     templateForDispVms: template === undefined || template === '' ? undefined : parseVmName(template, `${path}: TEMPLATE_FOR_DISPVMS`),
     dispVmLabel: label,
     startTimeoutMs,
     replyTimeoutMs,
+    askpass,
     timeLimits: {
       startMs: startTimeoutMs,
       ...(raw.REPLY_TIMEOUT_S === undefined ? {} : { replyMs: replyTimeoutMs }),

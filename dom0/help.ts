@@ -113,6 +113,17 @@ source qube, or absent. A volume file that does not parse is listed as broken, w
 options:
   --json                     one JSON array on stdout, for scripts
 ${HELP}`,
+  watch: `usage: qvm-block-split watch
+
+Follows Qubes' device and qube events and attaches each known volume marked --auto-attach when its drive appears in its
+source qube (and its named destination runs), and tears the attachment down when the drive goes or the destination stops.
+It never prompts: a volume needs a key file, or ASKPASS set in the config (a program that asks on the desktop). Meant to run
+as the systemd user unit qvm-block-split-watch.service ('systemctl --user enable --now qvm-block-split-watch'); each outcome
+goes to the journal and, where notify-send exists, to a notification. A failed attach is not retried until the drive is
+plugged again.
+
+options:
+${HELP}`,
   inspect: `usage: qvm-block-split inspect [--json] <src-vm>:<device>
 
 Shows what the LUKS header on <src-vm>:<device> says, without any secret: type, UUID, cipher, sector size, where the data

@@ -1,5 +1,5 @@
 // qvm-block-split: the dom0 orchestrator. The only place that catches errors and turns them into an exit status.
-import { exitCodeOf, SplitError, UsageError } from '../shared/errors.ts';
+import { exitCodeOf, InterruptedError, SplitError, UsageError } from '../shared/errors.ts';
 import { VERSION } from '../shared/version.ts';
 import { parseSplitCommand, type SplitCommand } from './cli.ts';
 import { CleanupStack } from './cleanup-stack.ts';
@@ -9,12 +9,13 @@ import { detachCommand } from './commands/detach.ts';
 import { headerShellCommand, overwriteEverythingCommand, overwriteHeaderFormatCommand, overwriteHeaderRandomCommand } from './commands/overwrite.ts';
 import { inspectCommand } from './commands/inspect.ts';
 import { attachKnownCommand, forgetCommand, listCommand, rememberCommand } from './commands/known.ts';
+import { watchCommand } from './commands/watch.ts';
 import { statusCommand } from './commands/status.ts';
 import { helpText } from './help.ts';
 import { statusLine } from './status-line.ts';
 import { loadConfig } from './config.ts';
 import { setTimeLimits } from './time-limits.ts';
-import { error as printError, hint } from './output.ts';
+import { error as printError, hint, info } from './output.ts';
 
 async function run(command: SplitCommand, stack: CleanupStack): Promise<number> {
   switch (command.command) {
@@ -63,24 +64,35 @@ async function run(command: SplitCommand, stack: CleanupStack): Promise<number> 
     case 'cleanup':
       await cleanupCommand();
       return 0;
+    case 'watch':
+      await watchCommand();
+      return 0;
   }
 }
 
 async function main(): Promise<void> {
   const stack = new CleanupStack();
+  let command: SplitCommand | undefined;
   try {
-    const command = parseSplitCommand(process.argv.slice(2));
+    const parsed = parseSplitCommand(process.argv.slice(2));
+    command = parsed;
     // Every command that talks to Qubes runs under the configured time limits (a broken file fails before any VM exists).
-    if (command.command !== 'help' && command.command !== 'version') setTimeLimits((await loadConfig()).timeLimits);
+    if (parsed.command !== 'help' && parsed.command !== 'version') setTimeLimits((await loadConfig()).timeLimits);
     process.exitCode = await stack.run(async () => {
       try {
-        return await run(command, stack);
+        return await run(parsed, stack);
       } finally {
         // Before clean-up steps and the final message: the last step's line must not linger over them.
         statusLine().done();
       }
     });
   } catch (error) {
+    // A watch is meant to run until stopped (systemd's SIGTERM, Ctrl-C): stopping it is its normal end.
+    if (command?.command === 'watch' && error instanceof InterruptedError) {
+      info('watch: stopped');
+      process.exitCode = 0;
+      return;
+    }
     const message = error instanceof SplitError ? error.message : `unexpected failure: ${(error as Error)?.message ?? String(error)}`;
     printError(message);
     if (error instanceof UsageError) hint("run 'qvm-block-split --help'");

@@ -1,5 +1,5 @@
 // Runs one dom0 tool (a `qvm-*` command) with a time limit and turns every way it can fail into ToolError, TimeoutError or
-// InterruptedError. Tools are found on PATH, so the simulator can put fakes first. Only qubes.ts uses this module.
+// InterruptedError. Tools are found on PATH, so the simulator can put fakes first. qubes.ts uses it for Qubes' tools, askpass.ts for the askpass program.
 import { execa } from 'execa';
 import { InterruptedError, OperationError, TimeoutError, ToolError } from '../shared/errors.ts';
 import { interruptionSignal, throwIfInterrupted } from './interruption.ts';

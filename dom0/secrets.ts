@@ -9,12 +9,15 @@ import { readCapped } from './bounded-file.ts';
 import type { KeyFileSpec } from './names.ts';
 import { notice } from './output.ts';
 import { readPassphrase } from './prompt.ts';
+import { askpassPassphrase } from './askpass.ts';
 import { runCommand } from './qubes.ts';
 
 export interface SecretSource {
   /** What the prompt names: "sys-usb:sda". */
   readonly target: string;
   readonly keyFile: KeyFileSpec | undefined;
+  /** Where an unlock passphrase comes from without a terminal (`watch`): the askpass program's path. */
+  readonly askpass?: string;
 }
 
 function promptFor(kind: SecretKind, target: string): string {
@@ -79,6 +82,10 @@ export class SecretDialogue {
     return this.plan === 'unlock' ? { kind: 'passphrase', times: PASSPHRASE_ATTEMPTS } : { kind: 'new-passphrase', times: 1 };
   }
 
+  private passphrase(prompt: string): Promise<Buffer> {
+    return this.source.askpass ? askpassPassphrase(this.source.askpass, prompt) : readPassphrase(prompt);
+  }
+
   /** Answers one request read from `channel` (the caller has received it), or throws naming the header VM as misbehaving. */
   async answer(channel: Channel, request: SecretRequest): Promise<void> {
     const { kind, times } = this.allowed();
@@ -87,7 +94,7 @@ export class SecretDialogue {
     this.answered++;
     // Said on dom0's count, not the VM's: at most PASSPHRASE_ATTEMPTS - 1 times per call, whatever the VM claims.
     if (kind === 'passphrase' && this.answered > 1) notice('no key slot matches that passphrase, try again');
-    const secret = kind === 'key-file' ? await readKeyFile(this.source.keyFile!) : kind === 'passphrase' ? await readPassphrase(promptFor(kind, this.source.target)) : await readNewPassphrase(this.source.target);
+    const secret = kind === 'key-file' ? await readKeyFile(this.source.keyFile!) : kind === 'passphrase' ? await this.passphrase(promptFor(kind, this.source.target)) : await readNewPassphrase(this.source.target);
     try {
       channel.send({ type: 'secret', sealed: sealTo(request.publicKey, secret) });
     } finally {

@@ -84,7 +84,7 @@ export async function attachCommand(command: AttachCommand, stack: CleanupStack)
   const readOnly = await attachSource(vms.device, command.source, command.readOnly, stack);
   line.show(`reading the header in ${vms.header}`);
   const { facts, unlocked } = await withDeviceHeaderSource(vms.device, (source) =>
-    unlockInHeaderVm(vms.header, command.luksType, source, devicePublicKey, { target: label, keyFile: command.keyFile }, (reported) =>
+    unlockInHeaderVm(vms.header, command.luksType, source, devicePublicKey, { target: label, keyFile: command.keyFile, ...(command.askpass ? { askpass: command.askpass } : {}) }, (reported) =>
       approveKnownHeader(reported, command).then(() => approveLayout(reported, command, `header VM ${vms.header}`)),
     ),
   );

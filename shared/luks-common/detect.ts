@@ -2,10 +2,10 @@
 // device VM may call this on raw device bytes without parsing a header.
 import { ParseError, UnsupportedError } from '../errors.ts';
 import { bytesEqual } from '../bytes.ts';
+import type { LuksType } from '../protocol/contract.ts';
 import { LUKS1_HEADER_AREA_BYTES, LUKS1_MAGIC } from '../luks1/constants.ts';
 import { LUKS2_HEADER_SIZES, LUKS2_MAGIC_SECONDARY, LUKS2_MAX_HEADER_AREA_BYTES } from '../luks2/constants.ts';
 
-export type LuksType = 'luks1' | 'luks2';
 
 export interface LuksProbe {
   readonly type: LuksType;

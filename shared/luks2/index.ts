@@ -19,7 +19,7 @@
 import { LUKS2_MAX_HEADER_AREA_BYTES } from './constants.ts';
 import type { Luks2Header } from './header.ts';
 
-export { detectLuksType, probeLuks, LUKS_PROBE_BYTES, type LuksProbe, type LuksType } from '../luks-common/detect.ts';
+export { detectLuksType, probeLuks, LUKS_PROBE_BYTES, type LuksProbe } from '../luks-common/detect.ts';
 export * from './constants.ts';
 export { parseLuks2Header, serializeLuks2Headers, type Luks2Header } from './header.ts';
 export { luks2BytesNeeded } from './bytes-needed.ts';

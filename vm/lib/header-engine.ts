@@ -7,7 +7,8 @@ import { parseLuks1Header, type Luks1Header } from '../../shared/luks1/header.ts
 import { unlockLuks1 } from '../../shared/luks1/unlock.ts';
 import { availableParallelism, totalmem } from 'node:os';
 import { detectLuksType, LUKS2_BINARY_HEADER_BYTES, luks2BytesNeeded, luks2Mapping, parseLuks2Header, unlockLuks2, type Luks2Header, type UnlockConcurrency } from '../../shared/luks2/index.ts';
-import { MAX_HEADER_TRANSFER_BYTES, type HeaderParsed, type KeyslotSummary, type LuksType } from '../../shared/protocol/messages.ts';
+import type { LuksType } from '../../shared/protocol/contract.ts';
+import { MAX_HEADER_TRANSFER_BYTES, type HeaderParsed, type KeyslotSummary } from '../../shared/protocol/messages.ts';
 
 export type ParsedHeaderArea =
   | { readonly version: 'luks1'; readonly header: Luks1Header; readonly area: Uint8Array }

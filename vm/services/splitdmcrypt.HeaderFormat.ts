@@ -3,7 +3,8 @@
 import { OperationError, UsageError } from '../../shared/errors.ts';
 import { zeroize } from '../../shared/bytes.ts';
 import type { Channel } from '../../shared/protocol/channel.ts';
-import { DEFAULT_FORMAT_ITER_TIME_MS, FormatRequest } from '../../shared/protocol/messages.ts';
+import { DEFAULT_ITER_TIME_MS } from '../../shared/protocol/contract.ts';
+import { FormatRequest } from '../../shared/protocol/messages.ts';
 import { performance } from 'node:perf_hooks';
 import { formatHeaderArea } from '../lib/header-format.ts';
 import { requestSecret } from '../lib/secret-request.ts';
@@ -33,7 +34,7 @@ await runService(async (channel) => {
   if (request.luksType !== luksType) throw new OperationError(`service argument ${luksType} does not match the requested type ${request.luksType}`);
   const passphrase = request.secretKind === 'key-file' ? await keyFileBytes(channel) : await newPassphrase(channel);
   const started = performance.now();
-  const expectedMs = request.forcedIterations === undefined ? (request.iterTimeMs ?? DEFAULT_FORMAT_ITER_TIME_MS) + BENCHMARK_ALLOWANCE_MS : 0;
+  const expectedMs = request.forcedIterations === undefined ? (request.iterTimeMs ?? DEFAULT_ITER_TIME_MS) + BENCHMARK_ALLOWANCE_MS : 0;
   const ticker = setInterval(() => channel.send({ type: 'format-progress', elapsedMs: Math.round(performance.now() - started), expectedMs }), PROGRESS_INTERVAL_MS);
   try {
     const area = await formatHeaderArea(request, passphrase);

@@ -1,10 +1,10 @@
 // The command table of split-dm-crypt-luks: each command's options and positionals, parsed into typed options.
 import { integerOption, parseArgv, stringOption, type OptionSpec, type ParsedArgv } from '../../shared/argv.ts';
 import { UsageError } from '../../shared/errors.ts';
+import { DEFAULT_ITER_TIME_MS, type LuksType } from '../../shared/protocol/contract.ts';
 import { MAX_PBKDF2_ITERATIONS, type Luks1Hash } from '../../shared/luks1/constants.ts';
 import { LUKS2_SECTOR_SIZES, MAX_ARGON2_MEMORY_KIB, MAX_ARGON2_PARALLELISM, MAX_ARGON2_TIME, MIN_ARGON2_MEMORY_KIB, MIN_ARGON2_TIME, type Luks2KdfType, type Luks2SectorSize } from '../../shared/luks2/constants.ts';
 
-export type LuksType = 'luks1' | 'luks2';
 
 /** The type `format` makes without --type: LUKS2, as cryptsetup (since 2.1) and qvm-block-split. */
 export const DEFAULT_FORMAT_TYPE: LuksType = 'luks2';
@@ -58,9 +58,6 @@ const SPECS: Record<Exclude<LuksCommand['command'], 'help' | 'version'>, OptionS
   'remove-key': { 'key-file': 'string', force: 'boolean' },
   'change-key': { 'key-file': 'string', 'new-key-file': 'string', ...ITERATION_OPTIONS },
 };
-
-/** The default slot unlock time, as the original split dm-crypt formats with: 5 seconds. */
-export const DEFAULT_ITER_TIME_MS = 5000;
 
 
 /** Throws unless a forced count fits the KDF: PBKDF2 iterations 1000..2^26, Argon2 passes 4..32 (cryptsetup's own bounds). */

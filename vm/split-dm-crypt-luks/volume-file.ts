@@ -1,6 +1,7 @@
 // Reading a LUKS1 or LUKS2 header area from a file or device, and getting the secrets a command needs.
 import { readPrefix, readCapped } from '../lib/files.ts';
-import { MAX_KEY_FILE_BYTES, passphraseLines, readAllCapped } from '../lib/stdin-secrets.ts';
+import { MAX_KEY_FILE_BYTES } from '../../shared/protocol/contract.ts';
+import { passphraseLines, readAllCapped } from '../lib/stdin-secrets.ts';
 import { LUKS1_HEADER_AREA_BYTES, type Luks1Hash } from '../../shared/luks1/constants.ts';
 import { parseLuks1Header, type Luks1Header } from '../../shared/luks1/header.ts';
 import { detectLuksType, LUKS_PROBE_BYTES } from '../../shared/luks-common/detect.ts';

@@ -5,7 +5,8 @@ import { LUKS1_MAGIC, type Luks1Hash } from '../../../shared/luks1/constants.ts'
 import { formatLuks1 } from '../../../shared/luks1/format.ts';
 import { benchmarkPbkdf2, digestIterationsFor, slotIterationsFor } from '../../../shared/luks1/pbkdf2.ts';
 import { readPrefix, writeRanges } from '../../lib/files.ts';
-import type { IterationChoice, KdfOptions, LuksType } from '../cli.ts';
+import type { LuksType } from '../../../shared/protocol/contract.ts';
+import type { IterationChoice, KdfOptions } from '../cli.ts';
 import type { Luks2SectorSize } from '../../../shared/luks2/constants.ts';
 import { formatLuks2Command } from './luks2.ts';
 import { gatherSecrets } from '../volume-file.ts';

@@ -3,7 +3,7 @@
 import { UsageError } from '../../shared/errors.ts';
 import { MIN_DIGEST_ITERATIONS } from '../../shared/luks1/constants.ts';
 import { formatLuks1 } from '../../shared/luks1/format.ts';
-import { benchmarkPbkdf2, digestIterationsFor, slotIterationsFor } from '../../shared/luks1/pbkdf2.ts';
+import { benchmarkPbkdf2, digestIterationsFor, slotIterationsFor } from '../../shared/luks-common/pbkdf2.ts';
 import { argon2TimeFor, DEFAULT_ARGON2_MEMORY_KIB, DEFAULT_ARGON2_PARALLELISM, formatLuks2, MAX_ARGON2_TIME, MIN_ARGON2_TIME, type Luks2KdfChoice } from '../../shared/luks2/index.ts';
 import { DEFAULT_ITER_TIME_MS } from '../../shared/protocol/contract.ts';
 import type { FormatRequest } from '../../shared/protocol/messages.ts';

@@ -1,6 +1,6 @@
 // The KDF of a new key slot from the command line: PBKDF2 iterations or Argon2 passes forced, or measured for --iter-time.
 import { UsageError } from '../../shared/errors.ts';
-import { benchmarkPbkdf2, slotIterationsFor } from '../../shared/luks1/pbkdf2.ts';
+import { benchmarkPbkdf2, slotIterationsFor } from '../../shared/luks-common/pbkdf2.ts';
 import { argon2TimeFor, DEFAULT_ARGON2_MEMORY_KIB, DEFAULT_ARGON2_PARALLELISM, type Luks2KdfChoice } from '../../shared/luks2/index.ts';
 import type { Luks2Hash } from '../../shared/luks2/constants.ts';
 import { validateForcedIterations, type IterationChoice, type KdfOptions } from './cli.ts';

@@ -7,7 +7,7 @@ import { parseLuks1Header, type Luks1Header } from '../../shared/luks1/header.ts
 import { detectLuksType, LUKS_PROBE_BYTES } from '../../shared/luks-common/detect.ts';
 import { LUKS2_MAX_HEADER_AREA_BYTES } from '../../shared/luks2/constants.ts';
 import { parseLuks2Header, type Luks2Header } from '../../shared/luks2/header.ts';
-import { benchmarkPbkdf2, slotIterationsFor } from '../../shared/luks1/pbkdf2.ts';
+import { benchmarkPbkdf2, slotIterationsFor } from '../../shared/luks-common/pbkdf2.ts';
 import type { IterationChoice } from './cli.ts';
 
 export interface VolumeFile {

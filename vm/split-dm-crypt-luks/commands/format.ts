@@ -3,7 +3,7 @@ import { OperationError } from '../../../shared/errors.ts';
 import { zeroize } from '../../../shared/bytes.ts';
 import { LUKS1_MAGIC, type Luks1Hash } from '../../../shared/luks1/constants.ts';
 import { formatLuks1 } from '../../../shared/luks1/format.ts';
-import { benchmarkPbkdf2, digestIterationsFor, slotIterationsFor } from '../../../shared/luks1/pbkdf2.ts';
+import { benchmarkPbkdf2, digestIterationsFor, slotIterationsFor } from '../../../shared/luks-common/pbkdf2.ts';
 import { readPrefix, writeRanges } from '../../lib/files.ts';
 import type { LuksType } from '../../../shared/protocol/contract.ts';
 import type { IterationChoice, KdfOptions } from '../cli.ts';

@@ -1,6 +1,6 @@
 // The LUKS2 forms of dump, unlock, format and the key-slot commands; the command files dispatch here on the volume's type.
 import { toHex, zeroize } from '../../../shared/bytes.ts';
-import { benchmarkPbkdf2, digestIterationsFor } from '../../../shared/luks1/pbkdf2.ts';
+import { benchmarkPbkdf2, digestIterationsFor } from '../../../shared/luks-common/pbkdf2.ts';
 import {
   addKeyLuks2,
   changeKeyLuks2,

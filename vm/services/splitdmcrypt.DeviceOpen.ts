@@ -8,7 +8,6 @@ import { cryptTable, validateXtsKey } from '../lib/crypt-table.ts';
 import { assertSourceUnparsed, takeSecretKey } from '../lib/device-state.ts';
 import { deviceSectors, dmCreate, dmKernelName, isReadOnly, SOURCE_DEVICE_PATH } from '../lib/kernel.ts';
 import { runService } from '../lib/service.ts';
-import { vmPath } from '../lib/sysroot.ts';
 
 await runService(async (channel) => {
   const request = await channel.receive(DeviceOpenRequest);

@@ -6,7 +6,7 @@ import type { Channel } from '../../shared/protocol/channel.ts';
 import { DEFAULT_ITER_TIME_MS } from '../../shared/protocol/contract.ts';
 import { FormatRequest } from '../../shared/protocol/messages.ts';
 import { performance } from 'node:perf_hooks';
-import { formatHeaderArea } from '../lib/header-format.ts';
+import { formatVolume } from '../../shared/luks/index.ts';
 import { requestSecret } from '../lib/secret-request.ts';
 import { parseServiceArgument, runService } from '../lib/service.ts';
 
@@ -37,9 +37,18 @@ await runService(async (channel) => {
   const expectedMs = request.forcedIterations === undefined ? (request.iterTimeMs ?? DEFAULT_ITER_TIME_MS) + BENCHMARK_ALLOWANCE_MS : 0;
   const ticker = setInterval(() => channel.send({ type: 'format-progress', elapsedMs: Math.round(performance.now() - started), expectedMs }), PROGRESS_INTERVAL_MS);
   try {
-    const area = await formatHeaderArea(request, passphrase);
+    const { volume } = await formatVolume(passphrase, {
+      type: request.luksType,
+      keyBytes: request.keyBytes,
+      hash: request.hash,
+      ...(request.sectorSize === undefined ? {} : { sectorSize: request.sectorSize }),
+      ...(request.pbkdf === undefined ? {} : { pbkdf: request.pbkdf }),
+      ...(request.pbkdfMemoryKiB === undefined ? {} : { memoryKiB: request.pbkdfMemoryKiB }),
+      ...(request.iterTimeMs === undefined ? {} : { iterTimeMs: request.iterTimeMs }),
+      ...(request.forcedIterations === undefined ? {} : { forcedIterations: request.forcedIterations }),
+    });
     clearInterval(ticker);
-    channel.sendBytes(area);
+    channel.sendBytes(volume.area);
   } finally {
     clearInterval(ticker);
     zeroize(passphrase);

@@ -5,7 +5,7 @@
 import { randomBytes } from 'node:crypto';
 import { OperationError } from '../../shared/errors.ts';
 import { ShellPutRequest } from '../../shared/protocol/messages.ts';
-import { hasLuksMagic, headerBytesNeeded } from '../lib/header-engine.ts';
+import { hasLuksMagic, headerBytesNeeded } from '../../shared/luks/index.ts';
 import { placeHeaderFile } from '../lib/header-shell.ts';
 import { receiveHeaderInSteps } from '../lib/header-transfer.ts';
 import { parseServiceArgument, runService } from '../lib/service.ts';

@@ -7,13 +7,13 @@ import { assertConfirmedSize, assertSourceUnparsed } from '../lib/device-state.t
 import { isReadOnly, SOURCE_DEVICE_PATH } from '../lib/kernel.ts';
 import { runService } from '../lib/service.ts';
 import { vmPath } from '../lib/sysroot.ts';
-import { wipeWithKeystream } from '../lib/wipe.ts';
+import { overwriteWithRandom } from '../lib/wipe.ts';
 
 await runService(async (channel) => {
   const request = await channel.receive(DeviceWipeRequest);
   await assertSourceUnparsed();
   if (await isReadOnly(SOURCE_FRONTEND)) throw new OperationError('the source disk is read-only: it cannot be overwritten');
   const total = await assertConfirmedSize(request.expectedBytes);
-  const bytes = await wipeWithKeystream(vmPath(SOURCE_DEVICE_PATH), total, (done) => channel.send({ type: 'progress', done, total }));
+  const bytes = await overwriteWithRandom(vmPath(SOURCE_DEVICE_PATH), total, (done) => channel.send({ type: 'progress', done, total }));
   channel.send({ type: 'device-wiped', bytes });
 });

@@ -15,6 +15,7 @@ import {
   summarizeVolume,
   unlockVolume,
   type AreaWrite,
+  type KdfRequest,
   type LuksVolume,
 } from '../../../shared/luks/index.ts';
 import type { LuksType } from '../../../shared/protocol/contract.ts';
@@ -95,7 +96,7 @@ describe('chooseKdf', () => {
     ['luks2', { forcedIterations: 33 }, 'more Argon2 passes than our cap'],
     ['luks2', { pbkdf: 'pbkdf2', forcedIterations: 999 }, 'fewer PBKDF2 iterations'],
     ['luks2', { memoryKiB: 24, parallel: 4, forcedIterations: 4 }, 'less than 8 KiB per Argon2 lane'],
-  ] as const)('%s %j is refused (%s)', async (type, request) => {
+  ] as [LuksType, KdfRequest, string][])('%s %j is refused (%s)', async (type, request) => {
     await expect(chooseKdf(type, request, 'sha256', 32)).rejects.toBeInstanceOf(UsageError);
   });
 

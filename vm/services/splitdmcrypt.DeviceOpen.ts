@@ -7,9 +7,9 @@ import { openSealed } from '../../shared/seal.ts';
 import { cryptTable, validateXtsKey } from '../lib/crypt-table.ts';
 import { assertSourceUnparsed, takeSecretKey } from '../lib/device-state.ts';
 import { deviceSectors, dmCreate, dmKernelName, isReadOnly, SOURCE_DEVICE_PATH } from '../lib/kernel.ts';
-import { runService } from '../lib/service.ts';
+import { NO_ARGUMENT, runService } from '../lib/service.ts';
 
-await runService(async (channel) => {
+await runService(NO_ARGUMENT, async (channel) => {
   const request = await channel.receive(DeviceOpenRequest);
   const secretKey = await takeSecretKey();
   let volumeKey: Uint8Array | undefined;

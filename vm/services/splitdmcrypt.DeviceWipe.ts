@@ -5,11 +5,11 @@ import { DeviceWipeRequest } from '../../shared/protocol/messages.ts';
 import { SOURCE_FRONTEND } from '../../shared/protocol/contract.ts';
 import { assertConfirmedSize, assertSourceUnparsed } from '../lib/device-state.ts';
 import { isReadOnly, SOURCE_DEVICE_PATH } from '../lib/kernel.ts';
-import { runService } from '../lib/service.ts';
+import { NO_ARGUMENT, runService } from '../lib/service.ts';
 import { vmPath } from '../lib/sysroot.ts';
 import { overwriteWithRandom } from '../lib/wipe.ts';
 
-await runService(async (channel) => {
+await runService(NO_ARGUMENT, async (channel) => {
   const request = await channel.receive(DeviceWipeRequest);
   await assertSourceUnparsed();
   if (await isReadOnly(SOURCE_FRONTEND)) throw new OperationError('the source disk is read-only: it cannot be overwritten');

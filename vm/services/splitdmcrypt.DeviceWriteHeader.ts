@@ -8,10 +8,10 @@ import { SOURCE_FRONTEND } from '../../shared/protocol/contract.ts';
 import { assertConfirmedSize, assertSourceUnparsed } from '../lib/device-state.ts';
 import { writeRanges } from '../lib/files.ts';
 import { isReadOnly, SOURCE_DEVICE_PATH } from '../lib/kernel.ts';
-import { runService } from '../lib/service.ts';
+import { NO_ARGUMENT, runService } from '../lib/service.ts';
 import { vmPath } from '../lib/sysroot.ts';
 
-await runService(async (channel) => {
+await runService(NO_ARGUMENT, async (channel) => {
   const request = await channel.receive(WriteHeaderRequest);
   await assertSourceUnparsed();
   if (await isReadOnly(SOURCE_FRONTEND)) throw new OperationError('the source disk is read-only: its header cannot be written');

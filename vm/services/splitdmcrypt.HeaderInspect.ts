@@ -7,9 +7,9 @@ import { zeroize } from '../../shared/bytes.ts';
 import { InspectRequest } from '../../shared/protocol/messages.ts';
 import { headerBytesNeeded, parseVolume, summarizeVolume } from '../../shared/luks/index.ts';
 import { receiveHeaderInSteps } from '../lib/header-transfer.ts';
-import { runService } from '../lib/service.ts';
+import { NO_ARGUMENT, runService } from '../lib/service.ts';
 
-await runService(async (channel) => {
+await runService(NO_ARGUMENT, async (channel) => {
   await channel.receive(InspectRequest);
   const area = await receiveHeaderInSteps(channel, headerBytesNeeded);
   try {

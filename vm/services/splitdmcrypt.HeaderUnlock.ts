@@ -1,7 +1,7 @@
 // qrexec service splitdmcrypt.HeaderUnlock+luks1|luks2 (header DisposableVM): receives the disk's header in steps (asking for no
 // more than the parser needs), parses it with our own engine, tells dom0 what it found, asks dom0 for the passphrase (or key file),
 // unlocks, and returns the volume key sealed to the device VM's key: this VM never talks to the device VM.
-import { OperationError, WrongPassphraseError } from '../../shared/errors.ts';
+import { WrongPassphraseError } from '../../shared/errors.ts';
 import { zeroize } from '../../shared/bytes.ts';
 import type { Channel } from '../../shared/protocol/channel.ts';
 import { expectedSlotMs } from '../../shared/protocol/keyslot-cost.ts';
@@ -11,7 +11,8 @@ import { headerBytesNeeded, mappableSegment, parseVolume, summarizeVolume, unloc
 import { receiveHeaderInSteps } from '../lib/header-transfer.ts';
 import { requestSecret } from '../lib/secret-request.ts';
 import { unlockConcurrency } from '../lib/unlock-concurrency.ts';
-import { parseServiceArgument, runService } from '../lib/service.ts';
+import { LUKS_TYPES } from '../../shared/protocol/contract.ts';
+import { matchArgument, runService } from '../lib/service.ts';
 
 /** cryptsetup's default number of passphrase tries; dom0 enforces the same count on its side. */
 const PASSPHRASE_ATTEMPTS = 3;
@@ -38,10 +39,9 @@ async function unlockWithRetries(channel: Channel, volume: LuksVolume, kind: 'pa
   }
 }
 
-await runService(async (channel) => {
-  const luksType = parseServiceArgument(['luks1', 'luks2'] as const);
+await runService(LUKS_TYPES, async (channel, luksType) => {
   const request = await channel.receive(UnlockRequest);
-  if (request.luksType !== luksType) throw new OperationError(`service argument ${luksType} does not match the requested type ${request.luksType}`);
+  matchArgument(luksType, request.luksType);
   const area = await receiveHeaderInSteps(channel, headerBytesNeeded);
   try {
     const volume = parseVolume(area, luksType);

@@ -34,7 +34,7 @@ describe('service arguments', () => {
   it.each(REFUSALS)('%s refuses argument %j (%s)', async (service, argument) => {
     const call = callService(service, argument, tmp());
     const frame = (await readFrame(new ByteReader(call.stdout), 4096)) as Record<string, unknown>;
-    const { exitCode, stderr } = await call.done;
+    const { exitCode, stderr } = await call.finish();
     expect(exitCode).toBe(64);
     expect(frame).toMatchObject({ v: 1, type: 'error', kind: 'usage' });
     expect(stderr).toBe(`${argument ? `${service}+${argument}` : service}: dom0 -> this VM refused: unknown service argument '${argument}' (expected ${/Device|Inspect/.test(service) ? 'none' : 'luks1 or luks2'})\n`);
@@ -45,7 +45,7 @@ describe('service arguments', () => {
     const call = callService('splitdmcrypt.HeaderShell', argument, root);
     call.write('touch started\n');
     call.end();
-    const { exitCode, stderr } = await call.done;
+    const { exitCode, stderr } = await call.finish();
     expect(exitCode).toBe(64);
     expect(stderr).toMatch(/^splitdmcrypt\.HeaderShell.*: dom0 -> this VM refused: unknown service argument '.*' \(expected luks1 or luks1-tty or luks2 or luks2-tty\)\n$/);
     expect(readdirSync(root)).toEqual([]);

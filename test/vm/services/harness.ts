@@ -19,8 +19,11 @@ export interface ServiceCall {
   readonly stdout: Readable;
   /** Ends dom0's side of stdin, as qvm-run does when dom0 has nothing more to say. */
   readonly end: () => void;
-  /** Resolves when the service has exited and closed its output: its exit code and everything it logged. */
-  readonly done: Promise<{ exitCode: number; stderr: string }>;
+  /**
+   * Ends dom0's side of stdin (as dom0 does once the conversation is over) and resolves when the service has exited and closed its
+   * output: its exit code and everything it logged.
+   */
+  readonly finish: () => Promise<{ exitCode: number; stderr: string }>;
   /** Writes raw bytes on the service's stdin (an interactive, unframed service). */
   readonly write: (text: string) => void;
 }
@@ -47,7 +50,10 @@ export function callService(service: string, argument: string, sysroot: string):
     },
     stdout: child.stdout,
     end: () => child.stdin.end(),
-    done,
+    finish: () => {
+      child.stdin.end();
+      return done;
+    },
     write: (text) => child.stdin.write(text),
   };
 }

@@ -5,12 +5,12 @@ import { pbkdf2Sync } from 'node:crypto';
 import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { performance } from 'node:perf_hooks';
-import { afMerge } from '../shared/luks1/af.ts';
+import { afMerge } from '../shared/luks-common/af.ts';
 import { LUKS1_HEADER_AREA_BYTES } from '../shared/luks1/constants.ts';
 import { parseLuks1Header } from '../shared/luks1/header.ts';
 import { keyMaterialRange, verifyVolumeKey } from '../shared/luks1/keyslot.ts';
-import { pbkdf2 } from '../shared/luks1/pbkdf2.ts';
-import { cryptSectors } from '../shared/luks1/sector-cipher.ts';
+import { pbkdf2 } from '../shared/luks-common/pbkdf2.ts';
+import { cryptSectors } from '../shared/luks-common/sector-cipher.ts';
 import { ratioFigure, type RatioFigure } from './figures.ts';
 import { alternate, expectSuccess, round, timed, watchLoad } from './measure.ts';
 

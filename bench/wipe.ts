@@ -1,4 +1,4 @@
-// Wipe figures: splitdmcrypt.DeviceWipe (the whole service process: start-up, checks, AES-CTR keystream, writes, fdatasync) over a
+// Wipe figures: splitdmcrypt.DeviceWipe (the whole service process: start-up, checks, OpenSSL CSPRNG output, writes, fdatasync) over a
 // 1 GiB file, against dd writing zeros (the storage limit) and dd copying /dev/urandom, in place on the same file.
 import { createCipheriv, randomBytes, randomFillSync } from 'node:crypto';
 import { closeSync, openSync, writeSync } from 'node:fs';

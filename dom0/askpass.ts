@@ -2,7 +2,7 @@
 // stdout), for `watch`, which has no terminal. The program is the user's, named by absolute path in the config.
 import { zeroize } from '../shared/bytes.ts';
 import { OperationError } from '../shared/errors.ts';
-import { MAX_PASSPHRASE_BYTES } from './prompt.ts';
+import { MAX_PASSPHRASE_BYTES } from '../shared/protocol/contract.ts';
 import { runTool } from './run-tool.ts';
 
 /** A person answers a dialog: minutes, not seconds. */

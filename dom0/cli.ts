@@ -3,7 +3,7 @@ import { integerOption, parseArgv, stringOption, type OptionSpec, type ParsedArg
 import { UsageError } from '../shared/errors.ts';
 import { MAX_PBKDF2_ITERATIONS } from '../shared/luks1/constants.ts';
 import { MAX_ARGON2_TIME, MIN_ARGON2_TIME } from '../shared/luks2/constants.ts';
-import type { LuksType } from '../shared/protocol/messages.ts';
+import type { LuksType } from '../shared/protocol/contract.ts';
 import { parseVolumeName, type KnownVolume } from './known-volumes.ts';
 import { parseKeyFileSpec, parseSourceSpec, parseVmName, type KeyFileSpec, type SourceSpec, type VmName } from './names.ts';
 

@@ -4,7 +4,7 @@
 import { constants } from 'node:fs';
 import { access, lstat } from 'node:fs/promises';
 import { OperationError } from '../shared/errors.ts';
-import { MAX_KEY_FILE_BYTES } from '../shared/protocol/messages.ts';
+import { MAX_KEY_FILE_BYTES } from '../shared/protocol/contract.ts';
 import { DISPVM_NAME } from './dispvms.ts';
 import type { KeyFileSpec, SourceSpec, VmName } from './names.ts';
 import { getPref, listVMs } from './qubes.ts';

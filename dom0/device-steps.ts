@@ -1,6 +1,7 @@
 // dom0's conversations with the device DisposableVM's services, and the source-disk attachment they surround.
 import { randomBytes } from 'node:crypto';
 import { OperationError, ToolError, UnsupportedError } from '../shared/errors.ts';
+import { SOURCE_FRONTEND } from '../shared/protocol/contract.ts';
 import {
   DeviceClosed,
   DeviceOpened,
@@ -20,9 +21,6 @@ import type { SourceSpec } from './names.ts';
 import { notice, warning } from './output.ts';
 import { attachBlock, detachBlock } from './qubes.ts';
 import { callService } from './service-call.ts';
-
-/** The frontend name the source disk gets in the device VM; the services read exactly this device. */
-export const SOURCE_FRONTEND = 'xvds';
 
 const peer = (vm: string) => `device VM ${vm}`;
 

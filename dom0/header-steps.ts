@@ -1,7 +1,8 @@
 // dom0's conversations with header DisposableVMs: unlock (the header goes in, in steps; a sealed key comes out), inspect (what a
 // fresh VM says a header is), format, and the header shell. dom0 forwards header bytes it never parses, answers only the secret
 // requests it planned for, and checks every reply against what it sent.
-import { DEFAULT_FORMAT_ITER_TIME_MS, FormatProgress, HeaderAbsent, HeaderParsed, SecretRequest, ShellReady, Unlocked, UnlockProgress, type LuksType } from '../shared/protocol/messages.ts';
+import { DEFAULT_ITER_TIME_MS, type LuksType } from '../shared/protocol/contract.ts';
+import { FormatProgress, HeaderAbsent, HeaderParsed, SecretRequest, ShellReady, Unlocked, UnlockProgress } from '../shared/protocol/messages.ts';
 import { BytesFollow } from '../shared/protocol/messages.ts';
 import { expectedSlotMs } from '../shared/protocol/keyslot-cost.ts';
 import type { FormatSettings } from './cli.ts';
@@ -85,7 +86,7 @@ export function inspectInHeaderVm(vm: string, source: HeaderSource): Promise<(He
  */
 export function formatReplyTimeoutMs(settings: Pick<FormatSettings, 'iterTimeMs' | 'forcedIterations'>): number {
   if (settings.forcedIterations !== undefined) return 600_000;
-  return 60_000 + 4 * (settings.iterTimeMs ?? DEFAULT_FORMAT_ITER_TIME_MS);
+  return 60_000 + 4 * (settings.iterTimeMs ?? DEFAULT_ITER_TIME_MS);
 }
 
 /**

@@ -6,7 +6,7 @@ import { link, readdir, unlink, writeFile } from 'node:fs/promises';
 import { randomBytes } from 'node:crypto';
 import { join, resolve } from 'node:path';
 import { OperationError, UsageError } from '../shared/errors.ts';
-import type { LuksType } from '../shared/protocol/messages.ts';
+import type { LuksType } from '../shared/protocol/contract.ts';
 import { PIN_PATTERN } from '../shared/volume-pin.ts';
 import { BoundedReadError, readCapped } from './bounded-file.ts';
 import { parseKeyFileSpec, parseSourceSpec, parseVmName, quoteRaw, sourceLabel, type KeyFileSpec, type SourceSpec, type VmName } from './names.ts';

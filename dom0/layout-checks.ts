@@ -4,7 +4,8 @@
 // the destination reads) needs the user's word.
 import { OperationError } from '../shared/errors.ts';
 import { sanitizePeerText } from '../shared/protocol/channel.ts';
-import type { HeaderParsed, LuksType } from '../shared/protocol/messages.ts';
+import type { LuksType } from '../shared/protocol/contract.ts';
+import type { HeaderParsed } from '../shared/protocol/messages.ts';
 import type { AttachCommand } from './cli.ts';
 import { offsetWords, type MappingLayout } from './device-steps.ts';
 import type { HeaderFacts } from './header-steps.ts';

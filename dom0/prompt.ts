@@ -2,13 +2,12 @@
 // only in Buffers we zero, never in a JS string. On a terminal input is read in raw mode without echo; from a pipe, one line.
 import type { Readable } from 'node:stream';
 import { OperationError, UsageError } from '../shared/errors.ts';
+import { MAX_PASSPHRASE_BYTES } from '../shared/protocol/contract.ts';
 import { interruptionSignal } from './interruption.ts';
 import { withStatusLineHidden } from './status-line.ts';
 import { LineReader } from '../shared/line-reader.ts';
 import { readRawLine, type TerminalIo } from '../shared/raw-line.ts';
 
-/** Longest passphrase accepted: cryptsetup's interactive limit is 512 characters; longer input is a pasted mistake. */
-export const MAX_PASSPHRASE_BYTES = 512;
 /** A yes/no answer is a word. */
 const MAX_ANSWER_BYTES = 64;
 

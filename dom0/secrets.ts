@@ -3,7 +3,8 @@
 import { zeroize } from '../shared/bytes.ts';
 import { OperationError, UsageError } from '../shared/errors.ts';
 import type { Channel } from '../shared/protocol/channel.ts';
-import { MAX_KEY_FILE_BYTES, type SecretKind, type SecretRequest } from '../shared/protocol/messages.ts';
+import { MAX_KEY_FILE_BYTES } from '../shared/protocol/contract.ts';
+import type { SecretKind, SecretRequest } from '../shared/protocol/messages.ts';
 import { sealTo } from '../shared/seal.ts';
 import { readCapped } from './bounded-file.ts';
 import type { KeyFileSpec } from './names.ts';

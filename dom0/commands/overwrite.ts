@@ -5,7 +5,8 @@
 import { OperationError, UsageError } from '../../shared/errors.ts';
 import { LUKS1_HEADER_AREA_BYTES } from '../../shared/luks1/constants.ts';
 import { sanitizePeerText } from '../../shared/protocol/channel.ts';
-import { HEADER_PROBE_BYTES, MAX_HEADER_TRANSFER_BYTES, type LuksType } from '../../shared/protocol/messages.ts';
+import type { LuksType } from '../../shared/protocol/contract.ts';
+import { HEADER_PROBE_BYTES, MAX_HEADER_TRANSFER_BYTES } from '../../shared/protocol/messages.ts';
 import type { FormatSettings } from '../cli.ts';
 import type { CleanupStack } from '../cleanup-stack.ts';
 import { resolveDispVmSettings } from '../config.ts';

@@ -1,21 +1,10 @@
-// Telling LUKS1 from LUKS2 by magic and version alone, and how much of the device is its header area. Nothing else is read: the
-// device VM may call this on raw device bytes without parsing a header.
+// Telling LUKS1 from LUKS2 by magic and version alone; nothing else is read. shared/luks parseVolume calls it once per volume.
 import { ParseError, UnsupportedError } from '../errors.ts';
 import { bytesEqual } from '../bytes.ts';
-import { LUKS1_HEADER_AREA_BYTES, LUKS1_MAGIC } from '../luks1/constants.ts';
-import { LUKS2_HEADER_SIZES, LUKS2_MAGIC_SECONDARY, LUKS2_MAX_HEADER_AREA_BYTES } from '../luks2/constants.ts';
+import type { LuksType } from '../protocol/contract.ts';
+import { LUKS1_MAGIC } from '../luks1/constants.ts';
+import { LUKS2_HEADER_SIZES, LUKS2_MAGIC_SECONDARY } from '../luks2/constants.ts';
 
-export type LuksType = 'luks1' | 'luks2';
-
-export interface LuksProbe {
-  readonly type: LuksType;
-  /**
-   * Bytes to transfer from the start of the device: LUKS1 2068480 (cryptsetup's largest LUKS1 layout); LUKS2 16 MiB (headers and
-   * key-slot areas up to cryptsetup's default data offset, as the original). Fewer when the device is smaller. For LUKS2 the exact
-   * extent is known only after parsing: see luks2HeaderAreaBytes and luks2BytesNeeded.
-   */
-  readonly headerAreaBytes: number;
-}
 
 /** Magic and version: what tells a primary header, and a LUKS2 secondary header, apart. */
 const TYPE_BYTES = 8;
@@ -48,11 +37,4 @@ export function detectLuksType(firstBytes: Uint8Array): LuksType {
   if (found === 1) return 'luks1';
   if (found === 2) return 'luks2';
   throw new UnsupportedError(`unsupported LUKS version ${found}`);
-}
-
-/** detectLuksType plus the header-area size to transfer, given the device size in bytes. */
-export function probeLuks(firstBytes: Uint8Array, deviceBytes: number): LuksProbe {
-  const type = detectLuksType(firstBytes);
-  const wanted = type === 'luks1' ? LUKS1_HEADER_AREA_BYTES : LUKS2_MAX_HEADER_AREA_BYTES;
-  return { type, headerAreaBytes: Math.min(wanted, deviceBytes) };
 }

@@ -12,7 +12,7 @@ import {
 } from './constants.ts';
 import { keyMaterialSectors, serializeLuks1Header, type Luks1Header, type Luks1Keyslot } from './header.ts';
 import { keyMaterialRange, writeKeyslot } from './keyslot.ts';
-import { pbkdf2 } from './pbkdf2.ts';
+import { pbkdf2 } from '../luks-common/pbkdf2.ts';
 
 const FIRST_SLOT_SECTOR = 8; // 4 KiB
 const SLOT_ALIGN_SECTORS = 8; // 4 KiB

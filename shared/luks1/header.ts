@@ -159,7 +159,8 @@ export function parseLuks1Header(bytes: Uint8Array): Luks1Header {
   for (let i = 0; i < LUKS1_MAGIC.length; i++) if (bytes[i] !== LUKS1_MAGIC[i]) fail('magic', 0, 'not a LUKS header');
   const view = new DataView(bytes.buffer, bytes.byteOffset, LUKS1_PHDR_BYTES);
   const version = view.getUint16(OFFSET.version);
-  if (version === 2) throw new UnsupportedError('this is a LUKS2 header; LUKS2 is not supported yet');
+  // A LUKS2 header reaches this parser only when a caller skipped shared/luks, which reads the version first.
+  if (version === 2) throw new UnsupportedError('this is a LUKS2 header: parse it with the LUKS2 parser (shared/luks parseVolume)');
   if (version !== LUKS1_VERSION) fail('version', OFFSET.version, `version ${version} (must be 1)`);
   const cipherName = parseCipherName(readCString(bytes, 'cipher-name', OFFSET.cipherName, NAME_FIELD_BYTES));
   const cipherMode = parseCipherMode(readCString(bytes, 'cipher-mode', OFFSET.cipherMode, NAME_FIELD_BYTES));

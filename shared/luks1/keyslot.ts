@@ -2,11 +2,11 @@
 import { randomBytes } from 'node:crypto';
 import { ParseError } from '../errors.ts';
 import { bytesEqual, zeroize } from '../bytes.ts';
-import { afMerge, afSplit } from './af.ts';
+import { afMerge, afSplit } from '../luks-common/af.ts';
 import { LUKS1_DIGEST_BYTES, LUKS1_SALT_BYTES, SECTOR_BYTES } from './constants.ts';
 import { keyMaterialSectors, type Luks1Header, type Luks1Keyslot } from './header.ts';
-import { pbkdf2 } from './pbkdf2.ts';
-import { cryptSectors } from './sector-cipher.ts';
+import { pbkdf2 } from '../luks-common/pbkdf2.ts';
+import { cryptSectors } from '../luks-common/sector-cipher.ts';
 
 /** The byte range [start, end) of a slot's AF material within the volume. */
 export function keyMaterialRange(header: Luks1Header, slot: Luks1Keyslot): { start: number; end: number } {

@@ -2,15 +2,12 @@
 import { randomBytes } from 'node:crypto';
 import { OperationError, UsageError } from '../errors.ts';
 import { zeroize } from '../bytes.ts';
+import type { AreaWrite } from '../luks-common/area-write.ts';
 import { serializeLuks1Header, type Luks1Header, type Luks1Keyslot } from './header.ts';
 import { keyMaterialRange, writeKeyslot } from './keyslot.ts';
 import { unlockLuks1 } from './unlock.ts';
 
-/** One contiguous write into the volume. */
-export interface AreaWrite {
-  readonly offset: number;
-  readonly bytes: Uint8Array;
-}
+export type { AreaWrite };
 
 export interface KeyslotChange {
   readonly header: Luks1Header;

@@ -1,5 +1,7 @@
 // LUKS2 on-disk constants (cryptsetup's LUKS2 on-disk format and lib/luks2) and the caps we put on attacker-controlled values.
-import { LUKS1_HASHES } from '../luks1/constants.ts';
+import { LUKS_HASHES, SECTOR_BYTES, SECTOR_CIPHER_MODES } from '../luks-common/constants.ts';
+
+export { SECTOR_BYTES };
 
 export const LUKS2_MAGIC_PRIMARY = Uint8Array.of(0x4c, 0x55, 0x4b, 0x53, 0xba, 0xbe); // "LUKS\xba\xbe"
 export const LUKS2_MAGIC_SECONDARY = Uint8Array.of(0x53, 0x4b, 0x55, 0x4c, 0xba, 0xbe); // "SKUL\xba\xbe"
@@ -13,7 +15,6 @@ export const LUKS2_DEFAULT_HEADER_SIZE = 0x4000;
 export const LUKS2_CHECKSUM_FIELD_BYTES = 64;
 export const LUKS2_SALT_BYTES = 32;
 export const LUKS2_STRIPES = 4000;
-export const SECTOR_BYTES = 512;
 /** Key-slot areas are allocated in 4 KiB units (cryptsetup's get_area_size). */
 export const LUKS2_AREA_ALIGN = 4096;
 /** The default data offset of cryptsetup and of our format: 16 MiB. */
@@ -62,8 +63,8 @@ export const MIN_ARGON2_TIME = 4;
 /** Argon2 needs at least 8 KiB per lane; cryptsetup's minimum memory is 32 KiB. */
 export const MIN_ARGON2_MEMORY_KIB = 32;
 
-/** Hashes accepted for PBKDF2, the AF diffuser and digests: the LUKS1 set, with their digest sizes. */
-export const LUKS2_HASHES = LUKS1_HASHES;
+/** Hashes accepted for PBKDF2, the AF diffuser and digests: the shared set, with their digest sizes. */
+export const LUKS2_HASHES = LUKS_HASHES;
 export type Luks2Hash = keyof typeof LUKS2_HASHES;
 /**
  * Header checksum algorithms we verify (node:crypto names, the same as cryptsetup's): the checksum needs only a hash, so every
@@ -85,8 +86,8 @@ export type Luks2ChecksumAlgorithm = keyof typeof LUKS2_CHECKSUM_ALGORITHMS;
 export const LUKS2_KDF_TYPES = ['pbkdf2', 'argon2i', 'argon2id'] as const;
 export type Luks2KdfType = (typeof LUKS2_KDF_TYPES)[number];
 
-/** Key-slot area ciphers our sector cipher implements (the LUKS1 set, as cryptsetup spells them in LUKS2 JSON). */
-export const LUKS2_AREA_CIPHERS = ['aes-xts-plain64', 'aes-xts-plain', 'aes-cbc-essiv:sha256', 'aes-cbc-plain', 'aes-cbc-plain64'] as const;
+/** Key-slot area ciphers our sector cipher implements (the shared modes, as cryptsetup spells them in LUKS2 JSON: "aes-<mode>"). */
+export const LUKS2_AREA_CIPHERS = SECTOR_CIPHER_MODES.map((mode) => `aes-${mode}` as const);
 export type Luks2AreaCipher = (typeof LUKS2_AREA_CIPHERS)[number];
 
 /** Segment sector sizes dm-crypt supports. */

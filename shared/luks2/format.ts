@@ -1,7 +1,7 @@
 // Creating a LUKS2 header area the way cryptsetup 2.x lays it out: 16 KiB headers, key-slot area from 32 KiB, data at 16 MiB.
 import { randomBytes, randomUUID } from 'node:crypto';
 import { zeroize } from '../bytes.ts';
-import { pbkdf2 } from '../luks1/pbkdf2.ts';
+import { pbkdf2 } from '../luks-common/pbkdf2.ts';
 import {
   LUKS2_BINARY_HEADER_BYTES,
   LUKS2_DEFAULT_DATA_OFFSET,

@@ -1,8 +1,6 @@
-// The LUKS2 engine's public API, for the CLI and the qrexec pipeline. Import from here, not from the files behind it.
+// The LUKS2 engine's public API, for shared/luks (the facade the CLI and the services use) and the tests. Import from here, not
+// from the files behind it.
 //
-// Device VM (never parses):     detectLuksType(first bytes) -> 'luks1' | 'luks2'  (8 bytes for a primary header; up to
-//                               LUKS_PROBE_BYTES to find the secondary of a volume whose primary is destroyed)
-//                               probeLuks(first bytes, device size) -> { type, headerAreaBytes }  (LUKS2: min(16 MiB, device))
 // Header VM, receiving:         luks2BytesNeeded(prefix) -> bytes from 0 the parser needs (<= prefix.length: enough; <= 16 MiB)
 // Header VM, unlock:            parseLuks2Header(area) -> Luks2Header   (throws ParseError | UnsupportedError; the rules are
 //                                                                        cryptsetup's, docs/LUKS2-RULES.md; header.copyUsed and
@@ -15,11 +13,6 @@
 //                               cpus: DEFAULT_ARGON2_PARALLELISM, time: await argon2TimeFor('argon2id', memory, cpus, iterTimeMs) };
 //                               digestIterations from luks1's benchmarkPbkdf2 + digestIterationsFor (as vm/split-dm-crypt-luks does)
 // Key management:               addKeyLuks2 / changeKeyLuks2 / removeKeyLuks2 -> Luks2KeyslotChange { header, keyslot, writes }
-// Header-area extent:           luks2HeaderAreaBytes(header) -> min(data offset, 16 MiB): the bytes a header write may replace.
-import { LUKS2_MAX_HEADER_AREA_BYTES } from './constants.ts';
-import type { Luks2Header } from './header.ts';
-
-export { detectLuksType, probeLuks, LUKS_PROBE_BYTES, type LuksProbe, type LuksType } from '../luks-common/detect.ts';
 export * from './constants.ts';
 export { parseLuks2Header, serializeLuks2Headers, type Luks2Header } from './header.ts';
 export { luks2BytesNeeded } from './bytes-needed.ts';
@@ -30,11 +23,6 @@ export { formatLuks2, type FormatLuks2Options, type Luks2Formatted } from './for
 export { addKeyLuks2, changeKeyLuks2, removeKeyLuks2, type Luks2KeyslotChange, type AreaWrite } from './manage.ts';
 export { argon2TimeFor, deriveKey } from './kdf.ts';
 export type { Luks2KdfChoice } from './keyslot.ts';
-
-/** The bytes of a parsed LUKS2 volume that are header (both copies and key-slot areas): up to the data, at most 16 MiB. */
-export function luks2HeaderAreaBytes(header: Luks2Header): number {
-  return Math.min(header.metadata.segment.offset, LUKS2_MAX_HEADER_AREA_BYTES);
-}
 
 /** Argon2 memory our format uses by default: 256 MiB, so a 1 GiB DisposableVM unlocks it comfortably. */
 export const DEFAULT_ARGON2_MEMORY_KIB = 256 * 1024;

@@ -2,7 +2,7 @@
 // bundle, no native addon; its Argon2-only build, see hash-wasm-argon2.d.ts, run on a worker thread by argon2-worker.ts), and the
 // benchmarks behind --iter-time.
 import { performance } from 'node:perf_hooks';
-import { pbkdf2 } from '../luks1/pbkdf2.ts';
+import { pbkdf2 } from '../luks-common/pbkdf2.ts';
 import { argon2OnWorker } from './argon2-worker.ts';
 import { MAX_ARGON2_TIME, MIN_ARGON2_TIME } from './constants.ts';
 import type { Luks2Kdf } from './metadata.ts';

@@ -1,19 +1,19 @@
-// Opening and sealing one LUKS2 key slot: KDF of the secret, sector decryption of the AF material (the LUKS1 sector cipher and AF
-// splitter, shared), AF merge, and the digest check of the candidate volume key.
+// Opening and sealing one LUKS2 key slot: KDF of the secret, sector decryption of the AF material (the sector cipher and AF splitter
+// shared with LUKS1), AF merge, and the digest check of the candidate volume key.
 import { randomBytes } from 'node:crypto';
 import { ParseError } from '../errors.ts';
 import { bytesEqual, zeroize } from '../bytes.ts';
-import { afMerge, afSplit } from '../luks1/af.ts';
-import { pbkdf2 } from '../luks1/pbkdf2.ts';
-import { cryptSectors } from '../luks1/sector-cipher.ts';
-import type { Luks1CipherMode } from '../luks1/constants.ts';
+import { afMerge, afSplit } from '../luks-common/af.ts';
+import type { SectorCipherMode } from '../luks-common/constants.ts';
+import { pbkdf2 } from '../luks-common/pbkdf2.ts';
+import { cryptSectors } from '../luks-common/sector-cipher.ts';
 import { LUKS2_SALT_BYTES, type Luks2AreaCipher, type Luks2Hash } from './constants.ts';
 import { deriveKey } from './kdf.ts';
 import { afMaterialBytes } from './metadata-keyslot.ts';
 import type { Luks2Digest, Luks2Kdf, Luks2Keyslot, Luks2Metadata } from './metadata.ts';
 
 /** "aes-xts-plain64" -> the LUKS1 sector cipher's mode name "xts-plain64". */
-export const areaMode = (cipher: Luks2AreaCipher): Luks1CipherMode => cipher.slice('aes-'.length) as Luks1CipherMode;
+export const areaMode = (cipher: Luks2AreaCipher): SectorCipherMode => cipher.slice('aes-'.length) as SectorCipherMode;
 
 /** The digests that vouch for a slot's key being the key of the volume's segment. */
 export function digestsOf(metadata: Luks2Metadata, slot: Luks2Keyslot): Luks2Digest[] {

@@ -3,7 +3,8 @@
 import { randomBytes } from 'node:crypto';
 import { OperationError } from '../errors.ts';
 import { zeroize } from '../bytes.ts';
-import { KEY_BYTES_BY_MODE } from '../luks1/constants.ts';
+import type { AreaWrite } from '../luks-common/area-write.ts';
+import { KEY_BYTES_BY_MODE } from '../luks-common/constants.ts';
 import { LUKS2_AREA_CIPHERS, type Luks2AreaCipher } from './constants.ts';
 import { serializeLuks2Headers, type Luks2Header } from './header.ts';
 import { digestsOf, kdfWithFreshSalt, sealLuks2Keyslot, type Luks2KdfChoice } from './keyslot.ts';
@@ -11,11 +12,7 @@ import { findAreaGap, pickFreeKeyslot } from './layout.ts';
 import type { Luks2Keyslot, Luks2Metadata } from './metadata.ts';
 import { unlockLuks2 } from './unlock.ts';
 
-/** One contiguous write into the volume. */
-export interface AreaWrite {
-  readonly offset: number;
-  readonly bytes: Uint8Array;
-}
+export type { AreaWrite };
 
 export interface Luks2KeyslotChange {
   readonly header: Luks2Header;

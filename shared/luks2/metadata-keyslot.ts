@@ -1,6 +1,6 @@
 // One LUKS2 key slot from JSON that passed cryptsetup's rules: our caps on the KDF work, and the AF and area parameters we can open.
 import { UnsupportedError } from '../errors.ts';
-import { KEY_BYTES_BY_MODE, MAX_KEY_BYTES } from '../luks1/constants.ts';
+import { KEY_BYTES_BY_MODE, MAX_KEY_BYTES } from '../luks-common/constants.ts';
 import {
   ARGON2_MAX_LANES,
   LUKS2_AREA_CIPHERS,

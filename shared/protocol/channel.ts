@@ -103,9 +103,4 @@ export class Channel {
       throw error;
     }
   }
-
-  /** True when the peer closed its side with nothing unread. */
-  atEnd(): Promise<boolean> {
-    return this.reader.atEnd();
-  }
 }

@@ -71,12 +71,6 @@ export class ByteReader {
     this.offset += count;
     return out;
   }
-
-  /** True when the stream has ended with nothing left unread. */
-  async atEnd(): Promise<boolean> {
-    await this.fill(1);
-    return this.pending.length === 0;
-  }
 }
 
 /** Reads one frame whose body may be at most `maxBodyBytes`; the cap is checked before the body is read. */

@@ -2,11 +2,10 @@
 import { PIN_PATTERN } from '../volume-pin.ts';
 import { z } from 'zod';
 import { NONCE_BYTES, PUBLIC_KEY_BYTES, sealedLength } from '../seal.ts';
+import { LUKS_TYPES, MAX_KEY_FILE_BYTES } from './contract.ts';
 
 /** Caps on frame bodies, checked before reading: control messages are tiny; only a sealed key file is large. */
 export const MAX_CONTROL_FRAME_BYTES = 4096;
-/** cryptsetup's default key-file limit, which we keep for key files sent to the header VM. */
-export const MAX_KEY_FILE_BYTES = 8 * 1024 * 1024;
 export const MAX_SECRET_FRAME_BYTES = MAX_KEY_FILE_BYTES + 1024;
 /** Longest error text a service may send; longer texts are refused by the schema, shorter ones are sanitized before display. */
 export const MAX_ERROR_MESSAGE_CHARS = 600;
@@ -20,8 +19,7 @@ const boxOf = (lengths: readonly number[]) =>
     box: z.instanceof(Uint8Array).refine((b) => lengths.includes(b.length), `box length must be one of ${lengths.join(', ')}`),
   }).strict();
 
-export const LuksType = z.enum(['luks1', 'luks2']);
-export type LuksType = z.infer<typeof LuksType>;
+const LuksTypeSchema = z.enum(LUKS_TYPES);
 
 /** A volume key we map: AES-XTS with 256 or 512 bits; its sealed box has exactly one of these lengths. */
 export const MAPPABLE_KEY_BYTES = [32, 64] as const;
@@ -144,7 +142,7 @@ export type SecretKind = z.infer<typeof SecretKind>;
 export const UnlockRequest = z.object({
   ...version,
   type: z.literal('unlock-request'),
-  luksType: LuksType,
+  luksType: LuksTypeSchema,
   devicePublicKey: bytes(PUBLIC_KEY_BYTES),
   secretKind: z.enum(['passphrase', 'key-file']),
 }).strict();
@@ -180,7 +178,7 @@ export type KeyslotSummary = z.infer<typeof KeyslotSummary>;
 export const HeaderParsed = z.object({
   ...version,
   type: z.literal('header-parsed'),
-  luksType: LuksType,
+  luksType: LuksTypeSchema,
   uuid: z.string().regex(/^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/),
   cipher: z.string().regex(/^[a-z0-9:,-]{1,64}$/),
   /** 0 when a LUKS2 header has no key slot (only HeaderInspect reports such a header). */
@@ -229,13 +227,10 @@ export const FormatProgress = z.object({
 }).strict();
 export type FormatProgress = z.infer<typeof FormatProgress>;
 
-/** A format's target unlock time when the request names neither iterTimeMs nor forcedIterations: the original's (cryptsetup's is 2000 ms for LUKS2). */
-export const DEFAULT_FORMAT_ITER_TIME_MS = 5000;
-
 export const FormatRequest = z.object({
   ...version,
   type: z.literal('format-request'),
-  luksType: LuksType,
+  luksType: LuksTypeSchema,
   keyBytes: z.union([z.literal(32), z.literal(64)]),
   hash: z.enum(['sha256', 'sha512']),
   /** The new key slot's secret: a passphrase typed twice, or a key file's bytes. */
@@ -254,9 +249,9 @@ export type FormatRequest = z.infer<typeof FormatRequest>;
 // header VM that never ran a shell (HeaderInspect) says what it is.
 export const ShellPutRequest = z.discriminatedUnion('start', [
   /** Random bytes made in the header VM (overwrite-header-with-shell), `length` of them. */
-  z.object({ ...version, type: z.literal('shell-put'), luksType: LuksType, start: z.literal('random'), length: z.number().int().min(1).max(MAX_HEADER_TRANSFER_BYTES) }).strict(),
+  z.object({ ...version, type: z.literal('shell-put'), luksType: LuksTypeSchema, start: z.literal('random'), length: z.number().int().min(1).max(MAX_HEADER_TRANSFER_BYTES) }).strict(),
   /** The disk's own header, served in steps (modify-header-with-shell); `fallbackBytes` when it does not parse. */
-  z.object({ ...version, type: z.literal('shell-put'), luksType: LuksType, start: z.literal('disk'), fallbackBytes: z.number().int().min(1).max(MAX_HEADER_TRANSFER_BYTES) }).strict(),
+  z.object({ ...version, type: z.literal('shell-put'), luksType: LuksTypeSchema, start: z.literal('disk'), fallbackBytes: z.number().int().min(1).max(MAX_HEADER_TRANSFER_BYTES) }).strict(),
 ]);
 export const ShellReady = z.object({ ...version, type: z.literal('shell-ready'), bytes: z.number().int().min(0).max(MAX_HEADER_TRANSFER_BYTES) }).strict();
-export const ShellTakeRequest = z.object({ ...version, type: z.literal('shell-take'), luksType: LuksType }).strict();
+export const ShellTakeRequest = z.object({ ...version, type: z.literal('shell-take'), luksType: LuksTypeSchema }).strict();

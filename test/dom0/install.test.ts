@@ -83,9 +83,12 @@ describe('make install-dom0', () => {
       'etc/split-dm-crypt.conf.example',
       'usr/bin/qvm-block-split',
       'usr/lib/split-dm-crypt/qvm-block-split.mjs',
+      'usr/lib/systemd/user/qvm-block-split-watch.service',
       'usr/lib/tmpfiles.d/qubes-split-dm-crypt.conf',
       'usr/share/man/man1/qvm-block-split.1',
     ]);
+    // The watch unit runs the installed command, whatever the prefix.
+    expect(readFileSync(join(destdir, 'usr/lib/systemd/user/qvm-block-split-watch.service'), 'utf8')).toMatch(/^ExecStart=\/usr\/bin\/qvm-block-split watch$/m);
     const manPage = join(destdir, 'usr/share/man/man1/qvm-block-split.1');
     expect(statSync(manPage).mode & 0o777).toBe(0o644);
     expect(readFileSync(manPage, 'utf8')).toMatch(/^\.TH QVM-BLOCK-SPLIT 1 /m);

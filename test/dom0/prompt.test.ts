@@ -4,7 +4,8 @@ import { resolve } from 'node:path';
 import { PassThrough } from 'node:stream';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { InterruptedError, OperationError, UsageError } from '../../shared/errors.ts';
-import { confirm, MAX_PASSPHRASE_BYTES, readPassphrase, type PromptIo } from '../../dom0/prompt.ts';
+import { confirm, readPassphrase, type PromptIo } from '../../dom0/prompt.ts';
+import { MAX_PASSPHRASE_BYTES } from '../../shared/protocol/contract.ts';
 
 function pipeIo(text: string | Buffer, end = true): PromptIo & { input: PassThrough; written: () => string } {
   const input = new PassThrough();

@@ -4,7 +4,7 @@ import { readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { UsageError } from '../../shared/errors.ts';
-import { MAX_KEY_FILE_BYTES } from '../../shared/protocol/messages.ts';
+import { MAX_KEY_FILE_BYTES } from '../../shared/protocol/contract.ts';
 import { parseSplitCommand } from '../../dom0/cli.ts';
 import { parseDevicePort, parseKeyFileSpec, parseSourceSpec, parseVmName } from '../../dom0/names.ts';
 import { attachments, makeVolume, newSim, runningVms, runSplit, sim, startSplit } from '../helpers/sim.ts';

@@ -3,7 +3,7 @@ import { closeSync, openSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { useTmpDir } from '../helpers/tmp.ts';
-import { WIPE_CHUNK_BYTES, wipeWithKeystream } from '../../vm/lib/wipe.ts';
+import { overwriteWithRandom, WIPE_CHUNK_BYTES } from '../../vm/lib/wipe.ts';
 
 const tmp = useTmpDir();
 
@@ -14,7 +14,7 @@ function longestRun(data: Buffer): number {
   return longest;
 }
 
-describe('wipeWithKeystream', () => {
+describe('overwriteWithRandom', () => {
   it.each([
     ['less than one chunk', 12_345],
     ['exactly two chunks', 2 * WIPE_CHUNK_BYTES],
@@ -23,7 +23,7 @@ describe('wipeWithKeystream', () => {
     const path = join(tmp, `wipe-${total}.img`);
     writeFileSync(path, Buffer.alloc(total + 8192, 0xaa));
     const reports: number[] = [];
-    expect(await wipeWithKeystream(path, total, (done) => reports.push(done))).toBe(total);
+    expect(await overwriteWithRandom(path, total, (done) => reports.push(done))).toBe(total);
     const data = readFileSync(path);
     expect(data.length).toBe(total + 8192);
     expect(longestRun(data.subarray(0, total))).toBeLessThan(8);
@@ -36,13 +36,13 @@ describe('wipeWithKeystream', () => {
     const path = join(tmp, 'twice.img');
     closeSync(openSync(path, 'w'));
     writeFileSync(path, Buffer.alloc(65_536));
-    await wipeWithKeystream(path, 65_536, () => undefined);
+    await overwriteWithRandom(path, 65_536, () => undefined);
     const first = readFileSync(path);
-    await wipeWithKeystream(path, 65_536, () => undefined);
+    await overwriteWithRandom(path, 65_536, () => undefined);
     expect(readFileSync(path).equals(first)).toBe(false);
   });
 
   it('fails on a path it cannot open, leaving nothing running', async () => {
-    await expect(wipeWithKeystream(join(tmp, 'missing', 'x.img'), 1024, () => undefined)).rejects.toThrow(/ENOENT/);
+    await expect(overwriteWithRandom(join(tmp, 'missing', 'x.img'), 1024, () => undefined)).rejects.toThrow(/ENOENT/);
   });
 });

@@ -1,9 +1,10 @@
 // Device VM facts kept between service calls, all under /run (tmpfs: gone with the DisposableVM) and /etc (template config).
 import { mkdir, readFile, unlink, writeFile } from 'node:fs/promises';
 import { OperationError } from '../../shared/errors.ts';
+import { SOURCE_FRONTEND } from '../../shared/protocol/contract.ts';
 import { PUBLIC_KEY_BYTES } from '../../shared/seal.ts';
 import { zeroize } from '../../shared/bytes.ts';
-import { deviceSectors, diskPresent, isReadOnly, noPartScanIsOn, partitionsOf, SOURCE_DEVICE, SOURCE_DEVICE_PATH } from './kernel.ts';
+import { deviceSectors, diskPresent, isReadOnly, noPartScanIsOn, partitionsOf, SOURCE_DEVICE_PATH } from './kernel.ts';
 import { vmPath } from './sysroot.ts';
 
 const RUN_DIR = '/run/split-dm-crypt';
@@ -40,9 +41,9 @@ export async function partitionScanAllowed(): Promise<boolean> {
  * devices the kernel made are returned, so dom0 can say what the kernel parsed.
  */
 export async function assertSourceUnparsed(): Promise<{ readonly scannedPartitions: readonly string[] }> {
-  if (!(await diskPresent(SOURCE_DEVICE))) throw new OperationError(`no source disk at /dev/${SOURCE_DEVICE}`);
+  if (!(await diskPresent(SOURCE_FRONTEND))) throw new OperationError(`no source disk at /dev/${SOURCE_FRONTEND}`);
   const allowed = await partitionScanAllowed();
-  const partitions = await partitionsOf(SOURCE_DEVICE);
+  const partitions = await partitionsOf(SOURCE_FRONTEND);
   if (partitions.length > 0 && !allowed) {
     throw new OperationError(`the kernel scanned the source disk's partition table (found ${partitions.join(', ')}): refusing to use it`);
   }
@@ -54,7 +55,7 @@ export async function assertSourceUnparsed(): Promise<{ readonly scannedPartitio
 export async function describeSource(): Promise<{ type: 'source-described'; diskBytes: number; readOnly: boolean; scannedPartitions: string[] }> {
   const { scannedPartitions } = await assertSourceUnparsed();
   const diskBytes = (await deviceSectors(SOURCE_DEVICE_PATH)) * 512;
-  return { type: 'source-described', diskBytes, readOnly: await isReadOnly(SOURCE_DEVICE), scannedPartitions: [...scannedPartitions] };
+  return { type: 'source-described', diskBytes, readOnly: await isReadOnly(SOURCE_FRONTEND), scannedPartitions: [...scannedPartitions] };
 }
 
 /** Refuses, before a byte is written, a disk whose size is not the one the user confirmed (another disk behind the same port). */

@@ -4,7 +4,7 @@ import { spawn } from 'node:child_process';
 import { mkdir, readFile, rm, stat, writeFile } from 'node:fs/promises';
 import { dirname, resolve } from 'node:path';
 import { OperationError } from '../../shared/errors.ts';
-import type { LuksType } from '../../shared/protocol/messages.ts';
+import type { LuksType } from '../../shared/protocol/contract.ts';
 import { readPrefix } from './files.ts';
 import { vmPath } from './sysroot.ts';
 

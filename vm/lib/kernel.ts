@@ -2,12 +2,12 @@
 import { readdir, readFile, readlink, writeFile } from 'node:fs/promises';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { OperationError, ToolError } from '../../shared/errors.ts';
+import { SOURCE_FRONTEND } from '../../shared/protocol/contract.ts';
 import { vmPath } from './sysroot.ts';
 import { runTool } from './tool.ts';
 
-/** Where dom0 attaches the source disk (qvm-block attach -o frontend-dev=xvds). */
-export const SOURCE_DEVICE = 'xvds';
-export const SOURCE_DEVICE_PATH = `/dev/${SOURCE_DEVICE}`;
+/** Where dom0 attaches the source disk (qvm-block attach -o frontend-dev=xvds): the one device the services read. */
+export const SOURCE_DEVICE_PATH = `/dev/${SOURCE_FRONTEND}`;
 const NO_PART_SCAN = '/sys/module/block/parameters/no_part_scan';
 const TOOL_TIMEOUT_MS = 60_000;
 

@@ -4,7 +4,7 @@ import { zeroize } from '../../shared/bytes.ts';
 import type { Channel } from '../../shared/protocol/channel.ts';
 import { MAX_SECRET_FRAME_BYTES, SecretReply, type SecretKind } from '../../shared/protocol/messages.ts';
 import { newBoxKeyPair, openSealed } from '../../shared/seal.ts';
-import { MAX_PASSPHRASE_BYTES } from './stdin-secrets.ts';
+import { MAX_PASSPHRASE_BYTES } from '../../shared/protocol/contract.ts';
 
 /** Requests one secret of `kind`; returns its bytes, which the caller zeroes. */
 export async function requestSecret(channel: Channel, kind: SecretKind, attempt: number): Promise<Uint8Array> {

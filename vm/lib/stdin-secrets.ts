@@ -1,10 +1,6 @@
 // Secrets from standard input: passphrases as lines (cryptsetup drops the newline), read with a hard cap, returned as Buffers to zero.
 import { UsageError } from '../../shared/errors.ts';
-
-/** cryptsetup's limit on a typed passphrase; a longer line is refused rather than truncated. */
-export const MAX_PASSPHRASE_BYTES = 512;
-/** cryptsetup's default limit on key files (--keyfile-size default). */
-export const MAX_KEY_FILE_BYTES = 8 * 1024 * 1024;
+import { MAX_PASSPHRASE_BYTES } from '../../shared/protocol/contract.ts';
 
 /** Reads all of a stream, refusing more than `maxBytes`. */
 export async function readAllCapped(stream: NodeJS.ReadableStream, maxBytes: number): Promise<Buffer> {

@@ -31,7 +31,7 @@ function later<T>(promise: Promise<T>): Promise<T> {
 }
 
 /** Overwrites `total` bytes from the start of `path`; calls `onProgress(done)` at most every 250 ms. Returns the bytes written. */
-export async function wipeWithKeystream(path: string, total: number, onProgress: (done: number) => void): Promise<number> {
+export async function overwriteWithRandom(path: string, total: number, onProgress: (done: number) => void): Promise<number> {
   const buffers = [Buffer.alloc(WIPE_CHUNK_BYTES), Buffer.alloc(WIPE_CHUNK_BYTES)] as const;
   const handle = await open(path, 'r+');
   let queued = 0;

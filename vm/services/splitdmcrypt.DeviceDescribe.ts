@@ -2,9 +2,9 @@
 // user: its size as this VM's kernel sees it, whether it is read-only, and any partitions a scanning kernel made (opt-out only).
 import { DescribeRequest } from '../../shared/protocol/messages.ts';
 import { describeSource } from '../lib/device-state.ts';
-import { runService } from '../lib/service.ts';
+import { NO_ARGUMENT, runService } from '../lib/service.ts';
 
-await runService(async (channel) => {
+await runService(NO_ARGUMENT, async (channel) => {
   await channel.receive(DescribeRequest);
   channel.send(await describeSource());
 });

@@ -2,14 +2,15 @@
 // and creates the dm-crypt mapping over the raw source disk.
 import { zeroize } from '../../shared/bytes.ts';
 import { DeviceOpenRequest } from '../../shared/protocol/messages.ts';
+import { SOURCE_FRONTEND } from '../../shared/protocol/contract.ts';
 import { openSealed } from '../../shared/seal.ts';
 import { cryptTable, validateXtsKey } from '../lib/crypt-table.ts';
 import { assertSourceUnparsed, takeSecretKey } from '../lib/device-state.ts';
-import { deviceSectors, dmCreate, dmKernelName, isReadOnly, SOURCE_DEVICE, SOURCE_DEVICE_PATH } from '../lib/kernel.ts';
-import { runService } from '../lib/service.ts';
+import { deviceSectors, dmCreate, dmKernelName, isReadOnly, SOURCE_DEVICE_PATH } from '../lib/kernel.ts';
+import { NO_ARGUMENT, runService } from '../lib/service.ts';
 import { pinsEqual, volumePin } from '../../shared/volume-pin.ts';
 
-await runService(async (channel) => {
+await runService(NO_ARGUMENT, async (channel) => {
   const request = await channel.receive(DeviceOpenRequest);
   const secretKey = await takeSecretKey();
   let volumeKey: Uint8Array | undefined;
@@ -25,7 +26,7 @@ await runService(async (channel) => {
       return;
     }
     // A disk the kernel holds read-only gives a read-only mapping whatever was asked, so the whole chain is read-only.
-    const readOnly = request.readOnly || (await isReadOnly(SOURCE_DEVICE));
+    const readOnly = request.readOnly || (await isReadOnly(SOURCE_FRONTEND));
     const sectors = await deviceSectors(SOURCE_DEVICE_PATH);
     table = cryptTable(volumeKey, SOURCE_DEVICE_PATH, { deviceSectors: sectors, payloadOffset: request.payloadOffset, sectorSize: request.sectorSize });
     zeroize(volumeKey);

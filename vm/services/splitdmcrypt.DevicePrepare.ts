@@ -6,9 +6,9 @@ import { DevicePrepareRequest } from '../../shared/protocol/messages.ts';
 import { newBoxKeyPair } from '../../shared/seal.ts';
 import { partitionScanAllowed, storeSecretKey } from '../lib/device-state.ts';
 import { enableNoPartScan } from '../lib/kernel.ts';
-import { runService } from '../lib/service.ts';
+import { NO_ARGUMENT, runService } from '../lib/service.ts';
 
-await runService(async (channel) => {
+await runService(NO_ARGUMENT, async (channel) => {
   await channel.receive(DevicePrepareRequest);
   let partitionScan: 'disabled' | 'allowed-by-config' = 'disabled';
   if ((await enableNoPartScan()) === 'unavailable') {

@@ -6,10 +6,10 @@ import { MAX_HEADER_TRANSFER_BYTES, ReadHeaderDone, ReadHeaderRange, SendHeaderR
 import { describeSource } from '../lib/device-state.ts';
 import { readRange } from '../lib/files.ts';
 import { SOURCE_DEVICE_PATH } from '../lib/kernel.ts';
-import { runService } from '../lib/service.ts';
+import { NO_ARGUMENT, runService } from '../lib/service.ts';
 import { vmPath } from '../lib/sysroot.ts';
 
-await runService(async (channel) => {
+await runService(NO_ARGUMENT, async (channel) => {
   await channel.receive(SendHeaderRequest);
   const described = await describeSource();
   channel.send(described);

@@ -2,17 +2,18 @@
 // CSPRNG, reporting progress a few times a second; refuses a disk whose size is not the one the user confirmed.
 import { OperationError } from '../../shared/errors.ts';
 import { DeviceWipeRequest } from '../../shared/protocol/messages.ts';
+import { SOURCE_FRONTEND } from '../../shared/protocol/contract.ts';
 import { assertConfirmedSize, assertSourceUnparsed } from '../lib/device-state.ts';
-import { isReadOnly, SOURCE_DEVICE, SOURCE_DEVICE_PATH } from '../lib/kernel.ts';
-import { runService } from '../lib/service.ts';
+import { isReadOnly, SOURCE_DEVICE_PATH } from '../lib/kernel.ts';
+import { NO_ARGUMENT, runService } from '../lib/service.ts';
 import { vmPath } from '../lib/sysroot.ts';
-import { wipeWithKeystream } from '../lib/wipe.ts';
+import { overwriteWithRandom } from '../lib/wipe.ts';
 
-await runService(async (channel) => {
+await runService(NO_ARGUMENT, async (channel) => {
   const request = await channel.receive(DeviceWipeRequest);
   await assertSourceUnparsed();
-  if (await isReadOnly(SOURCE_DEVICE)) throw new OperationError('the source disk is read-only: it cannot be overwritten');
+  if (await isReadOnly(SOURCE_FRONTEND)) throw new OperationError('the source disk is read-only: it cannot be overwritten');
   const total = await assertConfirmedSize(request.expectedBytes);
-  const bytes = await wipeWithKeystream(vmPath(SOURCE_DEVICE_PATH), total, (done) => channel.send({ type: 'progress', done, total }));
+  const bytes = await overwriteWithRandom(vmPath(SOURCE_DEVICE_PATH), total, (done) => channel.send({ type: 'progress', done, total }));
   channel.send({ type: 'device-wiped', bytes });
 });

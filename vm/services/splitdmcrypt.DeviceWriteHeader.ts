@@ -4,16 +4,17 @@
 import { randomBytes } from 'node:crypto';
 import { OperationError, ParseError } from '../../shared/errors.ts';
 import { BytesFollow, WriteHeaderRequest } from '../../shared/protocol/messages.ts';
+import { SOURCE_FRONTEND } from '../../shared/protocol/contract.ts';
 import { assertConfirmedSize, assertSourceUnparsed } from '../lib/device-state.ts';
 import { writeRanges } from '../lib/files.ts';
-import { isReadOnly, SOURCE_DEVICE, SOURCE_DEVICE_PATH } from '../lib/kernel.ts';
-import { runService } from '../lib/service.ts';
+import { isReadOnly, SOURCE_DEVICE_PATH } from '../lib/kernel.ts';
+import { NO_ARGUMENT, runService } from '../lib/service.ts';
 import { vmPath } from '../lib/sysroot.ts';
 
-await runService(async (channel) => {
+await runService(NO_ARGUMENT, async (channel) => {
   const request = await channel.receive(WriteHeaderRequest);
   await assertSourceUnparsed();
-  if (await isReadOnly(SOURCE_DEVICE)) throw new OperationError('the source disk is read-only: its header cannot be written');
+  if (await isReadOnly(SOURCE_FRONTEND)) throw new OperationError('the source disk is read-only: its header cannot be written');
   const diskBytes = await assertConfirmedSize(request.expectedBytes);
   if (request.length > diskBytes) throw new OperationError(`the new header area (${request.length} bytes) is larger than the ${diskBytes}-byte source disk`);
   let area: Buffer;

@@ -1,13 +1,14 @@
 // qrexec service splitdmcrypt.HeaderFormat+luks1|luks2 (header DisposableVM): asks for the new passphrase (or a key file), formats
 // a new header area (aes-xts-plain64, the KDF tuned here, where the passphrase will later be checked) and returns it for the device VM.
-import { OperationError, UsageError } from '../../shared/errors.ts';
+import { UsageError } from '../../shared/errors.ts';
 import { zeroize } from '../../shared/bytes.ts';
 import type { Channel } from '../../shared/protocol/channel.ts';
-import { DEFAULT_FORMAT_ITER_TIME_MS, FormatRequest } from '../../shared/protocol/messages.ts';
+import { LUKS_TYPES, DEFAULT_ITER_TIME_MS } from '../../shared/protocol/contract.ts';
+import { FormatRequest } from '../../shared/protocol/messages.ts';
 import { performance } from 'node:perf_hooks';
-import { formatHeaderArea } from '../lib/header-format.ts';
+import { formatVolume } from '../../shared/luks/index.ts';
 import { requestSecret } from '../lib/secret-request.ts';
-import { parseServiceArgument, runService } from '../lib/service.ts';
+import { matchArgument, runService } from '../lib/service.ts';
 
 const PROGRESS_INTERVAL_MS = 250;
 /** What the KDF benchmarks add to the requested unlock time, roughly (PBKDF2's runs until one lasts 100 ms; Argon2's likewise). */
@@ -27,18 +28,26 @@ async function keyFileBytes(channel: Channel): Promise<Uint8Array> {
   return bytes;
 }
 
-await runService(async (channel) => {
-  const luksType = parseServiceArgument(['luks1', 'luks2'] as const);
+await runService(LUKS_TYPES, async (channel, luksType) => {
   const request = await channel.receive(FormatRequest);
-  if (request.luksType !== luksType) throw new OperationError(`service argument ${luksType} does not match the requested type ${request.luksType}`);
+  matchArgument(luksType, request.luksType);
   const passphrase = request.secretKind === 'key-file' ? await keyFileBytes(channel) : await newPassphrase(channel);
   const started = performance.now();
-  const expectedMs = request.forcedIterations === undefined ? (request.iterTimeMs ?? DEFAULT_FORMAT_ITER_TIME_MS) + BENCHMARK_ALLOWANCE_MS : 0;
+  const expectedMs = request.forcedIterations === undefined ? (request.iterTimeMs ?? DEFAULT_ITER_TIME_MS) + BENCHMARK_ALLOWANCE_MS : 0;
   const ticker = setInterval(() => channel.send({ type: 'format-progress', elapsedMs: Math.round(performance.now() - started), expectedMs }), PROGRESS_INTERVAL_MS);
   try {
-    const area = await formatHeaderArea(request, passphrase);
+    const { volume } = await formatVolume(passphrase, {
+      type: request.luksType,
+      keyBytes: request.keyBytes,
+      hash: request.hash,
+      ...(request.sectorSize === undefined ? {} : { sectorSize: request.sectorSize }),
+      ...(request.pbkdf === undefined ? {} : { pbkdf: request.pbkdf }),
+      ...(request.pbkdfMemoryKiB === undefined ? {} : { memoryKiB: request.pbkdfMemoryKiB }),
+      ...(request.iterTimeMs === undefined ? {} : { iterTimeMs: request.iterTimeMs }),
+      ...(request.forcedIterations === undefined ? {} : { forcedIterations: request.forcedIterations }),
+    });
     clearInterval(ticker);
-    channel.sendBytes(area);
+    channel.sendBytes(volume.area);
   } finally {
     clearInterval(ticker);
     zeroize(passphrase);

@@ -5,16 +5,16 @@
 import { ParseError } from '../../shared/errors.ts';
 import { zeroize } from '../../shared/bytes.ts';
 import { InspectRequest } from '../../shared/protocol/messages.ts';
-import { describeHeader, headerBytesNeeded, parseHeaderArea } from '../lib/header-engine.ts';
+import { headerBytesNeeded, parseVolume, summarizeVolume } from '../../shared/luks/index.ts';
 import { receiveHeaderInSteps } from '../lib/header-transfer.ts';
-import { runService } from '../lib/service.ts';
+import { NO_ARGUMENT, runService } from '../lib/service.ts';
 
-await runService(async (channel) => {
+await runService(NO_ARGUMENT, async (channel) => {
   await channel.receive(InspectRequest);
   const area = await receiveHeaderInSteps(channel, headerBytesNeeded);
   try {
     // The bytes decide the version: 'luks2' only sets how much a LUKS1 parse may look at (all of it).
-    channel.send(describeHeader(parseHeaderArea('luks2', area)));
+    channel.send(summarizeVolume(parseVolume(area)));
   } catch (error) {
     // An unsupported header (a cipher or version we refuse) is still a header: that is an error, never 'absent'.
     if (!(error instanceof ParseError)) throw error;

@@ -3,17 +3,16 @@
 // (modify-header-with-shell), asking for no more than our parser says the header takes; a disk whose header does not parse
 // gets the fallback length dom0 names (the --type's area, so a damaged header can still be repaired).
 import { randomBytes } from 'node:crypto';
-import { OperationError } from '../../shared/errors.ts';
 import { ShellPutRequest } from '../../shared/protocol/messages.ts';
-import { hasLuksMagic, headerBytesNeeded } from '../lib/header-engine.ts';
+import { hasLuksMagic, headerBytesNeeded } from '../../shared/luks/index.ts';
 import { placeHeaderFile } from '../lib/header-shell.ts';
 import { receiveHeaderInSteps } from '../lib/header-transfer.ts';
-import { parseServiceArgument, runService } from '../lib/service.ts';
+import { LUKS_TYPES } from '../../shared/protocol/contract.ts';
+import { matchArgument, runService } from '../lib/service.ts';
 
-await runService(async (channel) => {
-  const luksType = parseServiceArgument(['luks1', 'luks2'] as const);
+await runService(LUKS_TYPES, async (channel, luksType) => {
   const request = await channel.receive(ShellPutRequest);
-  if (request.luksType !== luksType) throw new OperationError(`service argument ${luksType} does not match the requested type ${request.luksType}`);
+  matchArgument(luksType, request.luksType);
   const area = request.start === 'random' ? randomBytes(request.length) : await receiveHeaderInSteps(channel, (prefix) => (hasLuksMagic(prefix) ? headerBytesNeeded(prefix) : request.fallbackBytes));
   await placeHeaderFile(area);
   channel.send({ type: 'shell-ready', bytes: area.length });

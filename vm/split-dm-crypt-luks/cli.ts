@@ -1,10 +1,11 @@
 // The command table of split-dm-crypt-luks: each command's options and positionals, parsed into typed options.
 import { integerOption, parseArgv, stringOption, type OptionSpec, type ParsedArgv } from '../../shared/argv.ts';
 import { UsageError } from '../../shared/errors.ts';
-import { MAX_PBKDF2_ITERATIONS, type Luks1Hash } from '../../shared/luks1/constants.ts';
-import { LUKS2_SECTOR_SIZES, MAX_ARGON2_MEMORY_KIB, MAX_ARGON2_PARALLELISM, MAX_ARGON2_TIME, MIN_ARGON2_MEMORY_KIB, MIN_ARGON2_TIME, type Luks2KdfType, type Luks2SectorSize } from '../../shared/luks2/constants.ts';
+import { DEFAULT_ITER_TIME_MS, type LuksType } from '../../shared/protocol/contract.ts';
+import { MAX_PBKDF2_ITERATIONS, type LuksHash } from '../../shared/luks-common/constants.ts';
+import { validateForcedIterations, type KdfRequest } from '../../shared/luks/index.ts';
+import { LUKS2_SECTOR_SIZES, MAX_ARGON2_MEMORY_KIB, MAX_ARGON2_PARALLELISM, MIN_ARGON2_MEMORY_KIB, type Luks2KdfType, type Luks2SectorSize } from '../../shared/luks2/constants.ts';
 
-export type LuksType = 'luks1' | 'luks2';
 
 /** The type `format` makes without --type: LUKS2, as cryptsetup (since 2.1) and qvm-block-split. */
 export const DEFAULT_FORMAT_TYPE: LuksType = 'luks2';
@@ -43,7 +44,7 @@ export interface KdfOptions {
 export type LuksCommand =
   | { readonly command: 'dump'; readonly file: string }
   | { readonly command: 'unlock'; readonly file: string; readonly keyFile?: string; readonly keySlot?: number; readonly dumpVolumeKey: boolean }
-  | { readonly command: 'format'; readonly file: string; readonly type: LuksType; readonly keyFile?: string; readonly keyBytes: 32 | 64; readonly hash: Luks1Hash; readonly sectorSize: Luks2SectorSize; readonly kdf: KdfOptions; readonly iterations: IterationChoice; readonly force: boolean }
+  | { readonly command: 'format'; readonly file: string; readonly type: LuksType; readonly keyFile?: string; readonly keyBytes: 32 | 64; readonly hash: LuksHash; readonly sectorSize: Luks2SectorSize; readonly kdf: KdfOptions; readonly iterations: IterationChoice; readonly force: boolean }
   | { readonly command: 'add-key'; readonly file: string; readonly keyFile?: string; readonly newKeyFile?: string; readonly keySlot?: number; readonly kdf: KdfOptions; readonly iterations: IterationChoice }
   | { readonly command: 'remove-key'; readonly file: string; readonly keyFile?: string; readonly force: boolean }
   | { readonly command: 'change-key'; readonly file: string; readonly keyFile?: string; readonly newKeyFile?: string; readonly kdf: KdfOptions; readonly iterations: IterationChoice }
@@ -60,15 +61,9 @@ const SPECS: Record<Exclude<LuksCommand['command'], 'help' | 'version'>, OptionS
   'change-key': { 'key-file': 'string', 'new-key-file': 'string', ...ITERATION_OPTIONS },
 };
 
-/** The default slot unlock time, as the original split dm-crypt formats with: 5 seconds. */
-export const DEFAULT_ITER_TIME_MS = 5000;
-
-
-/** Throws unless a forced count fits the KDF: PBKDF2 iterations 1000..2^26, Argon2 passes 4..32 (cryptsetup's own bounds). */
-export function validateForcedIterations(pbkdf: Luks2KdfType, forced: number | undefined): void {
-  if (forced === undefined) return;
-  const [min, max] = pbkdf === 'pbkdf2' ? [1000, MAX_PBKDF2_ITERATIONS] : [MIN_ARGON2_TIME, MAX_ARGON2_TIME];
-  if (forced < min || forced > max) throw new UsageError(`option --pbkdf-force-iterations expects an integer from ${min} to ${max} for ${pbkdf}, received '${forced}'`);
+/** The facade's KDF request from the command's options (the version's defaults fill what is left undefined). */
+export function kdfRequestOf(kdf: KdfOptions, iterations: IterationChoice): KdfRequest {
+  return { ...kdf, iterTimeMs: iterations.iterTimeMs, forcedIterations: iterations.forcedIterations };
 }
 
 function normalizeIterations(parsed: ParsedArgv, pbkdf: Luks2KdfType | undefined): IterationChoice {
@@ -122,7 +117,7 @@ function normalizeKeyBytes(parsed: ParsedArgv): 32 | 64 {
 }
 
 /** The hash of format: sha512 for LUKS1 (as before), sha256 for LUKS2 (cryptsetup's LUKS2 default). */
-function normalizeHash(parsed: ParsedArgv, type: LuksType = 'luks1'): Luks1Hash {
+function normalizeHash(parsed: ParsedArgv, type: LuksType = 'luks1'): LuksHash {
   const raw = stringOption(parsed, 'hash') ?? (type === 'luks2' ? 'sha256' : 'sha512');
   if (raw === 'sha1' || raw === 'sha256' || raw === 'sha512') return raw;
   throw new UsageError(`option --hash expects sha1, sha256 or sha512, received '${raw}'`);

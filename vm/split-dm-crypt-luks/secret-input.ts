@@ -4,7 +4,8 @@
 import { zeroize } from '../../shared/bytes.ts';
 import { OperationError } from '../../shared/errors.ts';
 import { readRawLine, type TerminalIo } from '../../shared/raw-line.ts';
-import { MAX_KEY_FILE_BYTES, MAX_PASSPHRASE_BYTES, passphraseLines, readAllCapped } from '../lib/stdin-secrets.ts';
+import { MAX_KEY_FILE_BYTES, MAX_PASSPHRASE_BYTES } from '../../shared/protocol/contract.ts';
+import { passphraseLines, readAllCapped } from '../lib/stdin-secrets.ts';
 import { readKeyFile } from './volume-file.ts';
 
 export interface SecretAsk {

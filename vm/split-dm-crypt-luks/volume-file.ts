@@ -1,42 +1,16 @@
-// Reading a LUKS1 or LUKS2 header area from a file or device, and getting the secrets a command needs.
-import { readPrefix, readCapped } from '../lib/files.ts';
-import { MAX_KEY_FILE_BYTES } from '../lib/stdin-secrets.ts';
-import { LUKS1_HEADER_AREA_BYTES, type Luks1Hash } from '../../shared/luks1/constants.ts';
-import { parseLuks1Header, type Luks1Header } from '../../shared/luks1/header.ts';
-import { detectLuksType, LUKS_PROBE_BYTES } from '../../shared/luks-common/detect.ts';
-import { LUKS2_MAX_HEADER_AREA_BYTES } from '../../shared/luks2/constants.ts';
-import { parseLuks2Header, type Luks2Header } from '../../shared/luks2/header.ts';
-import { benchmarkPbkdf2, slotIterationsFor } from '../../shared/luks1/pbkdf2.ts';
-import type { IterationChoice } from './cli.ts';
+// Reading a volume's header area from a file or device (the version is the facade's business), and the secrets a command needs.
+import { MAX_VOLUME_AREA_BYTES, parseVolume, volumeWarnings, type LuksVolume } from '../../shared/luks/index.ts';
+import { MAX_KEY_FILE_BYTES } from '../../shared/protocol/contract.ts';
+import { readCapped, readPrefix } from '../lib/files.ts';
 
-export interface VolumeFile {
-  readonly header: Luks1Header;
-  readonly area: Buffer;
-}
-
-/** Reads at most the LUKS1 header area of `file` and parses it. */
-export async function readVolumeFile(file: string): Promise<VolumeFile> {
-  const area = await readPrefix(file, LUKS1_HEADER_AREA_BYTES);
-  return { header: parseLuks1Header(area), area };
-}
-
-export type AnyVolumeFile = ({ readonly type: 'luks1' } & VolumeFile) | { readonly type: 'luks2'; readonly header: Luks2Header; readonly area: Buffer };
-
-/** Reads the header area of a LUKS1 or LUKS2 volume, the type told by its magic and version, and parses it. */
-export async function readAnyVolumeFile(file: string): Promise<AnyVolumeFile> {
-  const type = detectLuksType(await readPrefix(file, LUKS_PROBE_BYTES));
-  if (type === 'luks1') return { type, ...(await readVolumeFile(file)) };
-  const area = await readPrefix(file, LUKS2_MAX_HEADER_AREA_BYTES);
-  return { type, header: parseLuks2Header(area), area };
+/** Reads the header area of a LUKS1 or LUKS2 volume and parses it; the parser's warnings go to stderr. */
+export async function readVolume(file: string): Promise<LuksVolume> {
+  const volume = parseVolume(await readPrefix(file, MAX_VOLUME_AREA_BYTES));
+  for (const warning of volumeWarnings(volume)) process.stderr.write(`split-dm-crypt-luks: warning: ${warning}\n`);
+  return volume;
 }
 
 /** A key file's bytes, used as given (no newline handling), capped at 8 MiB like cryptsetup. */
 export function readKeyFile(path: string): Promise<Buffer> {
   return readCapped(path, MAX_KEY_FILE_BYTES, 'key file');
-}
-
-/** Slot iterations: the forced count, or what the PBKDF2 benchmark says reaches the wanted unlock time. */
-export async function slotIterations(choice: IterationChoice, hash: Luks1Hash, keyBytes: number): Promise<number> {
-  if (choice.forcedIterations !== undefined) return choice.forcedIterations;
-  return slotIterationsFor(await benchmarkPbkdf2(hash, keyBytes), choice.iterTimeMs);
 }

@@ -8,7 +8,8 @@ import { beforeAll, describe, expect, it } from 'vitest';
 import { ParseError, UnsupportedError } from '../../../shared/errors.ts';
 import { LUKS1_HEADER_AREA_BYTES } from '../../../shared/luks1/constants.ts';
 import { parseLuks1Header } from '../../../shared/luks1/header.ts';
-import { detectLuksType, LUKS2_MAX_HEADER_AREA_BYTES, luks2BytesNeeded, parseLuks2Header, type Luks2Header } from '../../../shared/luks2/index.ts';
+import { detectLuksType } from '../../../shared/luks-common/detect.ts';
+import { LUKS2_MAX_HEADER_AREA_BYTES, luks2BytesNeeded, parseLuks2Header, type Luks2Header } from '../../../shared/luks2/index.ts';
 import { runLuksTool } from '../../helpers/luks-tool.ts';
 import { useTmpDir } from '../../helpers/tmp.ts';
 

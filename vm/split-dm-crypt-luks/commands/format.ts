@@ -1,13 +1,12 @@
 // `format FILE`: a new LUKS1 or LUKS2 header area with the passphrase (or key file) in slot 0; writes only the header area.
 import { OperationError } from '../../../shared/errors.ts';
 import { zeroize } from '../../../shared/bytes.ts';
-import { LUKS1_MAGIC, type Luks1Hash } from '../../../shared/luks1/constants.ts';
-import { formatLuks1 } from '../../../shared/luks1/format.ts';
-import { benchmarkPbkdf2, digestIterationsFor, slotIterationsFor } from '../../../shared/luks1/pbkdf2.ts';
-import { readPrefix, writeRanges } from '../../lib/files.ts';
-import type { IterationChoice, KdfOptions, LuksType } from '../cli.ts';
+import { dataOffsetBytes, describeFormatted, formatVolume, hasLuksMagic } from '../../../shared/luks/index.ts';
+import type { LuksHash } from '../../../shared/luks-common/constants.ts';
 import type { Luks2SectorSize } from '../../../shared/luks2/constants.ts';
-import { formatLuks2Command } from './luks2.ts';
+import type { LuksType } from '../../../shared/protocol/contract.ts';
+import { readPrefix, writeRanges } from '../../lib/files.ts';
+import { kdfRequestOf, type IterationChoice, type KdfOptions } from '../cli.ts';
 import type { TerminalIo } from '../../../shared/raw-line.ts';
 import { gatherSecrets } from '../secret-input.ts';
 
@@ -16,7 +15,7 @@ export interface FormatOptions {
   readonly type: LuksType;
   readonly keyFile?: string;
   readonly keyBytes: 32 | 64;
-  readonly hash: Luks1Hash;
+  readonly hash: LuksHash;
   readonly sectorSize: Luks2SectorSize;
   readonly kdf: KdfOptions;
   readonly iterations: IterationChoice;
@@ -24,8 +23,8 @@ export interface FormatOptions {
 }
 
 async function refuseExistingHeader(file: string): Promise<void> {
-  const start = await readPrefix(file, LUKS1_MAGIC.length).catch(() => Buffer.alloc(0));
-  if (start.length === LUKS1_MAGIC.length && start.equals(Buffer.from(LUKS1_MAGIC))) {
+  const start = await readPrefix(file, 8).catch(() => Buffer.alloc(0));
+  if (hasLuksMagic(start)) {
     throw new OperationError(`'${file}' already holds a LUKS header: formatting destroys access to its data (use --force to do it anyway)`);
   }
 }
@@ -34,18 +33,11 @@ export async function formatCommand(options: FormatOptions, terminal: TerminalIo
   if (!options.force) await refuseExistingHeader(options.file);
   const [secret] = await gatherSecrets([{ keyFile: options.keyFile, prompt: `Enter passphrase for ${options.file}: `, isNew: true }], terminal);
   try {
-    if (options.type === 'luks2') return await formatLuks2Command(options, secret!, out);
-    const forced = options.iterations.forcedIterations;
-    const benchmark = forced === undefined ? await benchmarkPbkdf2(options.hash, options.keyBytes) : undefined;
-    const slotIterations = forced ?? slotIterationsFor(benchmark!, options.iterations.iterTimeMs);
-    const { header, area } = await formatLuks1(secret!, {
-      keyBytes: options.keyBytes,
-      hash: options.hash,
-      slotIterations,
-      digestIterations: digestIterationsFor(benchmark),
-    });
-    await writeRanges(options.file, [{ offset: 0, bytes: area }], header.payloadOffset * 512);
-    out.write(`${JSON.stringify({ uuid: header.uuid, cipher: 'aes-xts-plain64', keyBytes: header.keyBytes, hash: header.hashSpec, payloadOffset: header.payloadOffset, iterations: slotIterations })}\n`);
+    const { type, keyBytes, hash, sectorSize } = options;
+    const formatted = await formatVolume(secret!, { type, keyBytes, hash, sectorSize, ...kdfRequestOf(options.kdf, options.iterations) });
+    // The file grows to the data offset, so that a new image file is a whole (empty) volume cryptsetup accepts too.
+    await writeRanges(options.file, [{ offset: 0, bytes: formatted.volume.area }], dataOffsetBytes(formatted.volume));
+    out.write(`${JSON.stringify(describeFormatted(formatted))}\n`);
   } finally {
     zeroize(secret);
   }

@@ -1,11 +1,11 @@
 // The LUKS anti-forensic splitter: a key stretched over `stripes` blocks so that destroying any part of them destroys the key.
 import { createHash, randomBytes } from 'node:crypto';
 import { zeroize } from '../bytes.ts';
-import { LUKS1_HASHES, type Luks1Hash } from './constants.ts';
+import { LUKS_HASHES, type LuksHash } from './constants.ts';
 
 /** diffuse: the buffer cut into digest-size blocks, block j replaced by H(be32(j) || block_j), the last partial block truncated. */
-function diffuse(hash: Luks1Hash, data: Buffer): void {
-  const digestBytes = LUKS1_HASHES[hash];
+function diffuse(hash: LuksHash, data: Buffer): void {
+  const digestBytes = LUKS_HASHES[hash];
   const index = Buffer.alloc(4);
   for (let j = 0, offset = 0; offset < data.length; j++, offset += digestBytes) {
     const end = Math.min(offset + digestBytes, data.length);
@@ -21,7 +21,7 @@ function xorInto(target: Buffer, source: Uint8Array): void {
 }
 
 /** Recovers the key from its AF-split material (keyBytes * stripes bytes). */
-export function afMerge(material: Uint8Array, keyBytes: number, stripes: number, hash: Luks1Hash): Buffer {
+export function afMerge(material: Uint8Array, keyBytes: number, stripes: number, hash: LuksHash): Buffer {
   const buffer = Buffer.alloc(keyBytes);
   for (let i = 0; i < stripes - 1; i++) {
     xorInto(buffer, material.subarray(i * keyBytes, (i + 1) * keyBytes));
@@ -32,7 +32,7 @@ export function afMerge(material: Uint8Array, keyBytes: number, stripes: number,
 }
 
 /** Splits a key into keyBytes * stripes bytes of AF material with random stripes from the CSPRNG. */
-export function afSplit(key: Uint8Array, stripes: number, hash: Luks1Hash): Buffer {
+export function afSplit(key: Uint8Array, stripes: number, hash: LuksHash): Buffer {
   const keyBytes = key.length;
   const material = randomBytes(keyBytes * stripes);
   const buffer = Buffer.alloc(keyBytes);

@@ -1,6 +1,6 @@
 import { randomBytes } from 'node:crypto';
 import { describe, expect, it } from 'vitest';
-import { afMerge, afSplit } from '../../../shared/luks1/af.ts';
+import { afMerge, afSplit } from '../../../shared/luks-common/af.ts';
 
 describe('AF splitter', () => {
   it.each([

@@ -1,10 +1,10 @@
-// PBKDF2 for LUKS1 (on libuv's thread pool, so several key slots can be tried at once) and the benchmark behind --iter-time.
+// PBKDF2 for LUKS1 and LUKS2 (on libuv's thread pool, so several key slots can be tried at once) and the benchmark behind --iter-time.
 import { pbkdf2 as pbkdf2Callback } from 'node:crypto';
 import { performance } from 'node:perf_hooks';
-import { MAX_PBKDF2_ITERATIONS, MIN_DIGEST_ITERATIONS, type Luks1Hash } from './constants.ts';
+import { MAX_PBKDF2_ITERATIONS, MIN_DIGEST_ITERATIONS, type LuksHash } from './constants.ts';
 
 /** PBKDF2-HMAC-hash; runs off the main thread. */
-export function pbkdf2(secret: Uint8Array, salt: Uint8Array, iterations: number, keyBytes: number, hash: Luks1Hash): Promise<Buffer> {
+export function pbkdf2(secret: Uint8Array, salt: Uint8Array, iterations: number, keyBytes: number, hash: LuksHash): Promise<Buffer> {
   return new Promise((resolve, reject) => {
     pbkdf2Callback(secret, salt, iterations, keyBytes, hash, (error, key) => (error ? reject(error) : resolve(key)));
   });
@@ -20,7 +20,7 @@ export interface Pbkdf2Benchmark {
 }
 
 /** Measures PBKDF2 speed for a hash and output size by doubling the work until one run takes long enough. */
-export async function benchmarkPbkdf2(hash: Luks1Hash, keyBytes: number, onProgress?: (elapsedMs: number) => void): Promise<Pbkdf2Benchmark> {
+export async function benchmarkPbkdf2(hash: LuksHash, keyBytes: number, onProgress?: (elapsedMs: number) => void): Promise<Pbkdf2Benchmark> {
   const password = Buffer.from('benchmark');
   const salt = Buffer.alloc(32, 0x5a);
   let started = performance.now();

@@ -1,12 +1,12 @@
-// Sector-wise AES as dm-crypt applies it to LUKS1 key material: xts or cbc, IVs plain / plain64 / essiv:sha256.
+// Sector-wise AES as dm-crypt applies it to LUKS1 and LUKS2 key material: xts or cbc, IVs plain / plain64 / essiv:sha256.
 import { createCipheriv, createDecipheriv, createHash } from 'node:crypto';
 import { InternalError } from '../errors.ts';
 import { zeroize } from '../bytes.ts';
-import { SECTOR_BYTES, type Luks1CipherMode } from './constants.ts';
+import { SECTOR_BYTES, type SectorCipherMode } from './constants.ts';
 
 export type Direction = 'encrypt' | 'decrypt';
 
-function opensslName(mode: Luks1CipherMode, keyBytes: number): string {
+function opensslName(mode: SectorCipherMode, keyBytes: number): string {
   if (mode.startsWith('xts-')) return `aes-${(keyBytes / 2) * 8}-xts`;
   return `aes-${keyBytes * 8}-cbc`;
 }
@@ -20,7 +20,7 @@ function sectorIv(sector: number, truncate32: boolean): Buffer {
 }
 
 /** Encrypts or decrypts whole 512-byte sectors, numbering them from `firstSector`. */
-export function cryptSectors(direction: Direction, mode: Luks1CipherMode, key: Uint8Array, data: Uint8Array, firstSector = 0): Buffer {
+export function cryptSectors(direction: Direction, mode: SectorCipherMode, key: Uint8Array, data: Uint8Array, firstSector = 0): Buffer {
   if (data.length % SECTOR_BYTES !== 0) throw new InternalError(`sector data of ${data.length} bytes is not whole sectors`);
   const algorithm = opensslName(mode, key.length);
   const essivKey = mode === 'cbc-essiv:sha256' ? createHash('sha256').update(key).digest() : undefined;

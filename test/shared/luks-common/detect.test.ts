@@ -1,8 +1,9 @@
-// Telling LUKS1 from LUKS2 by magic and version alone, and the header-area size the device VM sends.
+// Telling LUKS1 from LUKS2 by magic and version alone, and the header's own extent the facade reports.
 import { describe, expect, it } from 'vitest';
 import { ParseError, UnsupportedError } from '../../../shared/errors.ts';
-import { detectLuksType, LUKS_PROBE_BYTES, luks2HeaderAreaBytes, parseLuks2Header, probeLuks } from '../../../shared/luks2/index.ts';
-import { fastLuks2Area } from './fixture.ts';
+import { detectLuksType, LUKS_PROBE_BYTES } from '../../../shared/luks-common/detect.ts';
+import { parseVolume, summarizeVolume } from '../../../shared/luks/index.ts';
+import { fastLuks2Area } from '../luks2/fixture.ts';
 
 const head = (version: number): Buffer => Buffer.concat([Buffer.from('LUKS\xba\xbe', 'latin1'), Buffer.from([version >> 8, version & 0xff])]);
 
@@ -36,15 +37,9 @@ describe('a LUKS2 volume whose primary header is destroyed', () => {
   });
 });
 
-describe('header area sizes', () => {
-  it('LUKS1 2068480 bytes, LUKS2 16 MiB, never more than the device', () => {
-    expect(probeLuks(head(1), 10 ** 9)).toEqual({ type: 'luks1', headerAreaBytes: 2068480 });
-    expect(probeLuks(head(2), 10 ** 9)).toEqual({ type: 'luks2', headerAreaBytes: 16 * 1024 * 1024 });
-    expect(probeLuks(head(2), 5_000_000)).toEqual({ type: 'luks2', headerAreaBytes: 5_000_000 });
-  });
-
+describe('header extent', () => {
   it('a parsed LUKS2 header: up to its data offset', async () => {
     const area = await fastLuks2Area(32, 2 * 1024 * 1024);
-    expect(luks2HeaderAreaBytes(parseLuks2Header(area))).toBe(2 * 1024 * 1024);
+    expect(summarizeVolume(parseVolume(area)).headerBytes).toBe(2 * 1024 * 1024);
   });
 });

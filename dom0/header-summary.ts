@@ -48,6 +48,8 @@ export function headerWarnings(parsed: HeaderParsed): string[] {
       if (slot.memoryKiB < ARGON2_MIN_MEMORY_KIB) warnings.push(`key slot ${slot.id} uses ${slot.kdf} with ${slot.memoryKiB} KiB of memory, below 256 MiB`);
       if (slot.kdf === 'argon2i') warnings.push(`key slot ${slot.id} uses argon2i: argon2id is the recommended variant`);
     }
+    // cryptsetup encrypts a new slot's key material with the data's cipher; another one was chosen on purpose, by someone.
+    if (slot.areaCipher !== parsed.cipher) warnings.push(`key slot ${slot.id}'s key material is encrypted with ${slot.areaCipher}, not with the data's cipher ${parsed.cipher}`);
   }
   const usual = DEFAULT_DATA_OFFSET[parsed.luksType];
   if (parsed.dataOffset !== usual) warnings.push(`the data starts at ${offsetWords(parsed)}, not at cryptsetup's default (sector ${usual})`);

@@ -31,8 +31,8 @@ function asJson(source: string, parsed: HeaderParsed, warnings: readonly string[
     headerCopy: parsed.copy,
     keyslots: parsed.keyslots.map((slot) =>
       slot.kdf === 'pbkdf2'
-        ? { id: slot.id, kdf: slot.kdf, hash: slot.hash, iterations: slot.iterations }
-        : { id: slot.id, kdf: slot.kdf, passes: slot.iterations, memoryKiB: slot.memoryKiB, parallel: slot.parallel },
+        ? { id: slot.id, kdf: slot.kdf, hash: slot.hash, iterations: slot.iterations, areaCipher: slot.areaCipher }
+        : { id: slot.id, kdf: slot.kdf, passes: slot.iterations, memoryKiB: slot.memoryKiB, parallel: slot.parallel, areaCipher: slot.areaCipher },
     ),
     warnings,
     headerVmWarnings: vmWarnings(parsed),

@@ -10,14 +10,14 @@ export function keyslotSummaries(volume: LuksVolume): KeyslotSummary[] {
     const { header } = volume;
     return header.keyslots
       .filter((slot) => slot.active)
-      .map((slot) => ({ id: slot.index, kdf: 'pbkdf2' as const, iterations: slot.iterations, memoryKiB: 0, parallel: 0, hash: header.hashSpec }));
+      .map((slot) => ({ id: slot.index, kdf: 'pbkdf2' as const, iterations: slot.iterations, memoryKiB: 0, parallel: 0, hash: header.hashSpec, areaCipher: `${header.cipherName}-${header.cipherMode}` }));
   }
   return volume.header.metadata.keyslots
     .map((slot): KeyslotSummary => {
       const { kdf } = slot;
       return kdf.type === 'pbkdf2'
-        ? { id: slot.id, kdf: 'pbkdf2', iterations: kdf.iterations, memoryKiB: 0, parallel: 0, hash: kdf.hash }
-        : { id: slot.id, kdf: kdf.type, iterations: kdf.time, memoryKiB: kdf.memoryKiB, parallel: kdf.cpus, hash: slot.af.hash };
+        ? { id: slot.id, kdf: 'pbkdf2', iterations: kdf.iterations, memoryKiB: 0, parallel: 0, hash: kdf.hash, areaCipher: slot.area.encryption }
+        : { id: slot.id, kdf: kdf.type, iterations: kdf.time, memoryKiB: kdf.memoryKiB, parallel: kdf.cpus, hash: slot.af.hash, areaCipher: slot.area.encryption };
     })
     .sort((a, b) => a.id - b.id);
 }

@@ -167,6 +167,8 @@ export const KeyslotSummary = z.object({
   memoryKiB: z.number().int().min(0).max(4 * 1024 * 1024),
   parallel: z.number().int().min(0).max(64),
   hash: z.string().regex(/^[a-z0-9-]{1,32}$/),
+  /** The cipher the slot's key material is encrypted with (LUKS1: the header's; LUKS2: the slot area's). */
+  areaCipher: z.string().regex(/^[a-z0-9:,-]{1,64}$/),
 }).strict();
 export type KeyslotSummary = z.infer<typeof KeyslotSummary>;
 

@@ -16,11 +16,11 @@ const luks2: HeaderParsed = {
   dataOffset: 32768,
   sectorSize: 512,
   headerBytes: 16 * MIB,
-  keyslots: [{ id: 0, kdf: 'argon2id', iterations: 4, memoryKiB: 65536, parallel: 4, hash: 'sha256' }],
+  keyslots: [{ id: 0, kdf: 'argon2id', iterations: 4, memoryKiB: 65536, parallel: 4, hash: 'sha256', areaCipher: 'aes-xts-plain64' }],
   copy: 'primary',
   warnings: [],
 };
-const luks1: HeaderParsed = { ...luks2, luksType: 'luks1', dataOffset: 4096, headerBytes: 2068480, keyslots: [{ id: 0, kdf: 'pbkdf2', iterations: 1000, memoryKiB: 0, parallel: 0, hash: 'sha256' }] };
+const luks1: HeaderParsed = { ...luks2, luksType: 'luks1', dataOffset: 4096, headerBytes: 2068480, keyslots: [{ id: 0, kdf: 'pbkdf2', iterations: 1000, memoryKiB: 0, parallel: 0, hash: 'sha256', areaCipher: 'aes-xts-plain64' }] };
 const facts = (parsed: Partial<HeaderParsed>, sentBytes: number, base = luks2, diskBytes = 64 * MIB): HeaderFacts => ({ parsed: { ...base, ...parsed }, sentBytes, diskBytes });
 
 describe('checkReportedLayout', () => {

@@ -58,6 +58,20 @@ describe('inspect', { timeout: 120_000 }, () => {
     expect(run.stdout).not.toMatch(/LUKS1/);
   });
 
+  it('a key slot whose key material has its own cipher is named', async () => {
+    const dir = newSim();
+    const path = join(tmp, 'keyslot-cipher.img');
+    writeFileSync(path, Buffer.alloc(20 * 1024 * 1024));
+    await execa('cryptsetup', ['luksFormat', '--type', 'luks2', '--batch-mode', '--pbkdf', 'pbkdf2', '--pbkdf-force-iterations', '1000', '--keyslot-cipher', 'aes-cbc-essiv:sha256', '--keyslot-key-size', '256', path, '-'], { input: 'never asked' });
+    sim('add-block', dir, 'sys-usb', 'sda', path);
+    const run = await runSplit(dir, ['inspect', '--json', 'sys-usb:sda']);
+    expect(run.exitCode, run.stderr).toBe(0);
+    const report = JSON.parse(run.stdout) as { cipher: string; keyslots: { areaCipher: string }[]; warnings: string[] };
+    expect(report.cipher).toBe('aes-xts-plain64');
+    expect(report.keyslots[0]!.areaCipher).toBe('aes-cbc-essiv:sha256');
+    expect(report.warnings).toContain("key slot 0's key material is encrypted with aes-cbc-essiv:sha256, not with the data's cipher aes-xts-plain64");
+  });
+
   it('a disk without a LUKS header: exit 1, one error line, nothing left', async () => {
     const dir = newSim();
     const path = join(tmp, 'blank.img');

@@ -26,11 +26,11 @@ export interface HeaderUnlockArgs {
 const DEFAULTS: Record<'luks1' | 'luks2', Omit<HeaderParsed, 'luksType' | 'type'>> = {
   luks1: {
     uuid: '0b5d8f8e-4b1e-4c4a-9d67-6f1a2b3c4d5e', cipher: 'aes-xts-plain64', keyBytes: 64, dataOffset: 4096, sectorSize: 512, headerBytes: 2068480,
-    keyslots: [{ id: 0, kdf: 'pbkdf2', iterations: 1000, memoryKiB: 0, parallel: 0, hash: 'sha256' }], copy: 'primary', warnings: [],
+    keyslots: [{ id: 0, kdf: 'pbkdf2', iterations: 1000, memoryKiB: 0, parallel: 0, hash: 'sha256', areaCipher: 'aes-xts-plain64' }], copy: 'primary', warnings: [],
   },
   luks2: {
     uuid: '0b5d8f8e-4b1e-4c4a-9d67-6f1a2b3c4d5e', cipher: 'aes-xts-plain64', keyBytes: 64, dataOffset: 32768, sectorSize: 512, headerBytes: 16 * 1024 * 1024,
-    keyslots: [{ id: 0, kdf: 'argon2id', iterations: 4, memoryKiB: 8192, parallel: 1, hash: 'sha256' }], copy: 'primary', warnings: [],
+    keyslots: [{ id: 0, kdf: 'argon2id', iterations: 4, memoryKiB: 8192, parallel: 1, hash: 'sha256', areaCipher: 'aes-xts-plain64' }], copy: 'primary', warnings: [],
   },
 };
 

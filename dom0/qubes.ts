@@ -273,6 +273,19 @@ export function runService(vm: string, service: string, argument: string, option
 }
 
 /**
+ * How the interactive shell's output reaches dom0's terminal. No colour (as the original split-dm-crypt runs it): qvm-run would
+ * otherwise paint the whole session red on a terminal. Escape filtering always on, deliberately, although qvm-run turns it on
+ * by itself only when stdout is a terminal: the shell runs as root in a header VM that holds the disk's header (attacker's
+ * bytes, and modify- runs cryptsetup's C parser over them), so everything it prints is untrusted, and an escape sequence
+ * reaching dom0's terminal emulator is an attack on dom0 (title reports, answerback, paste injection). qrexec's filter
+ * (qubes-core-qrexec libqrexec/replace.c) keeps printable ASCII, tab, newline, CR, backspace and bell: what a line-based
+ * shell on a dumb terminal needs (the header VM gives the shell TERM=dumb, so readline draws with CR and backspace only).
+ * The cost: no colours, no full-screen programs, non-ASCII shown as `_`. Read from qubes-core-admin-client
+ * qubesadmin/tools/qvm_run.py (filter_esc's default, colour_output/colour_stderr) and qubesadmin/app.py (`-t`, `-T`).
+ */
+const INTERACTIVE_OUTPUT = ['--filter-escape-chars', '--no-color-output', '--no-color-stderr'] as const;
+
+/**
  * Runs an interactive service with dom0's own terminal (or pipes) as its stdio, for the *-header-with-shell commands.
  * On a terminal, dom0's side goes raw so every key (Ctrl-C included) reaches the remote shell's own pseudo-terminal, which
  * echoes what it should and hides passphrases; the terminal is restored afterwards. Resolves with the service's exit code.
@@ -286,7 +299,7 @@ export async function runInteractiveService(vm: string, service: string, argumen
   if (raw) stdin.setRawMode!(true);
   try {
     // Not in a process group of its own: a child reading the terminal must be in its foreground group (else SIGTTIN).
-    const child = execa('qvm-run', ['--pass-io', '--no-autostart', '--no-gui', '-u', 'root', '--service', vm, `${service}+${argument}`], {
+    const child = execa('qvm-run', ['--pass-io', '--no-autostart', '--no-gui', ...INTERACTIVE_OUTPUT, '-u', 'root', '--service', vm, `${service}+${argument}`], {
       reject: false,
       stdio: 'inherit',
       timeout: timeoutMs,

@@ -24,6 +24,11 @@ export interface SimVm {
    * removed and made again under its name gets a new one). qvm-create sets it; writeState gives one to qubes made without it.
    */
   uuid?: string;
+  /**
+   * `never`: the qube (or every qube based on this template) never gets a GUI session, so qubes.WaitForSession never returns
+   * (a template without the GUI agent, or a user not logged in yet); `qubes-sim set DIR gui-session VM never|ready`.
+   */
+  guiSession?: 'never';
 }
 
 /** A block device a qube exposes to dom0: a file (a USB disk) or one of its own dm mappings. */
@@ -79,6 +84,8 @@ export interface SimState {
 export const statePath = (dir: string): string => join(dir, 'state.json');
 export const vmDir = (dir: string, vm: string): string => join(dir, 'vms', vm);
 export const vmRoot = (dir: string, vm: string): string => join(dir, 'vms', vm, 'root');
+/** Where a qube's running service and command processes are listed, so that killing the qube ends them (qvm-lifecycle.ts). */
+export const vmProcsDir = (dir: string, vm: string): string => join(dir, 'vms', vm, 'procs');
 export const transcriptPath = (dir: string): string => join(dir, 'transcript.bin');
 export const violationsPath = (dir: string): string => join(dir, 'violations.log');
 const mappingsPath = (dir: string, vm: string): string => join(vmDir(dir, vm), 'dm.json');

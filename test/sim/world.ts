@@ -118,8 +118,17 @@ export function addBlock(dir: string, [vm, port, file, ...args]: readonly string
   });
 }
 
-/** `set DIR start-delay-ms N`. */
-export function setSetting(dir: string, [key, value]: readonly string[]): void {
-  if (key !== 'start-delay-ms' || !/^[0-9]{1,7}$/.test(value ?? '')) throw new SimToolError('usage: qubes-sim set DIR start-delay-ms N', 64);
-  withState(dir, (state) => void (state.settings.startDelayMs = Number(value)));
+/** `set DIR start-delay-ms N` | `set DIR gui-session VM never|ready`. */
+export function setSetting(dir: string, [key, value, extra]: readonly string[]): void {
+  const usage = 'usage: qubes-sim set DIR start-delay-ms N | gui-session VM never|ready';
+  if (key === 'start-delay-ms' && /^[0-9]{1,7}$/.test(value ?? '')) return withState(dir, (state) => void (state.settings.startDelayMs = Number(value)));
+  if (key === 'gui-session' && value !== undefined && (extra === 'never' || extra === 'ready')) {
+    return withState(dir, (state) => {
+      const vm = state.vms[value];
+      if (!vm) throw new SimToolError(`qubes-sim: no such VM ${value}`);
+      if (extra === 'never') vm.guiSession = 'never';
+      else delete vm.guiSession;
+    });
+  }
+  throw new SimToolError(usage, 64);
 }

@@ -143,16 +143,33 @@ export interface AttachOptions extends TimeoutOption {
   readonly readOnly: boolean;
   /** The device name in the target (`xvds`); Qubes requires it to start with xvd or sd. */
   readonly frontendDev?: string;
+  /** R4.3's device identity (`BACKEND:PORT:DEVICE_ID`): Qubes attaches only the device that has it. */
+  readonly deviceId?: string;
 }
 
-/** Attaches `backend:port` to `vm`. */
+/**
+ * qvm-block's refusal of a device its backend does not expose (now): not (yet) in the backend's qubesdb, or on R4.3 not the
+ * device identity named. Worded by the client's DeviceAction (qubesadmin/tools/qvm_device.py): R4.2 "backend vm 'X' doesn't
+ * expose device 'P'", R4.3 "backend vm X doesn't expose block device 'P'"; matched here only, where the tool is known.
+ */
+export class DeviceNotExposedError extends ToolError {}
+
+const NOT_EXPOSED = /\bdoesn't expose (?:block )?device\b/;
+
+/** Attaches `backend:port` (R4.3: `backend:port:deviceId`, the identity qvm-block checks) to `vm`. */
 export async function attachBlock(vm: string, backend: string, port: string, options: AttachOptions): Promise<void> {
   // Without an explicit read-only=no, Qubes silently attaches a read-only device read-only; asking for read-write makes it say so,
   // which lets the caller tell the user (ext/block.py in qubesd).
   const mode = options.readOnly ? ['--ro'] : ['-o', 'read-only=no'];
   const args = ['attach', ...mode, ...(options.frontendDev ? ['-o', `frontend-dev=${options.frontendDev}`] : [])];
-  args.push(vm, `${backend}:${port}`);
-  await runTool('qvm-block', args, { what: `qvm-block attach ${vm} ${backend}:${port}`, timeoutMs: options.timeoutMs ?? toolLimit('block') });
+  const device = `${backend}:${port}${options.deviceId === undefined ? '' : `:${options.deviceId}`}`;
+  args.push(vm, device);
+  try {
+    await runTool('qvm-block', args, { what: `qvm-block attach ${vm} ${device}`, timeoutMs: options.timeoutMs ?? toolLimit('block') });
+  } catch (error) {
+    if (error instanceof ToolError && NOT_EXPOSED.test(error.stderr)) throw new DeviceNotExposedError(error.tool, error.toolExitCode, error.stderr, error.message, { cause: error });
+    throw error;
+  }
 }
 
 /** Detaches `backend:port` from `vm`. */

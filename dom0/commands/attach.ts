@@ -11,7 +11,8 @@ import { approveLayout, mappingLayout } from '../layout-checks.ts';
 import { acquireSourceLock } from '../lock.ts';
 import { sourceLabel } from '../names.ts';
 import { info } from '../output.ts';
-import { attachBlock, detachBlock, isRunning, listBlocks, startVM } from '../qubes.ts';
+import { attachMappingWhenExposed } from '../mapping-export.ts';
+import { detachBlock, isRunning, listBlocks, startVM } from '../qubes.ts';
 import { recordCommand } from '../state.ts';
 import { assertSourceAvailable } from '../source-checks.ts';
 
@@ -59,7 +60,7 @@ export async function attachCommand(command: AttachCommand, stack: CleanupStack)
 
   const destination = 'destination' in vms ? (vms as { destination: string }).destination : command.destination!;
   if (!(await isRunning(destination))) await startVM(destination);
-  await attachBlock(destination, vms.device, opened.device, { readOnly: opened.readOnly });
+  await attachMappingWhenExposed(destination, { deviceVm: vms.device, device: opened.device, name: opened.name }, opened.readOnly);
   stack.defer(`detach ${vms.device}:${opened.device} from ${destination}`, () => detachBlock(destination, vms.device, opened.device));
   await recorder.update({ destination: { vm: destination, createdByUs: command.destination === undefined }, phase: 'attached' });
 

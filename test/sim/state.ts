@@ -48,6 +48,8 @@ export interface SimAttachment {
   readOnly: boolean;
   /** sha256 of the backing file at attach time (read-only attachments), to catch writes that should have been impossible. */
   hash?: string;
+  /** Attached in dom0 but not yet visible in the frontend (the disk's delayed hot-plug is still to come: attachments.ts). */
+  pendingPlug?: boolean;
 }
 
 export interface SimMapping {
@@ -55,6 +57,8 @@ export interface SimMapping {
   minor: number;
   table: string;
   readOnly: boolean;
+  /** When `dmsetup create` made it (ms since the epoch): Qubes exports it to dom0 only exportDelayMs later (block-export.ts). */
+  createdAt?: number;
 }
 
 export interface SimSettings {
@@ -62,6 +66,10 @@ export interface SimSettings {
   /** Whether the DVM template's kernel has Qubes' no_part_scan parameter. */
   noPartScan: boolean;
   startDelayMs: number;
+  /** How long after `dmsetup create` a mapping is exposed to dom0 (udev's RUN of udev-block-add-change); absent = 0. */
+  exportDelayMs?: number;
+  /** How long after `qvm-block attach` returns the disk appears in the frontend qube (xen-blkfront's hot-plug); absent = 0. */
+  diskDelayMs?: number;
   /** `qemu`: every device DisposableVM (dm-device-*) is a QEMU guest; absent or `process`: every qube is host processes. */
   deviceVm?: 'process' | 'qemu';
   /** Whether QEMU guests run systemd-udevd with the qube's rules (default yes, as a qube does). */

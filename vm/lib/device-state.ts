@@ -3,7 +3,7 @@ import { mkdir, readFile, unlink, writeFile } from 'node:fs/promises';
 import { OperationError } from '../../shared/errors.ts';
 import { PUBLIC_KEY_BYTES } from '../../shared/seal.ts';
 import { zeroize } from '../../shared/bytes.ts';
-import { deviceSectors, diskPresent, isReadOnly, noPartScanIsOn, partitionsOf, SOURCE_DEVICE, SOURCE_DEVICE_PATH } from './kernel.ts';
+import { deviceSectors, isReadOnly, noPartScanIsOn, partitionsOf, SOURCE_DEVICE, SOURCE_DEVICE_PATH, SOURCE_DISK_WAIT_MS, waitForDisk } from './kernel.ts';
 import { vmPath } from './sysroot.ts';
 
 const RUN_DIR = '/run/split-dm-crypt';
@@ -40,7 +40,7 @@ export async function partitionScanAllowed(): Promise<boolean> {
  * devices the kernel made are returned, so dom0 can say what the kernel parsed.
  */
 export async function assertSourceUnparsed(): Promise<{ readonly scannedPartitions: readonly string[] }> {
-  if (!(await diskPresent(SOURCE_DEVICE))) throw new OperationError(`no source disk at /dev/${SOURCE_DEVICE}`);
+  if (!(await waitForDisk(SOURCE_DEVICE))) throw new OperationError(`no source disk at /dev/${SOURCE_DEVICE} (waited ${SOURCE_DISK_WAIT_MS / 1000} s for it to appear)`);
   const allowed = await partitionScanAllowed();
   const partitions = await partitionsOf(SOURCE_DEVICE);
   if (partitions.length > 0 && !allowed) {

@@ -6,10 +6,10 @@ import { InterruptedError, OperationError, TimeoutError, ToolError } from '../sh
 import { interruptionSignal, throwIfInterrupted } from './interruption.ts';
 import type { VmName } from './names.ts';
 import { timeLimits } from './time-limits.ts';
-import { parseBlockList, parseVmList, type BlockDevice, type VmInfo } from './qubes-listings.ts';
+import { parseBlockList, parseVmList, type BlockRow, type VmInfo } from './qubes-listings.ts';
 import { CHILD_OPTIONS, DEFAULT_MAX_STDOUT_BYTES, failureOf, MAX_STDERR_BYTES, runTool, sanitizeStderr, supervise } from './run-tool.ts';
 
-export type { BlockDevice, BlockUser, VmInfo } from './qubes-listings.ts';
+export type { BlockRow, VmInfo } from './qubes-listings.ts';
 
 /** Time limits, each with the reason for its size. Every function takes `{ timeoutMs }` to override. */
 export const TIMEOUTS = {
@@ -180,9 +180,12 @@ export async function detachBlock(vm: string, backend: string, port: string, opt
   });
 }
 
-/** The block devices Qubes offers, for status and diagnostics only: the listing's wording is not a stable interface. */
-export async function listBlocks(options: TimeoutOption = {}): Promise<BlockDevice[]> {
-  return parseBlockList(await query('qvm-block', ['list'], 'qvm-block list', options));
+/**
+ * The block devices `backend` offers (and on R4.3 those attached to it), as qvm-block lists them: for the user's information
+ * only (the listing is human output, not a stable interface; Qubes itself decides at attach time).
+ */
+export async function listBlocks(backend: string, options: TimeoutOption = {}): Promise<BlockRow[]> {
+  return parseBlockList(await query('qvm-block', ['list', backend], `qvm-block list ${backend}`, options));
 }
 
 export interface CommandOptions extends TimeoutOption {

@@ -13,17 +13,19 @@ import { sourceLabel } from '../names.ts';
 import { info } from '../output.ts';
 import { attachMappingWhenExposed } from '../mapping-export.ts';
 import { detachBlock, isRunning, listBlocks, startVM } from '../qubes.ts';
+import { frontendDevOf } from '../qubes-listings.ts';
 import { recordCommand } from '../state.ts';
 import { assertSourceAvailable } from '../source-checks.ts';
 
 /**
- * The device name the destination gave the decrypted disk, as `qvm-block list` reports it; only for the user's information (the
- * listing is human output), so anything unexpected just leaves it unsaid.
+ * The device name the destination gave the decrypted disk, from the mapping's own row in `qvm-block list DEVICE-VM` (a row
+ * whose description is our mapping's name, and whose "used by" must name the destination); only for the user's information,
+ * so anything unexpected just leaves it unsaid.
  */
-async function frontendDevice(deviceVm: string, port: string): Promise<string | undefined> {
-  const listed = await listBlocks().catch(() => []);
-  const options = listed.find((entry) => entry.backend === deviceVm && entry.port === port)?.usedBy?.options ?? '';
-  return /(?:^|[ ,])frontend-dev=(xvd[a-z]{1,2}|sd[a-z]{1,2})(?:,|$)/.exec(options)?.[1];
+async function frontendDevice(deviceVm: string, port: string, destination: string): Promise<string | undefined> {
+  const listed = await listBlocks(deviceVm).catch(() => []);
+  const row = listed.find((entry) => entry.backend === deviceVm && entry.port === port);
+  return row ? frontendDevOf(row, destination) : undefined;
 }
 
 export async function attachCommand(command: AttachCommand, stack: CleanupStack): Promise<void> {
@@ -68,6 +70,6 @@ export async function attachCommand(command: AttachCommand, stack: CleanupStack)
   stack.releaseAll();
   const networked = destinationFacts?.netvm ? `; ${destination} is networked (netvm ${destinationFacts.netvm})` : '';
   info(`attached ${label} to ${destination}${opened.readOnly ? ' read-only' : ''} (device VM ${vms.device}, mapping ${opened.device})${networked}`);
-  const frontend = await frontendDevice(vms.device, opened.device);
+  const frontend = await frontendDevice(vms.device, opened.device, destination);
   if (frontend) info(`in ${destination} it is /dev/${frontend}: e.g. 'sudo mount /dev/${frontend} /mnt' there (the filesystem's own tools, not ours)`);
 }

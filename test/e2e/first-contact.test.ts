@@ -1,7 +1,8 @@
 // What a real Qubes does that a naive simulator hides, each able to break or stall an attach: the mapping exported to dom0 only
 // after `dmsetup create` has returned (or never, when something in the qube hides it), the source disk appearing in the device
 // VM only after `qvm-block attach` has returned, and qvm-run waiting for a GUI session that never starts.
-import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { execFileSync } from 'node:child_process';
+import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { readCalls } from '../sim/faults.ts';
@@ -17,14 +18,11 @@ async function world(name: string, ...initOptions: string[]) {
   return { dir, volume, before: runningVms(dir) };
 }
 
+/** What `vm` reads at /dev/DEVICE, once the disk has appeared there (at most 10 s). */
 async function readWhenPresent(dir: string, vm: string, device: string): Promise<Buffer> {
-  for (const end = Date.now() + 10_000; ; await new Promise((resolve) => setTimeout(resolve, 200))) {
-    try {
-      return sim('read-block', dir, vm, device);
-    } catch (error) {
-      if (Date.now() > end) throw error;
-    }
-  }
+  const node = join(dir, 'vms', vm, 'root', 'sys/block', device, 'size');
+  for (const end = Date.now() + 10_000; !existsSync(node) && Date.now() < end; ) await new Promise((resolve) => setTimeout(resolve, 100));
+  return sim('read-block', dir, vm, device);
 }
 
 /** Attaches to `work`, reads the plaintext there, detaches; nothing left but `work` running. */
@@ -76,5 +74,56 @@ describe('first contact with a real Qubes', { timeout: 120_000 }, () => {
     sim('set', dir, 'gui-session', 'work', 'never');
     await attachReadDetach(dir, volume, before);
     expect(readCalls(dir).filter((call) => call.key === 'service:qubes.WaitForSession')).toEqual([]);
+  });
+});
+
+describe("qvm-block's listing and R4.3's device identities", { timeout: 120_000 }, () => {
+  it('R4.3: a description imitating a "used by" column (its _ turned into spaces) does not stop the attach', async () => {
+    const dir = newSim('--qubes-release=4.3');
+    const volume = await makeVolume(tmp, 'fake-column.img');
+    // qubesd keeps ( ) : = , _ in descriptions; R4.3 prints `_` as a space, and column -t aligns with runs of spaces.
+    sim('add-block', dir, 'sys-usb', 'sda', volume.path, '--description', 'Disk (a__work_(attached:_frontend-dev=xvdi))');
+    await attachReadDetach(dir, volume, runningVms(dir));
+  });
+
+  it('a source attached elsewhere (by hand) is refused by qvm-block attach itself; nothing is left', async () => {
+    const { dir, volume, before } = await world('busy-by-hand.img');
+    execFileSync(join(dir, 'bin', 'qvm-start'), ['work']);
+    execFileSync(join(dir, 'bin', 'qvm-block'), ['attach', 'work', 'sys-usb:sda']);
+    const attach = await runSplit(dir, ['attach', 'sys-usb:sda'], `${volume.passphrase}\n`);
+    expect(attach.stderr).toMatch(/Device sys-usb:sda already attached to work/);
+    expect(attach.exitCode).toBe(1);
+    expect(runningVms(dir)).toEqual([...before, 'work'].sort());
+    expect(attachments(dir)).toHaveLength(1);
+    expect(attachments(dir)[0]).toMatch(/sys-usb:sda/);
+  });
+
+  it('R4.3: BACKEND:PORT:DEVICE_ID attaches the device that has the identity and shows it in status; another identity is refused', async () => {
+    const dir = newSim('--qubes-release=4.3');
+    const volume = await makeVolume(tmp, 'identity.img');
+    sim('add-block', dir, 'sys-usb', 'sda', volume.path, '--device-id', '0951:1666:001CC0EC3450:u080650:None');
+    const before = runningVms(dir);
+    const wrong = await runSplit(dir, ['attach', 'work', 'sys-usb:sda:0951:1666:OTHERSERIAL:u080650:None'], `${volume.passphrase}\n`);
+    expect(wrong.stderr).toMatch(/error: sys-usb:sda does not hold the device 0951:1666:OTHERSERIAL:u080650:None/);
+    expect(wrong.exitCode).toBe(1);
+    expect(runningVms(dir)).toEqual(before);
+    expect(attachments(dir)).toEqual([]);
+
+    const right = await runSplit(dir, ['attach', 'work', 'sys-usb:sda:0951:1666:001CC0EC3450:u080650:None'], `${volume.passphrase}\n`);
+    expect(right.exitCode).toBe(0);
+    const status = await runSplit(dir, ['status']);
+    expect(status.stdout).toMatch(/^sys-usb:sda\s+device-id=0951:1666:001CC0EC3450:u080650:None\s+device-vm=dm-device-disp\d{8}\s/m);
+    expect((await readWhenPresent(dir, 'work', 'xvdi')).subarray(0, volume.plaintext.length).equals(volume.plaintext)).toBe(true);
+    expect((await runSplit(dir, ['detach', 'sys-usb:sda'])).exitCode).toBe(0);
+    expect(attachments(dir)).toEqual([]);
+  });
+
+  it('R4.2 knows no identities: qvm-block refuses BACKEND:PORT:DEVICE_ID, and the attach ends with nothing left', async () => {
+    const { dir, volume, before } = await world('identity-r42.img');
+    const attach = await runSplit(dir, ['attach', 'work', 'sys-usb:sda:0951:1666:X:u080650:None'], `${volume.passphrase}\n`);
+    expect(attach.stderr).toMatch(/does not hold the device 0951:1666:X:u080650:None/);
+    expect(attach.exitCode).toBe(1);
+    expect(runningVms(dir)).toEqual(before);
+    expect(attachments(dir)).toEqual([]);
   });
 });

@@ -38,6 +38,8 @@ export interface SimBlock {
   description: string;
   file?: string;
   dmMinor?: number;
+  /** R4.3's device identity (`add-block --device-id`); qvm-block.ts deviceIdOf gives one when absent. */
+  deviceId?: string;
 }
 
 export interface SimAttachment {

@@ -112,15 +112,16 @@ export function addVm(dir: string, [name, ...args]: readonly string[]): void {
   });
 }
 
-/** `add-block DIR VM PORT FILE [--ro] [--description TEXT]`: FILE becomes VM:PORT. */
+/** `add-block DIR VM PORT FILE [--ro] [--description TEXT] [--device-id ID]`: FILE becomes VM:PORT. */
 export function addBlock(dir: string, [vm, port, file, ...args]: readonly string[]): void {
-  if (!vm || !port || !file || !PORT.test(port)) throw new SimToolError('usage: qubes-sim add-block DIR VM PORT FILE [--ro] [--description TEXT]', 64);
+  if (!vm || !port || !file || !PORT.test(port)) throw new SimToolError('usage: qubes-sim add-block DIR VM PORT FILE [--ro] [--description TEXT] [--device-id ID]', 64);
   const path = resolve(file);
   if (!existsSync(path) || !statSync(path).isFile()) throw new SimToolError(`qubes-sim: ${file} is not a file`);
   withState(dir, (state) => {
     if (!state.vms[vm]) throw new SimToolError(`qubes-sim: no such VM ${vm}`);
     if (state.blocks[vm]?.[port]) throw new SimToolError(`qubes-sim: ${vm}:${port} already exists`);
-    state.blocks[vm] = { ...(state.blocks[vm] ?? {}), [port]: { file: path, readOnly: args.includes('--ro'), description: optionValue(args, '--description') ?? `Sim_Disk_${port} ()` } };
+    const deviceId = optionValue(args, '--device-id');
+    state.blocks[vm] = { ...(state.blocks[vm] ?? {}), [port]: { file: path, readOnly: args.includes('--ro'), description: optionValue(args, '--description') ?? `Sim_Disk_${port} ()`, ...(deviceId ? { deviceId } : {}) } };
   });
 }
 

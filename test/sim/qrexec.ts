@@ -103,7 +103,10 @@ function relay(dir: string, vm: string, label: string, command: string, args: re
   });
 }
 
-/** The same relay to a process in a QEMU guest: the agent runs it; closing the connection kills it, as qrexec's does. */
+/**
+ * The same relay to a process in a QEMU guest: the agent runs it. Unlike relay() and real qrexec, the agent still kills the
+ * call's processes when the connection closes (qemu/guest-agent.ts; not changed: those guests are powered off by qvm-kill).
+ */
 async function relayToGuest(dir: string, vm: string, label: string, argv: readonly string[], env: Record<string, string>): Promise<number> {
   const runtime = guestRuntime(dir, vm);
   if (!runtime) throw new Error(`qvm-run: ${vm} has no running QEMU guest`);

@@ -3,8 +3,7 @@
 // release4.2 and main) and qubesadmin/app.py (run_service: `-t`/`-T` to qrexec-client), and from QubesOS/qubes-core-qrexec
 // libqrexec/replace.c (what the filter replaces).
 import { setInterval } from 'node:timers';
-import type { ToolArgs } from './tool-args.ts';
-import { usageError } from './tool-args.ts';
+import { usageError, type ToolArgs } from './tool-args.ts';
 import type { SimState, SimVm } from './state.ts';
 
 /**

@@ -19,7 +19,7 @@ import type { CleanupStack } from './cleanup-stack.ts';
 import type { HeaderSource } from './header-transfer.ts';
 import type { SourceSpec } from './names.ts';
 import { notice, warning } from './output.ts';
-import { attachBlock, detachBlock } from './qubes.ts';
+import { attachBlock, detachBlock, DeviceNotExposedError } from './qubes.ts';
 import { callService } from './service-call.ts';
 
 const peer = (vm: string) => `device VM ${vm}`;
@@ -49,7 +49,16 @@ export async function prepareDeviceVm(vm: string, template: string): Promise<Uin
  * which makes the whole chain read-only. Returns whether the attachment is read-only.
  */
 export async function attachSource(vm: string, source: SourceSpec, readOnly: boolean, stack: CleanupStack): Promise<boolean> {
-  const attach = (ro: boolean) => attachBlock(vm, source.backend, source.port, { readOnly: ro, frontendDev: SOURCE_FRONTEND });
+  const deviceId = source.deviceId;
+  const attach = async (ro: boolean) => {
+    try {
+      await attachBlock(vm, source.backend, source.port, { readOnly: ro, frontendDev: SOURCE_FRONTEND, ...(deviceId === undefined ? {} : { deviceId }) });
+    } catch (error) {
+      // R4.3 refuses a port whose device has another identity in the same words as a port that is gone (qvm_device.py).
+      if (deviceId === undefined || !(error instanceof DeviceNotExposedError)) throw error;
+      throw new OperationError(`${source.backend}:${source.port} does not hold the device ${deviceId} (Qubes attaches it only while the device on that port has the identity named; R4.2 knows no identities): nothing was attached`, { cause: error });
+    }
+  };
   try {
     await attach(readOnly);
   } catch (error) {

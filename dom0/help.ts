@@ -19,6 +19,8 @@ Unlocks the LUKS volume on <src-vm>:<device> and attaches the decrypted disk to 
 'attach <name>' attaches a known volume (see remember) with its stored settings; only --ro and <dst-vm> may be given.
 The disk goes to an offline device DisposableVM that never parses it; only its header goes to a header DisposableVM,
 which asks for the passphrase; dom0 never holds the volume key. <dst-vm> defaults to a new offline DisposableVM.
+On Qubes R4.3, <src-vm>:<device>:<device-id> (the identity 'qvm-block info' shows) attaches the device only while the
+device on that port has that identity; 'status' then shows it.
 
 options:
   --ro                       attach read-only, from the source disk to the destination

@@ -143,6 +143,16 @@ export function storableDescription(description: string): string {
   return description.replace(/[^\x20-\x7e]/g, '?').slice(0, 120);
 }
 
+/**
+ * Which known volumes' drives Qubes lists now: `qvm-block list` of each source qube once (a qube that cannot be listed, e.g.
+ * not running, has none). Keyed by `backend:port`.
+ */
+export async function presentSources(volumes: readonly KnownVolume[], listBlocks: (backend: string) => Promise<readonly { backend: string; port: string }[]>): Promise<Set<string>> {
+  const backends = [...new Set(volumes.map((volume) => volume.source.backend))];
+  const rows = await Promise.all(backends.map((backend) => listBlocks(backend).catch(() => [])));
+  return new Set(rows.flat().map((row) => `${row.backend}:${row.port}`));
+}
+
 export type VolumeEntry = { readonly kind: 'volume'; readonly volume: KnownVolume } | { readonly kind: 'broken'; readonly name: string; readonly problem: string };
 
 function pathOf(name: string, dir = volumesDir()): string {

@@ -13,7 +13,16 @@ export type DevicePort = string & { readonly [devicePortBrand]: true };
 export interface SourceSpec {
   readonly backend: VmName;
   readonly port: DevicePort;
+  /**
+   * R4.3's device identity (`BACKEND:PORT:DEVICE_ID`), when the user named one: passed to qvm-block attach, which then attaches
+   * the port only while the device on it has that identity. Never part of file or lock names (those follow backend:port).
+   */
+  readonly deviceId?: DeviceIdentity;
 }
+
+declare const deviceIdentityBrand: unique symbol;
+/** A device identity as R4.3 prints it (`0951:1666:SERIAL:u080650:None`): printable ASCII, no spaces. */
+export type DeviceIdentity = string & { readonly [deviceIdentityBrand]: true };
 
 export type KeyFileSpec =
   | { readonly kind: 'dom0'; readonly path: string }
@@ -87,17 +96,39 @@ export function isDevicePort(raw: string): raw is DevicePort {
   return DEVICE_PORT.test(raw) && !raw.startsWith('-') && !raw.split('/').some((part) => part === '..' || part === '');
 }
 
-/** Parses `<src-vm>:<device>` (`sys-usb:sda`). */
+/**
+ * The longest device identity accepted. R4.3's are short (`<vendor>:<product>:<serial>:<interfaces>:<partition>`, e.g.
+ * `0951:1666:001CC0EC3450BBA1B9A3005E:u080650:None`); a serial of a few dozen characters fits many times over.
+ */
+export const MAX_DEVICE_ID_CHARS = 256;
+// What R4.3 can print in an identity: qubesd keeps printable ASCII from the backend's data (qubes/ext/block.py _sanitize:
+// letters, digits, punctuation), and `*`/`?` in the identities it makes itself. No space: the value is one argv word.
+const DEVICE_IDENTITY = /^[\x21-\x7e]{1,256}$/;
+
+/** Parses `<src-vm>:<device>` (`sys-usb:sda`), or R4.3's `<src-vm>:<device>:<device-id>` as qvm-block takes it. */
 export function parseSourceSpec(raw: string, what = '<src-vm>:<device>'): SourceSpec {
   const colon = raw.indexOf(':');
   if (colon < 0) throw new UsageError(`${what} expects <vm>:<device> such as sys-usb:sda, received ${quoteRaw(raw)}`);
   // dom0 may be a source backend (its own disks and loop devices are exported too); it is never a target.
   const backend = parseVmName(raw.slice(0, colon), `the vm of ${what}`, { allowDom0: true });
-  const port = parseDevicePort(raw.slice(colon + 1), `the device of ${what}`);
-  return { backend, port };
+  // As qubesadmin's VirtualDevice._parse: the port ends at the next colon, the identity is everything after it (it holds colons).
+  const rest = raw.slice(colon + 1);
+  const second = rest.indexOf(':');
+  const port = parseDevicePort(second < 0 ? rest : rest.slice(0, second), `the device of ${what}`);
+  if (second < 0) return { backend, port };
+  const identity = rest.slice(second + 1);
+  if (!DEVICE_IDENTITY.test(identity)) {
+    throw new UsageError(`the device identity of ${what} expects 1 to ${MAX_DEVICE_ID_CHARS} printable characters without spaces (R4.3's BACKEND:PORT:DEVICE_ID), received ${quoteRaw(identity)}`);
+  }
+  return { backend, port, deviceId: identity as DeviceIdentity };
 }
 
-/** `sys-usb:sda`, for messages and file names. */
+/** True when `raw` is an acceptable device identity (for records written by an earlier run). */
+export function isDeviceIdentity(raw: string): raw is DeviceIdentity {
+  return DEVICE_IDENTITY.test(raw);
+}
+
+/** `sys-usb:sda`, for messages and file names (without the identity: one port, one record, one lock). */
 export function sourceLabel(source: SourceSpec): string {
   return `${source.backend}:${source.port}`;
 }

@@ -11,17 +11,16 @@ export interface VmInfo {
   readonly vmClass: string;
 }
 
-export interface BlockUser {
-  readonly vm: VmName;
-  /** The option text in parentheses, e.g. "read-only=no, frontend-dev=xvdi"; empty when absent. */
-  readonly options: string;
-}
-
-export interface BlockDevice {
+/**
+ * One row of `qvm-block list`: the device's `BACKEND:PORT` (its first column, which no description can reach) and the rest of
+ * the row as printed, description and "used by" together. They are not split: with `column -t` alignment and R4.3 turning `_`
+ * into spaces, a description can hold any run of spaces and text shaped like a "used by" column (qubesd keeps
+ * `A-Za-z0-9()+,-.:=_/` and space in it: QubesOS/qubes-core-admin qubes/ext/block.py), so the boundary cannot be found.
+ */
+export interface BlockRow {
   readonly backend: VmName;
   readonly port: string;
-  readonly description: string;
-  readonly usedBy: BlockUser | undefined;
+  readonly rest: string;
 }
 
 const WORD = /^[A-Za-z]{1,32}$/;
@@ -45,35 +44,35 @@ export function parseVmList(stdout: string): VmInfo[] {
   return vms;
 }
 
-// "testvm (read-only=no, frontend-dev=xvdi)" or just "testvm".
-const USED_BY = /^([A-Za-z][A-Za-z0-9_.-]{0,30})(?: \((.*)\))?$/;
-const DEVICE_ID = /^([A-Za-z][A-Za-z0-9_.-]{0,30}):([^\s:]+)(?::\S*)?$/;
-
-/** The "used by" column, when `column` is one; a description such as "Foo (bar)" is told apart by requiring option syntax. */
-function parseUser(column: string, certain: boolean): BlockUser | undefined {
-  const match = USED_BY.exec(column);
-  if (!match || !isVmName(match[1]!)) return undefined;
-  const options = match[2] ?? '';
-  if (!certain && !options.includes('=')) return undefined;
-  return { vm: match[1] as VmName, options };
-}
+const DEVICE_ID = /^([A-Za-z][A-Za-z0-9_.-]{0,30}):([^\s:]+)$/;
 
 /**
- * Parses `qvm-block list`: columns separated by two or more spaces, `BACKEND:DEVID  DESCRIPTION  USED BY`, a header only on a
- * terminal. R4.2: `sys-usb:sda  DataTraveler_2.0 () 246 MiB  testvm (read-only=no, frontend-dev=xvdi)`; R4.3 descriptions
- * read `Block_Storage: hosted by sys-usb ...`. Lines that do not fit are skipped, not fatal.
+ * Parses `qvm-block list`: `BACKEND:DEVID  DESCRIPTION  USED BY` aligned by `column -t` (qubesadmin/tools/__init__.py
+ * print_table, qubesadmin/tools/qvm_device.py prepare_table: the ident is `backend:port`, on R4.2 and R4.3 alike), a header only
+ * on a terminal. Lines that do not start with a device are skipped, not fatal.
  */
-export function parseBlockList(stdout: string): BlockDevice[] {
-  const devices: BlockDevice[] = [];
+export function parseBlockList(stdout: string): BlockRow[] {
+  const rows: BlockRow[] = [];
   for (const line of stdout.split('\n')) {
-    const columns = line.trim().split(/ {2,}|\t+/).filter((column) => column !== '');
-    if (columns[0] === 'BACKEND:DEVID') continue;
-    const id = DEVICE_ID.exec(columns[0] ?? '');
-    if (!id || !isVmName(id[1]!)) continue;
-    const rest = columns.slice(1);
-    const last = rest.length > 0 ? parseUser(rest[rest.length - 1]!, rest.length >= 2) : undefined;
-    const descriptionColumns = last ? rest.slice(0, -1) : rest;
-    devices.push({ backend: id[1] as VmName, port: id[2]!, description: descriptionColumns.join('  '), usedBy: last });
+    const match = /^(\S+)(?:\s+(.*))?$/.exec(line.trim());
+    const id = DEVICE_ID.exec(match?.[1] ?? '');
+    // The header line (on a terminal) has the shape of a device too.
+    if (!match || !id || !isVmName(id[1]!) || match[1] === 'BACKEND:DEVID') continue;
+    rows.push({ backend: id[1] as VmName, port: id[2]!, rest: (match[2] ?? '').trimEnd() });
   }
-  return devices;
+  return rows;
+}
+
+const FRONTEND_DEV = /(?:^|[ ,(:])frontend-dev=(xvd[a-z]{1,2}|sd[a-z]{1,2})(?=[,)])/;
+
+/**
+ * The frontend device `vm` gave the row's device, when the row ends with `vm`'s "used by" entry: R4.2 `vm (read-only=no,
+ * frontend-dev=xvdi)`, R4.3 `vm (attached: frontend-dev=xvdi, read-only=no)` (qvm_device.py _frontend_desc). Only for a row
+ * whose description the caller controls (our own mapping's, `split-dm-crypt-<hex>`), and only for the `vm` it attached to:
+ * a description can end with such text, but not name that qube unless its author knew it.
+ */
+export function frontendDevOf(row: BlockRow, vm: VmName | string): string | undefined {
+  const used = / {2,}(\S+) \((?:attached: )?([^()]*)\)$/.exec(row.rest);
+  if (!used || used[1] !== vm) return undefined;
+  return FRONTEND_DEV.exec(`(${used[2]})`)?.[1];
 }

@@ -6,10 +6,10 @@ import { InterruptedError, OperationError, TimeoutError, ToolError } from '../sh
 import { interruptionSignal, throwIfInterrupted } from './interruption.ts';
 import type { VmName } from './names.ts';
 import { timeLimits } from './time-limits.ts';
-import { parseBlockList, parseVmList, type BlockDevice, type VmInfo } from './qubes-listings.ts';
+import { parseBlockList, parseVmList, type BlockRow, type VmInfo } from './qubes-listings.ts';
 import { CHILD_OPTIONS, DEFAULT_MAX_STDOUT_BYTES, failureOf, MAX_STDERR_BYTES, runTool, sanitizeStderr, supervise } from './run-tool.ts';
 
-export type { BlockDevice, BlockUser, VmInfo } from './qubes-listings.ts';
+export type { BlockRow, VmInfo } from './qubes-listings.ts';
 
 /** Time limits, each with the reason for its size. Every function takes `{ timeoutMs }` to override. */
 export const TIMEOUTS = {
@@ -143,16 +143,33 @@ export interface AttachOptions extends TimeoutOption {
   readonly readOnly: boolean;
   /** The device name in the target (`xvds`); Qubes requires it to start with xvd or sd. */
   readonly frontendDev?: string;
+  /** R4.3's device identity (`BACKEND:PORT:DEVICE_ID`): Qubes attaches only the device that has it. */
+  readonly deviceId?: string;
 }
 
-/** Attaches `backend:port` to `vm`. */
+/**
+ * qvm-block's refusal of a device its backend does not expose (now): not (yet) in the backend's qubesdb, or on R4.3 not the
+ * device identity named. Worded by the client's DeviceAction (qubesadmin/tools/qvm_device.py): R4.2 "backend vm 'X' doesn't
+ * expose device 'P'", R4.3 "backend vm X doesn't expose block device 'P'"; matched here only, where the tool is known.
+ */
+export class DeviceNotExposedError extends ToolError {}
+
+const NOT_EXPOSED = /\bdoesn't expose (?:block )?device\b/;
+
+/** Attaches `backend:port` (R4.3: `backend:port:deviceId`, the identity qvm-block checks) to `vm`. */
 export async function attachBlock(vm: string, backend: string, port: string, options: AttachOptions): Promise<void> {
   // Without an explicit read-only=no, Qubes silently attaches a read-only device read-only; asking for read-write makes it say so,
   // which lets the caller tell the user (ext/block.py in qubesd).
   const mode = options.readOnly ? ['--ro'] : ['-o', 'read-only=no'];
   const args = ['attach', ...mode, ...(options.frontendDev ? ['-o', `frontend-dev=${options.frontendDev}`] : [])];
-  args.push(vm, `${backend}:${port}`);
-  await runTool('qvm-block', args, { what: `qvm-block attach ${vm} ${backend}:${port}`, timeoutMs: options.timeoutMs ?? toolLimit('block') });
+  const device = `${backend}:${port}${options.deviceId === undefined ? '' : `:${options.deviceId}`}`;
+  args.push(vm, device);
+  try {
+    await runTool('qvm-block', args, { what: `qvm-block attach ${vm} ${device}`, timeoutMs: options.timeoutMs ?? toolLimit('block') });
+  } catch (error) {
+    if (error instanceof ToolError && NOT_EXPOSED.test(error.stderr)) throw new DeviceNotExposedError(error.tool, error.toolExitCode, error.stderr, error.message, { cause: error });
+    throw error;
+  }
 }
 
 /** Detaches `backend:port` from `vm`. */
@@ -163,9 +180,12 @@ export async function detachBlock(vm: string, backend: string, port: string, opt
   });
 }
 
-/** The block devices Qubes offers, for status and diagnostics only: the listing's wording is not a stable interface. */
-export async function listBlocks(options: TimeoutOption = {}): Promise<BlockDevice[]> {
-  return parseBlockList(await query('qvm-block', ['list'], 'qvm-block list', options));
+/**
+ * The block devices `backend` offers (and on R4.3 those attached to it), as qvm-block lists them: for the user's information
+ * only (the listing is human output, not a stable interface; Qubes itself decides at attach time).
+ */
+export async function listBlocks(backend: string, options: TimeoutOption = {}): Promise<BlockRow[]> {
+  return parseBlockList(await query('qvm-block', ['list', backend], `qvm-block list ${backend}`, options));
 }
 
 export interface CommandOptions extends TimeoutOption {
@@ -273,6 +293,19 @@ export function runService(vm: string, service: string, argument: string, option
 }
 
 /**
+ * How the interactive shell's output reaches dom0's terminal. No colour (as the original split-dm-crypt runs it): qvm-run would
+ * otherwise paint the whole session red on a terminal. Escape filtering always on, deliberately, although qvm-run turns it on
+ * by itself only when stdout is a terminal: the shell runs as root in a header VM that holds the disk's header (attacker's
+ * bytes, and modify- runs cryptsetup's C parser over them), so everything it prints is untrusted, and an escape sequence
+ * reaching dom0's terminal emulator is an attack on dom0 (title reports, answerback, paste injection). qrexec's filter
+ * (qubes-core-qrexec libqrexec/replace.c) keeps printable ASCII, tab, newline, CR, backspace and bell: what a line-based
+ * shell on a dumb terminal needs (the header VM gives the shell TERM=dumb, so readline draws with CR and backspace only).
+ * The cost: no colours, no full-screen programs, non-ASCII shown as `_`. Read from qubes-core-admin-client
+ * qubesadmin/tools/qvm_run.py (filter_esc's default, colour_output/colour_stderr) and qubesadmin/app.py (`-t`, `-T`).
+ */
+const INTERACTIVE_OUTPUT = ['--filter-escape-chars', '--no-color-output', '--no-color-stderr'] as const;
+
+/**
  * Runs an interactive service with dom0's own terminal (or pipes) as its stdio, for the *-header-with-shell commands.
  * On a terminal, dom0's side goes raw so every key (Ctrl-C included) reaches the remote shell's own pseudo-terminal, which
  * echoes what it should and hides passphrases; the terminal is restored afterwards. Resolves with the service's exit code.
@@ -286,7 +319,7 @@ export async function runInteractiveService(vm: string, service: string, argumen
   if (raw) stdin.setRawMode!(true);
   try {
     // Not in a process group of its own: a child reading the terminal must be in its foreground group (else SIGTTIN).
-    const child = execa('qvm-run', ['--pass-io', '--no-autostart', '--no-gui', '-u', 'root', '--service', vm, `${service}+${argument}`], {
+    const child = execa('qvm-run', ['--pass-io', '--no-autostart', '--no-gui', ...INTERACTIVE_OUTPUT, '-u', 'root', '--service', vm, `${service}+${argument}`], {
       reject: false,
       stdio: 'inherit',
       timeout: timeoutMs,

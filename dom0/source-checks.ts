@@ -1,18 +1,25 @@
-// Checks on the source device before any VM is created, so a typo costs nothing. qvm-block's listing is used only to tell the user
-// early (and to show Qubes' description of the device before a destructive command asks); the attachment itself is what really
-// decides (Qubes refuses a missing or busy device).
+// Checks on the source device before any VM is created, so a typo costs nothing. qvm-block's listing is read only to say
+// early that the device does not exist, and to show Qubes' words for it before a destructive command asks; whether it is free
+// is left to `qvm-block attach`, which refuses a device attached elsewhere ("already attached to ...") with qubesd's own
+// knowledge. The listing cannot say it reliably: a description can imitate a "used by" column (qubes-listings.ts).
 import { OperationError } from '../shared/errors.ts';
 import { sourceLabel, type SourceSpec } from './names.ts';
 import { isRunning, listBlocks } from './qubes.ts';
+import { readAttachmentState } from './state.ts';
 
-/** The source exists and is free; returns Qubes' description of it ("SanDisk_Cruzer ()"), sanitized by the listing parser. */
+/**
+ * The source is not ours already and exists; returns the rest of its row in Qubes' listing (description, and who uses it if
+ * anyone), raw. Called with the source's lock held, so no other command of ours is between this check and the record's start.
+ */
 export async function assertSourceAvailable(source: SourceSpec): Promise<string> {
   const label = sourceLabel(source);
+  // Our own record, not the listing, says whether we hold it: a second command must not take over (and then drop) its record.
+  const state = await readAttachmentState(source);
+  if (state) throw new OperationError(`${label} is already ${state.phase === 'attached' ? 'attached' : `held (${state.phase})`} by qvm-block-split: see 'qvm-block-split status'`);
   if (!(await isRunning(source.backend))) throw new OperationError(`${source.backend} is not running, so ${label} does not exist`);
-  const device = (await listBlocks()).find((entry) => entry.backend === source.backend && entry.port === source.port);
+  const device = (await listBlocks(source.backend)).find((entry) => entry.backend === source.backend && entry.port === source.port);
   if (!device) throw new OperationError(`there is no block device ${label} (see 'qvm-block list')`);
-  if (device.usedBy) throw new OperationError(`${label} is already attached to ${device.usedBy.vm}`);
-  return device.description;
+  return device.rest;
 }
 
 /** "8388608 bytes (8.0 MiB)". */

@@ -11,7 +11,7 @@ import { InternalError, OperationError } from '../shared/errors.ts';
 import { BoundedReadError, readCapped } from './bounded-file.ts';
 import type { CleanupStack } from './cleanup-stack.ts';
 import { DISPVM_NAME, type DispVmIdentity } from './dispvms.ts';
-import { FRONTEND_DEVICE, isDevicePort, isVmName, sourceLabel, type DevicePort, type SourceSpec, type VmName } from './names.ts';
+import { FRONTEND_DEVICE, isDeviceIdentity, isDevicePort, isVmName, sourceLabel, type DeviceIdentity, type DevicePort, type SourceSpec, type VmName } from './names.ts';
 import { warning } from './output.ts';
 import { QUBE_UUID } from './qubes.ts';
 import { runSubdir, sourceFileKey } from './run-dir.ts';
@@ -20,6 +20,7 @@ import { runSubdir, sourceFileKey } from './run-dir.ts';
 export const MAX_STATE_BYTES = 64 * 1024;
 
 // Source names keep their brand (callers pass them on as SourceSpec); the VM names this tool generates stay plain strings.
+const deviceIdentity = z.string().refine(isDeviceIdentity, 'not a device identity').transform((id) => id as DeviceIdentity);
 const sourceVm = z.string().refine(isVmName, 'not a qube name').transform((name) => name as VmName);
 const devicePort = z.string().refine(isDevicePort, 'not a device name').transform((port) => port as DevicePort);
 const vmName = z.string().refine((name): boolean => isVmName(name), 'not a qube name');
@@ -29,7 +30,7 @@ const vmIdentity = z.object({ name: ourVmName, uuid: z.string().regex(QUBE_UUID,
 
 const AttachmentStateSchema = z
   .object({
-    source: z.object({ backend: sourceVm, port: devicePort }).strict(),
+    source: z.object({ backend: sourceVm, port: devicePort, deviceId: deviceIdentity.optional() }).strict(),
     /** '' until the device DisposableVM has a name; then one of createdVms. */
     deviceVm: z.union([z.literal(''), ourVmName]),
     headerVm: ourVmName.optional(),

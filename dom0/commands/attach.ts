@@ -9,27 +9,29 @@ import { unlockInHeaderVm } from '../header-steps.ts';
 import { checkDestination, checkKeyFile } from '../destination-checks.ts';
 import { approveLayout, mappingLayout } from '../layout-checks.ts';
 import { acquireSourceLock } from '../lock.ts';
-import { FRONTEND_DEVICE, sourceLabel } from '../names.ts';
+import { sourceLabel } from '../names.ts';
 import { info, warning } from '../output.ts';
+import { attachMappingWhenExposed } from '../mapping-export.ts';
 import { listKnownVolumes, type KnownVolume } from '../known-volumes.ts';
 import { OperationError } from '../../shared/errors.ts';
 import type { LuksType } from '../../shared/protocol/contract.ts';
 import type { HeaderParsed } from '../../shared/protocol/messages.ts';
 import type { HeaderFacts } from '../header-steps.ts';
-import { attachBlock, detachBlock, isRunning, listBlocks, startVM } from '../qubes.ts';
+import { detachBlock, isRunning, listBlocks, startVM } from '../qubes.ts';
+import { frontendDevOf } from '../qubes-listings.ts';
 import { recordCommand } from '../state.ts';
 import { statusLine } from '../status-line.ts';
 import { assertSourceAvailable } from '../source-checks.ts';
 
 /**
- * The device name the destination gave the decrypted disk, as `qvm-block list` reports it; only for the user's information (the
- * listing is human output), so anything unexpected just leaves it unsaid.
+ * The device name the destination gave the decrypted disk, from the mapping's own row in `qvm-block list DEVICE-VM` (a row
+ * whose description is our mapping's name, and whose "used by" must name the destination); only for the user's information,
+ * so anything unexpected just leaves it unsaid.
  */
-async function frontendDevice(deviceVm: string, port: string): Promise<string | undefined> {
-  const listed = await listBlocks().catch(() => []);
-  const options = listed.find((entry) => entry.backend === deviceVm && entry.port === port)?.usedBy?.options ?? '';
-  const named = /(?:^|[ ,])frontend-dev=([a-z]+)(?:,|$)/.exec(options)?.[1];
-  return named !== undefined && FRONTEND_DEVICE.test(named) ? named : undefined;
+async function frontendDevice(deviceVm: string, port: string, destination: string): Promise<string | undefined> {
+  const listed = await listBlocks(deviceVm).catch(() => []);
+  const row = listed.find((entry) => entry.backend === deviceVm && entry.port === port);
+  return row ? frontendDevOf(row, destination) : undefined;
 }
 
 /** What an attach found and made, for `remember`. */
@@ -109,9 +111,9 @@ export async function attachCommand(command: AttachCommand, stack: CleanupStack)
   const destination = 'destination' in vms ? (vms as { destination: string }).destination : command.destination!;
   line.show(`attaching the decrypted disk to ${destination}`);
   if (!(await isRunning(destination))) await startVM(destination);
-  await attachBlock(destination, vms.device, opened.device, { readOnly: opened.readOnly });
+  await attachMappingWhenExposed(destination, { deviceVm: vms.device, device: opened.device, name: opened.name }, opened.readOnly);
   stack.defer(`detach ${vms.device}:${opened.device} from ${destination}`, () => detachBlock(destination, vms.device, opened.device));
-  const frontend = await frontendDevice(vms.device, opened.device);
+  const frontend = await frontendDevice(vms.device, opened.device, destination);
   await recorder.update({ destination: { vm: destination, createdByUs: command.destination === undefined, ...(frontend ? { frontend } : {}) }, phase: 'attached' });
 
   // Everything now belongs to the attachment: detach undoes it.

@@ -3,7 +3,7 @@
 import { OperationError } from '../../shared/errors.ts';
 import type { AttachKnownCommand, RememberCommand } from '../cli.ts';
 import type { CleanupStack } from '../cleanup-stack.ts';
-import { forgetKnownVolume, listKnownVolumes, readKnownVolume, storableDescription, storeKnownVolume, volumesDir, type KnownVolume } from '../known-volumes.ts';
+import { forgetKnownVolume, listKnownVolumes, presentSources, readKnownVolume, storableDescription, storeKnownVolume, volumesDir, type KnownVolume } from '../known-volumes.ts';
 import { sourceLabel } from '../names.ts';
 import { info, warning } from '../output.ts';
 import { listBlocks } from '../qubes.ts';
@@ -84,7 +84,8 @@ export async function listCommand(json: boolean): Promise<void> {
   }
   const states = await listAttachmentStates();
   // A listing that fails (a source qube not running is no failure) leaves presence unknown rather than the command failed.
-  const blocks = await listBlocks().catch((error: unknown) => {
+  const volumes = entries.flatMap((entry) => (entry.kind === 'volume' ? [entry.volume] : []));
+  const present = await presentSources(volumes, listBlocks).catch((error: unknown) => {
     warning(`cannot list block devices: ${(error as Error).message}`);
     return undefined;
   });
@@ -96,9 +97,9 @@ export async function listCommand(json: boolean): Promise<void> {
       ? record.phase === 'attached' && record.destination
         ? { state: 'attached', to: record.destination.vm }
         : { state: 'busy', phase: record.phase }
-      : blocks === undefined
+      : present === undefined
         ? undefined
-        : blocks.some((block) => block.backend === volume.source.backend && block.port === volume.source.port)
+        : present.has(`${volume.source.backend}:${volume.source.port}`)
           ? { state: 'present' }
           : { state: 'absent' };
     return { name: volume.name, volume, where };

@@ -52,6 +52,8 @@ async function check(state: AttachmentState): Promise<StatusRow> {
 function describe({ state, progress, problems }: StatusRow): string {
   const columns = [
     sourceLabel(state.source),
+    // R4.3's identity, when the attach named one: the device Qubes attached is the one that has it.
+    ...(state.source.deviceId === undefined ? [] : [`device-id=${state.source.deviceId}`]),
     `device-vm=${state.deviceVm || '-'}`,
     `mapping=${state.mapping ? `${state.deviceVm}:${state.mapping.device}` : '-'}`,
     // vm:xvdi, Qubes' own notation, when the destination's device name is known.

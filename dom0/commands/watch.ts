@@ -12,7 +12,7 @@ import { assertNoSharedVms, tearDown } from '../attachment.ts';
 import { CleanupStack } from '../cleanup-stack.ts';
 import { loadConfig } from '../config.ts';
 import { interruptionSignal } from '../interruption.ts';
-import { listKnownVolumes, type KnownVolume } from '../known-volumes.ts';
+import { listKnownVolumes, presentSources, type KnownVolume } from '../known-volumes.ts';
 import { acquireSourceLock } from '../lock.ts';
 import { sourceLabel } from '../names.ts';
 import { info, warning } from '../output.ts';
@@ -64,20 +64,20 @@ export class Watcher {
   private async reconcileNow(): Promise<void> {
     const volumes = (await listKnownVolumes()).flatMap((entry) => (entry.kind === 'volume' && entry.volume.autoAttach ? [entry.volume] : []));
     if (volumes.length === 0) return;
-    const [blocks, states] = await Promise.all([listBlocks(), listAttachmentStates()]);
+    const [present, states] = await Promise.all([presentSources(volumes, listBlocks), listAttachmentStates()]);
     for (const volume of volumes) {
       const key = sourceLabel(volume.source);
       if (this.busy.has(key)) continue;
-      const present = blocks.some((block) => block.backend === volume.source.backend && block.port === volume.source.port);
-      if (!present) this.failed.delete(key);
+      const plugged = present.has(`${volume.source.backend}:${volume.source.port}`);
+      if (!plugged) this.failed.delete(key);
       const state = states.find((candidate) => sameSource(volume, candidate));
       if (state) {
         if (state.phase !== 'attached') continue;
         const destinationGone = state.destination !== null && !(await isRunning(state.destination.vm));
-        if (!present || destinationGone) this.start(key, () => this.detach(volume, present ? `${state.destination!.vm} stopped` : 'its drive went away'));
+        if (!plugged || destinationGone) this.start(key, () => this.detach(volume, plugged ? `${state.destination!.vm} stopped` : 'its drive went away'));
         continue;
       }
-      if (!present || this.failed.has(key)) continue;
+      if (!plugged || this.failed.has(key)) continue;
       // A named destination is attached to when it runs (its start is an event too); a new DisposableVM is made at once.
       if (volume.destination !== undefined && !(await isRunning(volume.destination))) continue;
       if (volume.keyFile === undefined && this.askpass === undefined) {

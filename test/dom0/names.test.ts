@@ -73,11 +73,20 @@ describe('parseSourceSpec', () => {
     expect(parseSourceSpec('dom0:loop0')).toEqual({ backend: 'dom0', port: 'loop0' });
   });
 
+  it("takes R4.3's device identity after the port, colons and all, as qubesadmin's VirtualDevice parser does", () => {
+    expect(parseSourceSpec('sys-usb:sda:0951:1666:001CC0EC3450:u080650:None')).toEqual({ backend: 'sys-usb', port: 'sda', deviceId: '0951:1666:001CC0EC3450:u080650:None' });
+    expect(parseSourceSpec('sys-usb:sda:*')).toEqual({ backend: 'sys-usb', port: 'sda', deviceId: '*' });
+  });
+
   it.each([
     ['sda', 'no vm'],
     [':sda', 'empty vm'],
     ['sys-usb:', 'empty device'],
-    ['sys-usb:sda:extra', 'colon in the device'],
+    ['sys-usb:sda:', 'empty device identity'],
+    ['sys-usb:sda:a b', 'space in the device identity'],
+    ['sys-usb:sda:\u001b[31m', 'control character in the device identity'],
+    [`sys-usb:sda:${'x'.repeat(257)}`, 'device identity longer than 256'],
+    ['sys-usb:sd/../a:x', 'bad device before an identity'],
     ['sys usb:sda', 'bad vm'],
     ['sys-usb:../sda', 'bad device'],
   ])('rejects %j (%s)', (raw) => {

@@ -24,7 +24,7 @@ describe('qubes adapter command lines', () => {
     [() => qubes.getPref('work', 'netvm'), 'qvm-prefs [work] [netvm]'],
     [() => qubes.getGlobalPref('default_dispvm'), 'qubes-prefs [default_dispvm]'],
     [() => qubes.listVMs(), 'qvm-ls [--raw-data] [--fields] [NAME,STATE,CLASS]'],
-    [() => qubes.listBlocks(), 'qvm-block [list]'],
+    [() => qubes.listBlocks('sys-usb'), 'qvm-block [list] [sys-usb]'],
     [() => qubes.runCommand('vault', 'user', "cat -- 'k e y'"), "qvm-run [--pass-io] [--no-autostart] [--no-gui] [-u] [user] [vault] [cat -- 'k e y']"],
   ])('%#: runs %s', async (call, expected) => {
     await call();

@@ -83,6 +83,20 @@ describe('modify-header-with-shell', { timeout: 180_000 }, () => {
   });
 });
 
+describe('the header shell on dom0\'s terminal', { timeout: 180_000 }, () => {
+  it('reaches dom0 through qrexec\'s escape filter even without a terminal: no escape sequence from the header VM gets through', async () => {
+    const { dir, volume, before, original } = await volumeIn('escapes.img');
+    // A window-title report request and a colour, as a compromised header VM (or cryptsetup's output) could print them.
+    const run = await runSplit(dir, ['modify-header-with-shell', '--yes', 'sys-usb:sda'], "printf 'out:\\033]0;owned\\007\\033[31m\\n'; printf 'err:\\033[2J\\n' >&2\nexit 1\n");
+    expect(run.exitCode).not.toBe(0);
+    expect(run.stdout).toContain('out:_]0;owned\x07_[31m');
+    expect(run.stderr).toContain('err:_[2J');
+    expect(run.stdout + run.stderr).not.toContain('\x1b');
+    expect(readFileSync(volume.path).equals(original)).toBe(true);
+    expectNothingLeft(dir, before);
+  });
+});
+
 describe('overwrite-header-with-shell', { timeout: 180_000 }, () => {
   it('starts from random bytes; a header recreated around the old volume key brings the data back', async () => {
     const { dir, volume, before, original } = await volumeIn('overwrite.img');
@@ -125,6 +139,8 @@ describe('overwrite-header-with-shell', { timeout: 180_000 }, () => {
     expect(String(run.stdout)).toMatch(/wrote the edited header/);
     // Raw mode was for the shell only: dom0's terminal is back in canonical mode.
     expect(String(run.stdout)).toMatch(/dom0-tty:icanon/);
+    // qvm-run on a terminal colours the relayed output red unless told not to (qvm_run.py); the shell's session is not painted.
+    expect(String(run.stdout)).not.toContain('\x1b[0;31m');
     expect(run.exitCode).toBe(0);
     expectNothingLeft(dir, before);
     expect(readFileSync(volume.path).subarray(0, 6).equals(Buffer.from('LUKS\xba\xbe', 'latin1'))).toBe(true);

@@ -9,7 +9,7 @@ import { expect } from 'vitest';
 import { faultCommand, readCalls, type CallRecord, type FaultMode } from '../sim/faults.ts';
 import { listAttachments } from '../sim/inspect.ts';
 import { addBlock } from '../sim/world.ts';
-import { newSim, type SimRun, type TestVolume } from '../helpers/sim.ts';
+import { newSim, TEST_DISPLAY, type SimRun, type TestVolume } from '../helpers/sim.ts';
 
 // In-process equivalents of `qubes-sim add-block|fault|attachments` and of runSplit's `eval "$(qubes-sim env DIR)"`: the same
 // code, without a Node.js start for each (the suite runs a few hundred commands).
@@ -35,6 +35,7 @@ export async function runSplit(dir: string, args: readonly string[], input = '')
     QUBES_SIM_DIR: dir,
     SPLIT_DM_CRYPT_CONF: join(dir, 'dom0', 'split-dm-crypt.conf'),
     SPLIT_DM_CRYPT_RUNDIR: join(dir, 'dom0', 'run'),
+    DISPLAY: TEST_DISPLAY,
   };
   const started = Date.now();
   const result = await execa(join(dir, 'bin', 'qvm-block-split'), args, { input, reject: false, timeout: RUN_LIMIT_MS, env });

@@ -20,17 +20,29 @@ export function sim(...args: string[]): Buffer {
   return execFileSync(SIM, args, { maxBuffer: 256 * 1024 * 1024 });
 }
 
-/** A fresh simulated Qubes in a temporary directory. */
+/**
+ * The delays every simulated Qubes of the tests has unless a test sets its own: a real Qubes exports a new mapping to dom0 and
+ * shows a hot-plugged disk in its qube a moment after the call that made them has returned. Small (tens of ms), so that the
+ * suite does not slow down, but never zero, so that no code path silently depends on them being instantaneous.
+ */
+export const DEFAULT_SIM_DELAYS = ['--export-delay-ms=40', '--disk-delay-ms=40'] as const;
+
+/** A fresh simulated Qubes in a temporary directory (with DEFAULT_SIM_DELAYS where `initOptions` set no delay of their own). */
 export function newSim(...initOptions: string[]): string {
   const dir = join(mkdtempSync(join(tmpdir(), 'qubes-sim-')), 'qubes');
-  sim('init', dir, ...initOptions);
+  const delays = DEFAULT_SIM_DELAYS.filter((option) => !initOptions.some((given) => given.startsWith(option.split('=')[0]!)));
+  sim('init', dir, ...delays, ...initOptions);
   return dir;
 }
+
+/** dom0's environment in the tests has a display, as a desktop user's has: qvm-run then waits for GUI sessions unless told not to. */
+export const TEST_DISPLAY = ':0';
 
 /** Starts qvm-block-split with the simulator's environment; stdin gets `input` (then closes). */
 export function startSplit(dir: string, args: readonly string[], input = ''): ResultPromise {
   return execa('bash', ['-c', `eval "$("$0" env "$1")" && shift && exec qvm-block-split "$@"`, SIM, dir, ...args], {
     input,
+    env: { DISPLAY: TEST_DISPLAY },
     reject: false,
     timeout: 120_000,
   });

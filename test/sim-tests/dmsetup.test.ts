@@ -14,7 +14,8 @@ const root = (dir: string, vm: string) => join(dir, 'vms', vm, 'root');
 
 /** `dev` runs with FILE attached as xvds (read-only with `ro`), `work` runs. */
 function world(file: string, ro = false): string {
-  const dir = newSim();
+  // No hot-plug or export delay: these tests look at each effect the moment its call returns (delays: export-and-hotplug.test.ts).
+  const dir = newSim('--export-delay-ms=0', '--disk-delay-ms=0');
   sim('add-block', dir, 'sys-usb', 'sda', file, ...(ro ? ['--ro'] : []));
   expect(createDispVm(dir, 'dev').exitCode).toBe(0);
   expect(dom0(dir, 'qvm-start', ['dev', 'work']).exitCode).toBe(0);

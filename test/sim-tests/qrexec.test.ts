@@ -1,8 +1,10 @@
 // qvm-run as qrexec behaves: the service lookup order, exit 127 for a missing service, the remote exit code, the service's
 // environment, --no-autostart, the transcript of dom0's pipes, and an interrupted call taking its service down.
+import { spawnSync } from 'node:child_process';
 import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
+import { readCalls } from '../sim/faults.ts';
 import { newSim, runningVms, sim } from '../helpers/sim.ts';
 import { createDispVm, dom0, installService, spawnDom0 } from './sim-tools.ts';
 
@@ -71,16 +73,72 @@ describe('qvm-run --service', () => {
     expect(run).toMatchObject({ exitCode: 4, stdout: `${join(root(dir, 'svc'), 'home/user')}\n` });
   });
 
-  it('SIGTERM to qvm-run kills the service and exits 143', async () => {
+  it('SIGTERM to qvm-run ends the relay with 143 but not the service (qrexec only closes the connection); killing its qube does', async () => {
     const { child, exited } = spawnDom0(dir, 'qvm-run', ['--pass-io', '--no-autostart', '-u', 'root', '--service', 'svc', 'test.Sleep']);
     await new Promise<void>((resolve) => child.stdout.once('data', () => resolve()));
     const pid = Number(readFileSync(join(root(dir, 'svc'), 'run/sleep.pid'), 'utf8'));
     child.kill('SIGTERM');
     expect(await exited).toBe(143);
-    await new Promise((resolve) => setTimeout(resolve, 100));
-    // Gone, or a zombie waiting for a parent that reaps it (PID 1 in a container may not).
-    const state = existsSync(`/proc/${pid}/stat`) ? readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1]?.[0] : 'gone';
-    expect(['gone', 'Z']).toContain(state);
+    await new Promise((resolve) => setTimeout(resolve, 200));
+    expect(processState(pid), 'the service died with the relay').not.toMatch(/^(gone|Z)$/);
+    expect(dom0(dir, 'qvm-kill', ['svc']).exitCode).toBe(0);
+    await new Promise((resolve) => setTimeout(resolve, 200));
+    expect(['gone', 'Z']).toContain(processState(pid));
+  });
+});
+
+/** A process's state letter, or 'gone' (a zombie waiting for a parent that reaps it is as good as gone: PID 1 may not reap). */
+function processState(pid: number): string {
+  return existsSync(`/proc/${pid}/stat`) ? (readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1]?.[0] ?? 'gone') : 'gone';
+}
+
+describe("qvm-run's output to dom0: escape filtering and colour, as qvm_run.py and qrexec-client do them", () => {
+  const dir = world();
+  installService(root(dir, 'sim-dvm'), 'etc/qubes-rpc/test.Escapes', "printf 'a\\033[31mb\\tc\\001\\n'; printf 'e\\033]0;t\\007\\n' >&2");
+  expect(dom0(dir, 'qvm-kill', ['svc']).exitCode).toBe(0);
+  expect(createDispVm(dir, 'esc').exitCode).toBe(0);
+  expect(dom0(dir, 'qvm-start', ['esc']).exitCode).toBe(0);
+  const run = (...options: string[]) => dom0(dir, 'qvm-run', ['--pass-io', '--no-gui', ...options, '-u', 'root', '--service', 'esc', 'test.Escapes']);
+
+  it.each([
+    // Not a terminal: nothing filtered, nothing coloured.
+    [[], 'a\x1b[31mb\tc\x01\n', 'e\x1b]0;t\x07\n'],
+    // Filtered: every byte but printable ASCII, tab, newline, CR, backspace and bell becomes _; stdout coloured red by default.
+    [['--filter-escape-chars'], '\x1b[0;31ma_[31mb\tc_\n\x1b[0m', 'e_]0;t\x07\n'],
+    [['--filter-escape-chars', '--no-color-output', '--no-color-stderr'], 'a_[31mb\tc_\n', 'e_]0;t\x07\n'],
+    [['--filter-escape-chars', '--no-filter-escape-chars'], 'a\x1b[31mb\tc\x01\n', 'e\x1b]0;t\x07\n'],
+  ])('qvm-run %j', (options, stdout, stderr) => {
+    expect(run(...options)).toMatchObject({ exitCode: 0, stdout, stderr });
+  });
+
+  it('refuses a colour without filtering, as argparse does', () => {
+    expect(run('--color-output', '32').exitCode).toBe(2);
+  });
+});
+
+describe('qvm-run and the GUI session (qubes.WaitForSession first, unless --no-gui)', () => {
+  const dir = world();
+  const env = (display: string | undefined) => ({ ...process.env, DISPLAY: display });
+  const timed = (display: string | undefined, ...options: string[]) => {
+    const started = Date.now();
+    const result = spawnSync(join(dir, 'bin', 'qvm-run'), ['--pass-io', ...options, '-u', 'root', '--service', 'svc', 'test.Which'], { env: env(display), encoding: 'utf8', timeout: 4000 });
+    return { status: result.status, signal: result.signal, stdout: result.stdout, ms: Date.now() - started };
+  };
+
+  it('a qube whose template never gets a session blocks qvm-run with DISPLAY set, until it is stopped', () => {
+    sim('set', dir, 'gui-session', 'sim-dvm', 'never');
+    const blocked = timed(':0');
+    // Still waiting when spawnSync's limit stopped it (SIGTERM: the fake tool ends with 143).
+    expect(blocked.ms).toBeGreaterThanOrEqual(3900);
+    expect(blocked.status).toBe(143);
+    expect(blocked.stdout).toBe('');
+    expect(readCalls(dir).some((call) => call.key === 'service:qubes.WaitForSession' && call.vm === 'svc')).toBe(true);
+    // --no-gui, or no DISPLAY: no session wait.
+    expect(timed(':0', '--no-gui')).toMatchObject({ status: 0, stdout: 'local-plain\n' });
+    const withoutDisplay = timed(undefined);
+    expect(withoutDisplay).toMatchObject({ status: 0, stdout: 'local-plain\n' });
+    sim('set', dir, 'gui-session', 'sim-dvm', 'ready');
+    expect(timed(':0')).toMatchObject({ status: 0, stdout: 'local-plain\n' });
   });
 });
 

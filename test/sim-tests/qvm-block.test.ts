@@ -32,7 +32,8 @@ function mbr(): Buffer {
 
 /** A world with sys-usb:sda (rw) and sys-usb:sdb (read-only), work running, a DispVM `dev` running. */
 function world(...initOptions: string[]): string {
-  const dir = newSim(...initOptions);
+  // No hot-plug or export delay: these tests look at each effect the moment its call returns (delays: export-and-hotplug.test.ts).
+  const dir = newSim('--export-delay-ms=0', '--disk-delay-ms=0', ...initOptions);
   sim('add-block', dir, 'sys-usb', 'sda', image(`a-${Math.random()}.img`), '--description', 'DataTraveler_2.0 ()');
   sim('add-block', dir, 'sys-usb', 'sdb', image(`b-${Math.random()}.img`), '--ro');
   sim('add-vm', dir, 'halted-vm');

@@ -51,7 +51,7 @@ function create(dir: string, vm: string, name: string, readOnly: boolean, tableT
     // dm claims its devices exclusively: a second mapping over the same device is EBUSY.
     if (mappings.some((m) => parseCryptTable(m.table)?.device === table.device)) throw ioctlError('reload', name, 'Device or resource busy');
     const minor = [...Array(mappings.length + 1).keys()].find((n) => !mappings.some((m) => m.minor === n))!;
-    const mapping = { name, minor, table: tableText.replace(/\n$/, ''), readOnly };
+    const mapping = { name, minor, table: tableText.replace(/\n$/, ''), readOnly, createdAt: Date.now() };
     writeMappings(dir, vm, [...mappings, mapping]);
     exportNodes(dir, vm, mapping, table.lengthSectors, table.device);
     // The qube exports the new dm-N to dom0 (attachments.ts exposedBlocks), and qubesd reports it.

@@ -2,6 +2,7 @@
 // `tool NAME` and `vmtool NAME` are the fake dom0 and in-qube tools, reached through the small wrappers in DIR/bin and DIR/vm-bin.
 import { dirname, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { plugLater } from './attachments.ts';
 import { beforeSimCall, faultCommand } from './faults.ts';
 import { hostileCommand, hostilePick } from './hostile.ts';
 import { environment, execInVm, listAttachments, listRunning, readBlock, transcript, violations, writeBlock } from './inspect.ts';
@@ -66,6 +67,8 @@ function worldCommand(command: string, dir: string, rest: readonly string[]): Ou
     // Internal: the QEMU tier's supervisor and hot-plug helper (qemu/).
     case 'qemu-supervise': return superviseGuest([dir, ...rest], readState(dir).settings);
     case 'hotplug': return hotplug([dir, ...rest]);
+    // Internal: a disk's delayed appearance in its frontend (attachments.ts).
+    case 'plug-later': return plugLater([dir, ...rest]);
     case 'fault': return faultCommand(dir, rest);
     case 'hostile': return hostileCommand(dir, REPO, rest);
     default: throw new SimToolError(USAGE, 64);

@@ -2,14 +2,15 @@
 // environment (REFERENCE section 3). stdin/stdout/stderr are relayed, and every byte crossing dom0 is appended to the transcript.
 // In a QEMU guest the guest agent runs the command or service (qemu/guest-agent.ts), reached over the agent's TCP port.
 import { spawn } from 'node:child_process';
-import { appendFileSync, existsSync } from 'node:fs';
+import { appendFileSync, existsSync, mkdirSync, rmSync, writeFileSync } from 'node:fs';
 import { constants } from 'node:os';
 import { delimiter, join, relative } from 'node:path';
 import { callAgent, guestEnvironment } from './qemu/agent-client.ts';
 import { guestRuntime } from './qemu/guest-vm.ts';
 import { qvmStart } from './qvm-lifecycle.ts';
-import { parseToolArgs, usageError } from './tool-args.ts';
-import { readState, transcriptPath, vmRoot } from './state.ts';
+import { parseToolArgs, usageError, type ToolArgs } from './tool-args.ts';
+import { outputPolicy, replaceChars, sessionNeverStarts, waitForeverForSession, waitsForSession, type OutputPolicy } from './qvm-run-client.ts';
+import { readState, transcriptPath, vmProcsDir, vmRoot } from './state.ts';
 import { beforeService } from './faults.ts';
 import { takeOverSignals } from './signals.ts';
 
@@ -45,19 +46,28 @@ export function vmEnvironment(dir: string, vm: string): NodeJS.ProcessEnv {
 
 const record = (dir: string, bytes: string | Buffer): void => appendFileSync(transcriptPath(dir), bytes);
 
+/** The writer of one output stream: as qrexec-client passes it, replaced characters and all. */
+function outputWriter(dir: string, to: NodeJS.WriteStream, filter: boolean) {
+  return (chunk: Buffer): boolean => {
+    record(dir, chunk);
+    return to.write(filter ? replaceChars(chunk) : chunk);
+  };
+}
+
 /** Relays stdio between dom0's caller and the process in the qube; resolves with the qrexec exit code. */
-function relay(dir: string, label: string, command: string, args: readonly string[], env: NodeJS.ProcessEnv, cwd: string): Promise<number> {
+function relay(dir: string, vm: string, label: string, command: string, args: readonly string[], env: NodeJS.ProcessEnv, cwd: string, output: OutputPolicy): Promise<number> {
   record(dir, `\n--- qvm-run ${label}\n`);
   const child = spawn(command, args, { env, cwd, stdio: ['pipe', 'pipe', 'pipe'], detached: true });
-  // qvm-run interrupted: the connection goes away and the qube-side processes with it.
+  const procFile = child.pid === undefined ? undefined : join(vmProcsDir(dir, vm), String(child.pid));
+  if (procFile) {
+    mkdirSync(vmProcsDir(dir, vm), { recursive: true });
+    writeFileSync(procFile, '');
+  }
+  // qvm-run interrupted: on Ctrl-C qvm_run.py signals only its own local qrexec-client, and qrexec just closes the
+  // connection (REFERENCE section 9); nothing signals the remote process. The service lives on until it reads EOF on stdin,
+  // fails to write (EPIPE), ends by itself, or its qube is killed.
   takeOverSignals((signal, code) => {
-    if (child.pid !== undefined) {
-      try {
-        process.kill(-child.pid, 'SIGKILL');
-      } catch {
-        // Already gone.
-      }
-    }
+    child.stdin.destroy();
     record(dir, `\n--- qvm-run ${label}: interrupted by ${signal}\n`);
     process.exit(code);
   });
@@ -69,10 +79,10 @@ function relay(dir: string, label: string, command: string, args: readonly strin
   process.stdin.on('end', () => child.stdin.end());
   process.stdin.on('error', () => child.stdin.end());
   child.stdin.on('error', () => process.stdin.pause());
-  for (const [from, to] of [[child.stdout, process.stdout], [child.stderr, process.stderr]] as const) {
+  for (const [from, to, filter] of [[child.stdout, process.stdout, output.filterStdout], [child.stderr, process.stderr, output.filterStderr]] as const) {
+    const write = outputWriter(dir, to, filter);
     from.on('data', (chunk: Buffer) => {
-      record(dir, chunk);
-      if (!to.write(chunk)) from.pause();
+      if (!write(chunk)) from.pause();
     });
     to.on('drain', () => from.resume());
   }
@@ -85,6 +95,7 @@ function relay(dir: string, label: string, command: string, args: readonly strin
     });
     // Like qrexec, the call ends when the process has exited and closed its output, even while dom0 still holds stdin open.
     child.on('close', (code, signal) => {
+      if (procFile) rmSync(procFile, { force: true });
       const exitCode = code ?? 128 + (signal ? constants.signals[signal] : 0);
       record(dir, `\n--- qvm-run ${label}: exit ${exitCode}\n`);
       resolve(exitCode);
@@ -92,7 +103,10 @@ function relay(dir: string, label: string, command: string, args: readonly strin
   });
 }
 
-/** The same relay to a process in a QEMU guest: the agent runs it; closing the connection kills it, as qrexec's does. */
+/**
+ * The same relay to a process in a QEMU guest: the agent runs it. Unlike relay() and real qrexec, the agent still kills the
+ * call's processes when the connection closes (qemu/guest-agent.ts; not changed: those guests are powered off by qvm-kill).
+ */
 async function relayToGuest(dir: string, vm: string, label: string, argv: readonly string[], env: Record<string, string>): Promise<number> {
   const runtime = guestRuntime(dir, vm);
   if (!runtime) throw new Error(`qvm-run: ${vm} has no running QEMU guest`);
@@ -134,13 +148,17 @@ function lookUpService(dir: string, vm: string, root: string, target: string): {
  */
 export async function qvmRun(dir: string, rawArgs: readonly string[]): Promise<number> {
   const args = parseToolArgs('qvm-run', rawArgs, {
-    valued: [['--user', '-u']],
-    flags: [['--pass-io', '-p'], ['--no-autostart', '--no-auto', '-n'], ['--autostart', '--auto', '-a'], ['--service'], ['--gui'], ['--no-gui'], ['--quiet', '-q'], ['--verbose', '-v'], ['--no-color-output'], ['--no-filter-escape-chars'], ['--filter-escape-chars'], ['--no-shell']],
+    valued: [['--user', '-u'], ['--color-output', '--colour-output'], ['--color-stderr', '--colour-stderr']],
+    flags: [
+      ['--pass-io', '-p'], ['--no-autostart', '--no-auto', '-n'], ['--autostart', '--auto', '-a'], ['--service'], ['--gui'], ['--no-gui', '--nogui'], ['--quiet', '-q'],
+      ['--verbose', '-v'], ['--no-color-output', '--no-colour-output'], ['--no-color-stderr', '--no-colour-stderr'], ['--no-filter-escape-chars'], ['--filter-escape-chars'], ['--no-shell'],
+    ],
     stopAtPositional: 1,
   });
   const [vmName, ...command] = args.positionals;
   const target = command.join(' ');
   if (vmName === undefined || target === '') throw usageError('qvm-run', 'the following arguments are required: VMNAME, COMMAND');
+  const output = outputPolicy('qvm-run', rawArgs.slice(0, rawArgs.length - command.length), args);
   const state = readState(dir);
   const vm = state.vms[vmName];
   if (!vm) throw usageError('qvm-run', `no such domain: '${vmName}'`);
@@ -152,19 +170,40 @@ export async function qvmRun(dir: string, rawArgs: readonly string[]): Promise<n
     const started = await qvmStart(dir, ['--skip-if-running', vmName]);
     if (started !== 0) return 1;
   }
+  if (waitsForSession(rawArgs.slice(0, rawArgs.length - command.length))) await waitForSession(dir, vmName);
+  if (output.colourStdout) process.stdout.write(`\x1b[0;${output.colourStdout}m`);
+  if (output.colourStderr) process.stderr.write(`\x1b[0;${output.colourStderr}m`);
+  try {
+    return await runTarget(dir, vmName, target, args, output);
+  } finally {
+    if (output.colourStdout) process.stdout.write('\x1b[0m');
+    if (output.colourStderr) process.stderr.write('\x1b[0m');
+  }
+}
+
+/** qvm_run.py: qubes.WaitForSession in the qube before the call itself, its output discarded; recorded as a service call. */
+async function waitForSession(dir: string, vm: string): Promise<void> {
+  record(dir, `\n--- qvm-run ${vm} qubes.WaitForSession\n`);
+  await beforeService(dir, vm, 'qubes.WaitForSession', '', {});
+  const state = readState(dir);
+  const qube = state.vms[vm];
+  if (qube && sessionNeverStarts(state, qube)) await waitForeverForSession();
+}
+
+async function runTarget(dir: string, vmName: string, target: string, args: ToolArgs, output: OutputPolicy): Promise<number> {
   const root = vmRoot(dir, vmName);
-  if (vm.qemu) return runInGuest(dir, vmName, root, target, args.flags.has('--service'), args.values.get('--user')?.at(-1) ?? 'user');
+  const user = args.values.get('--user')?.at(-1) ?? 'user';
+  if (readState(dir).vms[vmName]?.qemu) return runInGuest(dir, vmName, root, target, args.flags.has('--service'), user);
   const env = vmEnvironment(dir, vmName);
   const cwd = join(root, 'home/user');
-  const user = args.values.get('--user')?.at(-1) ?? 'user';
-  if (!args.flags.has('--service')) return relay(dir, `${vmName} (${user}) ${target}`, 'sh', ['-c', target], env, cwd);
+  if (!args.flags.has('--service')) return relay(dir, vmName, `${vmName} (${user}) ${target}`, 'sh', ['-c', target], env, cwd, output);
   const found = lookUpService(dir, vmName, root, target);
   if (typeof found === 'number') return found;
   const { name, argument, file } = found;
   Object.assign(env, { QREXEC_REMOTE_DOMAIN: 'dom0', QREXEC_SERVICE_ARGUMENT: argument, QREXEC_SERVICE_FULL_NAME: target });
   const injected = await beforeService(dir, vmName, name, argument, env);
   if (injected !== undefined) return injected;
-  return relay(dir, `${vmName} (${user}) service ${target}`, file, argument ? [argument] : [], env, cwd);
+  return relay(dir, vmName, `${vmName} (${user}) service ${target}`, file, argument ? [argument] : [], env, cwd, output);
 }
 
 /** qvm-run into a QEMU guest: a command through `sh -c`, or a service found in the qube's tree and run at its path in the guest. */

@@ -17,13 +17,27 @@ function qubesdError(state: SimState, message: string): SimToolError {
 interface DeviceRef {
   readonly backend: string;
   readonly port: string;
+  /** R4.3's device identity after the port, when given (`*` or `_`: any). */
+  readonly deviceId?: string;
 }
 
-/** `BACKEND:PORT` (R4.3 also `BACKEND:PORT:DEVICE_ID`, the device id not checked). */
-function parseDeviceRef(text: string | undefined): DeviceRef {
-  const match = /^([^:]+):([^:]+)(?::.*)?$/.exec(text ?? '');
+/**
+ * `BACKEND:PORT`; on R4.3 also `BACKEND:PORT:DEVICE_ID` (qubesadmin/device_protocol.py VirtualDevice._parse: the identity is
+ * everything after the port's colon). R4.2's parser splits at the first colon only (release4.2 qvm_device.py), so there the
+ * identity stays part of the port name and no such device exists.
+ */
+function parseDeviceRef(state: SimState, text: string | undefined): DeviceRef {
+  const match = /^([^:]+):(.+)$/.exec(text ?? '');
   if (!match) throw usageError(PROG, `expected a backend vm & device id combination like foo:bar got ${text ?? ''}`);
-  return { backend: match[1]!, port: match[2]! };
+  if (state.settings.release === '4.2') return { backend: match[1]!, port: match[2]! };
+  const [port, ...identity] = match[2]!.split(':');
+  const deviceId = identity.length === 0 ? undefined : identity.join(':');
+  return { backend: match[1]!, port: port!, ...(deviceId === undefined || deviceId === '*' || deviceId === '_' ? {} : { deviceId }) };
+}
+
+/** The identity R4.3 gives a simulated disk: `--device-id` of add-block, else one shaped like a USB disk's (qubes/ext/block.py device_id: parent's identity, then the partition number or None). */
+export function deviceIdOf(port: string, block: SimBlock): string {
+  return block.deviceId ?? `1234:5678:SIM${port.toUpperCase().replace(/[^A-Z0-9]/g, '')}:u080650:None`;
 }
 
 /** The device, or the client-side error for an unknown backend or port. */
@@ -31,7 +45,8 @@ function findDevice(dir: string, state: SimState, ref: DeviceRef): SimBlock {
   const r43 = state.settings.release === '4.3';
   if (!state.vms[ref.backend]) throw new SimToolError(r43 ? `${PROG}: error: no such backend vm!` : `${PROG}: error: no backend vm '${ref.backend}'`, 1);
   const block = exposedBlocks(state, dir, ref.backend)[ref.port];
-  if (block) return block;
+  // R4.3's DeviceAction: a device whose identity differs is an UnknownDevice, refused like a missing one.
+  if (block && (ref.deviceId === undefined || ref.deviceId === deviceIdOf(ref.port, block))) return block;
   throw new SimToolError(
     r43 ? `${PROG}: error: backend vm ${ref.backend} doesn't expose block device '${ref.port}'` : `${PROG}: error: backend vm '${ref.backend}' doesn't expose device '${ref.port}'`,
     1,
@@ -67,7 +82,7 @@ function attachOptions(state: SimState, args: ToolArgs): { readOnly: boolean | u
 function attachCommand(dir: string, args: ToolArgs): void {
   withState(dir, (state) => {
     const frontend = frontendOf(state, args.positionals[1]);
-    const ref = parseDeviceRef(args.positionals[2]);
+    const ref = parseDeviceRef(state, args.positionals[2]);
     const block = findDevice(dir, state, ref);
     if (!state.vms[frontend]!.running) throw qubesdError(state, 'VM not running, cannot attach device, do you mean `assign`?');
     const options = attachOptions(state, args);
@@ -87,7 +102,7 @@ function attachCommand(dir: string, args: ToolArgs): void {
 function detachCommand(dir: string, args: ToolArgs): void {
   withState(dir, (state) => {
     const frontend = frontendOf(state, args.positionals[1]);
-    const targets = args.positionals[2] === undefined ? state.attachments.filter((a) => a.frontend === frontend) : [parseDeviceRef(args.positionals[2])];
+    const targets = args.positionals[2] === undefined ? state.attachments.filter((a) => a.frontend === frontend) : [parseDeviceRef(state, args.positionals[2])];
     for (const ref of targets) {
       const attachment = state.attachments.find((a) => a.frontend === frontend && a.backend === ref.backend && a.port === ref.port);
       if (!attachment) {

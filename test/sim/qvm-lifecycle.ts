@@ -1,6 +1,6 @@
 // Fake qvm-create, qvm-start, qvm-kill and qvm-remove (qubesadmin's tools over qubesd), with their messages and exit codes.
 import { randomUUID } from 'node:crypto';
-import { cpSync, existsSync, mkdirSync, readFileSync, rmSync, symlinkSync } from 'node:fs';
+import { cpSync, existsSync, mkdirSync, readdirSync, readFileSync, rmSync, symlinkSync } from 'node:fs';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { detachAll } from './attachments.ts';
@@ -8,7 +8,7 @@ import { bootKernel } from './kernel-model.ts';
 import { bootGuest, powerOffGuest } from './qemu/guest-vm.ts';
 import { recordEvent, recordStart, recordStop } from './qubesd-events.ts';
 import { lastValue, parseToolArgs, usageError } from './tool-args.ts';
-import { readState, SimToolError, vmDir, vmRoot, withState, writeMappings, type SimState, type SimVm, type VmClass } from './state.ts';
+import { readState, SimToolError, vmDir, vmProcsDir, vmRoot, withState, writeMappings, type SimState, type SimVm, type VmClass } from './state.ts';
 
 const LABELS = ['red', 'orange', 'yellow', 'green', 'gray', 'blue', 'purple', 'black'];
 const CLASSES: readonly VmClass[] = ['AppVM', 'DispVM', 'TemplateVM'];
@@ -120,8 +120,23 @@ export async function qvmStart(dir: string, rawArgs: readonly string[]): Promise
   return exitCode;
 }
 
-/** Stops `vm` at once: its devices vanish, its mappings with its kernel; an auto_cleanup DisposableVM is removed. */
+/** The qube's processes (services and commands qvm-run started, each the leader of its group) end with it, as a domain's do. */
+function killProcesses(dir: string, vm: string): void {
+  const procs = vmProcsDir(dir, vm);
+  for (const entry of existsSync(procs) ? readdirSync(procs) : []) {
+    if (!/^[1-9][0-9]{0,9}$/.test(entry)) continue;
+    try {
+      process.kill(-Number(entry), 'SIGKILL');
+    } catch {
+      // Already gone.
+    }
+  }
+  rmSync(procs, { recursive: true, force: true });
+}
+
+/** Stops `vm` at once: its processes and devices vanish, its mappings with its kernel; an auto_cleanup DisposableVM is removed. */
 export function stopVm(dir: string, state: SimState, vm: SimVm): void {
+  killProcesses(dir, vm.name);
   recordStop(dir, state, vm.name, vm.class === 'DispVM' && vm.auto_cleanup);
   if (vm.qemu) {
     // What it exports goes first, while its kernel still runs; then the power goes off, and its own disks with it.

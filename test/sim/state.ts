@@ -24,6 +24,11 @@ export interface SimVm {
    * removed and made again under its name gets a new one). qvm-create sets it; writeState gives one to qubes made without it.
    */
   uuid?: string;
+  /**
+   * `never`: the qube (or every qube based on this template) never gets a GUI session, so qubes.WaitForSession never returns
+   * (a template without the GUI agent, or a user not logged in yet); `qubes-sim set DIR gui-session VM never|ready`.
+   */
+  guiSession?: 'never';
 }
 
 /** A block device a qube exposes to dom0: a file (a USB disk) or one of its own dm mappings. */
@@ -33,6 +38,8 @@ export interface SimBlock {
   description: string;
   file?: string;
   dmMinor?: number;
+  /** R4.3's device identity (`add-block --device-id`); qvm-block.ts deviceIdOf gives one when absent. */
+  deviceId?: string;
 }
 
 export interface SimAttachment {
@@ -43,6 +50,8 @@ export interface SimAttachment {
   readOnly: boolean;
   /** sha256 of the backing file at attach time (read-only attachments), to catch writes that should have been impossible. */
   hash?: string;
+  /** Attached in dom0 but not yet visible in the frontend (the disk's delayed hot-plug is still to come: attachments.ts). */
+  pendingPlug?: boolean;
 }
 
 export interface SimMapping {
@@ -50,6 +59,8 @@ export interface SimMapping {
   minor: number;
   table: string;
   readOnly: boolean;
+  /** When `dmsetup create` made it (ms since the epoch): Qubes exports it to dom0 only exportDelayMs later (block-export.ts). */
+  createdAt?: number;
 }
 
 export interface SimSettings {
@@ -57,6 +68,10 @@ export interface SimSettings {
   /** Whether the DVM template's kernel has Qubes' no_part_scan parameter. */
   noPartScan: boolean;
   startDelayMs: number;
+  /** How long after `dmsetup create` a mapping is exposed to dom0 (udev's RUN of udev-block-add-change); absent = 0. */
+  exportDelayMs?: number;
+  /** How long after `qvm-block attach` returns the disk appears in the frontend qube (xen-blkfront's hot-plug); absent = 0. */
+  diskDelayMs?: number;
   /** `qemu`: every device DisposableVM (dm-device-*) is a QEMU guest; absent or `process`: every qube is host processes. */
   deviceVm?: 'process' | 'qemu';
   /** Whether QEMU guests run systemd-udevd with the qube's rules (default yes, as a qube does). */
@@ -79,6 +94,8 @@ export interface SimState {
 export const statePath = (dir: string): string => join(dir, 'state.json');
 export const vmDir = (dir: string, vm: string): string => join(dir, 'vms', vm);
 export const vmRoot = (dir: string, vm: string): string => join(dir, 'vms', vm, 'root');
+/** Where a qube's running service and command processes are listed, so that killing the qube ends them (qvm-lifecycle.ts). */
+export const vmProcsDir = (dir: string, vm: string): string => join(dir, 'vms', vm, 'procs');
 export const transcriptPath = (dir: string): string => join(dir, 'transcript.bin');
 export const violationsPath = (dir: string): string => join(dir, 'violations.log');
 const mappingsPath = (dir: string, vm: string): string => join(vmDir(dir, vm), 'dm.json');

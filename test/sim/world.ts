@@ -42,7 +42,9 @@ function writeTools(dir: string, repo: string): void {
 }
 
 const INIT_USAGE =
-  'usage: qubes-sim init DIR [--qubes-release=4.2|4.3] [--no-part-scan=present|absent] [--device-vm=process|qemu] [--guest-kernel=patched|debian] [--guest-udev=yes|no] [--owner-pid=PID]';
+  'usage: qubes-sim init DIR [--qubes-release=4.2|4.3] [--no-part-scan=present|absent] [--export-delay-ms=N] [--disk-delay-ms=N] [--device-vm=process|qemu] [--guest-kernel=patched|debian] [--guest-udev=yes|no] [--owner-pid=PID]';
+
+const DELAY = /^[0-9]{1,6}$/;
 
 /** The QEMU tier's settings; fails loudly when this machine cannot run it (never a silent fallback to processes). */
 function qemuSettings(repo: string, args: readonly string[]): Partial<SimSettings> {
@@ -65,12 +67,16 @@ function qemuSettings(repo: string, args: readonly string[]): Partial<SimSetting
 export function init(dir: string, repo: string, args: readonly string[]): void {
   const release = optionValue(args, '--qubes-release') ?? '4.2';
   const partScan = optionValue(args, '--no-part-scan') ?? 'present';
-  if ((release !== '4.2' && release !== '4.3') || (partScan !== 'present' && partScan !== 'absent')) throw new SimToolError(INIT_USAGE, 64);
+  const exportDelay = optionValue(args, '--export-delay-ms') ?? '0';
+  const diskDelay = optionValue(args, '--disk-delay-ms') ?? '0';
+  if ((release !== '4.2' && release !== '4.3') || (partScan !== 'present' && partScan !== 'absent') || !DELAY.test(exportDelay) || !DELAY.test(diskDelay)) {
+    throw new SimToolError(INIT_USAGE, 64);
+  }
   const qemu = qemuSettings(repo, args);
   if (existsSync(statePath(dir))) throw new SimToolError(`qubes-sim: ${dir} already holds a simulated Qubes`);
   mkdirSync(dir, { recursive: true });
   const state: SimState = {
-    settings: { release, noPartScan: partScan === 'present', startDelayMs: 0, ...qemu },
+    settings: { release, noPartScan: partScan === 'present', startDelayMs: 0, exportDelayMs: Number(exportDelay), diskDelayMs: Number(diskDelay), ...qemu },
     vms: {
       dom0: newVm('dom0', 'AdminVM', true),
       [DVM_TEMPLATE]: newVm(DVM_TEMPLATE, 'AppVM', false, { template_for_dispvms: true }),
@@ -107,22 +113,35 @@ export function addVm(dir: string, [name, ...args]: readonly string[]): void {
   });
 }
 
-/** `add-block DIR VM PORT FILE [--ro] [--description TEXT]`: FILE becomes VM:PORT. */
+/** `add-block DIR VM PORT FILE [--ro] [--description TEXT] [--device-id ID]`: FILE becomes VM:PORT. */
 export function addBlock(dir: string, [vm, port, file, ...args]: readonly string[]): void {
-  if (!vm || !port || !file || !PORT.test(port)) throw new SimToolError('usage: qubes-sim add-block DIR VM PORT FILE [--ro] [--description TEXT]', 64);
+  if (!vm || !port || !file || !PORT.test(port)) throw new SimToolError('usage: qubes-sim add-block DIR VM PORT FILE [--ro] [--description TEXT] [--device-id ID]', 64);
   const path = resolve(file);
   if (!existsSync(path) || !statSync(path).isFile()) throw new SimToolError(`qubes-sim: ${file} is not a file`);
   withState(dir, (state) => {
     if (!state.vms[vm]) throw new SimToolError(`qubes-sim: no such VM ${vm}`);
     if (state.blocks[vm]?.[port]) throw new SimToolError(`qubes-sim: ${vm}:${port} already exists`);
-    const block = { file: path, readOnly: args.includes('--ro'), description: optionValue(args, '--description') ?? `Sim_Disk_${port} ()` };
+    const deviceId = optionValue(args, '--device-id');
+    const block = { file: path, readOnly: args.includes('--ro'), description: optionValue(args, '--description') ?? `Sim_Disk_${port} ()`, ...(deviceId ? { deviceId } : {}) };
     state.blocks[vm] = { ...(state.blocks[vm] ?? {}), [port]: block };
     recordBlockChange(dir, state, vm, { [port]: block }, []);
   });
 }
 
-/** `set DIR start-delay-ms N`. */
-export function setSetting(dir: string, [key, value]: readonly string[]): void {
-  if (key !== 'start-delay-ms' || !/^[0-9]{1,7}$/.test(value ?? '')) throw new SimToolError('usage: qubes-sim set DIR start-delay-ms N', 64);
-  withState(dir, (state) => void (state.settings.startDelayMs = Number(value)));
+const DELAY_SETTINGS = { 'start-delay-ms': 'startDelayMs', 'export-delay-ms': 'exportDelayMs', 'disk-delay-ms': 'diskDelayMs' } as const;
+
+/** `set DIR start-delay-ms|export-delay-ms|disk-delay-ms N` | `set DIR gui-session VM never|ready`. */
+export function setSetting(dir: string, [key, value, extra]: readonly string[]): void {
+  const usage = 'usage: qubes-sim set DIR start-delay-ms|export-delay-ms|disk-delay-ms N | gui-session VM never|ready';
+  const delay = key !== undefined && Object.hasOwn(DELAY_SETTINGS, key) ? DELAY_SETTINGS[key as keyof typeof DELAY_SETTINGS] : undefined;
+  if (delay && /^[0-9]{1,7}$/.test(value ?? '')) return withState(dir, (state) => void (state.settings[delay] = Number(value)));
+  if (key === 'gui-session' && value !== undefined && (extra === 'never' || extra === 'ready')) {
+    return withState(dir, (state) => {
+      const vm = state.vms[value];
+      if (!vm) throw new SimToolError(`qubes-sim: no such VM ${value}`);
+      if (extra === 'never') vm.guiSession = 'never';
+      else delete vm.guiSession;
+    });
+  }
+  throw new SimToolError(usage, 64);
 }

@@ -4,7 +4,7 @@ import { OperationError } from '../../shared/errors.ts';
 import { SOURCE_FRONTEND } from '../../shared/protocol/contract.ts';
 import { PUBLIC_KEY_BYTES } from '../../shared/seal.ts';
 import { zeroize } from '../../shared/bytes.ts';
-import { deviceSectors, diskPresent, isReadOnly, noPartScanIsOn, partitionsOf, SOURCE_DEVICE_PATH } from './kernel.ts';
+import { deviceSectors, isReadOnly, noPartScanIsOn, partitionsOf, SOURCE_DEVICE_PATH, SOURCE_DISK_WAIT_MS, waitForDisk } from './kernel.ts';
 import { vmPath } from './sysroot.ts';
 
 const RUN_DIR = '/run/split-dm-crypt';
@@ -41,7 +41,7 @@ export async function partitionScanAllowed(): Promise<boolean> {
  * devices the kernel made are returned, so dom0 can say what the kernel parsed.
  */
 export async function assertSourceUnparsed(): Promise<{ readonly scannedPartitions: readonly string[] }> {
-  if (!(await diskPresent(SOURCE_FRONTEND))) throw new OperationError(`no source disk at /dev/${SOURCE_FRONTEND}`);
+  if (!(await waitForDisk(SOURCE_FRONTEND))) throw new OperationError(`no source disk at /dev/${SOURCE_FRONTEND} (waited ${SOURCE_DISK_WAIT_MS / 1000} s for it to appear)`);
   const allowed = await partitionScanAllowed();
   const partitions = await partitionsOf(SOURCE_FRONTEND);
   if (partitions.length > 0 && !allowed) {

@@ -68,7 +68,8 @@ export function runHeaderShell(withTty: boolean, bundleDir: string): Promise<num
   const cwd = vmPath(SHELL_DIR);
   // The installed CLI lives in PREFIX/bin, the bundles in PREFIX/lib/split-dm-crypt.
   const cliDir = resolve(bundleDir, '../../bin');
-  const env: NodeJS.ProcessEnv = { ...process.env, HEADER: vmPath(SHELL_HEADER_FILE), PATH: `${cliDir}:${process.env.PATH ?? '/usr/sbin:/usr/bin:/sbin:/bin'}`, PS1: '[header-shell]# ' };
+  // TERM=dumb: readline then edits lines with CR and backspace only, which dom0's escape filter lets through (dom0/qubes.ts).
+  const env: NodeJS.ProcessEnv = { ...process.env, HEADER: vmPath(SHELL_HEADER_FILE), PATH: `${cliDir}:${process.env.PATH ?? '/usr/sbin:/usr/bin:/sbin:/bin'}`, PS1: '[header-shell]# ', TERM: 'dumb' };
   for (const key of Object.keys(env)) if (key.startsWith('QREXEC_')) delete env[key];
   const [command, args] = withTty ? ['script', ['-q', '-f', '-e', '-c', 'bash --norc --noprofile -i', '/dev/null']] : ['bash', ['--norc', '--noprofile', '-s']];
   const child = spawn(command, args as string[], { cwd, env, stdio: 'inherit' });

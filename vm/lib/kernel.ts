@@ -56,6 +56,23 @@ export async function diskPresent(disk: string): Promise<boolean> {
   return (await readFile(vmPath(`/sys/block/${await sysfsName(disk)}/size`), 'latin1').catch(() => undefined)) !== undefined;
 }
 
+/**
+ * How long the device VM waits for the source disk to appear. Why a wait at all: `qvm-block attach` returns once the backend
+ * is connected, and xen-blkfront adds the disk in this VM asynchronously afterwards (a hot-plug), so a service dom0 calls at
+ * once may look before the disk is there. Why this much: the frontend's probe takes well under a second; 10 s covers a loaded
+ * machine, and a disk that never comes still ends with "no source disk" rather than a hang.
+ */
+export const SOURCE_DISK_WAIT_MS = 10_000;
+const SOURCE_DISK_POLL_MS = 50;
+
+/** Waits, at most `limitMs`, until the disk is present; false when it never came. */
+export async function waitForDisk(disk: string, limitMs = SOURCE_DISK_WAIT_MS): Promise<boolean> {
+  for (const end = Date.now() + limitMs; ; await sleep(SOURCE_DISK_POLL_MS)) {
+    if (await diskPresent(disk)) return true;
+    if (Date.now() >= end) return false;
+  }
+}
+
 async function tool(command: string, args: readonly string[], input?: Uint8Array) {
   const result = await runTool(command, args, { ...(input ? { input } : {}), timeoutMs: TOOL_TIMEOUT_MS });
   if (result.timedOut) throw new ToolError(command, undefined, '', `${command} ${args[0] ?? ''} timed out`);

@@ -1,5 +1,5 @@
-// What LUKS1 and LUKS2 share below their header formats: the hashes of PBKDF2, the AF splitter and the digest, the PBKDF2 bounds,
-// and the key-slot ciphers our sector cipher implements. luks1/ and luks2/ name their allowlists after these, never a copy.
+// What LUKS1 and LUKS2 share below their header formats: the hashes of PBKDF2, the AF splitter and the digest, the PBKDF2 bounds
+// and the key-size cap (the ciphers are tabled in ciphers.ts). luks1/ and luks2/ name their allowlists after these, never a copy.
 
 export const SECTOR_BYTES = 512;
 
@@ -16,16 +16,6 @@ export const MAX_PBKDF2_ITERATIONS = 2 ** 26;
 
 /** cryptsetup never writes fewer than 1000 iterations for the volume-key digest; we never write fewer either. */
 export const MIN_DIGEST_ITERATIONS = 1000;
-
-/** Sector-cipher modes of AES our key-slot decryption implements (LUKS1 cipher-mode field; LUKS2 writes them as "aes-<mode>"). */
-export const SECTOR_CIPHER_MODES = ['xts-plain64', 'xts-plain', 'cbc-essiv:sha256', 'cbc-plain', 'cbc-plain64'] as const;
-export type SectorCipherMode = (typeof SECTOR_CIPHER_MODES)[number];
-
-/** Key sizes cryptsetup uses per mode; anything else is refused before any allocation depends on it. */
-export const KEY_BYTES_BY_MODE = {
-  xts: [32, 64],
-  cbc: [16, 24, 32],
-} as const;
 
 /** The largest key we accept (AES-256-XTS): caps the AF material a slot can make us read (64 * 4000 bytes). */
 export const MAX_KEY_BYTES = 64;

@@ -2,7 +2,8 @@
 import { createCipheriv, createDecipheriv, createHash } from 'node:crypto';
 import { InternalError } from '../errors.ts';
 import { zeroize } from '../bytes.ts';
-import { SECTOR_BYTES, type SectorCipherMode } from './constants.ts';
+import type { SectorCipherMode } from './ciphers.ts';
+import { SECTOR_BYTES } from './constants.ts';
 
 export type Direction = 'encrypt' | 'decrypt';
 

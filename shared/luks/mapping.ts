@@ -1,5 +1,6 @@
 // Whether the device VM can map a volume's data segment, decided in the header VM before any passphrase is asked.
 import { UnsupportedError } from '../errors.ts';
+import { isMappable } from '../luks-common/ciphers.ts';
 import { luks2Mapping } from '../luks2/index.ts';
 import type { LuksVolume } from './volume.ts';
 
@@ -19,9 +20,8 @@ function refuse(what: string): never {
 export function mappableSegment(volume: LuksVolume): MappableSegment {
   if (volume.type === 'luks1') {
     const { header } = volume;
-    if (header.cipherMode !== 'xts-plain64' || (header.keyBytes !== 32 && header.keyBytes !== 64)) {
-      refuse(`${header.cipherName}-${header.cipherMode} with a ${header.keyBytes * 8}-bit key`);
-    }
+    const cipher = `${header.cipherName}-${header.cipherMode}`;
+    if (!isMappable(cipher, header.keyBytes) || (header.keyBytes !== 32 && header.keyBytes !== 64)) refuse(`${cipher} with a ${header.keyBytes * 8}-bit key`);
     return { keyBytes: header.keyBytes, payloadOffset: header.payloadOffset, sectorSize: 512 };
   }
   const keyBytes = volume.header.metadata.keyslots[0]?.keyBytes;

@@ -1,7 +1,8 @@
 // LUKS1 on-disk constants (cryptsetup's LUKS1 spec 1.2.3) and the caps we put on attacker-controlled values.
-import { LUKS_HASHES, SECTOR_BYTES, SECTOR_CIPHER_MODES, type LuksHash, type SectorCipherMode } from '../luks-common/constants.ts';
+import { SECTOR_CIPHER_MODES, type SectorCipherMode } from '../luks-common/ciphers.ts';
+import { LUKS_HASHES, SECTOR_BYTES, type LuksHash } from '../luks-common/constants.ts';
 
-export { KEY_BYTES_BY_MODE, MAX_KEY_BYTES, MAX_PBKDF2_ITERATIONS, MIN_DIGEST_ITERATIONS, SECTOR_BYTES } from '../luks-common/constants.ts';
+export { MAX_KEY_BYTES, MAX_PBKDF2_ITERATIONS, MIN_DIGEST_ITERATIONS, SECTOR_BYTES } from '../luks-common/constants.ts';
 
 export const LUKS1_MAGIC = Uint8Array.of(0x4c, 0x55, 0x4b, 0x53, 0xba, 0xbe); // "LUKS\xba\xbe"
 export const LUKS1_VERSION = 1;

@@ -1,7 +1,7 @@
 // The LUKS1 partition header (the first 592 bytes): the single parser of untrusted LUKS1 headers, and its serializer.
 import { ParseError, UnsupportedError } from '../errors.ts';
+import { cipherKeyBytes } from '../luks-common/ciphers.ts';
 import {
-  KEY_BYTES_BY_MODE,
   KNOWN_UNSUPPORTED_CIPHERS,
   KNOWN_UNSUPPORTED_HASHES,
   LUKS1_CIPHER_MODES,
@@ -112,7 +112,7 @@ function parseHash(value: string): Luks1Hash {
 
 function parseKeyBytes(view: DataView, mode: Luks1CipherMode): number {
   const keyBytes = view.getUint32(OFFSET.keyBytes);
-  const allowed: readonly number[] = mode.startsWith('xts') ? KEY_BYTES_BY_MODE.xts : KEY_BYTES_BY_MODE.cbc;
+  const allowed = cipherKeyBytes(`aes-${mode}`);
   if (!allowed.includes(keyBytes)) fail('key-bytes', OFFSET.keyBytes, `${keyBytes} is not a key size for aes-${mode} (${allowed.join(', ')})`);
   return keyBytes;
 }

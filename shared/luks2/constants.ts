@@ -1,5 +1,6 @@
 // LUKS2 on-disk constants (cryptsetup's LUKS2 on-disk format and lib/luks2) and the caps we put on attacker-controlled values.
-import { LUKS_HASHES, SECTOR_BYTES, SECTOR_CIPHER_MODES } from '../luks-common/constants.ts';
+import { CIPHER_SPECS, type CipherSpec } from '../luks-common/ciphers.ts';
+import { LUKS_HASHES, SECTOR_BYTES } from '../luks-common/constants.ts';
 
 export { SECTOR_BYTES };
 
@@ -86,9 +87,9 @@ export type Luks2ChecksumAlgorithm = keyof typeof LUKS2_CHECKSUM_ALGORITHMS;
 export const LUKS2_KDF_TYPES = ['pbkdf2', 'argon2i', 'argon2id'] as const;
 export type Luks2KdfType = (typeof LUKS2_KDF_TYPES)[number];
 
-/** Key-slot area ciphers our sector cipher implements (the shared modes, as cryptsetup spells them in LUKS2 JSON: "aes-<mode>"). */
-export const LUKS2_AREA_CIPHERS = SECTOR_CIPHER_MODES.map((mode) => `aes-${mode}` as const);
-export type Luks2AreaCipher = (typeof LUKS2_AREA_CIPHERS)[number];
+/** Key-slot area ciphers our sector cipher implements: the shared cipher table's, as cryptsetup spells them in LUKS2 JSON. */
+export const LUKS2_AREA_CIPHERS: readonly CipherSpec[] = CIPHER_SPECS;
+export type Luks2AreaCipher = CipherSpec;
 
 /** Segment sector sizes dm-crypt supports. */
 export const LUKS2_SECTOR_SIZES = [512, 1024, 2048, 4096] as const;
@@ -96,4 +97,3 @@ export type Luks2SectorSize = (typeof LUKS2_SECTOR_SIZES)[number];
 
 /** The one data cipher the device VM maps, with its key sizes (AES-128-XTS and AES-256-XTS). */
 export const MAPPABLE_CIPHER = 'aes-xts-plain64';
-export const MAPPABLE_KEY_BYTES = [32, 64] as const;

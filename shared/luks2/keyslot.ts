@@ -4,7 +4,7 @@ import { randomBytes } from 'node:crypto';
 import { ParseError } from '../errors.ts';
 import { bytesEqual, zeroize } from '../bytes.ts';
 import { afMerge, afSplit } from '../luks-common/af.ts';
-import type { SectorCipherMode } from '../luks-common/constants.ts';
+import type { SectorCipherMode } from '../luks-common/ciphers.ts';
 import { pbkdf2 } from '../luks-common/pbkdf2.ts';
 import { cryptSectors } from '../luks-common/sector-cipher.ts';
 import { LUKS2_SALT_BYTES, type Luks2AreaCipher, type Luks2Hash } from './constants.ts';

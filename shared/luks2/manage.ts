@@ -4,7 +4,7 @@ import { randomBytes } from 'node:crypto';
 import { OperationError } from '../errors.ts';
 import { zeroize } from '../bytes.ts';
 import type { AreaWrite } from '../luks-common/area-write.ts';
-import { KEY_BYTES_BY_MODE } from '../luks-common/constants.ts';
+import { cipherKeyBytes } from '../luks-common/ciphers.ts';
 import { LUKS2_AREA_CIPHERS, type Luks2AreaCipher } from './constants.ts';
 import { serializeLuks2Headers, type Luks2Header } from './header.ts';
 import { digestsOf, kdfWithFreshSalt, sealLuks2Keyslot, type Luks2KdfChoice } from './keyslot.ts';
@@ -33,8 +33,7 @@ function rewrite(header: Luks2Header, metadata: Luks2Metadata): { header: Luks2H
 /** A new slot's area cipher: the segment's when our key-slot cipher supports it with this key size, else aes-xts-plain64 (as cryptsetup). */
 function areaCipherFor(metadata: Luks2Metadata, keyBytes: number): { encryption: Luks2AreaCipher; keyBytes: number } {
   const segmentCipher = LUKS2_AREA_CIPHERS.find((cipher) => cipher === metadata.segment.encryption);
-  const allowed: readonly number[] = segmentCipher?.startsWith('aes-xts') ? KEY_BYTES_BY_MODE.xts : KEY_BYTES_BY_MODE.cbc;
-  if (segmentCipher && allowed.includes(keyBytes)) return { encryption: segmentCipher, keyBytes };
+  if (segmentCipher && cipherKeyBytes(segmentCipher).includes(keyBytes)) return { encryption: segmentCipher, keyBytes };
   return { encryption: 'aes-xts-plain64', keyBytes: 64 };
 }
 

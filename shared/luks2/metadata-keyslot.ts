@@ -1,6 +1,7 @@
 // One LUKS2 key slot from JSON that passed cryptsetup's rules: our caps on the KDF work, and the AF and area parameters we can open.
 import { UnsupportedError } from '../errors.ts';
-import { KEY_BYTES_BY_MODE, MAX_KEY_BYTES } from '../luks-common/constants.ts';
+import { cipherKeyBytes } from '../luks-common/ciphers.ts';
+import { MAX_KEY_BYTES } from '../luks-common/constants.ts';
 import {
   ARGON2_MAX_LANES,
   LUKS2_AREA_CIPHERS,
@@ -65,7 +66,7 @@ function checkKdf(raw: Luks2JsonKeyslot['kdf'], field: string, maxIterations: nu
 function checkArea(raw: Luks2JsonKeyslot['area'], field: string, keyBytes: number): Luks2Keyslot['area'] {
   const encryption = LUKS2_AREA_CIPHERS.find((cipher) => cipher === raw.encryption);
   if (!encryption) throw new UnsupportedError(`unsupported key-slot cipher '${raw.encryption.slice(0, 64)}' in ${field} (supported: ${LUKS2_AREA_CIPHERS.join(', ')})`);
-  const allowed: readonly number[] = encryption.startsWith('aes-xts') ? KEY_BYTES_BY_MODE.xts : KEY_BYTES_BY_MODE.cbc;
+  const allowed = cipherKeyBytes(encryption);
   if (!allowed.includes(raw.key_size)) fail(`${field}.key_size`, `${raw.key_size} is not a key size for ${encryption} (${allowed.join(', ')})`);
   // cryptsetup's rules have placed the area inside the key-slot area (below 128 MiB + 8 MiB): both are safe integers.
   const offset = safeInteger(raw.offset, `${field}.offset`);

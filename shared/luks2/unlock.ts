@@ -1,7 +1,8 @@
 // Unlocking a LUKS2 volume: key slots tried in cryptsetup's order (preferred slots first), one at a time or as many at once as
 // a memory budget allows (Argon2 slots may each need up to 1 GiB).
 import { ParseError, WrongPassphraseError } from '../errors.ts';
-import { MAPPABLE_CIPHER, MAPPABLE_KEY_BYTES, SECTOR_BYTES, type Luks2SectorSize } from './constants.ts';
+import { isMappable } from '../luks-common/ciphers.ts';
+import { SECTOR_BYTES, type Luks2SectorSize } from './constants.ts';
 import type { Luks2Header } from './header.ts';
 import { openLuks2Keyslot } from './keyslot.ts';
 import type { Luks2Keyslot } from './metadata.ts';
@@ -35,7 +36,7 @@ export function luks2Mapping(header: Luks2Header, keyBytes: number): Luks2Mappin
   return {
     cipher: segment.encryption,
     keyBytes,
-    mappable: segment.encryption === MAPPABLE_CIPHER && (MAPPABLE_KEY_BYTES as readonly number[]).includes(keyBytes),
+    mappable: isMappable(segment.encryption, keyBytes),
     offsetBytes: segment.offset,
     offsetSectors: segment.offset / SECTOR_BYTES,
     sectorSize: segment.sectorSize,

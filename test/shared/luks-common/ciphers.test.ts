@@ -12,7 +12,7 @@ describe('the cipher table', () => {
     ['aes-cbc-essiv:sha256', 32, false, 'a key-slot cipher, never mapped'],
     ['serpent-xts-plain64', 64, false, 'not implemented'],
     ['constructor', 64, false, 'a prototype name is no cipher'],
-  ] as const)('%s with %i-byte keys mapped: %s (%s)', (name, keyBytes, mapped) => {
+  ] as const)('%s with %i-byte keys mapped: %s (%s)', (name, keyBytes, mapped, _why) => {
     expect(isMappable(name, keyBytes)).toBe(mapped);
   });
 

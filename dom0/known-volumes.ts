@@ -121,7 +121,9 @@ export function volumeText(volume: KnownVolume): string {
   const lines = [
     `# Known volume '${volume.name}', written by qvm-block-split remember. Every line is checked when read: a file that does not`,
     '# parse is skipped whole. The pin proves the key: re-formatting the volume means forgetting it and remembering it again.',
-    `source=${sourceLabel(volume.source)}`,
+    // R4.3's device identity, when the user named one, stays part of the source: Qubes then attaches the port only while it
+    // holds that device.
+    `source=${sourceLabel(volume.source)}${volume.source.deviceId === undefined ? '' : `:${volume.source.deviceId}`}`,
     `description=${volume.description}`,
     `type=${volume.luksType}`,
     `uuid=${volume.uuid}`,

@@ -47,6 +47,12 @@ describe('volume files', () => {
     expect(() => parseVolumeText('backup', text, '/etc/x/backup.conf')).toThrow(pattern);
   });
 
+  it('an R4.3 device identity stays with the source', () => {
+    const withIdentity = { ...volume, source: parseSourceSpec('sys-usb:sda:0951:1666:001CC0EC3450BBA1B9A3005E:u080650:None') };
+    expect(volumeText(withIdentity)).toMatch(/^source=sys-usb:sda:0951:1666:001CC0EC3450BBA1B9A3005E:u080650:None$/m);
+    expect(parseVolumeText('backup', volumeText(withIdentity), 'f')).toEqual(withIdentity);
+  });
+
   it('names: lowercase words, never a source or a path', () => {
     expect(parseVolumeName('my-disk_2')).toBe('my-disk_2');
     for (const raw of ['', 'Backup', 'sys-usb:sda', '../x', '-x', 'a'.repeat(33), 'a b']) expect(() => parseVolumeName(raw)).toThrow(UsageError);

@@ -90,27 +90,63 @@ export interface InspectCommand {
   readonly json: boolean;
 }
 
+export interface ForgetCommand {
+  readonly command: 'forget';
+  readonly name: string;
+}
+export interface ListCommand {
+  readonly command: 'list';
+  readonly json: boolean;
+}
+export interface DetachCommand {
+  readonly command: 'detach';
+  readonly source: SourceSpec;
+}
+export interface OverwriteEverythingCommand {
+  readonly command: 'overwrite-everything-with-random';
+  readonly source: SourceSpec;
+  readonly yes: boolean;
+}
+export interface OverwriteHeaderRandomCommand {
+  readonly command: 'overwrite-header-with-random';
+  readonly source: SourceSpec;
+  readonly yes: boolean;
+  readonly luksType: LuksType;
+}
+export interface OverwriteHeaderFormatCommand {
+  readonly command: 'overwrite-header-with-format';
+  readonly source: SourceSpec;
+  readonly yes: boolean;
+  readonly luksType: LuksType;
+  readonly format: FormatSettings;
+  readonly keyFile: KeyFileSpec | undefined;
+}
+/** overwrite-header-with-shell starts from random bytes, modify-header-with-shell from the disk's own header. */
+export interface HeaderShellCommand {
+  readonly command: 'overwrite-header-with-shell' | 'modify-header-with-shell';
+  readonly source: SourceSpec;
+  readonly yes: boolean;
+  readonly luksType: LuksType;
+}
+export interface StatusCommand {
+  readonly command: 'status';
+  readonly source: SourceSpec | undefined;
+}
+
 export type SplitCommand =
   | AttachCommand
   | AttachKnownCommand
   | RememberCommand
-  | { readonly command: 'forget'; readonly name: string }
-  | { readonly command: 'list'; readonly json: boolean }
+  | ForgetCommand
+  | ListCommand
   | { readonly command: 'watch' }
-  | { readonly command: 'detach'; readonly source: SourceSpec }
-  | { readonly command: 'overwrite-everything-with-random'; readonly source: SourceSpec; readonly yes: boolean }
-  | { readonly command: 'overwrite-header-with-random'; readonly source: SourceSpec; readonly yes: boolean; readonly luksType: LuksType }
-  | {
-      readonly command: 'overwrite-header-with-format';
-      readonly source: SourceSpec;
-      readonly yes: boolean;
-      readonly luksType: LuksType;
-      readonly format: FormatSettings;
-      readonly keyFile: KeyFileSpec | undefined;
-    }
-  | { readonly command: 'overwrite-header-with-shell' | 'modify-header-with-shell'; readonly source: SourceSpec; readonly yes: boolean; readonly luksType: LuksType }
+  | DetachCommand
+  | OverwriteEverythingCommand
+  | OverwriteHeaderRandomCommand
+  | OverwriteHeaderFormatCommand
+  | HeaderShellCommand
   | InspectCommand
-  | { readonly command: 'status'; readonly source: SourceSpec | undefined }
+  | StatusCommand
   | { readonly command: 'cleanup' }
   | { readonly command: 'help'; readonly topic?: CommandName }
   | { readonly command: 'version' };

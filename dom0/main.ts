@@ -35,32 +35,32 @@ async function run(command: SplitCommand, stack: CleanupStack): Promise<number> 
       await rememberCommand(command, stack);
       return 0;
     case 'forget':
-      await forgetCommand(command.name);
+      await forgetCommand(command);
       return 0;
     case 'list':
-      await listCommand(command.json);
+      await listCommand(command);
       return 0;
     case 'detach':
-      await detachCommand(command.source, stack);
+      await detachCommand(command, stack);
       return 0;
     case 'overwrite-everything-with-random':
-      await overwriteEverythingCommand(command.source, command.yes, stack);
+      await overwriteEverythingCommand(command, stack);
       return 0;
     case 'overwrite-header-with-random':
-      await overwriteHeaderRandomCommand(command.source, command.luksType, command.yes, stack);
+      await overwriteHeaderRandomCommand(command, stack);
       return 0;
     case 'overwrite-header-with-format':
-      await overwriteHeaderFormatCommand(command.source, command.luksType, command.format, command.keyFile, command.yes, stack);
+      await overwriteHeaderFormatCommand(command, stack);
       return 0;
     case 'overwrite-header-with-shell':
     case 'modify-header-with-shell':
-      await headerShellCommand(command.command === 'modify-header-with-shell' ? 'modify' : 'overwrite', command.source, command.luksType, command.yes, stack);
+      await headerShellCommand(command, stack);
       return 0;
     case 'inspect':
       await inspectCommand(command, stack);
       return 0;
     case 'status':
-      return Math.min(await statusCommand(command.source), 100);
+      return Math.min(await statusCommand(command), 100);
     case 'cleanup':
       await cleanupCommand();
       return 0;

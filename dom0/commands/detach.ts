@@ -4,11 +4,12 @@ import { OperationError } from '../../shared/errors.ts';
 import { assertNoSharedVms, tearDown } from '../attachment.ts';
 import type { CleanupStack } from '../cleanup-stack.ts';
 import { acquireSourceLock } from '../lock.ts';
-import { sourceLabel, type SourceSpec } from '../names.ts';
+import type { DetachCommand } from '../cli.ts';
+import { sourceLabel } from '../names.ts';
 import { info, notice } from '../output.ts';
 import { readAttachmentState, removeAttachmentState, writeAttachmentState } from '../state.ts';
 
-export async function detachCommand(source: SourceSpec, stack: CleanupStack): Promise<void> {
+export async function detachCommand({ source }: DetachCommand, stack: CleanupStack): Promise<void> {
   const label = sourceLabel(source);
   await acquireSourceLock(source, stack);
   const state = await readAttachmentState(source);

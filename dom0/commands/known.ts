@@ -1,7 +1,7 @@
 // Known volumes from the command line: `remember` (an attach, then the volume stored with its pin), `attach NAME`, `forget`,
 // `list`. The files are dom0/known-volumes.ts's business; this is what the user asked and what they are told.
 import { OperationError } from '../../shared/errors.ts';
-import type { AttachKnownCommand, RememberCommand } from '../cli.ts';
+import type { AttachKnownCommand, ForgetCommand, ListCommand, RememberCommand } from '../cli.ts';
 import type { CleanupStack } from '../cleanup-stack.ts';
 import { forgetKnownVolume, listKnownVolumes, presentSources, readKnownVolume, storableDescription, storeKnownVolume, volumesDir, type KnownVolume } from '../known-volumes.ts';
 import { sourceLabel } from '../names.ts';
@@ -55,7 +55,7 @@ export async function attachKnownCommand(command: AttachKnownCommand, stack: Cle
   );
 }
 
-export async function forgetCommand(name: string): Promise<void> {
+export async function forgetCommand({ name }: ForgetCommand): Promise<void> {
   await forgetKnownVolume(name);
   info(`forgot volume ${name}`);
 }
@@ -75,7 +75,7 @@ function whereaboutsWords(where: Whereabouts): string {
   }
 }
 
-export async function listCommand(json: boolean): Promise<void> {
+export async function listCommand({ json }: ListCommand): Promise<void> {
   const entries = await listKnownVolumes();
   if (entries.length === 0) {
     if (json) process.stdout.write('[]\n');

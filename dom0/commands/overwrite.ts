@@ -7,7 +7,7 @@ import { LUKS1_HEADER_AREA_BYTES } from '../../shared/luks1/constants.ts';
 import { sanitizePeerText } from '../../shared/protocol/channel.ts';
 import type { LuksType } from '../../shared/protocol/contract.ts';
 import { HEADER_PROBE_BYTES, MAX_HEADER_TRANSFER_BYTES } from '../../shared/protocol/messages.ts';
-import type { FormatSettings } from '../cli.ts';
+import type { HeaderShellCommand, OverwriteEverythingCommand, OverwriteHeaderFormatCommand, OverwriteHeaderRandomCommand } from '../cli.ts';
 import type { CleanupStack } from '../cleanup-stack.ts';
 import { resolveDispVmSettings } from '../config.ts';
 import { attachSource, describeSource, prepareDeviceVm, wipeSource, withDeviceHeaderSource, writeHeaderArea } from '../device-steps.ts';
@@ -18,7 +18,7 @@ import { DEFAULT_DATA_OFFSET } from '../layout-checks.ts';
 import { describeHeader } from '../header-summary.ts';
 import { acquireSourceLock } from '../lock.ts';
 import { recordCommand } from '../state.ts';
-import { sourceLabel, type KeyFileSpec, type SourceSpec } from '../names.ts';
+import { sourceLabel, type SourceSpec } from '../names.ts';
 import { info, warning } from '../output.ts';
 import { confirm } from '../prompt.ts';
 import { ProgressLine } from '../progress.ts';
@@ -65,7 +65,7 @@ function assertAtLeast(disk: SourceDisk, bytes: number, what: string): void {
   if (disk.bytes < bytes) throw new OperationError(`${diskWords(disk)} is too small for ${what} (${bytes} bytes at least)`);
 }
 
-export async function overwriteEverythingCommand(source: SourceSpec, yes: boolean, stack: CleanupStack): Promise<void> {
+export async function overwriteEverythingCommand({ source, yes }: OverwriteEverythingCommand, stack: CleanupStack): Promise<void> {
   assertConfirmable(yes, 'overwrite-everything-with-random');
   const { vms, disk } = await setUp(source, ['device'], stack);
   assertAtLeast(disk, 1, 'an overwrite');
@@ -93,7 +93,7 @@ const typeAreaBytes = (luksType: LuksType, disk: SourceDisk): number => Math.min
  * offset (both LUKS2 copies and every key-slot area; LUKS1's key material), anything else over the --type's area. A fresh VM
  * then checks that no header copy parses any more.
  */
-export async function overwriteHeaderRandomCommand(source: SourceSpec, luksType: LuksType, yes: boolean, stack: CleanupStack): Promise<void> {
+export async function overwriteHeaderRandomCommand({ source, luksType, yes }: OverwriteHeaderRandomCommand, stack: CleanupStack): Promise<void> {
   assertConfirmable(yes, 'overwrite-header-with-random');
   const { vms, disk } = await setUp(source, ['device', 'header', 'verify'], stack);
   assertAtLeast(disk, HEADER_PROBE_BYTES, 'a LUKS header');
@@ -109,14 +109,7 @@ export async function overwriteHeaderRandomCommand(source: SourceSpec, luksType:
   info(`overwrote the header area of ${disk.label} with random data (${bytes} bytes); no LUKS header copy parses any more`);
 }
 
-export async function overwriteHeaderFormatCommand(
-  source: SourceSpec,
-  luksType: LuksType,
-  format: FormatSettings,
-  keyFile: KeyFileSpec | undefined,
-  yes: boolean,
-  stack: CleanupStack,
-): Promise<void> {
+export async function overwriteHeaderFormatCommand({ source, luksType, format, keyFile, yes }: OverwriteHeaderFormatCommand, stack: CleanupStack): Promise<void> {
   assertConfirmable(yes, 'overwrite-header-with-format');
   const { vms, disk } = await setUp(source, ['device', 'header'], stack);
   // The new header's data starts at cryptsetup's default offset; the disk must hold more than that, checked before any passphrase.
@@ -142,7 +135,9 @@ export async function overwriteHeaderFormatCommand(
  * shown (every key slot), and written only up to that header's own extent, after the shell exited 0 and (for modify) the user
  * confirmed.
  */
-export async function headerShellCommand(mode: 'overwrite' | 'modify', source: SourceSpec, luksType: LuksType, yes: boolean, stack: CleanupStack): Promise<void> {
+export async function headerShellCommand(command: HeaderShellCommand, stack: CleanupStack): Promise<void> {
+  const { source, luksType, yes } = command;
+  const mode = command.command === 'modify-header-with-shell' ? 'modify' : 'overwrite';
   // Why: modify asks only after the shell; without a terminal that question could never be answered, and the edit would be lost.
   if (mode === 'modify' && !yes && !process.stdin.isTTY) throw new UsageError('modify-header-with-shell writes the edited header back only after confirmation: use --yes without a terminal');
   if (mode === 'overwrite') assertConfirmable(yes, 'overwrite-header-with-shell');

@@ -3,7 +3,8 @@
 import { OperationError } from '../../shared/errors.ts';
 import { checkRecordedVm } from '../dispvms.ts';
 import { lockHolder } from '../lock.ts';
-import { sourceLabel, type SourceSpec } from '../names.ts';
+import type { StatusCommand } from '../cli.ts';
+import { sourceLabel } from '../names.ts';
 import { info } from '../output.ts';
 import { isRunning } from '../qubes.ts';
 import { listAttachmentStates, recordedVm, type AttachmentState } from '../state.ts';
@@ -65,7 +66,7 @@ function describe({ state, progress, problems }: StatusRow): string {
 }
 
 /** Prints one line per attachment; returns the number of attachments with problems. */
-export async function statusCommand(source: SourceSpec | undefined): Promise<number> {
+export async function statusCommand({ source }: StatusCommand): Promise<number> {
   const states = (await listAttachmentStates()).filter(
     (state) => !source || (state.source.backend === source.backend && state.source.port === source.port),
   );

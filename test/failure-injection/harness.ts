@@ -4,12 +4,11 @@
 import { copyFileSync, existsSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { execFileSync } from 'node:child_process';
-import { execa } from 'execa';
 import { expect } from 'vitest';
 import { faultCommand, readCalls, type CallRecord, type FaultMode } from '../sim/faults.ts';
 import { listAttachments } from '../sim/inspect.ts';
 import { addBlock } from '../sim/world.ts';
-import { newSim, TEST_DISPLAY, type SimRun, type TestVolume } from '../helpers/sim.ts';
+import { newSim, splitProcess, type SimRun, type TestVolume } from '../helpers/sim.ts';
 
 // In-process equivalents of `qubes-sim add-block|fault|attachments` and of runSplit's `eval "$(qubes-sim env DIR)"`: the same
 // code, without a Node.js start for each (the suite runs a few hundred commands).
@@ -30,15 +29,8 @@ const RUN_LIMIT_MS = 240_000;
 
 /** Runs qvm-block-split in the simulator's environment (what `qubes-sim env` prints). */
 export async function runSplit(dir: string, args: readonly string[], input = ''): Promise<TimedRun> {
-  const env = {
-    PATH: `${join(dir, 'bin')}:${process.env.PATH ?? ''}`,
-    QUBES_SIM_DIR: dir,
-    SPLIT_DM_CRYPT_CONF: join(dir, 'dom0', 'split-dm-crypt.conf'),
-    SPLIT_DM_CRYPT_RUNDIR: join(dir, 'dom0', 'run'),
-    DISPLAY: TEST_DISPLAY,
-  };
   const started = Date.now();
-  const result = await execa(join(dir, 'bin', 'qvm-block-split'), args, { input, reject: false, timeout: RUN_LIMIT_MS, env });
+  const result = await splitProcess(dir, args, { stdin: { input }, timeoutMs: RUN_LIMIT_MS });
   const seconds = Math.round((Date.now() - started) / 100) / 10;
   return { exitCode: result.exitCode ?? -1, stdout: String(result.stdout), stderr: String(result.stderr), timedOut: result.timedOut, seconds };
 }

@@ -5,6 +5,7 @@ import { createCipheriv } from 'node:crypto';
 import { closeSync, mkdtempSync, openSync, readFileSync, writeSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
+import { simulatedDom0Environment } from '../sim/inspect.ts';
 import { cryptsetupFormat, cryptsetupFormatLuks2, cryptsetupVolumeKey } from './cryptsetup.ts';
 
 export const SIM = resolve('test/sim/qubes-sim');
@@ -38,14 +39,29 @@ export function newSim(...initOptions: string[]): string {
 /** dom0's environment in the tests has a display, as a desktop user's has: qvm-run then waits for GUI sessions unless told not to. */
 export const TEST_DISPLAY = ':0';
 
+export interface SplitOptions {
+  /** What stdin gets, then closes; `'pipe'` keeps it open for the test to write; `'ignore'` gives none. */
+  readonly stdin?: { readonly input: string } | 'pipe' | 'ignore';
+  readonly timeoutMs?: number;
+}
+
+/**
+ * The one way tests start qvm-block-split: the simulator's dom0 environment (what `qubes-sim env` prints, from the same list),
+ * a display as on a desktop, never a throw on a non-zero exit.
+ */
+export function splitProcess(dir: string, args: readonly string[], options: SplitOptions = {}): ResultPromise {
+  const stdin = options.stdin ?? { input: '' };
+  return execa(join(dir, 'bin', 'qvm-block-split'), args, {
+    ...(typeof stdin === 'string' ? { stdin } : { input: stdin.input }),
+    env: { ...simulatedDom0Environment(dir), PATH: `${join(dir, 'bin')}:${process.env.PATH ?? ''}`, DISPLAY: TEST_DISPLAY },
+    reject: false,
+    timeout: options.timeoutMs ?? 120_000,
+  });
+}
+
 /** Starts qvm-block-split with the simulator's environment; stdin gets `input` (then closes). */
 export function startSplit(dir: string, args: readonly string[], input = ''): ResultPromise {
-  return execa('bash', ['-c', `eval "$("$0" env "$1")" && shift && exec qvm-block-split "$@"`, SIM, dir, ...args], {
-    input,
-    env: { DISPLAY: TEST_DISPLAY },
-    reject: false,
-    timeout: 120_000,
-  });
+  return splitProcess(dir, args, { stdin: { input } });
 }
 
 /** Runs qvm-block-split to completion. */

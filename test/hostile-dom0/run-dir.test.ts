@@ -2,14 +2,14 @@
 // that name qubes the tool never made or whose names were reused, records and locks that are symlinks to /dev/zero or FIFOs,
 // and a `cleanup` run while an attach is still waiting for its passphrase. Each attack is run through the real command on the
 // simulator; every test failed on the code before the run directory was hardened.
-import { execa, type ResultPromise } from 'execa';
+import type { ResultPromise } from 'execa';
 import { execFileSync } from 'node:child_process';
 import { existsSync, mkdirSync, readdirSync, readFileSync, symlinkSync, truncateSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { describe, expect, it } from 'vitest';
 import { useTmpDir } from '../helpers/tmp.ts';
-import { attachments, makeVolume, newSim, runningVms, runSplit, sim, SIM, type SimRun, type TestVolume } from '../helpers/sim.ts';
+import { attachments, makeVolume, newSim, runningVms, runSplit, sim, splitProcess, type SimRun, type TestVolume } from '../helpers/sim.ts';
 
 const tmp = useTmpDir();
 const volume: Promise<TestVolume> = makeVolume(tmp, 'hostile-dom0.img', 'run dir pass', 3 * 1024 * 1024);
@@ -49,13 +49,13 @@ function plant(w: World, file: string, fields: Record<string, unknown>): string 
 
 /** Runs a command with a short limit: the bounded reads must make it finish at once. */
 async function quick(w: World, args: readonly string[]): Promise<SimRun & { readonly timedOut: boolean }> {
-  const result = await execa('bash', ['-c', 'eval "$("$0" env "$1")" && shift && exec qvm-block-split "$@"', SIM, w.dir, ...args], { reject: false, timeout: 30_000, stdin: 'ignore' });
+  const result = await splitProcess(w.dir, args, { stdin: 'ignore', timeoutMs: 30_000 });
   return { exitCode: result.exitCode ?? -1, stdout: String(result.stdout), stderr: String(result.stderr), timedOut: result.timedOut };
 }
 
 /** A command whose stdin stays open (it waits for a passphrase there) until the test writes to it. */
 function startWaiting(w: World, args: readonly string[]): ResultPromise {
-  return execa('bash', ['-c', 'eval "$("$0" env "$1")" && shift && exec qvm-block-split "$@"', SIM, w.dir, ...args], { reject: false, stdin: 'pipe', timeout: 120_000 });
+  return splitProcess(w.dir, args, { stdin: 'pipe' });
 }
 
 /** Waits until the command on sys-usb:sda has recorded its device VM and attached the source to it. */

@@ -6,7 +6,7 @@ import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { afterAll, expect } from 'vitest';
-import { newSim, SIM, sim, type SimRun } from '../helpers/sim.ts';
+import { newSim, SIM, sim, splitProcess, type SimRun } from '../helpers/sim.ts';
 
 /** Generous: a TCG guest boots in 15-40 s and each service call starts Node in it, on a machine shared with other tests. */
 export const KERNEL_TEST_TIMEOUT_MS = 600_000;
@@ -37,11 +37,7 @@ export function newQemuSim(options: { readonly kernel: 'patched' | 'debian'; rea
 /** qvm-block-split with the simulator's environment and the kernel tier's time limit. */
 export async function split(dir: string, args: readonly string[], input = ''): Promise<SimRun & { readonly ms: number }> {
   const started = Date.now();
-  const result = await execa('bash', ['-c', `eval "$("$0" env "$1")" && shift && exec qvm-block-split "$@"`, SIM, dir, ...args], {
-    input,
-    reject: false,
-    timeout: KERNEL_TEST_TIMEOUT_MS,
-  });
+  const result = await splitProcess(dir, args, { stdin: { input }, timeoutMs: KERNEL_TEST_TIMEOUT_MS });
   return { exitCode: result.exitCode ?? -1, stdout: String(result.stdout), stderr: String(result.stderr), ms: Date.now() - started };
 }
 

@@ -57,16 +57,23 @@ export const transcript = (dir: string): Buffer => readFileSync(transcriptPath(d
 
 export const violations = (dir: string): Buffer => (existsSync(violationsPath(dir)) ? readFileSync(violationsPath(dir)) : Buffer.alloc(0));
 
+/** The simulated dom0's environment, besides PATH (which gets DIR/bin first): the one list `env` and the tests use. */
+export function simulatedDom0Environment(dir: string): Record<string, string> {
+  return {
+    QUBES_SIM_DIR: dir,
+    SPLIT_DM_CRYPT_CONF: join(dir, 'dom0', 'split-dm-crypt.conf'),
+    SPLIT_DM_CRYPT_RUNDIR: join(dir, 'dom0', 'run'),
+    SPLIT_DM_CRYPT_VOLUMES: join(dir, 'dom0', 'volumes.d'),
+    // Where `qubes-sim qubesd DIR` listens (dom0/admin-events.ts reads it).
+    SPLIT_DM_CRYPT_QUBESD_SOCKET: join(dir, 'qubesd.sock'),
+  };
+}
+
 /** The shell lines `env` prints, for `eval`. */
 export function environment(dir: string): string {
   return [
     `export PATH=${shellQuote(join(dir, 'bin'))}:"$PATH"`,
-    `export QUBES_SIM_DIR=${shellQuote(dir)}`,
-    `export SPLIT_DM_CRYPT_CONF=${shellQuote(join(dir, 'dom0', 'split-dm-crypt.conf'))}`,
-    `export SPLIT_DM_CRYPT_RUNDIR=${shellQuote(join(dir, 'dom0', 'run'))}`,
-    `export SPLIT_DM_CRYPT_VOLUMES=${shellQuote(join(dir, 'dom0', 'volumes.d'))}`,
-    // Where `qubes-sim qubesd DIR` listens (dom0/admin-events.ts reads it).
-    `export SPLIT_DM_CRYPT_QUBESD_SOCKET=${shellQuote(join(dir, 'qubesd.sock'))}`,
+    ...Object.entries(simulatedDom0Environment(dir)).map(([name, value]) => `export ${name}=${shellQuote(value)}`),
   ].join('; ').concat('\n');
 }
 

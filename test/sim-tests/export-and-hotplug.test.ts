@@ -14,6 +14,15 @@ const KEY = randomBytes(64).toString('hex');
 const root = (dir: string, vm: string) => join(dir, 'vms', vm, 'root');
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
+/** Waits (bounded) until the hot-plugged disk is there, as the device VM itself does before using it (vm/lib/kernel.ts waitForDisk). */
+function untilDiskAppears(dir: string, vm: string, disk: string): void {
+  const deadline = Date.now() + 10_000;
+  while (!existsSync(join(root(dir, vm), 'dev', disk)) || !existsSync(join(root(dir, vm), 'sys/block', disk))) {
+    if (Date.now() > deadline) throw new Error(`${disk} never appeared in ${vm}`);
+    Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, 20);
+  }
+}
+
 /** A simulated Qubes whose DisposableVM `dev` has sys-usb:sda as xvds (with no_part_scan on, as DevicePrepare leaves it). */
 function world(options: string[], rules?: string): string {
   const dir = newSim(...options);
@@ -28,6 +37,8 @@ function world(options: string[], rules?: string): string {
   expect(dom0(dir, 'qvm-start', ['dev', 'work']).exitCode).toBe(0);
   writeFileSync(join(root(dir, 'dev'), 'sys/module/block/parameters/no_part_scan'), 'Y\n');
   expect(dom0(dir, 'qvm-block', ['attach', '-o', 'frontend-dev=xvds', 'dev', 'sys-usb:sda']).exitCode).toBe(0);
+  // The disk arrives disk-delay-ms after the attach returned (a hot-plug): on a loaded machine, later still.
+  untilDiskAppears(dir, 'dev', 'xvds');
   return dir;
 }
 

@@ -38,9 +38,22 @@ export class Watcher {
 
   constructor(private readonly askpass: string | undefined) {}
 
-  /** Queues one reconciliation (they run one after another; the attaches and teardowns they start run side by side). */
+  /** A reconciliation waits to run: later events need no other (it reads the state when it starts). */
+  private queued = false;
+
+  /**
+   * Queues one reconciliation (they run one after another; the attaches and teardowns they start run side by side). A burst of
+   * events (a qube starting fires several, a backend going away one per device) costs one more reconciliation, not one each.
+   */
   reconcile(): Promise<void> {
-    this.pending = this.pending.then(() => this.reconcileNow()).catch((error: unknown) => warning(`watch: ${(error as Error).message}`));
+    if (this.queued) return this.pending;
+    this.queued = true;
+    this.pending = this.pending
+      .then(() => {
+        this.queued = false;
+        return this.reconcileNow();
+      })
+      .catch((error: unknown) => warning(`watch: ${(error as Error).message}`));
     return this.pending;
   }
 

@@ -10,10 +10,21 @@ import { vmEnvironment } from './qrexec.ts';
 import { readState, SimToolError, transcriptPath, violationsPath, vmRoot } from './state.ts';
 import { shellQuote } from './world.ts';
 
+/**
+ * Waits (at most 10 s) while a disk attached to `vm` as `name` is still being hot-plugged (attachments.ts plug-later): someone
+ * reading the disk in the qube waits for it to show up, as a user does after `qvm-block attach` returned.
+ */
+function untilPlugged(dir: string, vm: string, name: string): void {
+  const deadline = Date.now() + 10_000;
+  const pending = () => readState(dir).attachments.some((a) => a.frontend === vm && a.frontendDev === name && a.pendingPlug === true);
+  while (pending() && Date.now() < deadline) Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, 20);
+}
+
 function chainAt(dir: string, vm: string, frontend: string | undefined): BlockChain {
   const name = (frontend ?? '').replace(/^\/dev\//, '');
   if (!vm || !/^[A-Za-z0-9_.-]+(\/[A-Za-z0-9_.+-]+)?$/.test(name)) throw new SimToolError('usage: qubes-sim read-block|write-block DIR VM FRONTEND ...', 64);
   if (!readState(dir).vms[vm]?.running) throw new SimToolError(`qubes-sim: ${vm} is not running`);
+  untilPlugged(dir, vm, name);
   try {
     // In a QEMU guest the guest's kernel answers (the mapping itself, or the source disk).
     if (isQemuVm(dir, vm)) return guestChain(dir, vm, `/dev/${name}`);

@@ -8,7 +8,7 @@ import { checkRecordedVm, destroyRecordedDispVM, type DispVmIdentity } from './d
 import { sourceLabel } from './names.ts';
 import { info, warning } from './output.ts';
 import { detachBlock, isRunning } from './qubes.ts';
-import { listAttachmentStates, recordedVm, vmsSharedWith, type AttachmentState } from './state.ts';
+import { listAttachmentStates, recordedVm, removeAttachmentState, vmsSharedWith, writeAttachmentState, type AttachmentState } from './state.ts';
 
 /** Runs an undo step, treating "already undone" answers from Qubes as success. */
 async function idempotent(step: () => Promise<unknown>): Promise<void> {
@@ -69,4 +69,16 @@ export async function assertNoSharedVms(state: AttachmentState): Promise<void> {
   if (shared.length > 0) {
     throw new OperationError(`the record of ${sourceLabel(state.source)} names ${shared.join(', ')}, which another record names too: remove the record that is not yours`);
   }
+}
+
+/**
+ * Undoes an attached record (the caller holds the source's lock): refuses a record that shares a VM with another, marks it
+ * detaching (so an interruption is finished by `cleanup`), tears it down and removes the record. Returns the VMs left alone.
+ */
+export async function detachRecorded(state: AttachmentState): Promise<string[]> {
+  await assertNoSharedVms(state);
+  await writeAttachmentState({ ...state, phase: 'detaching' });
+  const leftAlone = await tearDown({ ...state, phase: 'detaching' }, writeAttachmentState);
+  await removeAttachmentState(state.source);
+  return leftAlone;
 }

@@ -1,13 +1,13 @@
 // `detach`: undoes an attachment (attachment.ts tearDown) under the source's lock; a failed or interrupted detach can simply be
 // run again. The destination qube is left as it is, as in the original.
 import { OperationError } from '../../shared/errors.ts';
-import { assertNoSharedVms, tearDown } from '../attachment.ts';
+import { detachRecorded } from '../attachment.ts';
 import type { CleanupStack } from '../cleanup-stack.ts';
 import { acquireSourceLock } from '../lock.ts';
 import type { DetachCommand } from '../cli.ts';
 import { sourceLabel } from '../names.ts';
 import { info, notice } from '../output.ts';
-import { readAttachmentState, removeAttachmentState, writeAttachmentState } from '../state.ts';
+import { readAttachmentState } from '../state.ts';
 
 export async function detachCommand({ source }: DetachCommand, stack: CleanupStack): Promise<void> {
   const label = sourceLabel(source);
@@ -18,10 +18,7 @@ export async function detachCommand({ source }: DetachCommand, stack: CleanupSta
   if (state.phase === 'overwriting' || state.phase === 'inspecting') {
     throw new OperationError(`${label} is not attached (${state.phase === 'overwriting' ? 'an overwrite' : 'an inspect'} was interrupted): run 'qvm-block-split cleanup'`);
   }
-  await assertNoSharedVms(state);
-  await writeAttachmentState({ ...state, phase: 'detaching' });
-  const leftAlone = await tearDown({ ...state, phase: 'detaching' }, writeAttachmentState);
-  await removeAttachmentState(source);
+  const leftAlone = await detachRecorded(state);
   const device = leftAlone.includes(state.deviceVm) ? `the qube now called ${state.deviceVm} is not its device VM and was left alone` : `device VM ${state.deviceVm} removed`;
   info(`detached ${label}${state.destination ? ` from ${state.destination.vm}` : ''}; ${device}`);
   // The default destination is a DisposableVM of ours that may hold the user's work: it is never closed for them.

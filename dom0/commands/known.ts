@@ -1,7 +1,7 @@
 // Known volumes from the command line: `remember` (an attach, then the volume stored with its pin), `attach NAME`, `forget`,
 // `list`. The files are dom0/known-volumes.ts's business; this is what the user asked and what they are told.
 import { OperationError } from '../../shared/errors.ts';
-import type { AttachKnownCommand, ForgetCommand, ListCommand, RememberCommand } from '../cli.ts';
+import type { AttachCommand, AttachKnownCommand, ForgetCommand, ListCommand, RememberCommand } from '../cli.ts';
 import type { CleanupStack } from '../cleanup-stack.ts';
 import { forgetKnownVolume, listKnownVolumes, presentSources, readKnownVolume, storableDescription, storeKnownVolume, volumesDir, type KnownVolume } from '../known-volumes.ts';
 import { sourceLabel } from '../names.ts';
@@ -38,21 +38,25 @@ export async function rememberCommand(command: RememberCommand, stack: CleanupSt
   }
 }
 
+/** The attach a known volume stands for: its stored settings, the pin to check, and what the caller changes (attach NAME, watch). */
+export function attachOfVolume(volume: KnownVolume, changes: Partial<Pick<AttachCommand, 'destination' | 'readOnly' | 'askpass'>> = {}): AttachCommand {
+  return {
+    command: 'attach',
+    source: volume.source,
+    destination: volume.destination,
+    readOnly: volume.readOnly,
+    keyFile: volume.keyFile,
+    luksType: volume.luksType,
+    acceptedDataOffset: volume.dataOffset,
+    known: volume,
+    ...changes,
+  };
+}
+
 export async function attachKnownCommand(command: AttachKnownCommand, stack: CleanupStack): Promise<void> {
   const volume = await readKnownVolume(command.name);
-  await attachCommand(
-    {
-      command: 'attach',
-      source: volume.source,
-      destination: command.destination === '@dispvm' ? undefined : (command.destination ?? volume.destination),
-      readOnly: command.readOnly || volume.readOnly,
-      keyFile: volume.keyFile,
-      luksType: volume.luksType,
-      acceptedDataOffset: volume.dataOffset,
-      known: volume,
-    },
-    stack,
-  );
+  const destination = command.destination === undefined ? volume.destination : command.destination === '@dispvm' ? undefined : command.destination;
+  await attachCommand(attachOfVolume(volume, { destination, readOnly: command.readOnly || volume.readOnly }), stack);
 }
 
 export async function forgetCommand({ name }: ForgetCommand): Promise<void> {

@@ -8,7 +8,7 @@ import { execa } from 'execa';
 import { InterruptedError, SplitError } from '../../shared/errors.ts';
 import { followAdminEvents } from '../admin-events.ts';
 import { toQubesEvent } from '../admin-event-types.ts';
-import { assertNoSharedVms, tearDown } from '../attachment.ts';
+import { detachRecorded } from '../attachment.ts';
 import { CleanupStack } from '../cleanup-stack.ts';
 import { loadConfig } from '../config.ts';
 import { interruptionSignal } from '../interruption.ts';
@@ -17,8 +17,9 @@ import { acquireSourceLock } from '../lock.ts';
 import { sourceLabel } from '../names.ts';
 import { info, warning } from '../output.ts';
 import { isRunning, listBlocks } from '../qubes.ts';
-import { listAttachmentStates, readAttachmentState, removeAttachmentState, writeAttachmentState, type AttachmentState } from '../state.ts';
+import { listAttachmentStates, readAttachmentState, type AttachmentState } from '../state.ts';
 import { attachCommand } from './attach.ts';
+import { attachOfVolume } from './known.ts';
 
 /** Said in the log and, where a desktop notifier exists, as a notification (best effort: never a failure). */
 async function tell(message: string, problem = false): Promise<void> {
@@ -105,22 +106,7 @@ export class Watcher {
   private async attach(volume: KnownVolume): Promise<void> {
     const stack = new CleanupStack();
     try {
-      const outcome = await stack.run(() =>
-        attachCommand(
-          {
-            command: 'attach',
-            source: volume.source,
-            destination: volume.destination,
-            readOnly: volume.readOnly,
-            keyFile: volume.keyFile,
-            luksType: volume.luksType,
-            acceptedDataOffset: volume.dataOffset,
-            known: volume,
-            ...(this.askpass ? { askpass: this.askpass } : {}),
-          },
-          stack,
-        ),
-      );
+      const outcome = await stack.run(() => attachCommand(attachOfVolume(volume, this.askpass ? { askpass: this.askpass } : {}), stack));
       await tell(`attached volume ${volume.name} (${sourceLabel(volume.source)}, ${outcome.luksType} ${outcome.uuid})`);
     } catch (error) {
       if (error instanceof InterruptedError) throw error;
@@ -136,10 +122,7 @@ export class Watcher {
       // Read again under the lock: a user's detach may have been quicker.
       const state = await readAttachmentState(volume.source);
       if (!state || state.phase !== 'attached') return;
-      await assertNoSharedVms(state);
-      await writeAttachmentState({ ...state, phase: 'detaching' });
-      await tearDown({ ...state, phase: 'detaching' }, writeAttachmentState);
-      await removeAttachmentState(volume.source);
+      await detachRecorded(state);
     });
     await tell(`detached volume ${volume.name} (${sourceLabel(volume.source)}): ${why}`);
   }

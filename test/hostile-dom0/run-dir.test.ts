@@ -148,6 +148,25 @@ describe('planted records do not make dom0 kill qubes it did not create', () => 
   });
 });
 
+describe('what status prints from a record', () => {
+  // The destination's device name is printed by status: a planted one carrying a terminal escape must never reach the screen.
+  it.each([
+    ['a terminal escape', 'xvdi\u001b]0;pwned\u0007'],
+    ['a path', '../../dev/sda'],
+    ['a long name', `xvd${'a'.repeat(100)}`],
+  ])('a destination device name with %s: the record is refused, nothing of it printed', async (_what, frontend) => {
+    const w = await world(`frontend-${_what.replace(/\W+/g, '-')}`);
+    const path = plant(w, 'sys-usb:sdy.json', { phase: 'attached', destination: { vm: 'work', createdByUs: false, frontend } });
+    const run = await quick(w, ['status']);
+    expect(run.exitCode, run.stderr).toBe(0);
+    expect(run.stdout).toBe('');
+    expect(run.stderr).toContain(path);
+    expect(run.stderr).toMatch(/skipped/);
+    expect(run.stdout + run.stderr).not.toContain('\u001b');
+    expect(run.stdout + run.stderr).not.toContain('pwned\u0007');
+  });
+});
+
 describe('files that cannot be read whole or without blocking', () => {
   it.each([
     ['a symlink to /dev/zero', (path: string) => symlinkSync('/dev/zero', path), /is not a regular file; skipped/],

@@ -13,6 +13,8 @@ import { qvmRun } from './qrexec.ts';
 import { serveQubesd } from './qubesd.ts';
 import { emitCommand } from './qubesd-events.ts';
 import { qvmBlock } from './qvm-block.ts';
+import { qvmFeatures, qvmTags } from './qvm-features.ts';
+import { createDisposableWorker, preloadFill, qubesdQuery } from './preload.ts';
 import { qvmCreate, qvmKill, qvmRemove, qvmStart } from './qvm-lifecycle.ts';
 import { qubesPrefs, qvmCheck, qvmLs, qvmPrefs } from './qvm-queries.ts';
 import { removeBlock } from './remove-block.ts';
@@ -42,6 +44,9 @@ async function dom0Tool(name: string, args: readonly string[]): Promise<Output> 
     case 'qvm-ls': return qvmLs(dir, args);
     case 'qvm-block': return qvmBlock(dir, args);
     case 'qvm-run': return qvmRun(dir, args);
+    case 'qvm-features': return qvmFeatures(dir, args);
+    case 'qvm-tags': return qvmTags(dir, args);
+    case 'qubesd-query': return qubesdQuery(dir, args);
     default: throw new SimToolError(`qubes-sim: unknown tool ${name}`, 127);
   }
 }
@@ -69,6 +74,9 @@ function worldCommand(command: string, dir: string, rest: readonly string[]): Ou
     case 'hotplug': return hotplug([dir, ...rest]);
     // Internal: a disk's delayed appearance in its frontend (attachments.ts).
     case 'plug-later': return plugLater([dir, ...rest]);
+    // Internal: qubesd's side of CreateDisposable and its pool refills (preload.ts).
+    case 'create-disposable': return createDisposableWorker([dir, ...rest]);
+    case 'preload-fill': return preloadFill([dir, ...rest]);
     case 'fault': return faultCommand(dir, rest);
     case 'hostile': return hostileCommand(dir, REPO, rest);
     default: throw new SimToolError(USAGE, 64);

@@ -2,11 +2,12 @@
 import { randomUUID } from 'node:crypto';
 import { cpSync, existsSync, mkdirSync, readdirSync, readFileSync, rmSync, symlinkSync } from 'node:fs';
 import { join } from 'node:path';
-import { setTimeout as sleep } from 'node:timers/promises';
 import { detachAll } from './attachments.ts';
 import { bootKernel } from './kernel-model.ts';
 import { bootGuest, powerOffGuest } from './qemu/guest-vm.ts';
 import { recordEvent, recordStart, recordStop } from './qubesd-events.ts';
+import { leavePool } from './preload.ts';
+import { waitForBoot } from './start-latency.ts';
 import { lastValue, parseToolArgs, usageError } from './tool-args.ts';
 import { readState, SimToolError, vmDir, vmProcsDir, vmRoot, withState, writeMappings, type SimState, type SimVm, type VmClass } from './state.ts';
 
@@ -104,7 +105,7 @@ export async function qvmStart(dir: string, rawArgs: readonly string[]): Promise
         return;
       }
       // The boot takes time; the state stays unlocked meanwhile, so other tools run.
-      await sleep(state.settings.startDelayMs);
+      await waitForBoot(dir);
       if (vm.qemu) await bootGuest(dir, vm.name, state.settings);
       withState(dir, (current) => {
         const now = current.vms[vm.name];
@@ -146,7 +147,9 @@ export function stopVm(dir: string, state: SimState, vm: SimVm): void {
   detachAll(dir, state, vm.name);
   writeMappings(dir, vm.name, []);
   vm.running = false;
+  vm.paused = false;
   if (vm.class === 'DispVM' && vm.auto_cleanup) {
+    leavePool(state, vm);
     delete state.vms[vm.name];
     rmSync(vmDir(dir, vm.name), { recursive: true, force: true });
   }
@@ -184,6 +187,7 @@ export function qvmRemove(dir: string, rawArgs: readonly string[]): number {
       const uses = usesOf(state, vm);
       if (uses.length > 0) throw new SimToolError(`VM ${name} cannot be removed. It is in use as:\n${uses.join('\n')}\nqvm-remove: error: VM in use: '${name}'`, 1);
       if (vm.qemu) powerOffGuest(dir, name);
+      leavePool(state, vm);
       delete state.vms[name];
       if (existsSync(vmDir(dir, name))) rmSync(vmDir(dir, name), { recursive: true, force: true });
       recordEvent(dir, null, 'domain-delete', { vm: name });

@@ -86,10 +86,11 @@ export function qubesPrefs(dir: string, rawArgs: readonly string[]): string {
 
 const LS_FIELDS: Record<string, (vm: SimVm) => string> = {
   NAME: (vm) => vm.name,
-  STATE: (vm) => (vm.running ? 'Running' : 'Halted'),
+  STATE: (vm) => (vm.paused ? 'Paused' : vm.running ? 'Running' : 'Halted'),
   CLASS: (vm) => vm.class,
   UUID: (vm) => vm.uuid ?? '',
   LABEL: (vm) => vm.label,
+  TAGS: (vm) => (vm.tags ?? []).join(','),
   TEMPLATE: (vm) => vm.template || '-',
   NETVM: (vm) => vm.netvm || '-',
 };

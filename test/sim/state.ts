@@ -29,6 +29,12 @@ export interface SimVm {
    * (a template without the GUI agent, or a user not logged in yet); `qubes-sim set DIR gui-session VM never|ready`.
    */
   guiSession?: 'never';
+  /** qvm-features: `preload-dispvm-max`, `preload-dispvm` (the pool, names in order), `internal`... (preload.ts). */
+  features?: Record<string, string>;
+  /** qvm-tags; CreateDisposable adds `created-by-dom0` and `disp-created-by-dom0`. */
+  tags?: string[];
+  /** A preloaded disposable waiting in the pool is paused once its start completed (qubes/vm/dispvm.py, on_domain_started_dispvm). */
+  paused?: boolean;
 }
 
 /** A block device a qube exposes to dom0: a file (a USB disk) or one of its own dm mappings. */
@@ -68,6 +74,14 @@ export interface SimSettings {
   /** Whether the DVM template's kernel has Qubes' no_part_scan parameter. */
   noPartScan: boolean;
   startDelayMs: number;
+  /**
+   * How much slower each start is per other qube starting at the same moment, in percent (absent = 0). Qubes' own measurements
+   * (qubes-core-admin tests-data/dispvm_perf/nv54-mem16.json: 4 concurrent dom0 disposables 8.8 s each, one alone 6.3 s) show
+   * concurrent starts share the machine: about 13 % per other start.
+   */
+  startContentionPct?: number;
+  /** How long CreateDisposable takes to hand out a preloaded disposable that completed preloading (unpause, use_preload). */
+  preloadHandoutMs?: number;
   /** How long after `dmsetup create` a mapping is exposed to dom0 (udev's RUN of udev-block-add-change); absent = 0. */
   exportDelayMs?: number;
   /** How long after `qvm-block attach` returns the disk appears in the frontend qube (xen-blkfront's hot-plug); absent = 0. */
@@ -89,6 +103,8 @@ export interface SimState {
   blocks: Record<string, Record<string, SimBlock>>;
   attachments: SimAttachment[];
   prefs: { default_dispvm: string };
+  /** When each start now under way ends (ms since the epoch), for startContentionPct; ended ones are dropped as they are seen. */
+  startsUntil?: number[];
 }
 
 export const statePath = (dir: string): string => join(dir, 'state.json');

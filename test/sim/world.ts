@@ -10,7 +10,7 @@ import { recordBlockChange } from './qubesd-events.ts';
 import { VM_TOOLS } from './vm-tools.ts';
 import { SimToolError, statePath, transcriptPath, vmRoot, withState, writeState, type SimSettings, type SimState, type SimVm, type VmClass } from './state.ts';
 
-export const DOM0_TOOLS = ['qvm-create', 'qvm-start', 'qvm-kill', 'qvm-remove', 'qvm-check', 'qvm-prefs', 'qubes-prefs', 'qvm-ls', 'qvm-block', 'qvm-run'] as const;
+export const DOM0_TOOLS = ['qvm-create', 'qvm-start', 'qvm-kill', 'qvm-remove', 'qvm-check', 'qvm-prefs', 'qubes-prefs', 'qvm-ls', 'qvm-block', 'qvm-run', 'qvm-features', 'qvm-tags', 'qubesd-query'] as const;
 export const DVM_TEMPLATE = 'sim-dvm';
 const PORT = /^[a-z0-9_-]{1,64}$/;
 
@@ -128,11 +128,17 @@ export function addBlock(dir: string, [vm, port, file, ...args]: readonly string
   });
 }
 
-const DELAY_SETTINGS = { 'start-delay-ms': 'startDelayMs', 'export-delay-ms': 'exportDelayMs', 'disk-delay-ms': 'diskDelayMs' } as const;
+const DELAY_SETTINGS = {
+  'start-delay-ms': 'startDelayMs',
+  'export-delay-ms': 'exportDelayMs',
+  'disk-delay-ms': 'diskDelayMs',
+  'start-contention-pct': 'startContentionPct',
+  'preload-handout-ms': 'preloadHandoutMs',
+} as const;
 
-/** `set DIR start-delay-ms|export-delay-ms|disk-delay-ms N` | `set DIR gui-session VM never|ready`. */
+/** `set DIR start-delay-ms|export-delay-ms|disk-delay-ms|start-contention-pct|preload-handout-ms N` | `set DIR gui-session VM never|ready`. */
 export function setSetting(dir: string, [key, value, extra]: readonly string[]): void {
-  const usage = 'usage: qubes-sim set DIR start-delay-ms|export-delay-ms|disk-delay-ms N | gui-session VM never|ready';
+  const usage = `usage: qubes-sim set DIR ${Object.keys(DELAY_SETTINGS).join('|')} N | gui-session VM never|ready`;
   const delay = key !== undefined && Object.hasOwn(DELAY_SETTINGS, key) ? DELAY_SETTINGS[key as keyof typeof DELAY_SETTINGS] : undefined;
   if (delay && /^[0-9]{1,7}$/.test(value ?? '')) return withState(dir, (state) => void (state.settings[delay] = Number(value)));
   if (key === 'gui-session' && value !== undefined && (extra === 'never' || extra === 'ready')) {

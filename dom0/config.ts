@@ -19,6 +19,7 @@ export interface RawConfig {
   readonly REPLY_TIMEOUT_S?: string;
   readonly TOOL_TIMEOUT_S?: string;
   readonly ASKPASS?: string;
+  readonly ATTACH_ORDER?: string;
 }
 
 /** The configuration with defaults filled in. */
@@ -33,9 +34,16 @@ export interface SplitConfig {
   readonly timeLimits: TimeLimits;
   /** A dom0 program that asks for a passphrase (a GUI dialog): `watch` uses it, since it has no terminal. */
   readonly askpass: string | undefined;
+  /**
+   * `concurrent` (default): attach starts its VMs at once and each step as soon as what it needs is there; `serial`: one VM and
+   * one step after the other, in the original split-dm-crypt's order (less memory in use at once; the benchmark's reference).
+   */
+  readonly attachOrder: AttachOrder;
 }
 
-const KNOWN_KEYS = ['TEMPLATE_FOR_DISPVMS', 'DISPVM_LABEL', 'START_TIMEOUT_S', 'REPLY_TIMEOUT_S', 'TOOL_TIMEOUT_S', 'ASKPASS'] as const;
+export type AttachOrder = 'concurrent' | 'serial';
+
+const KNOWN_KEYS = ['TEMPLATE_FOR_DISPVMS', 'DISPVM_LABEL', 'START_TIMEOUT_S', 'REPLY_TIMEOUT_S', 'TOOL_TIMEOUT_S', 'ASKPASS', 'ATTACH_ORDER'] as const;
 type Key = (typeof KNOWN_KEYS)[number];
 
 export const DEFAULTS = {
@@ -94,7 +102,10 @@ export function normalizeConfig(raw: RawConfig, path: string): SplitConfig {
   const askpass = raw.ASKPASS === undefined || raw.ASKPASS === '' ? undefined : raw.ASKPASS;
   // Run directly (no shell), so an absolute path of plain characters: nothing found through PATH, nothing to split.
   if (askpass !== undefined && !/^\/[A-Za-z0-9_.+/-]{1,255}$/.test(askpass)) throw new UsageError(`${path}: ASKPASS expects the absolute path of a program, received ${quoteRaw(askpass)}`);
+  const attachOrder = raw.ATTACH_ORDER ?? 'concurrent';
+  if (attachOrder !== 'concurrent' && attachOrder !== 'serial') throw new UsageError(`${path}: ATTACH_ORDER expects concurrent or serial, received ${quoteRaw(attachOrder)}`);
   return {
+    attachOrder,
     templateForDispVms: template === undefined || template === '' ? undefined : parseVmName(template, `${path}: TEMPLATE_FOR_DISPVMS`),
     dispVmLabel: label,
     startTimeoutMs,
@@ -127,6 +138,7 @@ export interface DispVmSettings {
   readonly label: string;
   readonly startTimeoutMs: number;
   readonly replyTimeoutMs: number;
+  readonly attachOrder: AttachOrder;
 }
 
 /** What new DisposableVMs are made from: the configured template, else `qubes-prefs default_dispvm`. */
@@ -140,5 +152,5 @@ export async function resolveDispVmSettings(config?: SplitConfig): Promise<DispV
     }
     template = parseVmName(fallback, 'qubes-prefs default_dispvm');
   }
-  return { template, label: settings.dispVmLabel, startTimeoutMs: settings.startTimeoutMs, replyTimeoutMs: settings.replyTimeoutMs };
+  return { template, label: settings.dispVmLabel, startTimeoutMs: settings.startTimeoutMs, replyTimeoutMs: settings.replyTimeoutMs, attachOrder: settings.attachOrder };
 }

@@ -5,7 +5,7 @@ import { randomInt } from 'node:crypto';
 import { OperationError } from '../shared/errors.ts';
 import type { CleanupStack } from './cleanup-stack.ts';
 import { warning } from './output.ts';
-import { createDispVM, isRunning, killVM, removeVM, startVM, vmClass, vmExists, vmUuid } from './qubes.ts';
+import { createDispVM, isRunning, killVM, listTags, removeVM, startVM, vmClass, vmExists, vmUuid } from './qubes.ts';
 
 export type DispVmRole = 'device' | 'header' | 'verify' | 'destination';
 
@@ -15,6 +15,28 @@ export type DispVmRole = 'device' | 'header' | 'verify' | 'destination';
  * to create ahead.
  */
 export const DISPVM_NAME = /^dm-(device|header|verify|destination)-disp[0-9]{8}$/;
+
+/**
+ * Names of the disposables R4.3 hands out from a preloaded pool (qubes-core-admin qubes/vm/dispvm.py: "disp" + dispid, 0..9999).
+ * Such a name says nothing about who holds the qube: only our tag (ownerTag) does, and a record may name one only with it.
+ */
+export const POOLED_DISPVM_NAME = /^disp[0-9]{1,4}$/;
+
+/** The tag each pooled disposable this tool took gets the moment its name is known: its role, for cleanup. */
+export const ownerTag = (role: DispVmRole): string => `qvm-block-split-${role}`;
+const OWNER_TAG = /^qvm-block-split-(device|header|verify|destination)$/;
+
+/** The role our tag gives a qube, or undefined when it has none of ours. */
+export function ownerRole(tags: readonly string[]): DispVmRole | undefined {
+  for (const tag of tags) {
+    const match = OWNER_TAG.exec(tag);
+    if (match) return match[1] as DispVmRole;
+  }
+  return undefined;
+}
+
+/** Whether a record may name the qube `name`: one of our named DisposableVMs, or a pooled one. */
+export const isOurDispVmName = (name: string): boolean => DISPVM_NAME.test(name) || POOLED_DISPVM_NAME.test(name);
 
 /** A DisposableVM this tool created: its name, and the uuid Qubes gave it at creation. */
 export interface DispVmIdentity {
@@ -96,6 +118,8 @@ export async function checkRecordedVm(vm: DispVmIdentity): Promise<DestroyOutcom
   const klass = await vmClass(vm.name);
   if (klass === undefined) return { kind: 'gone' };
   if (klass !== 'DispVM') return otherQube(vm.name, 'the record names', `it is a ${klass}, not a DispVM`);
+  // Why: a pooled name is any disposable's; the record alone (a file) must not be enough to kill one the user holds.
+  if (POOLED_DISPVM_NAME.test(vm.name) && ownerRole(await listTags(vm.name)) === undefined) return otherQube(vm.name, 'the record names', 'it carries no qvm-block-split tag');
   return { kind: 'same' };
 }
 
@@ -113,32 +137,38 @@ export async function destroyRecordedDispVM(vm: DispVmIdentity): Promise<Destroy
 }
 
 /**
- * Creates and starts one offline DisposableVM per role, all at once; each is on `stack` from its creation on, and `onCreated`
- * hears its identity (awaited, so a record names it before it starts). Each start is bounded by START_TIMEOUT_S (qubes.ts
- * reads it from the time limits main() set), creation by the tool limit.
+ * Creates and starts one offline, named DisposableVM for `role`; it is on `stack` from its creation on, and `onCreated` hears its
+ * identity (awaited, so a record names it before it starts). The start is bounded by START_TIMEOUT_S (qubes.ts reads it from the
+ * time limits main() set), creation by the tool limit.
  */
-export async function startDispVMs<R extends DispVmRole>(
+export async function startNamedDispVM(role: DispVmRole, template: string, label: string, stack: CleanupStack, onCreated?: (vm: DispVmIdentity) => unknown): Promise<string> {
+  const name = await freshName(role);
+  await createDispVM(name, template, label);
+  let uuid: string | undefined;
+  stack.defer(`remove DisposableVM ${name}`, () => destroyDispVM({ name, uuid }));
+  uuid = await vmUuid(name);
+  // Why an error: we created it a moment ago; a qube that is not there now is not one we can vouch for.
+  if (uuid === undefined) throw new OperationError(`DisposableVM ${name} vanished right after qvm-create`);
+  await onCreated?.({ name, uuid });
+  await startVM(name);
+  return name;
+}
+
+/** Settles every start, then throws the first failure (each started VM is on the stack already) or returns the names by role. */
+export async function allStarted<R extends string>(starts: readonly (readonly [R, Promise<string>])[]): Promise<Record<R, string>> {
+  const settled = await Promise.allSettled(starts.map(async ([role, start]) => [role, await start] as const));
+  const failed = settled.find((result): result is PromiseRejectedResult => result.status === 'rejected');
+  if (failed) throw failed.reason;
+  return Object.fromEntries(settled.map((result) => (result as PromiseFulfilledResult<readonly [R, string]>).value)) as Record<R, string>;
+}
+
+/** Creates and starts one offline, named DisposableVM per role, all at once (startNamedDispVM each). */
+export function startDispVMs<R extends DispVmRole>(
   roles: readonly R[],
   template: string,
   label: string,
   stack: CleanupStack,
   onCreated?: (vm: DispVmIdentity) => unknown,
 ): Promise<Record<R, string>> {
-  const started = await Promise.allSettled(
-    roles.map(async (role) => {
-      const name = await freshName(role);
-      await createDispVM(name, template, label);
-      let uuid: string | undefined;
-      stack.defer(`remove DisposableVM ${name}`, () => destroyDispVM({ name, uuid }));
-      uuid = await vmUuid(name);
-      // Why an error: we created it a moment ago; a qube that is not there now is not one we can vouch for.
-      if (uuid === undefined) throw new OperationError(`DisposableVM ${name} vanished right after qvm-create`);
-      await onCreated?.({ name, uuid });
-      await startVM(name);
-      return [role, name] as const;
-    }),
-  );
-  const failed = started.find((result): result is PromiseRejectedResult => result.status === 'rejected');
-  if (failed) throw failed.reason;
-  return Object.fromEntries(started.map((result) => (result as PromiseFulfilledResult<readonly [R, string]>).value)) as Record<R, string>;
+  return allStarted(roles.map((role) => [role, startNamedDispVM(role, template, label, stack, onCreated)] as const));
 }

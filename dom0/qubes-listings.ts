@@ -76,3 +76,21 @@ export function frontendDevOf(row: BlockRow, vm: VmName | string): string | unde
   if (!used || used[1] !== vm) return undefined;
   return FRONTEND_DEV.exec(`(${used[2]})`)?.[1];
 }
+
+/** Parses `qvm-ls --raw-data --fields NAME,UUID,CLASS`: one `name|uuid|class` line per qube, nothing else. */
+export function parseUuidList(stdout: string): { name: VmName; uuid: string; vmClass: string }[] {
+  return stdout.split('\n').filter((line) => line !== '').map((line) => {
+    const [name = '', uuid = '', vmClass = '', ...extra] = line.split('|');
+    if (extra.length > 0 || !isVmName(name) || !/^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/.test(uuid) || !WORD.test(vmClass)) {
+      throw new ParseError('qvm-ls', 'line', 0, `qvm-ls printed an unexpected line: ${JSON.stringify(line.slice(0, 120))}`);
+    }
+    return { name: name as VmName, uuid, vmClass };
+  });
+}
+
+/** qubesd's reply to CreateDisposable with the `uuid` payload: exactly `0\0uuid:UUID`; anything else is refused. */
+export function parseCreateDisposableReply(reply: Buffer, what: string): string {
+  const match = /^0\0uuid:([0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12})$/.exec(reply.toString('latin1'));
+  if (!match) throw new ParseError('qubesd', 'reply', 0, `${what}: qubesd's reply is not a qube uuid (${JSON.stringify(reply.toString('latin1').slice(0, 80))})`);
+  return match[1]!;
+}

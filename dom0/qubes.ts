@@ -6,7 +6,7 @@ import { InterruptedError, OperationError, TimeoutError, ToolError } from '../sh
 import { interruptionSignal, throwIfInterrupted } from './interruption.ts';
 import type { VmName } from './names.ts';
 import { timeLimits } from './time-limits.ts';
-import { parseBlockList, parseVmList, type BlockRow, type VmInfo } from './qubes-listings.ts';
+import { parseBlockList, parseCreateDisposableReply, parseUuidList, parseVmList, type BlockRow, type VmInfo } from './qubes-listings.ts';
 import { CHILD_OPTIONS, DEFAULT_MAX_STDOUT_BYTES, failureOf, MAX_STDERR_BYTES, runTool, sanitizeStderr, supervise } from './run-tool.ts';
 
 export type { BlockRow, VmInfo } from './qubes-listings.ts';
@@ -333,4 +333,40 @@ export async function runInteractiveService(vm: string, service: string, argumen
   } finally {
     if (raw) stdin.setRawMode!(false);
   }
+}
+
+/** A qube's feature as qvm-features prints it, or undefined when it is not set (qvm-features' exit 1, no output). */
+export async function getFeature(vm: string, feature: string, options: TimeoutOption = {}): Promise<string | undefined> {
+  const { exitCode, stdout } = await runTool('qvm-features', [vm, feature], { what: `qvm-features ${vm} ${feature}`, okExitCodes: [0, 1], timeoutMs: options.timeoutMs ?? toolLimit('query') });
+  return exitCode === 0 ? stdout.toString('utf8').replace(/\r?\n$/, '') : undefined;
+}
+
+/** A qube's tags, one per line as `qvm-tags VM list` prints them. */
+export async function listTags(vm: string, options: TimeoutOption = {}): Promise<string[]> {
+  return (await query('qvm-tags', [vm, 'list'], `qvm-tags ${vm} list`, options)).split('\n').filter((tag) => tag !== '');
+}
+
+/** Adds a tag to a qube. */
+export async function addTag(vm: string, tag: string, options: TimeoutOption = {}): Promise<void> {
+  await runTool('qvm-tags', [vm, 'add', tag], { what: `qvm-tags ${vm} add ${tag}`, timeoutMs: options.timeoutMs ?? toolLimit('query') });
+}
+
+/** Every qube with its uuid and class (qvm-ls's UUID column, a qube property: qubesadmin/tools/qvm_ls.py). */
+export async function listVmUuids(options: TimeoutOption = {}): Promise<{ name: string; uuid: string; vmClass: string }[]> {
+  const text = await query('qvm-ls', ['--raw-data', '--fields', 'NAME,UUID,CLASS'], 'qvm-ls', options);
+  return parseUuidList(text);
+}
+
+/**
+ * admin.vm.CreateDisposable on `template` (R4.3: a preloaded disposable when the pool has one, else a new dispNNNN that is not
+ * started), through dom0's qubesd-query with the payload `uuid`, so the reply names the qube by the identity it keeps:
+ * QubesOS/qubes-core-admin qubes/api/admin.py create_disposable (`"uuid:" + str(dispvm.uuid)`), qubes/tools/qubesd_query.py
+ * (prints qubesd's reply as is: `0\0` and the value, or `2\0` and the exception). R4.2 refuses a payload by closing without a
+ * reply, which --fail turns into exit 1. Returns the uuid. Not interruptible by the caller's scope on purpose (the caller runs it
+ * so): qubesd finishes a hand-out whatever the client does, and the reply is the only way to learn which qube it was.
+ */
+export async function createDisposable(template: string, options: TimeoutOption = {}): Promise<string> {
+  const what = `admin.vm.CreateDisposable on ${template}`;
+  const { stdout } = await runTool('qubesd-query', ['--fail', 'dom0', 'admin.vm.CreateDisposable', template], { what, input: 'uuid', maxStdoutBytes: 4096, timeoutMs: options.timeoutMs ?? timeLimits().startMs ?? TIMEOUTS.start });
+  return parseCreateDisposableReply(stdout, what);
 }

@@ -20,6 +20,8 @@ export interface ToolCall {
   /** Exit codes that are answers, not failures (qvm-check's 1). Default: 0 only. */
   readonly okExitCodes?: readonly number[];
   readonly maxStdoutBytes?: number;
+  /** What stdin gets, then closes (qubesd-query's payload); default: no stdin. */
+  readonly input?: string;
 }
 
 export interface ToolResult {
@@ -102,7 +104,7 @@ export async function runTool(tool: string, args: readonly string[], call: ToolC
   const maxStdout = call.maxStdoutBytes ?? DEFAULT_MAX_STDOUT_BYTES;
   const child = execa(tool, args, {
     ...CHILD_OPTIONS,
-    stdin: 'ignore',
+    ...(call.input === undefined ? { stdin: 'ignore' as const } : { input: call.input }),
     encoding: 'buffer',
     stripFinalNewline: false,
     maxBuffer: { stdout: maxStdout, stderr: MAX_STDERR_BYTES },

@@ -10,7 +10,7 @@ import { z } from 'zod';
 import { InternalError, OperationError } from '../shared/errors.ts';
 import { BoundedReadError, readCapped } from './bounded-file.ts';
 import type { CleanupStack } from './cleanup-stack.ts';
-import { DISPVM_NAME, type DispVmIdentity } from './dispvms.ts';
+import { isOurDispVmName, POOLED_DISPVM_NAME, type DispVmIdentity } from './dispvms.ts';
 import { FRONTEND_DEVICE, isDeviceIdentity, isDevicePort, isVmName, sourceLabel, type DeviceIdentity, type DevicePort, type SourceSpec, type VmName } from './names.ts';
 import { warning } from './output.ts';
 import { QUBE_UUID } from './qubes.ts';
@@ -25,7 +25,21 @@ const sourceVm = z.string().refine(isVmName, 'not a qube name').transform((name)
 const devicePort = z.string().refine(isDevicePort, 'not a device name').transform((port) => port as DevicePort);
 const vmName = z.string().refine((name): boolean => isVmName(name), 'not a qube name');
 /** Only qubes this tool creates can be destroyed from a record: `sys-usb` or `work` in a record is corruption. */
-const ourVmName = z.string().regex(DISPVM_NAME, 'not the name of a DisposableVM of qvm-block-split');
+// A pooled disposable (dispNNNN) too: destroying one from a record also needs our tag on it (dispvms.ts checkRecordedVm).
+const ourVmName = z.string().refine(isOurDispVmName, 'not the name of a DisposableVM of qvm-block-split');
+/**
+ * A hand-out asked of a preloaded pool whose answer is not recorded yet: the pool's members when it was asked. If the command
+ * dies before it learns which qube it got, `cleanup` looks among them (preloaded.ts removeUnclaimedHandOuts).
+ */
+const handOutIntent = z
+  .object({
+    role: z.enum(['device', 'header', 'verify', 'destination']),
+    template: vmName,
+    candidates: z.array(z.string().regex(POOLED_DISPVM_NAME)).max(64),
+    requestedAt: z.string().datetime(),
+  })
+  .strict();
+export type HandOutIntent = z.infer<typeof handOutIntent>;
 const vmIdentity = z.object({ name: ourVmName, uuid: z.string().regex(QUBE_UUID, 'not a qube uuid') }).strict();
 
 const AttachmentStateSchema = z
@@ -45,6 +59,7 @@ const AttachmentStateSchema = z
     /** 'overwriting' / 'inspecting': a command that holds the source only while it runs; its VMs go when it ends. */
     phase: z.enum(['attaching', 'attached', 'detaching', 'overwriting', 'inspecting']),
     createdVms: z.array(vmIdentity).max(16),
+    handOuts: z.array(handOutIntent).max(8).optional(),
     createdAt: z.string().datetime(),
   })
   .strict()
@@ -180,6 +195,20 @@ export class AttachmentRecorder {
     return this.write();
   }
 
+  /** Notes a pool hand-out about to be asked for (written before the call). */
+  intend(intent: HandOutIntent): Promise<void> {
+    this.state.handOuts = [...(this.state.handOuts ?? []), intent];
+    return this.write();
+  }
+
+  /** The hand-out's qube is known (and recorded or removed): the intent goes. */
+  settle(intent: HandOutIntent): Promise<void> {
+    const rest = (this.state.handOuts ?? []).filter((pending) => pending !== intent);
+    if (rest.length > 0) this.state.handOuts = rest;
+    else delete this.state.handOuts;
+    return this.write();
+  }
+
   /** Drops a DisposableVM that is gone, so `status` and `cleanup` no longer name it. */
   forget(name: string): Promise<void> {
     this.state.createdVms = this.state.createdVms.filter((vm) => vm.name !== name);
@@ -195,7 +224,7 @@ export class AttachmentRecorder {
 
   private write(): Promise<void> {
     // Why chained: VMs created in parallel report at once; each write takes a snapshot, and they land in order.
-    const snapshot: AttachmentState = { ...this.state, createdVms: [...this.state.createdVms] };
+    const snapshot: AttachmentState = { ...this.state, createdVms: [...this.state.createdVms], ...(this.state.handOuts ? { handOuts: [...this.state.handOuts] } : {}) };
     this.written = this.written.then(() => writeAttachmentState(snapshot));
     return this.written;
   }

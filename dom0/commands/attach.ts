@@ -1,10 +1,12 @@
-// `attach`: the split pipeline. Device and header DisposableVMs (and the destination one) start together; the header area goes from the
-// device VM to the header VM through dom0 unparsed; the volume key comes back sealed to the device VM; the mapping goes to the destination.
+// `attach`: the split pipeline. Device and header DisposableVMs (and the destination) are obtained together (attach-vms.ts), each step
+// waiting only for what it needs: the device VM is prepared and given the disk while the header VM still starts, and the
+// destination starts while the key is derived. The header area goes from the device VM to the header VM through dom0 unparsed; the volume key comes back sealed to the device VM; the mapping goes to the destination.
 import type { AttachCommand } from '../cli.ts';
-import { CleanupStack } from '../cleanup-stack.ts';
+import type { CleanupStack } from '../cleanup-stack.ts';
 import { resolveDispVmSettings } from '../config.ts';
 import { attachSource, newMappingName, openMapping, PinMismatchError, prepareDeviceVm, withDeviceHeaderSource } from '../device-steps.ts';
-import { destroyDispVM, startDispVMs } from '../dispvms.ts';
+import { AttachVms } from '../attach-vms.ts';
+import { destroyDispVM } from '../dispvms.ts';
 import { unlockInHeaderVm } from '../header-steps.ts';
 import { checkDestination, checkKeyFile } from '../destination-checks.ts';
 import { approveLayout, mappingLayout } from '../layout-checks.ts';
@@ -17,10 +19,10 @@ import { OperationError } from '../../shared/errors.ts';
 import type { LuksType } from '../../shared/protocol/contract.ts';
 import type { HeaderParsed } from '../../shared/protocol/messages.ts';
 import type { HeaderFacts } from '../header-steps.ts';
-import { detachBlock, isRunning, listBlocks, startVM } from '../qubes.ts';
+import { detachBlock, listBlocks } from '../qubes.ts';
 import { frontendDevOf } from '../qubes-listings.ts';
-import { recordCommand } from '../state.ts';
-import { statusLine } from '../status-line.ts';
+import { recordCommand, type AttachmentRecorder } from '../state.ts';
+import { statusLine, type StatusLine } from '../status-line.ts';
 import { assertSourceAvailable } from '../source-checks.ts';
 
 /**
@@ -78,29 +80,59 @@ export async function attachCommand(command: AttachCommand, stack: CleanupStack)
 
   const line = statusLine();
   line.show('starting the DisposableVMs');
-  const roles = command.destination === undefined ? (['device', 'header', 'destination'] as const) : (['device', 'header'] as const);
-  const vms = await startDispVMs(roles, settings.template, settings.label, stack, (vm) => recorder.add(vm));
-  await recorder.update({ deviceVm: vms.device });
+  const vms = new AttachVms({ template: settings.template, label: settings.label, order: settings.attachOrder, destination: command.destination }, stack, recorder);
+  try {
+    return await attachWith(command, vms, { stack, recorder, line, label, known, description, destinationFacts, template: settings.template });
+  } finally {
+    // No start may still be under way when the stack unwinds: a VM registered after that would be left behind.
+    await vms.settled();
+  }
+}
 
-  line.show(`preparing ${vms.device} and attaching ${label} to it`);
-  const devicePublicKey = await prepareDeviceVm(vms.device, settings.template);
-  const readOnly = await attachSource(vms.device, command.source, command.readOnly, stack);
-  line.show(`reading the header in ${vms.header}`);
-  const { facts, unlocked } = await withDeviceHeaderSource(vms.device, (source) =>
-    unlockInHeaderVm(vms.header, command.luksType, source, devicePublicKey, { target: label, keyFile: command.keyFile, ...(command.askpass ? { askpass: command.askpass } : {}) }, (reported) =>
-      approveKnownHeader(reported, command).then(() => approveLayout(reported, command, `header VM ${vms.header}`)),
-    ),
-  );
+interface AttachContext {
+  readonly stack: CleanupStack;
+  readonly recorder: AttachmentRecorder;
+  readonly line: StatusLine;
+  readonly label: string;
+  readonly known: readonly KnownVolume[];
+  readonly description: string;
+  readonly destinationFacts: Awaited<ReturnType<typeof checkDestination>>;
+  readonly template: string;
+}
+
+/** The device VM, prepared and holding the source disk: its name, public key and whether the source is read-only. */
+async function readyDevice(command: AttachCommand, vms: AttachVms, { stack, recorder, line, label, template }: AttachContext) {
+  const device = await vms.vm('device');
+  await recorder.update({ deviceVm: device });
+  line.show(`preparing ${device} and attaching ${label} to it`);
+  const publicKey = await prepareDeviceVm(device, template);
+  const readOnly = await attachSource(device, command.source, command.readOnly, stack);
+  return { device, publicKey, readOnly };
+}
+
+async function attachWith(command: AttachCommand, vms: AttachVms, context: AttachContext): Promise<AttachOutcome> {
+  const { stack, recorder, line, label, known, description, destinationFacts } = context;
+  const { device, publicKey: devicePublicKey, readOnly } = await readyDevice(command, vms, context);
+  // The header bytes come from the device VM first (a device VM that refuses to read the disk stops the attach before the header
+  // VM is contacted); the header VM may still be starting meanwhile.
+  const { facts, unlocked, headerVm } = await withDeviceHeaderSource(device, async (source) => {
+    const header = await vms.vm('header');
+    line.show(`reading the header in ${header}`);
+    const result = await unlockInHeaderVm(header, command.luksType, source, devicePublicKey, { target: label, keyFile: command.keyFile, ...(command.askpass ? { askpass: command.askpass } : {}) }, (reported) =>
+      approveKnownHeader(reported, command).then(() => approveLayout(reported, command, `header VM ${header}`)),
+    );
+    return { ...result, headerVm: header };
+  });
   const layout = mappingLayout(facts.parsed);
   // The header VM has done its job: it goes now, not at the end, so it holds the passphrase no longer than needed.
-  await destroyDispVM(recorder.vm(vms.header));
+  await destroyDispVM(recorder.vm(headerVm));
   // ...and out of the record, so that `status` and `cleanup` no longer name a VM that is gone.
-  await recorder.forget(vms.header);
+  await recorder.forget(headerVm);
 
-  line.show(`opening the mapping in ${vms.device}`);
+  line.show(`opening the mapping in ${device}`);
   const mappingName = newMappingName();
   const pinned = expectedPin(known, facts.parsed);
-  const opened = await openMapping(vms.device, mappingName, unlocked, layout, readOnly, stack, pinned?.pin).catch((error: unknown) => {
+  const opened = await openMapping(device, mappingName, unlocked, layout, readOnly, stack, pinned?.pin).catch((error: unknown) => {
     if (error instanceof PinMismatchError && pinned) {
       throw new OperationError(`${label} is not volume ${pinned.volume.name}: its key or layout differs (re-formatted? then 'qvm-block-split forget ${pinned.volume.name}')`);
     }
@@ -108,19 +140,18 @@ export async function attachCommand(command: AttachCommand, stack: CleanupStack)
   });
   await recorder.update({ mapping: { name: opened.name, device: opened.device }, readOnly: opened.readOnly });
 
-  const destination = 'destination' in vms ? (vms as { destination: string }).destination : command.destination!;
-  line.show(`attaching the decrypted disk to ${destination}`);
-  if (!(await isRunning(destination))) await startVM(destination);
-  await attachMappingWhenExposed(destination, { deviceVm: vms.device, device: opened.device, name: opened.name }, opened.readOnly);
-  stack.defer(`detach ${vms.device}:${opened.device} from ${destination}`, () => detachBlock(destination, vms.device, opened.device));
-  const frontend = await frontendDevice(vms.device, opened.device, destination);
+  line.show(`attaching the decrypted disk to ${command.destination ?? 'a new DisposableVM'}`);
+  const destination = await vms.vm('destination');
+  await attachMappingWhenExposed(destination, { deviceVm: device, device: opened.device, name: opened.name }, opened.readOnly);
+  stack.defer(`detach ${device}:${opened.device} from ${destination}`, () => detachBlock(destination, device, opened.device));
+  const frontend = await frontendDevice(device, opened.device, destination);
   await recorder.update({ destination: { vm: destination, createdByUs: command.destination === undefined, ...(frontend ? { frontend } : {}) }, phase: 'attached' });
 
   // Everything now belongs to the attachment: detach undoes it.
   stack.releaseAll();
   line.done();
   const networked = destinationFacts?.netvm ? `; ${destination} is networked (netvm ${destinationFacts.netvm})` : '';
-  info(`attached ${label} to ${destination}${opened.readOnly ? ' read-only' : ''} (device VM ${vms.device}, mapping ${opened.device})${networked}`);
+  info(`attached ${label} to ${destination}${opened.readOnly ? ' read-only' : ''} (device VM ${device}, mapping ${opened.device})${networked}`);
   if (frontend) info(`in ${destination} it is /dev/${frontend}: e.g. 'sudo mount /dev/${frontend} /mnt' there (the filesystem's own tools, not ours)`);
   if (pinned) info(`it is known volume ${pinned.volume.name}: its pin matched`);
   return { description, luksType: facts.parsed.luksType, uuid: facts.parsed.uuid, pin: opened.pin, dataOffset: facts.parsed.dataOffset };

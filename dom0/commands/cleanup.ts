@@ -2,13 +2,14 @@
 // and DisposableVMs of ours that no record names are removed. Destination DisposableVMs of complete attachments are never
 // touched. Each record is handled under its source's lock, so a command still running (an attach waiting for its passphrase)
 // is left alone, and so are its VMs.
-import { DISPVM_NAME } from '../dispvms.ts';
+import { DISPVM_NAME, ownerRole, POOLED_DISPVM_NAME, type DispVmRole } from '../dispvms.ts';
 import { liveLockHolders, LockHeldError, takeSourceLock, type SourceLock } from '../lock.ts';
 import { sourceLabel } from '../names.ts';
 import { info, warning } from '../output.ts';
-import { listVMs, vmUuid } from '../qubes.ts';
+import { listTags, listVMs, vmUuid } from '../qubes.ts';
 import { listAttachmentStates, readAttachmentState, removeAttachmentState, vmsNamedBy, vmsSharedWith, type AttachmentPhase, type AttachmentState } from '../state.ts';
 import { destroyAndReport, tearDown } from '../attachment.ts';
+import { removeUnclaimedHandOuts } from '../preloaded.ts';
 
 const RUNNING: Readonly<Record<AttachmentPhase, string>> = {
   attaching: 'an attach',
@@ -49,6 +50,7 @@ async function cleanRecord(state: AttachmentState, all: readonly AttachmentState
       return { kind: 'in use', state: current };
     }
     const leftAlone = await tearDown(current);
+    await removeUnclaimedHandOuts(current, new Set(all.filter((other) => other !== state).flatMap(vmsNamedBy)));
     await removeAttachmentState(current.source);
     info(`cleaned up the ${current.phase === 'overwriting' || current.phase === 'inspecting' ? `interrupted ${current.phase === 'overwriting' ? 'overwrite' : 'inspect'}` : `${current.phase} attachment`} of ${label}`);
     return { kind: 'cleaned', leftAlone };
@@ -57,21 +59,30 @@ async function cleanRecord(state: AttachmentState, all: readonly AttachmentState
   }
 }
 
+/** The role of a qube that is ours by its name (named DisposableVMs) or by our tag (pooled ones), or undefined. */
+async function leftoverRole(name: string): Promise<DispVmRole | undefined> {
+  const match = DISPVM_NAME.exec(name);
+  if (match) return match[1] as DispVmRole;
+  return POOLED_DISPVM_NAME.test(name) ? ownerRole(await listTags(name)) : undefined;
+}
+
 /**
- * Removes DisposableVMs of ours (by name and class) that no record names: what a command killed between qvm-create and its
- * record left. While any command runs, unrecorded ones may be its own and stay; `spared` names stay too.
+ * Removes DisposableVMs of ours (by name, or for pooled ones by our tag, and by class) that no record names: what a command
+ * killed between qvm-create (or a hand-out) and its record left. While any command runs, unrecorded ones may be its own and
+ * stay; `spared` names stay too.
  */
 async function removeLeftovers(spared: ReadonlySet<string>): Promise<number> {
   const live = await liveLockHolders();
   let removed = 0;
   for (const vm of await listVMs()) {
-    const match = DISPVM_NAME.exec(vm.name);
-    if (!match || spared.has(vm.name)) continue;
+    if (spared.has(vm.name)) continue;
+    const role = await leftoverRole(vm.name);
+    if (role === undefined) continue;
     if (vm.vmClass !== 'DispVM') {
-      warning(`${vm.name} is named like a DisposableVM of qvm-block-split but is a ${vm.vmClass}; left alone`);
+      warning(`${vm.name} is named or tagged like a DisposableVM of qvm-block-split but is a ${vm.vmClass}; left alone`);
       continue;
     }
-    if (match[1] === 'destination') {
+    if (role === 'destination') {
       warning(`${vm.name} is a destination DisposableVM no attachment uses; it may hold your work, so it is left alone`);
       continue;
     }

@@ -1,0 +1,78 @@
+// The qubes an attach works with, each obtained once and on demand: the device, header and (with no destination named) destination
+// DisposableVMs, from R4.3's preloaded pool or named ones (preloaded.ts chooses), and a named destination started when it is
+// halted. `concurrent` asks for all of them at once, so every start overlaps everything before the step that needs it; `serial`
+// obtains each when the pipeline first needs it (the original's order). Whatever was asked for is awaited by settled() before
+// the command ends, so no start is still under way when the clean-up stack unwinds (a VM registered after that would be left).
+import { ToolError } from '../shared/errors.ts';
+import type { CleanupStack } from './cleanup-stack.ts';
+import type { AttachOrder } from './config.ts';
+import { startNamedDispVM, type DispVmRole } from './dispvms.ts';
+import { info } from './output.ts';
+import { chooseSupply, handOutDispVM, type DispVmSupply, type HandOutLedger } from './preloaded.ts';
+import { isRunning, killVM, startVM } from './qubes.ts';
+
+export type AttachRole = 'device' | 'header' | 'destination';
+
+export interface AttachVmPlan {
+  readonly template: string;
+  readonly label: string;
+  readonly order: AttachOrder;
+  /** The destination the user named, or undefined for a new DisposableVM. */
+  readonly destination: string | undefined;
+}
+
+/** R4.2 (or a qubesd without the `uuid` reply) refuses the hand-out's payload by closing without a reply: qubesd-query --fail exits 1. */
+const refusedHandOut = (error: unknown): boolean => error instanceof ToolError && error.tool === 'qubesd-query' && error.toolExitCode === 1;
+
+export class AttachVms {
+  private readonly started = new Map<AttachRole, Promise<string>>();
+  private supply: Promise<DispVmSupply> | undefined;
+
+  constructor(
+    private readonly plan: AttachVmPlan,
+    private readonly stack: CleanupStack,
+    private readonly ledger: HandOutLedger,
+  ) {
+    if (plan.order === 'concurrent') for (const role of ['device', 'header', 'destination'] as const) void this.vm(role).catch(() => undefined);
+  }
+
+  /** The qube for `role`, obtained on first ask. */
+  vm(role: AttachRole): Promise<string> {
+    let started = this.started.get(role);
+    if (!started) {
+      started = role === 'destination' && this.plan.destination !== undefined ? this.startNamedDestination(this.plan.destination) : this.dispVm(role);
+      this.started.set(role, started);
+    }
+    return started;
+  }
+
+  /** Waits until every start asked for has ended (success or not). */
+  async settled(): Promise<void> {
+    await Promise.allSettled(this.started.values());
+  }
+
+  private async dispVm(role: DispVmRole): Promise<string> {
+    this.supply ??= chooseSupply(this.plan.template);
+    const { template, label } = this.plan;
+    const named = () => startNamedDispVM(role, template, label, this.stack, (vm) => this.ledger.add(vm));
+    if ((await this.supply).kind === 'named') return named();
+    try {
+      return await handOutDispVM(role, template, this.stack, this.ledger);
+    } catch (error) {
+      if (!refusedHandOut(error)) throw error;
+      info(`qubesd refused to hand out a preloaded disposable of ${template} (Qubes before R4.3?): the ${role} VM is a named DisposableVM`);
+      return named();
+    }
+  }
+
+  /**
+   * Starts the named destination when it is halted. What we started we stop again if the attach fails: the user's qube is then as
+   * it was. Started only once our qvm-start succeeded: a qube someone else started meanwhile is not ours to stop.
+   */
+  private async startNamedDestination(name: string): Promise<string> {
+    if (await isRunning(name)) return name;
+    await startVM(name);
+    this.stack.defer(`stop ${name}, started for this attach`, () => killVM(name));
+    return name;
+  }
+}

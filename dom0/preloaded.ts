@@ -1,0 +1,102 @@
+// DisposableVMs from R4.3's preloaded pool: already started (and paused) by qubesd, handed out by admin.vm.CreateDisposable in
+// well under a second instead of a start of several. Used only when they are as offline as the named ones: a preloaded qube
+// has the disposable template's netvm from its start (QubesOS/qubes-core-admin qubes/vm/dispvm.py gen_disposable passes only
+// template and auto_cleanup), and taking the network away from a running qube afterwards would not undo what it could reach
+// before; so a template with a netvm means named DisposableVMs. Each qube handed out is tagged with its role the moment its
+// name is known, then recorded; the hand-out itself is preceded by an intent in the record, so that a command that dies before
+// it learns the name still leaves `cleanup` enough to find the qube.
+import { OperationError } from '../shared/errors.ts';
+import type { CleanupStack } from './cleanup-stack.ts';
+import { destroyDispVM, ownerRole, ownerTag, POOLED_DISPVM_NAME, type DispVmIdentity, type DispVmRole } from './dispvms.ts';
+import { runUninterruptible } from './interruption.ts';
+import { info } from './output.ts';
+import { addTag, createDisposable, getFeature, getGlobalPref, getPref, isRunning, listTags, listVmUuids, startVM } from './qubes.ts';
+import type { AttachmentState, HandOutIntent } from './state.ts';
+
+/** Where a command's DisposableVMs come from. */
+export type DispVmSupply = { readonly kind: 'named' } | { readonly kind: 'preloaded' };
+
+/** The pool's members as the template's `preload-dispvm` feature lists them (dvmtemplate.py get_feat_preload). */
+const poolMembers = (feature: string | undefined): string[] => (feature ?? '').split(' ').filter((name) => POOLED_DISPVM_NAME.test(name));
+
+/** dvmtemplate.py get_feat_preload_max: dom0's feature for the default_dispvm when dom0 has one, else the template's. */
+async function preloadMax(template: string): Promise<number> {
+  const global = (await getGlobalPref('default_dispvm')) === template ? await getFeature('dom0', 'preload-dispvm-max') : undefined;
+  const value = global ?? (await getFeature(template, 'preload-dispvm-max'));
+  return value !== undefined && /^[0-9]{1,4}$/.test(value) ? Number(value) : 0;
+}
+
+/**
+ * Preloaded when `template` preloads and has no netvm; named otherwise. Said (one line) only when preloading is on but not used,
+ * since the user who turned it on expects it. R4.2 has no such feature unless set by hand, and then refuses the hand-out's
+ * payload: startDispVM falls back for that.
+ */
+export async function chooseSupply(template: string): Promise<DispVmSupply> {
+  if ((await preloadMax(template)) === 0) return { kind: 'named' };
+  const netvm = await getPref(template, 'netvm');
+  if (netvm === '') return { kind: 'preloaded' };
+  info(`${template} preloads disposables, but with netvm ${netvm} they are networked from their start: using named offline DisposableVMs instead`);
+  return { kind: 'named' };
+}
+
+/** What a hand-out needs from the command's record. */
+export interface HandOutLedger {
+  intend(intent: HandOutIntent): Promise<unknown>;
+  settle(intent: HandOutIntent): Promise<unknown>;
+  add(vm: DispVmIdentity): Promise<unknown>;
+}
+
+/** The qube qubesd handed out, by the uuid it answered with. */
+async function identify(uuid: string, template: string): Promise<DispVmIdentity> {
+  const found = (await listVmUuids()).find((vm) => vm.uuid === uuid);
+  if (!found) throw new OperationError(`the disposable ${template}'s pool handed out (uuid ${uuid}) is gone`);
+  return { name: found.name, uuid };
+}
+
+/**
+ * Takes one disposable of `template`'s pool for `role` and returns its name, started and offline. It is on `stack` from the
+ * moment qubesd was asked: the hand-out runs to its end even when the command is interrupted (qubesd finishes it anyway, and
+ * only its reply says which qube it was), and the undo waits for it.
+ */
+export async function handOutDispVM(role: DispVmRole, template: string, stack: CleanupStack, ledger: HandOutLedger): Promise<string> {
+  const intent: HandOutIntent = { role, template, candidates: poolMembers(await getFeature(template, 'preload-dispvm')), requestedAt: new Date().toISOString() };
+  await ledger.intend(intent);
+  const handedOut = runUninterruptible(async () => identify(await createDisposable(template), template));
+  stack.defer(`remove the disposable handed out for the ${role} VM`, async () => {
+    const vm = await handedOut.catch(() => undefined);
+    if (vm) await destroyDispVM(vm);
+  });
+  const vm = await handedOut;
+  // Tag first: from here on `cleanup` finds it by the tag even if the record never names it.
+  await addTag(vm.name, ownerTag(role));
+  await ledger.add(vm);
+  await ledger.settle(intent);
+  // Why check the qube and not only the template: its netvm could have been set between our look at the template and the hand-out.
+  const netvm = await getPref(vm.name, 'netvm');
+  if (netvm !== '') throw new OperationError(`${vm.name}, handed out by ${template}'s pool, has netvm ${netvm}: refused (the ${role} VM must be offline)`);
+  if (!POOLED_DISPVM_NAME.test(vm.name)) throw new OperationError(`the disposable ${template}'s pool handed out is called ${JSON.stringify(vm.name)}, not dispNNNN: refused`);
+  // An empty pool hands out a new disposable that is not started (dispvm.py gen_disposable).
+  if (!(await isRunning(vm.name))) await startVM(vm.name);
+  return vm.name;
+}
+
+/**
+ * For `cleanup`, after a command died between asking for a hand-out and recording it: each member the pool had then that has
+ * left it since, is a disposable qubesd made for dom0 (tag disp-created-by-dom0), carries none of our tags (a tagged one is found
+ * by its tag) and no record names, is removed. Another dom0 program taking a disposable from the same pool in that same moment
+ * is the case this cannot tell apart; it is as narrow as the one call.
+ */
+export async function removeUnclaimedHandOuts(state: AttachmentState, namedElsewhere: ReadonlySet<string>): Promise<void> {
+  for (const intent of state.handOuts ?? []) {
+    const pool = poolMembers(await getFeature(intent.template, 'preload-dispvm').catch(() => undefined));
+    const vms = await listVmUuids();
+    for (const name of intent.candidates) {
+      const vm = vms.find((candidate) => candidate.name === name);
+      if (!vm || vm.vmClass !== 'DispVM' || pool.includes(name) || namedElsewhere.has(name) || state.createdVms.some((recorded) => recorded.name === name)) continue;
+      const tags = await listTags(name);
+      if (!tags.includes('disp-created-by-dom0') || ownerRole(tags) !== undefined) continue;
+      info(`removing ${name}: ${intent.template}'s pool handed it out to an attach that ended before it could record it`);
+      await destroyDispVM({ name, uuid: vm.uuid });
+    }
+  }
+}

@@ -1,0 +1,154 @@
+// Attach with R4.3's preloaded disposables (the simulator's pool follows qubes-core-admin: test/sim/preload.ts), the fall-backs to
+// named DisposableVMs (a networked template, R4.2), and Ctrl-C in each window the concurrent attach opened.
+import { execFileSync } from 'node:child_process';
+import { existsSync, readdirSync, readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { describe, expect, it } from 'vitest';
+import { useTmpDir } from '../helpers/tmp.ts';
+import { attachments, makeVolume, newSim, runSplit, sim, startSplit } from '../helpers/sim.ts';
+
+const tmp = useTmpDir();
+
+const tool = (dir: string, name: string, ...args: string[]): string => execFileSync(join(dir, 'bin', name), args, { env: { ...process.env, QUBES_SIM_DIR: dir }, encoding: 'utf8' });
+
+interface Qube {
+  readonly name: string;
+  readonly state: string;
+  readonly tags: readonly string[];
+}
+
+function qubes(dir: string): Qube[] {
+  return tool(dir, 'qvm-ls', '--raw-data', '--fields', 'NAME,STATE,TAGS').split('\n').filter(Boolean).map((line) => {
+    const [name = '', state = '', tags = ''] = line.split('|');
+    return { name, state, tags: tags ? tags.split(',') : [] };
+  });
+}
+
+/** Qubes of ours: named dm-*, or tagged by us. */
+const ours = (dir: string): string[] => qubes(dir).filter((q) => q.name.startsWith('dm-') || q.tags.some((t) => t.startsWith('qvm-block-split-'))).map((q) => q.name);
+const pool = (dir: string): string[] => (tool(dir, 'qvm-features', 'sim-dvm', 'preload-dispvm').trim() || '').split(' ').filter(Boolean);
+
+async function waitFor(what: string, condition: () => boolean, ms = 30_000): Promise<void> {
+  const until = Date.now() + ms;
+  while (!condition()) {
+    if (Date.now() > until) throw new Error(`timed out waiting for ${what}`);
+    await sleep(25);
+  }
+}
+
+/** A simulated Qubes of `release` with a LUKS1 volume at sys-usb:sda; `preload` turns the template's pool on and waits for it. */
+async function setUp(name: string, release: '4.2' | '4.3', preload: number) {
+  const dir = newSim(`--qubes-release=${release}`);
+  const volume = await makeVolume(tmp, `${name}.img`);
+  sim('add-block', dir, 'sys-usb', 'sda', volume.path);
+  sim('set', dir, 'start-delay-ms', '200');
+  if (preload > 0) {
+    tool(dir, 'qvm-features', 'sim-dvm', 'preload-dispvm-max', String(preload));
+    if (release === '4.3') await waitFor('the pool', () => qubes(dir).filter((q) => q.state === 'Paused').length === preload);
+  }
+  return { dir, volume };
+}
+
+const recordText = (dir: string): string => {
+  const folder = join(dir, 'dom0', 'run', 'attachments');
+  return existsSync(folder) ? readdirSync(folder).map((file) => readFileSync(join(folder, file), 'utf8')).join('\n') : '';
+};
+
+/** Nothing of ours left: no VM, no attachment, no record, status silent. */
+async function expectNothingLeft(dir: string): Promise<void> {
+  expect(ours(dir)).toEqual([]);
+  expect(attachments(dir)).toEqual([]);
+  expect(recordText(dir)).toBe('');
+  expect((await runSplit(dir, ['status'])).stdout).toBe('');
+}
+
+describe('attach with preloaded disposables', () => {
+  it('R4.3 with preloading on: device and destination come from the pool, offline, tagged; status sees them; detach removes the device VM', async () => {
+    const { dir, volume } = await setUp('pool', '4.3', 3);
+    const before = pool(dir);
+    const run = await runSplit(dir, ['attach', 'sys-usb:sda'], `${volume.passphrase}\n`);
+    expect(run.exitCode, run.stderr).toBe(0);
+    const device = /device VM (disp[0-9]+)/.exec(run.stderr)?.[1];
+    const destination = /attached sys-usb:sda to (disp[0-9]+)/.exec(run.stderr)?.[1];
+    expect(before).toContain(device);
+    expect(before).toContain(destination);
+    for (const vm of [device!, destination!]) expect(tool(dir, 'qvm-prefs', vm, 'netvm').trim()).toBe('');
+    expect(qubes(dir).find((q) => q.name === device)?.tags).toContain('qvm-block-split-device');
+    // The header VM came from the pool too, and is gone.
+    expect(ours(dir).sort()).toEqual([device, destination].sort());
+    const status = await runSplit(dir, ['status']);
+    expect(status.stdout).toMatch(new RegExp(`device-vm=${device} .*destination=${destination}:xvdi .*state=ok`));
+    expect((await runSplit(dir, ['detach', 'sys-usb:sda'])).exitCode).toBe(0);
+    expect(qubes(dir).some((q) => q.name === device)).toBe(false);
+    expect(attachments(dir)).toEqual([]);
+  });
+
+  it('R4.3 with preloading on but a networked template: named offline DisposableVMs, and why', async () => {
+    const { dir, volume } = await setUp('networked', '4.3', 2);
+    tool(dir, 'qvm-prefs', 'sim-dvm', 'netvm', 'sys-usb');
+    const run = await runSplit(dir, ['attach', 'sys-usb:sda'], `${volume.passphrase}\n`);
+    expect(run.exitCode, run.stderr).toBe(0);
+    expect(run.stderr).toMatch(/sim-dvm preloads disposables, but with netvm sys-usb .*named offline DisposableVMs instead/);
+    expect(run.stderr).toMatch(/device VM dm-device-disp[0-9]{8}/);
+    const device = /device VM (dm-device-disp[0-9]{8})/.exec(run.stderr)![1]!;
+    expect(tool(dir, 'qvm-prefs', device, 'netvm').trim()).toBe('');
+    expect((await runSplit(dir, ['detach', 'sys-usb:sda'])).exitCode).toBe(0);
+  });
+
+  it('R4.2 (the feature set by hand means nothing there): named DisposableVMs', async () => {
+    const { dir, volume } = await setUp('r42', '4.2', 2);
+    const run = await runSplit(dir, ['attach', 'sys-usb:sda'], `${volume.passphrase}\n`);
+    expect(run.exitCode, run.stderr).toBe(0);
+    expect(run.stderr).toMatch(/device VM dm-device-disp[0-9]{8}/);
+    expect(run.stderr).toMatch(/Qubes before R4\.3\?/);
+    expect(qubes(dir).some((q) => /^disp[0-9]+$/.test(q.name))).toBe(false);
+    expect((await runSplit(dir, ['detach', 'sys-usb:sda'])).exitCode).toBe(0);
+  });
+
+  it('cleanup removes a pooled device VM an interrupted attach left recorded, by its tag and uuid', async () => {
+    const { dir, volume } = await setUp('crash', '4.3', 3);
+    const child = startSplit(dir, ['attach', 'sys-usb:sda'], `${volume.passphrase}\n`);
+    await waitFor('the source attached', () => attachments(dir).some((line) => line.startsWith('sys-usb:sda')));
+    child.kill('SIGKILL');
+    await child.catch(() => undefined);
+    expect(ours(dir).length).toBeGreaterThan(0);
+    expect((await runSplit(dir, ['status'])).stdout).toMatch(/attaching \(interrupted\?/);
+    const cleanup = await runSplit(dir, ['cleanup']);
+    expect(cleanup.exitCode, cleanup.stderr).toBe(0);
+    await expectNothingLeft(dir);
+  });
+});
+
+describe('Ctrl-C in each window of the concurrent attach leaves nothing behind', () => {
+  it('while the pool hands out a disposable', async () => {
+    const { dir, volume } = await setUp('sigint-handout', '4.3', 3);
+    sim('set', dir, 'preload-handout-ms', '1500');
+    const child = startSplit(dir, ['attach', 'sys-usb:sda'], `${volume.passphrase}\n`);
+    await waitFor('a hand-out asked for', () => recordText(dir).includes('"handOuts"'));
+    child.kill('SIGINT');
+    expect((await child).exitCode).toBe(130);
+    await expectNothingLeft(dir);
+  });
+
+  it('while the device VM holds the disk and the header VM still starts', async () => {
+    const { dir, volume } = await setUp('sigint-header-start', '4.3', 0);
+    sim('set', dir, 'start-delay-ms', '300');
+    const child = startSplit(dir, ['attach', 'sys-usb:sda'], `${volume.passphrase}\n`);
+    await waitFor('the source attached', () => attachments(dir).some((line) => line.startsWith('sys-usb:sda')));
+    child.kill('SIGINT');
+    expect((await child).exitCode).toBe(130);
+    await expectNothingLeft(dir);
+  });
+
+  it('while a named, halted destination starts during the key derivation: it is stopped again', async () => {
+    const { dir, volume } = await setUp('sigint-destination', '4.3', 0);
+    sim('set', dir, 'start-delay-ms', '1500');
+    const child = startSplit(dir, ['attach', 'work', 'sys-usb:sda'], `${volume.passphrase}\n`);
+    await waitFor('the header VM asked', () => sim('transcript', dir).toString('latin1').includes('HeaderUnlock'));
+    child.kill('SIGINT');
+    expect((await child).exitCode).toBe(130);
+    await expectNothingLeft(dir);
+    expect(qubes(dir).find((q) => q.name === 'work')?.state).toBe('Halted');
+  });
+});

@@ -35,16 +35,16 @@ interface Interval {
   readonly end: number;
 }
 
-const sim = (...args: string[]): string => execFileSync(SIM, args, { encoding: 'utf8' });
+export const sim = (...args: string[]): string => execFileSync(SIM, args, { encoding: 'utf8' });
 
 /** The simulator's dom0 environment, as `eval "$(qubes-sim env DIR)"` would set it. */
-function simEnvironment(dir: string): NodeJS.ProcessEnv {
+export function simEnvironment(dir: string): NodeJS.ProcessEnv {
   const dump = execFileSync('bash', ['-c', 'eval "$("$0" env "$1")" && env -0', SIM, dir], { encoding: 'utf8' });
   return Object.fromEntries(dump.split('\0').filter(Boolean).map((line) => [line.slice(0, line.indexOf('=')), line.slice(line.indexOf('=') + 1)]));
 }
 
-/** Wrappers that log `tool start_ns end_ns` for each dom0 tool call (not for calls made inside simulated VMs). */
-function loggingWrappers(dir: string, log: string): string {
+/** Wrappers that log `tool start_ns end_ns args...` for each dom0 tool call (not for calls made inside simulated VMs). */
+export function loggingWrappers(dir: string, log: string): string {
   const wrappers = join(dir, '..', 'timed-bin');
   mkdirSync(wrappers, { recursive: true });
   for (const tool of readdirSync(join(dir, 'bin'))) {
@@ -56,7 +56,7 @@ function loggingWrappers(dir: string, log: string): string {
       's=$(date +%s%N)',
       `'${real}' "$@"`,
       'rc=$?',
-      `echo "${tool} $s $(date +%s%N)" >> '${log}'`,
+      `echo "${tool} $s $(date +%s%N) $*" >> '${log}'`,
       'exit $rc',
     ].join('\n');
     writeFileSync(join(wrappers, tool), `${script}\n`);

@@ -1,11 +1,13 @@
 // `npm run bench`: every figure of issue 7 measured side by side with the real tools on this machine, written to bench/results.json
 // and printed as a table. Options: --runs=N (default 5), --only=unlock,multislot,wipe,attach,cold,rss, --wipe-mib=N (default 1024),
-// --start-delay-ms=N (default 2000), --iter-ms=N (target CPU time of one slot, default 1000), --out=PATH (default bench/results.json).
+// --start-delay-ms=N (default 2000), --iter-ms=N (target CPU time of one slot, default 1000), --e2e-runs=N (rounds of attach_e2e_s,
+// default 2), --out=PATH (default bench/results.json). `--only=e2e` gives attach_e2e_s alone in about two minutes.
 import { execFileSync } from 'node:child_process';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { cpus, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { attachFigure } from './attach.ts';
+import { attachE2eFigure } from './attach-e2e.ts';
 import { coldStartFigure } from './cold-start.ts';
 import { ensureGnuTime, median, watchLoad } from './measure.ts';
 import { runHeaderUnlock } from './services.ts';
@@ -13,7 +15,7 @@ import { printTable } from './table.ts';
 import { calibrateIterations, enginePhases, makeUnlockVolumes, multislotFigure, passphraseOf, unlockFigure } from './unlock.ts';
 import { wipeFigures } from './wipe.ts';
 
-const SECTIONS = ['unlock', 'multislot', 'rss', 'wipe', 'attach', 'cold'] as const;
+const SECTIONS = ['unlock', 'multislot', 'rss', 'wipe', 'attach', 'e2e', 'cold'] as const;
 type Section = (typeof SECTIONS)[number];
 
 interface BenchOptions {
@@ -22,11 +24,12 @@ interface BenchOptions {
   readonly wipeMiB: number;
   readonly startDelayMs: number;
   readonly iterMs: number;
+  readonly e2eRuns: number;
   readonly out: string;
 }
 
 function normalizeOptions(rawArguments: readonly string[]): BenchOptions {
-  const raw = new Map(rawArguments.map((arg) => /^--([a-z-]+)=(.*)$/.exec(arg)).map((m, i) => {
+  const raw = new Map(rawArguments.map((arg) => /^--([a-z0-9-]+)=(.*)$/.exec(arg)).map((m, i) => {
     if (!m) throw new Error(`bench: unknown argument '${rawArguments[i]}' (see bench/main.ts)`);
     return [m[1]!, m[2]!] as const;
   }));
@@ -37,7 +40,7 @@ function normalizeOptions(rawArguments: readonly string[]): BenchOptions {
   };
   const only = (raw.get('only') ?? SECTIONS.join(',')).split(',');
   for (const name of only) if (!(SECTIONS as readonly string[]).includes(name)) throw new Error(`bench: --only expects ${SECTIONS.join(',')}, received '${name}'`);
-  return { runs: int('runs', 5, 1), only: new Set(only as Section[]), wipeMiB: int('wipe-mib', 1024, 16), startDelayMs: int('start-delay-ms', 2000, 0), iterMs: int('iter-ms', 1000, 10), out: raw.get('out') ?? 'bench/results.json' };
+  return { runs: int('runs', 5, 1), only: new Set(only as Section[]), wipeMiB: int('wipe-mib', 1024, 16), startDelayMs: int('start-delay-ms', 2000, 0), iterMs: int('iter-ms', 1000, 10), e2eRuns: int('e2e-runs', 2, 1), out: raw.get('out') ?? 'bench/results.json' };
 }
 
 function version(command: string, args: string[]): string {
@@ -56,7 +59,7 @@ async function main(): Promise<void> {
   const machine = watchLoad();
   const hasTime = ensureGnuTime();
   try {
-    const needVolumes = ['unlock', 'multislot', 'rss', 'attach'].some((s) => options.only.has(s as Section));
+    const needVolumes = ['unlock', 'multislot', 'rss', 'attach', 'e2e'].some((s) => options.only.has(s as Section));
     const iterations = calibrateIterations(options.iterMs);
     const volumes = needVolumes ? (log(`making LUKS1 volumes with cryptsetup (${iterations} iterations per slot)`), await makeUnlockVolumes(work, iterations)) : undefined;
     if (volumes && options.only.has('unlock')) {
@@ -88,6 +91,12 @@ async function main(): Promise<void> {
       figures.attach_critical_path = await attachFigure(work, volumes.single, options.runs, options.startDelayMs);
       log('attach_critical_path to a named, halted destination');
       figures.attach_critical_path_named_destination = await attachFigure(work, volumes.single, options.runs, options.startDelayMs, ['work']);
+    }
+    if (volumes && options.only.has('e2e')) {
+      log(`attach_e2e_s (Qubes-like start times, ${options.e2eRuns} rounds of three attaches)`);
+      const e2e = await attachE2eFigure(work, volumes.single, options.e2eRuns);
+      figures.attach_e2e_s = e2e.attach_e2e_s;
+      figures.attach_e2e = e2e;
     }
     if (options.only.has('cold')) {
       log('cold_start_ms');

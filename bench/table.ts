@@ -39,6 +39,12 @@ function rows(figures: Record<string, unknown>): Row[] {
       for (const [entry, result] of Object.entries(entries)) {
         out.push({ figure: `cold_start_ms ${entry.replace(/^dist\/(vm\/)?/, '')}`, value: ms(result.median_ms), goal: String(f.goal), met: yes(result.met), ours: '-', reference: `node -e 0: ${ms(f.node_floor_ms)}`, load: loadText(f.load) });
       }
+    } else if (name === 'attach_e2e') {
+      const e2e = f.attach_e2e_s as Record<string, number>;
+      const goals = f.goals as { named_vs_original_ratio: number; preloaded_minus_kdf_s: number };
+      const seconds = (value: number | undefined) => `${value?.toFixed(2) ?? '?'} s`;
+      out.push({ figure: 'attach_e2e named / original', value: String(goals.named_vs_original_ratio), goal: '<= 0.5', met: yes(goals.named_vs_original_ratio <= 0.5), ours: seconds(e2e.named_dispvms), reference: seconds(e2e.original_sequence), load: loadText(f.load) });
+      out.push({ figure: 'attach_e2e preloaded - kdf', value: seconds(goals.preloaded_minus_kdf_s), goal: '<= 2.5 s', met: yes(goals.preloaded_minus_kdf_s <= 2.5), ours: seconds(e2e.preloaded), reference: `kdf ${seconds(e2e.kdf)}`, load: loadText(f.load) });
     } else if (name.endsWith('_peak_rss_kb')) {
       const kb = (f.one_slot_median ?? f.median) as number;
       const extra = typeof f.eight_slots === 'number' ? ` (8 slots: ${(f.eight_slots / 1024).toFixed(1)} MiB)` : '';
@@ -46,6 +52,17 @@ function rows(figures: Record<string, unknown>): Row[] {
     }
   }
   return out;
+}
+
+/** Per step of attach_e2e's first run: when each waiting dom0 call started and how long it took, serial order ("before") first. */
+function printSteps(figures: Record<string, unknown>): void {
+  const e2e = figures.attach_e2e as { steps_of_first_run?: Record<string, readonly { step: string; start_s: number; s: number }[]> } | undefined;
+  if (!e2e?.steps_of_first_run) return;
+  for (const [scenario, steps] of Object.entries(e2e.steps_of_first_run)) {
+    const label = scenario === 'original_sequence' ? 'before (serial order)' : `after (${scenario})`;
+    process.stdout.write(`\nattach steps, ${label}: start + duration (s)\n`);
+    for (const step of steps) process.stdout.write(`  ${step.start_s.toFixed(2).padStart(6)} +${step.s.toFixed(2).padStart(5)}  ${step.step}\n`);
+  }
 }
 
 /** Prints the table to stdout. */
@@ -56,4 +73,5 @@ export function printTable(figures: Record<string, unknown>): void {
   const widths = keys.map((key) => Math.max(...all.map((row) => row[key].length)));
   const line = (row: Row) => `| ${keys.map((key, i) => row[key].padEnd(widths[i]!)).join(' | ')} |`;
   process.stdout.write(`${line(header)}\n|${widths.map((w) => '-'.repeat(w + 2)).join('|')}|\n${all.slice(1).map(line).join('\n')}\n`);
+  printSteps(figures);
 }

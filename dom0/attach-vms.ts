@@ -8,7 +8,7 @@ import type { CleanupStack } from './cleanup-stack.ts';
 import type { AttachOrder } from './config.ts';
 import { startNamedDispVM, type DispVmRole } from './dispvms.ts';
 import { info } from './output.ts';
-import { chooseSupply, handOutDispVM, type DispVmSupply, type HandOutLedger } from './preloaded.ts';
+import { handOutDispVM, type DispVmSupply, type HandOutLedger } from './preloaded.ts';
 import { isRunning, killVM, startVM } from './qubes.ts';
 
 export type AttachRole = 'device' | 'header' | 'destination';
@@ -26,12 +26,13 @@ const refusedHandOut = (error: unknown): boolean => error instanceof ToolError &
 
 export class AttachVms {
   private readonly started = new Map<AttachRole, Promise<string>>();
-  private supply: Promise<DispVmSupply> | undefined;
 
+  /** `supply`: chooseSupply(plan.template), which the caller may start early (it only asks Qubes). */
   constructor(
     private readonly plan: AttachVmPlan,
     private readonly stack: CleanupStack,
     private readonly ledger: HandOutLedger,
+    private readonly supply: Promise<DispVmSupply>,
   ) {
     if (plan.order === 'concurrent') for (const role of ['device', 'header', 'destination'] as const) void this.vm(role).catch(() => undefined);
   }
@@ -52,12 +53,12 @@ export class AttachVms {
   }
 
   private async dispVm(role: DispVmRole): Promise<string> {
-    this.supply ??= chooseSupply(this.plan.template);
     const { template, label } = this.plan;
     const named = () => startNamedDispVM(role, template, label, this.stack, (vm) => this.ledger.add(vm));
-    if ((await this.supply).kind === 'named') return named();
+    const supply = await this.supply;
+    if (supply.kind === 'named') return named();
     try {
-      return await handOutDispVM(role, template, this.stack, this.ledger);
+      return await handOutDispVM(role, template, supply.pool, this.stack, this.ledger);
     } catch (error) {
       if (!refusedHandOut(error)) throw error;
       info(`qubesd refused to hand out a preloaded disposable of ${template} (Qubes before R4.3?): the ${role} VM is a named DisposableVM`);

@@ -5,7 +5,7 @@ import { randomInt } from 'node:crypto';
 import { OperationError } from '../shared/errors.ts';
 import type { CleanupStack } from './cleanup-stack.ts';
 import { warning } from './output.ts';
-import { createDispVM, isRunning, killVM, listTags, removeVM, startVM, vmClass, vmExists, vmUuid } from './qubes.ts';
+import { createDispVM, isRunning, killVM, listTags, removeVM, startVM, vmClass, vmExists, VmExistsError, vmUuid } from './qubes.ts';
 
 export type DispVmRole = 'device' | 'header' | 'verify' | 'destination';
 
@@ -49,12 +49,20 @@ export type DestroyOutcome = { readonly kind: 'removed' | 'gone' } | { readonly 
 
 const newName = (role: DispVmRole): string => `dm-${role}-disp${String(randomInt(100_000_000)).padStart(8, '0')}`;
 
-async function freshName(role: DispVmRole): Promise<string> {
-  for (let attempt = 0; attempt < 50; attempt++) {
+/**
+ * Creates a DisposableVM for `role` under a new random name. Why no qvm-check first: it would cost a tool call on every attach's
+ * critical path for a clash of one in 10^8; qvm-create refuses a taken name without creating anything, and then another is tried.
+ */
+async function createFresh(role: DispVmRole, template: string, label: string): Promise<string> {
+  for (let attempt = 1; ; attempt++) {
     const name = newName(role);
-    if (!(await vmExists(name))) return name;
+    try {
+      await createDispVM(name, template, label);
+      return name;
+    } catch (error) {
+      if (!(error instanceof VmExistsError) || attempt >= 5) throw error;
+    }
   }
-  return newName(role);
 }
 
 /** Kills `name`, once more if the first kill failed and it still runs; removes it if auto_cleanup did not (after `stillOurs`). */
@@ -142,8 +150,7 @@ export async function destroyRecordedDispVM(vm: DispVmIdentity): Promise<Destroy
  * time limits main() set), creation by the tool limit.
  */
 export async function startNamedDispVM(role: DispVmRole, template: string, label: string, stack: CleanupStack, onCreated?: (vm: DispVmIdentity) => unknown): Promise<string> {
-  const name = await freshName(role);
-  await createDispVM(name, template, label);
+  const name = await createFresh(role, template, label);
   let uuid: string | undefined;
   stack.defer(`remove DisposableVM ${name}`, () => destroyDispVM({ name, uuid }));
   uuid = await vmUuid(name);

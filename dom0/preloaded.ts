@@ -14,16 +14,24 @@ import { addTag, createDisposable, getFeature, getGlobalPref, getPref, isRunning
 import type { AttachmentState, HandOutIntent } from './state.ts';
 
 /** Where a command's DisposableVMs come from. */
-export type DispVmSupply = { readonly kind: 'named' } | { readonly kind: 'preloaded' };
+/** `pool`: the pool's members when it was chosen, the candidates each hand-out's intent records. */
+export type DispVmSupply = { readonly kind: 'named' } | { readonly kind: 'preloaded'; readonly pool: readonly string[] };
 
 /** The pool's members as the template's `preload-dispvm` feature lists them (dvmtemplate.py get_feat_preload). */
 const poolMembers = (feature: string | undefined): string[] => (feature ?? '').split(' ').filter((name) => POOLED_DISPVM_NAME.test(name));
 
 /** dvmtemplate.py get_feat_preload_max: dom0's feature for the default_dispvm when dom0 has one, else the template's. */
-async function preloadMax(template: string): Promise<number> {
-  const global = (await getGlobalPref('default_dispvm')) === template ? await getFeature('dom0', 'preload-dispvm-max') : undefined;
-  const value = global ?? (await getFeature(template, 'preload-dispvm-max'));
-  return value !== undefined && /^[0-9]{1,4}$/.test(value) ? Number(value) : 0;
+async function readPool(template: string): Promise<{ max: number; members: string[]; netvm: string }> {
+  // Asked at once: each is a tool call, and this is on every attach's critical path.
+  const [defaultDispVm, globalMax, localMax, members, netvm] = await Promise.all([
+    getGlobalPref('default_dispvm'),
+    getFeature('dom0', 'preload-dispvm-max'),
+    getFeature(template, 'preload-dispvm-max'),
+    getFeature(template, 'preload-dispvm'),
+    getPref(template, 'netvm'),
+  ]);
+  const value = (defaultDispVm === template ? globalMax : undefined) ?? localMax;
+  return { max: value !== undefined && /^[0-9]{1,4}$/.test(value) ? Number(value) : 0, members: poolMembers(members), netvm };
 }
 
 /**
@@ -32,9 +40,9 @@ async function preloadMax(template: string): Promise<number> {
  * payload: startDispVM falls back for that.
  */
 export async function chooseSupply(template: string): Promise<DispVmSupply> {
-  if ((await preloadMax(template)) === 0) return { kind: 'named' };
-  const netvm = await getPref(template, 'netvm');
-  if (netvm === '') return { kind: 'preloaded' };
+  const { max, members, netvm } = await readPool(template);
+  if (max === 0) return { kind: 'named' };
+  if (netvm === '') return { kind: 'preloaded', pool: members };
   info(`${template} preloads disposables, but with netvm ${netvm} they are networked from their start: using named offline DisposableVMs instead`);
   return { kind: 'named' };
 }
@@ -58,8 +66,8 @@ async function identify(uuid: string, template: string): Promise<DispVmIdentity>
  * moment qubesd was asked: the hand-out runs to its end even when the command is interrupted (qubesd finishes it anyway, and
  * only its reply says which qube it was), and the undo waits for it.
  */
-export async function handOutDispVM(role: DispVmRole, template: string, stack: CleanupStack, ledger: HandOutLedger): Promise<string> {
-  const intent: HandOutIntent = { role, template, candidates: poolMembers(await getFeature(template, 'preload-dispvm')), requestedAt: new Date().toISOString() };
+export async function handOutDispVM(role: DispVmRole, template: string, pool: readonly string[], stack: CleanupStack, ledger: HandOutLedger): Promise<string> {
+  const intent: HandOutIntent = { role, template, candidates: [...pool], requestedAt: new Date().toISOString() };
   await ledger.intend(intent);
   const handedOut = runUninterruptible(async () => identify(await createDisposable(template), template));
   stack.defer(`remove the disposable handed out for the ${role} VM`, async () => {
@@ -67,16 +75,17 @@ export async function handOutDispVM(role: DispVmRole, template: string, stack: C
     if (vm) await destroyDispVM(vm);
   });
   const vm = await handedOut;
-  // Tag first: from here on `cleanup` finds it by the tag even if the record never names it.
-  await addTag(vm.name, ownerTag(role));
-  await ledger.add(vm);
-  await ledger.settle(intent);
+  // Tag first: from here on `cleanup` finds it by the tag even if the record never names it. Its netvm and state are asked meanwhile.
+  const recorded = addTag(vm.name, ownerTag(role)).then(async () => {
+    await ledger.add(vm);
+    await ledger.settle(intent);
+  });
+  const [netvm, running] = await Promise.all([getPref(vm.name, 'netvm'), isRunning(vm.name), recorded]);
   // Why check the qube and not only the template: its netvm could have been set between our look at the template and the hand-out.
-  const netvm = await getPref(vm.name, 'netvm');
   if (netvm !== '') throw new OperationError(`${vm.name}, handed out by ${template}'s pool, has netvm ${netvm}: refused (the ${role} VM must be offline)`);
   if (!POOLED_DISPVM_NAME.test(vm.name)) throw new OperationError(`the disposable ${template}'s pool handed out is called ${JSON.stringify(vm.name)}, not dispNNNN: refused`);
   // An empty pool hands out a new disposable that is not started (dispvm.py gen_disposable).
-  if (!(await isRunning(vm.name))) await startVM(vm.name);
+  if (!running) await startVM(vm.name);
   return vm.name;
 }
 

@@ -47,10 +47,18 @@ async function query(tool: string, args: readonly string[], what: string, option
   return stdout.toString('utf8');
 }
 
+/** qvm-create's refusal of a name another qube has ("Qube already exists", qubesadmin/tools/qvm_create.py); nothing was created. */
+export class VmExistsError extends ToolError {}
+
 /** Creates a named, offline DisposableVM that Qubes removes when it shuts down. */
 export async function createDispVM(name: string, template: string, label: string, options: TimeoutOption = {}): Promise<void> {
   const args = ['--class', 'DispVM', '--template', template, '--label', label, '--prop', 'netvm=', '--prop', 'auto_cleanup=True', name];
-  await runTool('qvm-create', args, { what: `qvm-create ${name}`, timeoutMs: options.timeoutMs ?? toolLimit('create') });
+  try {
+    await runTool('qvm-create', args, { what: `qvm-create ${name}`, timeoutMs: options.timeoutMs ?? toolLimit('create') });
+  } catch (error) {
+    if (error instanceof ToolError && /\balready exists\b/i.test(error.stderr)) throw new VmExistsError(error.tool, error.toolExitCode, error.stderr, error.message, { cause: error });
+    throw error;
+  }
 }
 
 /** Starts a qube and waits until it runs. */

@@ -6,6 +6,7 @@ import type { CleanupStack } from '../cleanup-stack.ts';
 import { resolveDispVmSettings } from '../config.ts';
 import { attachSource, newMappingName, openMapping, PinMismatchError, prepareDeviceVm, withDeviceHeaderSource } from '../device-steps.ts';
 import { AttachVms } from '../attach-vms.ts';
+import { chooseSupply } from '../preloaded.ts';
 import { destroyDispVM } from '../dispvms.ts';
 import { unlockInHeaderVm } from '../header-steps.ts';
 import { checkDestination, checkKeyFile } from '../destination-checks.ts';
@@ -72,6 +73,9 @@ export async function attachCommand(command: AttachCommand, stack: CleanupStack)
   const description = await assertSourceAvailable(command.source);
   const known = await volumesToCheck(command);
   const settings = await resolveDispVmSettings();
+  // Where the VMs will come from is only asked of Qubes: it overlaps the checks (a failed check leaves it unused).
+  const supply = chooseSupply(settings.template);
+  supply.catch(() => undefined);
   // Everything that needs no secret and no VM is checked before the first VM starts.
   const destinationFacts = await checkDestination(command.destination, command.source, settings.template);
   await checkKeyFile(command.keyFile);
@@ -80,7 +84,7 @@ export async function attachCommand(command: AttachCommand, stack: CleanupStack)
 
   const line = statusLine();
   line.show('starting the DisposableVMs');
-  const vms = new AttachVms({ template: settings.template, label: settings.label, order: settings.attachOrder, destination: command.destination }, stack, recorder);
+  const vms = new AttachVms({ template: settings.template, label: settings.label, order: settings.attachOrder, destination: command.destination }, stack, recorder, supply);
   try {
     return await attachWith(command, vms, { stack, recorder, line, label, known, description, destinationFacts, template: settings.template });
   } finally {
@@ -124,20 +128,22 @@ async function attachWith(command: AttachCommand, vms: AttachVms, context: Attac
     return { ...result, headerVm: header };
   });
   const layout = mappingLayout(facts.parsed);
-  // The header VM has done its job: it goes now, not at the end, so it holds the passphrase no longer than needed.
-  await destroyDispVM(recorder.vm(headerVm));
-  // ...and out of the record, so that `status` and `cleanup` no longer name a VM that is gone.
-  await recorder.forget(headerVm);
+  // The header VM has done its job: it goes now, not at the end, so it holds the passphrase no longer than needed; and out of the
+  // record, so that `status` and `cleanup` no longer name a VM that is gone. Meanwhile the device VM opens the mapping.
+  const headerGone = destroyDispVM(recorder.vm(headerVm)).then(() => recorder.forget(headerVm));
 
   line.show(`opening the mapping in ${device}`);
   const mappingName = newMappingName();
   const pinned = expectedPin(known, facts.parsed);
-  const opened = await openMapping(device, mappingName, unlocked, layout, readOnly, stack, pinned?.pin).catch((error: unknown) => {
-    if (error instanceof PinMismatchError && pinned) {
+  const [mapping] = await Promise.allSettled([openMapping(device, mappingName, unlocked, layout, readOnly, stack, pinned?.pin), headerGone]);
+  await headerGone;
+  if (mapping.status === 'rejected') {
+    if (mapping.reason instanceof PinMismatchError && pinned) {
       throw new OperationError(`${label} is not volume ${pinned.volume.name}: its key or layout differs (re-formatted? then 'qvm-block-split forget ${pinned.volume.name}')`);
     }
-    throw error;
-  });
+    throw mapping.reason;
+  }
+  const opened = mapping.value;
   await recorder.update({ mapping: { name: opened.name, device: opened.device }, readOnly: opened.readOnly });
 
   line.show(`attaching the decrypted disk to ${command.destination ?? 'a new DisposableVM'}`);

@@ -16,8 +16,11 @@ export async function assertSourceAvailable(source: SourceSpec): Promise<string>
   // Our own record, not the listing, says whether we hold it: a second command must not take over (and then drop) its record.
   const state = await readAttachmentState(source);
   if (state) throw new OperationError(`${label} is already ${state.phase === 'attached' ? 'attached' : `held (${state.phase})`} by qvm-block-split: see 'qvm-block-split status'`);
-  if (!(await isRunning(source.backend))) throw new OperationError(`${source.backend} is not running, so ${label} does not exist`);
-  const device = (await listBlocks(source.backend)).find((entry) => entry.backend === source.backend && entry.port === source.port);
+  // Both asked at once (two tool calls on every command's critical path); the listing counts only when the qube runs.
+  const [running, listed] = await Promise.all([isRunning(source.backend), listBlocks(source.backend).then((rows) => ({ rows }), (error: unknown) => ({ error }))]);
+  if (!running) throw new OperationError(`${source.backend} is not running, so ${label} does not exist`);
+  if ('error' in listed) throw listed.error;
+  const device = listed.rows.find((entry) => entry.backend === source.backend && entry.port === source.port);
   if (!device) throw new OperationError(`there is no block device ${label} (see 'qvm-block list')`);
   return device.rest;
 }

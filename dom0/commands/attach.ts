@@ -70,9 +70,12 @@ async function volumesToCheck(command: AttachCommand): Promise<KnownVolume[]> {
 export async function attachCommand(command: AttachCommand, stack: CleanupStack): Promise<AttachOutcome> {
   const label = sourceLabel(command.source);
   await acquireSourceLock(command.source, stack);
+  // Asked while the source is checked (a query and the configuration; a failed check leaves it unused).
+  const settingsAsked = resolveDispVmSettings();
+  settingsAsked.catch(() => undefined);
   const description = await assertSourceAvailable(command.source);
   const known = await volumesToCheck(command);
-  const settings = await resolveDispVmSettings();
+  const settings = await settingsAsked;
   // Where the VMs will come from is only asked of Qubes: it overlaps the checks (a failed check leaves it unused).
   const supply = chooseSupply(settings.template);
   supply.catch(() => undefined);

@@ -3,7 +3,7 @@
 // destination starts while the key is derived. The header area goes from the device VM to the header VM through dom0 unparsed; the volume key comes back sealed to the device VM; the mapping goes to the destination.
 import type { AttachCommand } from '../cli.ts';
 import type { CleanupStack } from '../cleanup-stack.ts';
-import { resolveDispVmSettings } from '../config.ts';
+import { resolveDispVmSettings, type AttachOrder } from '../config.ts';
 import { attachSource, newMappingName, openMapping, PinMismatchError, prepareDeviceVm, withDeviceHeaderSource } from '../device-steps.ts';
 import { AttachVms } from '../attach-vms.ts';
 import { chooseSupply } from '../preloaded.ts';
@@ -89,7 +89,7 @@ export async function attachCommand(command: AttachCommand, stack: CleanupStack)
   line.show('starting the DisposableVMs');
   const vms = new AttachVms({ template: settings.template, label: settings.label, order: settings.attachOrder, destination: command.destination }, stack, recorder, supply);
   try {
-    return await attachWith(command, vms, { stack, recorder, line, label, known, description, destinationFacts, template: settings.template });
+    return await attachWith(command, vms, { stack, recorder, line, label, known, description, destinationFacts, template: settings.template, order: settings.attachOrder });
   } finally {
     // No start may still be under way when the stack unwinds: a VM registered after that would be left behind.
     await vms.settled();
@@ -105,6 +105,7 @@ interface AttachContext {
   readonly description: string;
   readonly destinationFacts: Awaited<ReturnType<typeof checkDestination>>;
   readonly template: string;
+  readonly order: AttachOrder;
 }
 
 /** The device VM, prepared and holding the source disk: its name, public key and whether the source is read-only. */
@@ -134,6 +135,8 @@ async function attachWith(command: AttachCommand, vms: AttachVms, context: Attac
   // The header VM has done its job: it goes now, not at the end, so it holds the passphrase no longer than needed; and out of the
   // record, so that `status` and `cleanup` no longer name a VM that is gone. Meanwhile the device VM opens the mapping.
   const headerGone = destroyDispVM(recorder.vm(headerVm)).then(() => recorder.forget(headerVm));
+  // The original's order, one after the other: the header VM goes first.
+  if (context.order === 'serial') await headerGone;
 
   line.show(`opening the mapping in ${device}`);
   const mappingName = newMappingName();

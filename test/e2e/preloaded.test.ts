@@ -1,7 +1,7 @@
 // Attach with R4.3's preloaded disposables (the simulator's pool follows qubes-core-admin: test/sim/preload.ts), the fall-backs to
 // named DisposableVMs (a networked template, R4.2), and Ctrl-C in each window the concurrent attach opened.
 import { execFileSync } from 'node:child_process';
-import { existsSync, readdirSync, readFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { describe, expect, it } from 'vitest';
@@ -117,6 +117,23 @@ describe('attach with preloaded disposables', () => {
     const cleanup = await runSplit(dir, ['cleanup']);
     expect(cleanup.exitCode, cleanup.stderr).toBe(0);
     await expectNothingLeft(dir);
+  });
+});
+
+describe('ATTACH_ORDER=serial', () => {
+  it('starts one VM after the other, in the original order (device, header, destination), and attaches', async () => {
+    const { dir, volume } = await setUp('serial', '4.3', 0);
+    writeFileSync(join(dir, 'dom0', 'split-dm-crypt.conf'), 'ATTACH_ORDER=serial\n');
+    // The simulated qubesd's event log, in the order the world changed (each qube is created, then started).
+    mkdirSync(join(dir, 'qubesd'), { recursive: true });
+    writeFileSync(join(dir, 'qubesd', 'events.log'), '');
+    const run = await runSplit(dir, ['attach', 'sys-usb:sda'], `${volume.passphrase}\n`);
+    expect(run.exitCode, run.stderr).toBe(0);
+    const lifecycle = readFileSync(join(dir, 'qubesd', 'events.log'), 'utf8').split('\n').filter(Boolean).map((line) => JSON.parse(line) as { s: string | null; e: string; k: Record<string, string> })
+      .filter((event) => event.e === 'domain-add' || event.e === 'domain-start')
+      .map((event) => `${event.e} ${/^dm-(device|header|destination)-/.exec(event.s ?? event.k.vm ?? '')?.[1] ?? '?'}`);
+    expect(lifecycle).toEqual(['domain-add device', 'domain-start device', 'domain-add header', 'domain-start header', 'domain-add destination', 'domain-start destination']);
+    expect((await runSplit(dir, ['detach', 'sys-usb:sda'])).exitCode).toBe(0);
   });
 });
 

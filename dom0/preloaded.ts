@@ -10,7 +10,7 @@ import type { CleanupStack } from './cleanup-stack.ts';
 import { destroyDispVM, ownerRole, ownerTag, POOLED_DISPVM_NAME, type DispVmIdentity, type DispVmRole } from './dispvms.ts';
 import { runUninterruptible } from './interruption.ts';
 import { info } from './output.ts';
-import { addTag, createDisposable, getFeature, getGlobalPref, getPref, isRunning, listTags, listVmUuids, startVM } from './qubes.ts';
+import { addTag, createDisposable, getFeature, getGlobalPref, getPref, listTags, listVmFacts, startVM } from './qubes.ts';
 import type { AttachmentState, HandOutIntent } from './state.ts';
 
 /** Where a command's DisposableVMs come from. */
@@ -54,11 +54,11 @@ export interface HandOutLedger {
   add(vm: DispVmIdentity): Promise<unknown>;
 }
 
-/** The qube qubesd handed out, by the uuid it answered with. */
-async function identify(uuid: string, template: string): Promise<DispVmIdentity> {
-  const found = (await listVmUuids()).find((vm) => vm.uuid === uuid);
+/** The qube qubesd handed out, by the uuid it answered with, with its state and netvm (one listing: one tool call). */
+async function identify(uuid: string, template: string): Promise<DispVmIdentity & { readonly running: boolean; readonly netvm: string }> {
+  const found = (await listVmFacts()).find((vm) => vm.uuid === uuid);
   if (!found) throw new OperationError(`the disposable ${template}'s pool handed out (uuid ${uuid}) is gone`);
-  return { name: found.name, uuid };
+  return { name: found.name, uuid, running: found.state !== 'Halted', netvm: found.netvm };
 }
 
 /**
@@ -75,12 +75,11 @@ export async function handOutDispVM(role: DispVmRole, template: string, pool: re
     if (vm) await destroyDispVM(vm);
   });
   const vm = await handedOut;
-  // Tag first: from here on `cleanup` finds it by the tag even if the record never names it. Its netvm and state are asked meanwhile.
-  const recorded = addTag(vm.name, ownerTag(role)).then(async () => {
-    await ledger.add(vm);
-    await ledger.settle(intent);
-  });
-  const [netvm, running] = await Promise.all([getPref(vm.name, 'netvm'), isRunning(vm.name), recorded]);
+  // Tag first: from here on `cleanup` finds it by the tag even if the record never names it.
+  await addTag(vm.name, ownerTag(role));
+  await ledger.add({ name: vm.name, uuid: vm.uuid });
+  await ledger.settle(intent);
+  const { netvm, running } = vm;
   // Why check the qube and not only the template: its netvm could have been set between our look at the template and the hand-out.
   if (netvm !== '') throw new OperationError(`${vm.name}, handed out by ${template}'s pool, has netvm ${netvm}: refused (the ${role} VM must be offline)`);
   if (!POOLED_DISPVM_NAME.test(vm.name)) throw new OperationError(`the disposable ${template}'s pool handed out is called ${JSON.stringify(vm.name)}, not dispNNNN: refused`);
@@ -98,7 +97,7 @@ export async function handOutDispVM(role: DispVmRole, template: string, pool: re
 export async function removeUnclaimedHandOuts(state: AttachmentState, namedElsewhere: ReadonlySet<string>): Promise<void> {
   for (const intent of state.handOuts ?? []) {
     const pool = poolMembers(await getFeature(intent.template, 'preload-dispvm').catch(() => undefined));
-    const vms = await listVmUuids();
+    const vms = await listVmFacts();
     for (const name of intent.candidates) {
       const vm = vms.find((candidate) => candidate.name === name);
       if (!vm || vm.vmClass !== 'DispVM' || pool.includes(name) || namedElsewhere.has(name) || state.createdVms.some((recorded) => recorded.name === name)) continue;

@@ -77,14 +77,23 @@ export function frontendDevOf(row: BlockRow, vm: VmName | string): string | unde
   return FRONTEND_DEV.exec(`(${used[2]})`)?.[1];
 }
 
-/** Parses `qvm-ls --raw-data --fields NAME,UUID,CLASS`: one `name|uuid|class` line per qube, nothing else. */
-export function parseUuidList(stdout: string): { name: VmName; uuid: string; vmClass: string }[] {
+/** A qube as `qvm-ls --raw-data --fields NAME,UUID,CLASS,STATE,NETVM` lists it; `netvm` is '' for none (qvm-ls prints `-`). */
+export interface VmFacts {
+  readonly name: VmName;
+  readonly uuid: string;
+  readonly vmClass: string;
+  readonly state: string;
+  readonly netvm: string;
+}
+
+/** Parses `qvm-ls --raw-data --fields NAME,UUID,CLASS,STATE,NETVM`: one line of five `|`-separated fields per qube, nothing else. */
+export function parseVmFacts(stdout: string): VmFacts[] {
   return stdout.split('\n').filter((line) => line !== '').map((line) => {
-    const [name = '', uuid = '', vmClass = '', ...extra] = line.split('|');
-    if (extra.length > 0 || !isVmName(name) || !/^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/.test(uuid) || !WORD.test(vmClass)) {
+    const [name = '', uuid = '', vmClass = '', state = '', netvm = '', ...extra] = line.split('|');
+    if (extra.length > 0 || !isVmName(name) || !/^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/.test(uuid) || !WORD.test(vmClass) || !WORD.test(state) || (netvm !== '-' && !isVmName(netvm))) {
       throw new ParseError('qvm-ls', 'line', 0, `qvm-ls printed an unexpected line: ${JSON.stringify(line.slice(0, 120))}`);
     }
-    return { name: name as VmName, uuid, vmClass };
+    return { name: name as VmName, uuid, vmClass, state, netvm: netvm === '-' ? '' : netvm };
   });
 }
 

@@ -6,7 +6,7 @@ import { InterruptedError, OperationError, TimeoutError, ToolError } from '../sh
 import { interruptionSignal, throwIfInterrupted } from './interruption.ts';
 import type { VmName } from './names.ts';
 import { timeLimits } from './time-limits.ts';
-import { parseBlockList, parseCreateDisposableReply, parseUuidList, parseVmList, type BlockRow, type VmInfo } from './qubes-listings.ts';
+import { parseBlockList, parseCreateDisposableReply, parseVmFacts, parseVmList, type BlockRow, type VmFacts, type VmInfo } from './qubes-listings.ts';
 import { CHILD_OPTIONS, DEFAULT_MAX_STDOUT_BYTES, failureOf, MAX_STDERR_BYTES, runTool, sanitizeStderr, supervise } from './run-tool.ts';
 
 export type { BlockRow, VmInfo } from './qubes-listings.ts';
@@ -359,10 +359,9 @@ export async function addTag(vm: string, tag: string, options: TimeoutOption = {
   await runTool('qvm-tags', [vm, 'add', tag], { what: `qvm-tags ${vm} add ${tag}`, timeoutMs: options.timeoutMs ?? toolLimit('query') });
 }
 
-/** Every qube with its uuid and class (qvm-ls's UUID column, a qube property: qubesadmin/tools/qvm_ls.py). */
-export async function listVmUuids(options: TimeoutOption = {}): Promise<{ name: string; uuid: string; vmClass: string }[]> {
-  const text = await query('qvm-ls', ['--raw-data', '--fields', 'NAME,UUID,CLASS'], 'qvm-ls', options);
-  return parseUuidList(text);
+/** Every qube with its uuid, class, state and netvm (qvm-ls's columns are qube properties: qubesadmin/tools/qvm_ls.py). */
+export async function listVmFacts(options: TimeoutOption = {}): Promise<VmFacts[]> {
+  return parseVmFacts(await query('qvm-ls', ['--raw-data', '--fields', 'NAME,UUID,CLASS,STATE,NETVM'], 'qvm-ls', options));
 }
 
 /**

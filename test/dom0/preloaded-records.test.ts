@@ -3,7 +3,7 @@
 import { describe, expect, it } from 'vitest';
 import { normalizeConfig } from '../../dom0/config.ts';
 import { isOurDispVmName, ownerRole } from '../../dom0/dispvms.ts';
-import { parseCreateDisposableReply, parseUuidList } from '../../dom0/qubes-listings.ts';
+import { parseCreateDisposableReply, parseVmFacts } from '../../dom0/qubes-listings.ts';
 import { parseAttachmentState } from '../../dom0/state.ts';
 import { ParseError, UsageError } from '../../shared/errors.ts';
 
@@ -26,20 +26,22 @@ describe('parseCreateDisposableReply', () => {
   });
 });
 
-describe('parseUuidList', () => {
-  it('reads name|uuid|class lines', () => {
-    expect(parseUuidList(`disp12|${UUID}|DispVM\nwork|${UUID}|AppVM\n`)).toEqual([
-      { name: 'disp12', uuid: UUID, vmClass: 'DispVM' },
-      { name: 'work', uuid: UUID, vmClass: 'AppVM' },
+describe('parseVmFacts', () => {
+  it('reads name|uuid|class|state|netvm lines, `-` as no netvm', () => {
+    expect(parseVmFacts(`disp12|${UUID}|DispVM|Running|-\nwork|${UUID}|AppVM|Halted|sys-firewall\n`)).toEqual([
+      { name: 'disp12', uuid: UUID, vmClass: 'DispVM', state: 'Running', netvm: '' },
+      { name: 'work', uuid: UUID, vmClass: 'AppVM', state: 'Halted', netvm: 'sys-firewall' },
     ]);
   });
 
   it.each([
-    ['a fourth field', `disp12|${UUID}|DispVM|x`],
-    ['no uuid', 'disp12||DispVM'],
-    ['a name Qubes would not accept', `-disp|${UUID}|DispVM`],
+    ['a sixth field', `disp12|${UUID}|DispVM|Running|-|x`],
+    ['no uuid', 'disp12||DispVM|Running|-'],
+    ['a name Qubes would not accept', `-disp|${UUID}|DispVM|Running|-`],
+    ['an empty netvm column (qvm-ls prints -)', `disp12|${UUID}|DispVM|Running|`],
+    ['a state that is not a word', `disp12|${UUID}|DispVM|Run ning|-`],
   ])('refuses %s', (_why, text) => {
-    expect(() => parseUuidList(text)).toThrow(ParseError);
+    expect(() => parseVmFacts(text)).toThrow(ParseError);
   });
 });
 

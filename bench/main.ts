@@ -1,5 +1,5 @@
 // `npm run bench`: every figure of issue 7 measured side by side with the real tools on this machine, written to bench/results.json
-// and printed as a table. Options: --runs=N (default 5), --only=unlock,multislot,wipe,attach,cold,rss, --wipe-mib=N (default 1024),
+// and printed as a table. Options: --runs=N (default 5), --only=unlock,multislot,rss,secrets,wipe,attach,cold, --wipe-mib=N (default 1024),
 // --start-delay-ms=N (default 2000), --iter-ms=N (target CPU time of one slot, default 1000), --out=PATH (default bench/results.json).
 import { execFileSync } from 'node:child_process';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
@@ -8,12 +8,13 @@ import { join } from 'node:path';
 import { attachFigure } from './attach.ts';
 import { coldStartFigure } from './cold-start.ts';
 import { ensureGnuTime, median, watchLoad } from './measure.ts';
+import { secretLifetimeFigure } from './secret-lifetime.ts';
 import { runHeaderUnlock } from './services.ts';
 import { printTable } from './table.ts';
 import { calibrateIterations, enginePhases, makeUnlockVolumes, multislotFigure, passphraseOf, unlockFigure } from './unlock.ts';
 import { wipeFigures } from './wipe.ts';
 
-const SECTIONS = ['unlock', 'multislot', 'rss', 'wipe', 'attach', 'cold'] as const;
+const SECTIONS = ['unlock', 'multislot', 'rss', 'secrets', 'wipe', 'attach', 'cold'] as const;
 type Section = (typeof SECTIONS)[number];
 
 interface BenchOptions {
@@ -56,7 +57,7 @@ async function main(): Promise<void> {
   const machine = watchLoad();
   const hasTime = ensureGnuTime();
   try {
-    const needVolumes = ['unlock', 'multislot', 'rss', 'attach'].some((s) => options.only.has(s as Section));
+    const needVolumes = ['unlock', 'multislot', 'rss', 'secrets', 'attach'].some((s) => options.only.has(s as Section));
     const iterations = calibrateIterations(options.iterMs);
     const volumes = needVolumes ? (log(`making LUKS1 volumes with cryptsetup (${iterations} iterations per slot)`), await makeUnlockVolumes(work, iterations)) : undefined;
     if (volumes && options.only.has('unlock')) {
@@ -74,6 +75,10 @@ async function main(): Promise<void> {
       for (let i = 0; i < 3; i++) runs.push((await runHeaderUnlock(volumes.single, passphraseOf(0), hasTime)).maxRssKb ?? Number.NaN);
       const multi = (await runHeaderUnlock(volumes.multi, passphraseOf(7), hasTime)).maxRssKb ?? Number.NaN;
       figures.header_unlock_peak_rss_kb = { one_slot_median: median(runs), one_slot_runs: runs, eight_slots: multi, how: hasTime ? 'GNU time %M' : 'unavailable (no /usr/bin/time)' };
+    }
+    if (volumes && options.only.has('secrets')) {
+      log('secret_lifetime_ms in splitdmcrypt.HeaderUnlock');
+      figures.secret_lifetime_ms = await secretLifetimeFigure(volumes, Math.max(3, options.runs));
     }
     if (options.only.has('wipe')) {
       log(`wipe_vs_zero_write (${options.wipeMiB} MiB, ${options.runs} rounds of three)`);

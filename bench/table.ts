@@ -39,6 +39,12 @@ function rows(figures: Record<string, unknown>): Row[] {
       for (const [entry, result] of Object.entries(entries)) {
         out.push({ figure: `cold_start_ms ${entry.replace(/^dist\/(vm\/)?/, '')}`, value: ms(result.median_ms), goal: String(f.goal), met: yes(result.met), ours: '-', reference: `node -e 0: ${ms(f.node_floor_ms)}`, load: loadText(f.load) });
       }
+    } else if (name === 'secret_lifetime_ms') {
+      const passphrase = f.passphrase_ms as Record<string, number>;
+      const key = f.volume_key_ms as Record<string, number>;
+      out.push({ figure: 'passphrase in the header VM, 1 slot', value: ms(passphrase.one_slot), goal: '-', met: '-', ours: '-', reference: '-', load: loadText(f.load) });
+      out.push({ figure: 'passphrase, 8 slots, right one first / last', value: `${ms(passphrase.eight_slots_right_in_slot_0)} / ${ms(passphrase.eight_slots_right_in_slot_7)}`, goal: '-', met: '-', ours: '-', reference: '-', load: loadText(f.load) });
+      out.push({ figure: 'volume key in the header VM', value: `${key.total} ms`, goal: '-', met: '-', ours: '-', reference: '-', load: loadText(f.load) });
     } else if (name.endsWith('_peak_rss_kb')) {
       const kb = (f.one_slot_median ?? f.median) as number;
       const extra = typeof f.eight_slots === 'number' ? ` (8 slots: ${(f.eight_slots / 1024).toFixed(1)} MiB)` : '';

@@ -33,12 +33,12 @@ function material(area: Uint8Array, slot: Luks2Keyslot): Uint8Array {
   return area.subarray(start, end);
 }
 
-/** Tries one slot; returns the volume key, or undefined when the secret does not open it. */
-export async function openLuks2Keyslot(metadata: Luks2Metadata, area: Uint8Array, slot: Luks2Keyslot, secret: Uint8Array): Promise<Buffer | undefined> {
+/** Tries one slot; returns the volume key, or undefined when the secret does not open it. `signal` stops an Argon2 derivation. */
+export async function openLuks2Keyslot(metadata: Luks2Metadata, area: Uint8Array, slot: Luks2Keyslot, secret: Uint8Array, signal?: AbortSignal): Promise<Buffer | undefined> {
   const digests = digestsOf(metadata, slot);
   if (digests.length === 0) return undefined;
   const encrypted = material(area, slot);
-  const slotKey = await deriveKey(slot.kdf, secret, slot.area.keyBytes);
+  const slotKey = await deriveKey(slot.kdf, secret, slot.area.keyBytes, signal);
   const split = cryptSectors('decrypt', areaMode(slot.area.encryption), slotKey, encrypted);
   const candidate = afMerge(split, slot.keyBytes, slot.af.stripes, slot.af.hash);
   zeroize(slotKey, split);

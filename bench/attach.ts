@@ -38,7 +38,7 @@ interface Interval {
 const sim = (...args: string[]): string => execFileSync(SIM, args, { encoding: 'utf8' });
 
 /** The simulator's dom0 environment, as `eval "$(qubes-sim env DIR)"` would set it. */
-function simEnvironment(dir: string): NodeJS.ProcessEnv {
+export function simEnvironment(dir: string): NodeJS.ProcessEnv {
   const dump = execFileSync('bash', ['-c', 'eval "$("$0" env "$1")" && env -0', SIM, dir], { encoding: 'utf8' });
   return Object.fromEntries(dump.split('\0').filter(Boolean).map((line) => [line.slice(0, line.indexOf('=')), line.slice(line.indexOf('=') + 1)]));
 }

@@ -1,5 +1,5 @@
 // `npm run bench`: every figure of issue 7 measured side by side with the real tools on this machine, written to bench/results.json
-// and printed as a table. Options: --runs=N (default 5), --only=unlock,multislot,rss,secrets,wipe,attach,cold, --wipe-mib=N (default 1024),
+// and printed as a table. Options: --runs=N (default 5), --only=unlock,multislot,rss,secrets,wipe,attach,cold (and the opt-in wipe-kernel), --wipe-mib=N (default 1024),
 // --start-delay-ms=N (default 2000), --iter-ms=N (target CPU time of one slot, default 1000), --out=PATH (default bench/results.json).
 import { execFileSync } from 'node:child_process';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
@@ -13,8 +13,11 @@ import { runHeaderUnlock } from './services.ts';
 import { printTable } from './table.ts';
 import { calibrateIterations, enginePhases, makeUnlockVolumes, multislotFigure, passphraseOf, unlockFigure } from './unlock.ts';
 import { wipeFigures } from './wipe.ts';
+import { wipeKernelFigure } from './wipe-kernel.ts';
 
-const SECTIONS = ['unlock', 'multislot', 'rss', 'secrets', 'wipe', 'attach', 'cold'] as const;
+const SECTIONS = ['unlock', 'multislot', 'rss', 'secrets', 'wipe', 'attach', 'cold', 'wipe-kernel'] as const;
+/** Sections run only when named in --only: wipe-kernel boots a QEMU guest and takes minutes. */
+const OPT_IN: readonly Section[] = ['wipe-kernel'];
 type Section = (typeof SECTIONS)[number];
 
 interface BenchOptions {
@@ -36,7 +39,7 @@ function normalizeOptions(rawArguments: readonly string[]): BenchOptions {
     if (!Number.isInteger(value) || value < min) throw new Error(`bench: --${name} expects an integer >= ${min}, received '${raw.get(name)}'`);
     return value;
   };
-  const only = (raw.get('only') ?? SECTIONS.join(',')).split(',');
+  const only = (raw.get('only') ?? SECTIONS.filter((s) => !OPT_IN.includes(s)).join(',')).split(',');
   for (const name of only) if (!(SECTIONS as readonly string[]).includes(name)) throw new Error(`bench: --only expects ${SECTIONS.join(',')}, received '${name}'`);
   return { runs: int('runs', 5, 1), only: new Set(only as Section[]), wipeMiB: int('wipe-mib', 1024, 16), startDelayMs: int('start-delay-ms', 2000, 0), iterMs: int('iter-ms', 1000, 10), out: raw.get('out') ?? 'bench/results.json' };
 }
@@ -93,6 +96,10 @@ async function main(): Promise<void> {
       figures.attach_critical_path = await attachFigure(work, volumes.single, options.runs, options.startDelayMs);
       log('attach_critical_path to a named, halted destination');
       figures.attach_critical_path_named_destination = await attachFigure(work, volumes.single, options.runs, options.startDelayMs, ['work']);
+    }
+    if (options.only.has('wipe-kernel')) {
+      log(`wipe_paths_kernel_tier (${Math.min(options.wipeMiB, 256)} MiB in a QEMU guest)`);
+      figures.wipe_paths_kernel_tier = await wipeKernelFigure(Math.min(options.wipeMiB, 256), Math.max(3, options.runs));
     }
     if (options.only.has('cold')) {
       log('cold_start_ms');

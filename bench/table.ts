@@ -45,6 +45,8 @@ function rows(figures: Record<string, unknown>): Row[] {
       out.push({ figure: 'passphrase in the header VM, 1 slot', value: ms(passphrase.one_slot), goal: '-', met: '-', ours: '-', reference: '-', load: loadText(f.load) });
       out.push({ figure: 'passphrase, 8 slots, right one first / last', value: `${ms(passphrase.eight_slots_right_in_slot_0)} / ${ms(passphrase.eight_slots_right_in_slot_7)}`, goal: '-', met: '-', ours: '-', reference: '-', load: loadText(f.load) });
       out.push({ figure: 'volume key in the header VM', value: `${key.total} ms`, goal: '-', met: '-', ours: '-', reference: '-', load: loadText(f.load) });
+    } else if (name === 'wipe_paths_kernel_tier') {
+      out.push({ figure: `wipe ${f.disk_mib} MiB in a QEMU guest: ours / dm-crypt (kept: ${String(f.kept)})`, value: `${f.ours_vs_floor}x / ${f.dm_crypt_vs_floor}x floor`, goal: '-', met: '-', ours: ms(f.ours_ms_median), reference: `dm-crypt ${ms(f.dm_crypt_ms_median)}, zeros ${ms(f.zero_floor_ms_median)}`, load: loadText(f.load) });
     } else if (name.endsWith('_peak_rss_kb')) {
       const kb = (f.one_slot_median ?? f.median) as number;
       const extra = typeof f.eight_slots === 'number' ? ` (8 slots: ${(f.eight_slots / 1024).toFixed(1)} MiB)` : '';

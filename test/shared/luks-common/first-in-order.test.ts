@@ -23,15 +23,22 @@ function deferred<T>(): Deferred<T> {
 /** Lets every settled promise's callbacks run. */
 const settle = () => new Promise((resolve) => setImmediate(resolve));
 
+/** `count` pending attempts under firstInOrder: the discarded values, and the answer as it stands ('pending' until given). */
+function trial(count: number) {
+  const attempts = Array.from({ length: count }, () => deferred<string | undefined>());
+  const discarded: string[] = [];
+  const state: { answer: unknown } = { answer: 'pending' };
+  const answer = firstInOrder(attempts.map((a) => a.promise), (value) => discarded.push(value));
+  answer.then((found) => (state.answer = found), () => undefined);
+  return { attempts, discarded, state, answer };
+}
+
 describe('firstInOrder', () => {
   it('answers with attempt 0 as soon as it yields, while the later attempts are still running, and discards their late values', async () => {
-    const attempts = [deferred<string | undefined>(), deferred<string | undefined>(), deferred<string | undefined>()];
-    const discarded: string[] = [];
-    let answer: unknown = 'pending';
-    void firstInOrder(attempts.map((a) => a.promise), (value) => discarded.push(value)).then((found) => (answer = found));
+    const { attempts, discarded, state } = trial(3);
     attempts[0]!.resolve('key0');
     await settle();
-    expect(answer).toEqual({ index: 0, value: 'key0' });
+    expect(state.answer).toEqual({ index: 0, value: 'key0' });
     attempts[1]!.resolve('key1');
     attempts[2]!.resolve(undefined);
     await settle();
@@ -39,25 +46,20 @@ describe('firstInOrder', () => {
   });
 
   it('holds a later value until every earlier attempt has failed, then answers with it', async () => {
-    const attempts = [deferred<string | undefined>(), deferred<string | undefined>(), deferred<string | undefined>()];
-    const discarded: string[] = [];
-    let answer: unknown = 'pending';
-    void firstInOrder(attempts.map((a) => a.promise), (value) => discarded.push(value)).then((found) => (answer = found));
+    const { attempts, discarded, state } = trial(3);
     attempts[1]!.resolve('key1');
     await settle();
-    expect(answer, 'slot 0 may still open: not certain yet').toBe('pending');
+    expect(state.answer, 'slot 0 may still open: not certain yet').toBe('pending');
     attempts[0]!.resolve(undefined);
     await settle();
-    expect(answer).toEqual({ index: 1, value: 'key1' });
+    expect(state.answer).toEqual({ index: 1, value: 'key1' });
     attempts[2]!.resolve('key2');
     await settle();
     expect(discarded).toEqual(['key2']);
   });
 
   it('prefers the earlier of two values that both arrived, discarding the later one at once', async () => {
-    const attempts = [deferred<string | undefined>(), deferred<string | undefined>()];
-    const discarded: string[] = [];
-    const answer = firstInOrder(attempts.map((a) => a.promise), (value) => discarded.push(value));
+    const { attempts, discarded, answer } = trial(2);
     attempts[1]!.resolve('key1');
     await settle();
     attempts[0]!.resolve('key0');
@@ -71,9 +73,7 @@ describe('firstInOrder', () => {
   });
 
   it('rejects when an attempt fails before the answer is certain, discarding values it held', async () => {
-    const attempts = [deferred<string | undefined>(), deferred<string | undefined>()];
-    const discarded: string[] = [];
-    const answer = firstInOrder(attempts.map((a) => a.promise), (value) => discarded.push(value));
+    const { attempts, discarded, answer } = trial(2);
     attempts[1]!.resolve('key1');
     await settle();
     attempts[0]!.reject(new Error('worker died'));
@@ -82,8 +82,7 @@ describe('firstInOrder', () => {
   });
 
   it('ignores a failure after the answer is certain', async () => {
-    const attempts = [deferred<string | undefined>(), deferred<string | undefined>()];
-    const answer = firstInOrder(attempts.map((a) => a.promise), () => undefined);
+    const { attempts, answer } = trial(2);
     attempts[0]!.resolve('key0');
     attempts[1]!.reject(new Error('stopped'));
     await expect(answer).resolves.toEqual({ index: 0, value: 'key0' });

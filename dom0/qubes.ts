@@ -1,13 +1,14 @@
 // The one adapter through which dom0 reaches Qubes: the real `qvm-*` tools, found on PATH, each call with a time limit.
-// Failures become ToolError (tool, exit code, sanitized stderr), TimeoutError or InterruptedError. No call takes a secret.
+// Failures become ToolError (tool, exit code, sanitized stderr), ToolTimeoutError, ToolOutputCapError or InterruptedError, each
+// with its reason as a field (run-tool.ts); Qubes' own wording is read here only, where the tool is known. No call takes a secret.
 import { execa } from 'execa';
 import { PassThrough, type Readable, type Writable } from 'node:stream';
-import { InterruptedError, OperationError, TimeoutError, ToolError } from '../shared/errors.ts';
+import { InterruptedError, OperationError, ToolError } from '../shared/errors.ts';
 import { interruptionSignal, throwIfInterrupted } from './interruption.ts';
 import type { VmName } from './names.ts';
 import { timeLimits } from './time-limits.ts';
 import { parseBlockList, parseVmList, type BlockRow, type VmInfo } from './qubes-listings.ts';
-import { CHILD_OPTIONS, DEFAULT_MAX_STDOUT_BYTES, failureOf, MAX_STDERR_BYTES, runTool, sanitizeStderr, supervise } from './run-tool.ts';
+import { CHILD_OPTIONS, DEFAULT_MAX_STDOUT_BYTES, exitStatusError, failureOf, MAX_STDERR_BYTES, outputCapError, runTool, sanitizeStderr, supervise, timeLimitError } from './run-tool.ts';
 
 export type { BlockRow, VmInfo } from './qubes-listings.ts';
 
@@ -68,6 +69,15 @@ export async function removeVM(name: string, options: TimeoutOption = {}): Promi
   await runTool('qvm-remove', ['-f', name], { what: `qvm-remove ${name}`, timeoutMs: options.timeoutMs ?? toolLimit('remove') });
 }
 
+/**
+ * Whether a tool refused a qube name that does not exist: qubesadmin's argument parser says "no such domain: 'NAME'" and exits 2
+ * (QubesOS/qubes-core-admin-client qubesadmin/tools/__init__.py, VmNameAction / parser.error), for qvm-check, qvm-prefs,
+ * qvm-kill, qvm-remove and qvm-block alike.
+ */
+function isNoSuchDomain(error: unknown): boolean {
+  return error instanceof ToolError && error.failure.kind === 'exit-status' && error.failure.exitCode === 2 && /no such domain/i.test(error.stderr);
+}
+
 /** qvm-check answers with its exit code: 0 yes, 1 no; a qube that does not exist is "no" too (exit 2, "no such domain"). */
 async function check(args: readonly string[], options: TimeoutOption): Promise<boolean> {
   const what = `qvm-check ${args.join(' ')}`;
@@ -75,10 +85,10 @@ async function check(args: readonly string[], options: TimeoutOption): Promise<b
     const { exitCode, stderr } = await runTool('qvm-check', args, { what, okExitCodes: [0, 1], timeoutMs: options.timeoutMs ?? toolLimit('query') });
     // Why: exit 1 is qvm-check's "no" ("non-existent!", "not running"), but a tool that failed (qubesd unreachable) exits 1 too,
     // with an error line. Read as "no", such a failure would make detach skip its steps and kill a device VM still in use.
-    if (exitCode === 1 && /(^|\s)error:|Traceback|Exception\b/.test(stderr)) throw new ToolError('qvm-check', exitCode, stderr, `${what} failed with exit code 1: ${stderr}`);
+    if (exitCode === 1 && /(^|\s)error:|Traceback|Exception\b/.test(stderr)) throw exitStatusError('qvm-check', what, exitCode, stderr);
     return exitCode === 0;
   } catch (error) {
-    if (error instanceof ToolError && error.toolExitCode === 2 && /no such domain/i.test(error.stderr)) return false;
+    if (isNoSuchDomain(error)) return false;
     throw error;
   }
 }
@@ -113,7 +123,7 @@ export async function vmUuid(name: string, options: TimeoutOption = {}): Promise
     text = await getPref(name, 'uuid', options);
   } catch (error) {
     // qvm-prefs, like qvm-check, rejects an unknown qube name as an argparse error: exit 2, "no such domain".
-    if (error instanceof ToolError && error.toolExitCode === 2 && /no such domain/i.test(error.stderr)) return undefined;
+    if (isNoSuchDomain(error)) return undefined;
     throw error;
   }
   if (!QUBE_UUID.test(text)) throw new OperationError(`qvm-prefs ${name} uuid did not print a uuid (${JSON.stringify(text.slice(0, 80))})`);
@@ -225,10 +235,10 @@ export async function runCommand(vm: VmName | string, user: string, command: str
   });
   const result = await child;
   try {
-    if (filled > maxStdoutBytes) throw new OperationError(`${options.what ?? `${what}'s output`} is larger than the limit of ${maxStdoutBytes} bytes`);
+    if (filled > maxStdoutBytes) throw outputCapError('qvm-run', 'stdout', maxStdoutBytes, `${options.what ?? `${what}'s output`} is larger than the limit of ${maxStdoutBytes} bytes`);
     const failure = failureOf('qvm-run', { what, timeoutMs }, supervision, result, stderr());
     if (failure) throw failure;
-    if (result.exitCode !== 0) throw new ToolError('qvm-run', result.exitCode, stderr(), `${what} failed with exit code ${result.exitCode}${stderr() ? `: ${stderr()}` : ''}`);
+    if (result.exitCode !== 0) throw exitStatusError('qvm-run', what, result.exitCode ?? -1, stderr());
     return Buffer.from(into.subarray(0, filled));
   } finally {
     into.fill(0);
@@ -327,8 +337,11 @@ export async function runInteractiveService(vm: string, service: string, argumen
     });
     const result = await child;
     if (result.isCanceled) throw new InterruptedError(`interrupted while running ${what}`);
-    if (result.timedOut) throw new TimeoutError(`${what} did not finish within ${Math.ceil(timeoutMs / 1000)} s`);
-    if (result.exitCode === undefined) throw new ToolError('qvm-run', undefined, '', `${what} ended without an exit code${result.signal ? ` (${result.signal})` : ''}`);
+    if (result.timedOut) throw timeLimitError('qvm-run', { what, timeoutMs });
+    if (result.exitCode === undefined) {
+      const failure = result.signal ? { kind: 'signal' as const, signal: result.signal } : { kind: 'not-started' as const, code: undefined };
+      throw new ToolError('qvm-run', undefined, '', `${what} ended without an exit code${result.signal ? ` (${result.signal})` : ''}`, { failure });
+    }
     return result.exitCode;
   } finally {
     if (raw) stdin.setRawMode!(false);

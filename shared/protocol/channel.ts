@@ -99,7 +99,7 @@ export class Channel {
     try {
       return await work;
     } catch (error) {
-      if (error instanceof ParseError) throw new ParseError(error.format, error.field, error.offset, `${error.reason} (from ${this.peer})`);
+      if (error instanceof ParseError) throw error.attributedTo(this.peer);
       throw error;
     }
   }

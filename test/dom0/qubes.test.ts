@@ -3,6 +3,7 @@ import { InterruptedError, OperationError, ParseError, TimeoutError, ToolError }
 import { resolveDispVmSettings } from '../../dom0/config.ts';
 import { runInterruptible } from '../../dom0/interruption.ts';
 import * as qubes from '../../dom0/qubes.ts';
+import { MAX_STDERR_BYTES, runTool, toolFailureOf } from '../../dom0/run-tool.ts';
 import { useTmpDir } from '../helpers/tmp.ts';
 import { installFakeTools } from './fake-tools.ts';
 
@@ -97,18 +98,32 @@ describe('qubes adapter answers', () => {
     expect(toolError.stderr).toMatch(/^\[31mqvm-start: error: Start failed: x+\.\.\.$/);
     expect(toolError.stderr.length).toBe(400);
     expect(toolError.message).toMatch(/^qvm-start work failed with exit code 1: /);
+    expect(toolError.failure).toEqual({ kind: 'exit-status', exitCode: 1 });
   });
 
   it('turns a timeout into TimeoutError naming what timed out', async () => {
     fakes.answer('qvm-start', { sleepS: 5 });
     await expect(qubes.startVM('slow', { timeoutMs: 200 })).rejects.toThrow(TimeoutError);
     await expect(qubes.startVM('slow', { timeoutMs: 200 })).rejects.toThrow(/qvm-start slow did not finish within 1 s/);
+    expect(toolFailureOf(await qubes.startVM('slow', { timeoutMs: 200 }).catch((e: unknown) => e))).toEqual({ kind: 'time-limit', limitMs: 200 });
   });
 
   it('refuses output above the cap', async () => {
     fakes.answer('qvm-run', { stdout: 'x'.repeat(100) });
     expect((await qubes.runCommand('vault', 'user', 'cat k', 100)).length).toBe(100);
     await expect(qubes.runCommand('vault', 'user', 'cat k', 99)).rejects.toThrow(OperationError);
+    expect(toolFailureOf(await qubes.runCommand('vault', 'user', 'cat k', 99).catch((e: unknown) => e))).toEqual({ kind: 'output-cap', stream: 'stdout', limitBytes: 99 });
+  });
+
+  it('names a listing above the cap and a flood of errors as output-cap failures', async () => {
+    fakes.answer('qvm-ls', { stdout: 'x'.repeat(64) });
+    const listing = await runTool('qvm-ls', [], { what: 'qvm-ls', timeoutMs: 10_000, maxStdoutBytes: 10 }).catch((e: unknown) => e);
+    expect(listing).toBeInstanceOf(OperationError);
+    expect(toolFailureOf(listing)).toEqual({ kind: 'output-cap', stream: 'stdout', limitBytes: 10 });
+    fakes.answer('qvm-start', { exit: 1, stderr: 'e'.repeat(MAX_STDERR_BYTES + 10) });
+    const flood = await qubes.startVM('work').catch((e: unknown) => e);
+    expect(flood).toBeInstanceOf(ToolError);
+    expect(toolFailureOf(flood)).toEqual({ kind: 'output-cap', stream: 'stderr', limitBytes: MAX_STDERR_BYTES });
   });
 
   it('stops a tool when the command is interrupted, and starts none afterwards', async () => {

@@ -3,7 +3,7 @@ import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { OperationError, ParseError, SplitError, WrongPassphraseError } from '../../../shared/errors.ts';
 import { Channel, sanitizePeerText } from '../../../shared/protocol/channel.ts';
-import { encodeFrame } from '../../../shared/protocol/frame.ts';
+import { encodeFrame, StreamTruncatedError } from '../../../shared/protocol/frame.ts';
 import { DeviceOpened, SecretReply, SealedVolumeKey, Unlocked } from '../../../shared/protocol/messages.ts';
 import { newBoxKeyPair, openSealed, sealTo } from '../../../shared/seal.ts';
 
@@ -41,6 +41,16 @@ describe('frames', () => {
     await expect(channelOver(encodeFrame({ ...good, device: 'sda' })).receive(DeviceOpened)).rejects.toThrow(ParseError);
     await expect(channelOver(encodeFrame({ ...good, name: '../../etc' })).receive(DeviceOpened)).rejects.toThrow(ParseError);
     await expect(channelOver(encodeFrame({ ...good, pin: 'AB'.repeat(32) })).receive(DeviceOpened)).rejects.toThrow(ParseError);
+  });
+
+  it('says how much of a truncated stream came, as fields, and from whom', async () => {
+    const silent = await channelOver().receive(DeviceOpened).catch((e: unknown) => e);
+    expect(silent).toBeInstanceOf(StreamTruncatedError);
+    expect(silent).toMatchObject({ offset: 0, received: 0, expected: 4, field: 'frame length' });
+    expect((silent as Error).message).toMatch(/\(from test peer\)$/);
+    const frame = encodeFrame({ type: 'bytes', length: 10 });
+    const cut = await channelOver(frame.subarray(0, 6)).receive(DeviceOpened).catch((e: unknown) => e);
+    expect(cut).toMatchObject({ offset: 4, received: 2, expected: frame.length - 4 });
   });
 
   it('turns a peer error frame into a typed error with sanitized text', async () => {

@@ -59,14 +59,35 @@ export async function startVM(name: string, options: TimeoutOption = {}): Promis
   await runTool('qvm-start', [name], { what: `qvm-start ${name}`, timeoutMs: options.timeoutMs ?? timeLimits().startMs ?? TIMEOUTS.start });
 }
 
-/** Stops a qube at once (no shutdown); a DisposableVM with auto_cleanup then disappears. */
-export async function killVM(name: string, options: TimeoutOption = {}): Promise<void> {
-  await runTool('qvm-kill', [name], { what: `qvm-kill ${name}`, timeoutMs: options.timeoutMs ?? toolLimit('kill') });
+/**
+ * What an undo step (detach, kill, remove) came to: done now, or already undone (what it would remove was gone). Decided here,
+ * from the words of the tool that ran; any other failure is thrown.
+ */
+export type UndoOutcome = 'done' | 'already-undone';
+
+/** Runs an undo step's tool; `alreadyUndone` says which of its failures mean "nothing left to undo". */
+async function undo(tool: string, args: readonly string[], what: string, timeoutMs: number, alreadyUndone: (error: ToolError) => boolean): Promise<UndoOutcome> {
+  try {
+    await runTool(tool, args, { what, timeoutMs });
+    return 'done';
+  } catch (error) {
+    if (error instanceof ToolError && error.failure.kind === 'exit-status' && alreadyUndone(error)) return 'already-undone';
+    throw error;
+  }
 }
 
-/** Removes a halted qube without asking. */
-export async function removeVM(name: string, options: TimeoutOption = {}): Promise<void> {
-  await runTool('qvm-remove', ['-f', name], { what: `qvm-remove ${name}`, timeoutMs: options.timeoutMs ?? toolLimit('remove') });
+/**
+ * Stops a qube at once (no shutdown); a DisposableVM with auto_cleanup then disappears. A qube that no longer exists is already
+ * undone; one that is halted is done (qvm-kill passes over QubesVMNotStartedError: qubes-core-admin-client
+ * qubesadmin/tools/qvm_kill.py, R4.2; qubesadmin/utils kill, R4.3).
+ */
+export function killVM(name: string, options: TimeoutOption = {}): Promise<UndoOutcome> {
+  return undo('qvm-kill', [name], `qvm-kill ${name}`, options.timeoutMs ?? toolLimit('kill'), isNoSuchDomain);
+}
+
+/** Removes a halted qube without asking; a qube that no longer exists is already undone. */
+export function removeVM(name: string, options: TimeoutOption = {}): Promise<UndoOutcome> {
+  return undo('qvm-remove', ['-f', name], `qvm-remove ${name}`, options.timeoutMs ?? toolLimit('remove'), isNoSuchDomain);
 }
 
 /**
@@ -166,6 +187,14 @@ export class DeviceNotExposedError extends ToolError {}
 
 const NOT_EXPOSED = /\bdoesn't expose (?:block )?device\b/;
 
+/**
+ * qubesd's refusal to attach read-write a device its backend offers only read-only: "This device can be attached only
+ * read-only" (QubesOS/qubes-core-admin qubes/ext/block.py, R4.2 and R4.3).
+ */
+export class ReadOnlyDeviceError extends ToolError {}
+
+const ONLY_READ_ONLY = /\bonly read-only\b/i;
+
 /** Attaches `backend:port` (R4.3: `backend:port:deviceId`, the identity qvm-block checks) to `vm`. */
 export async function attachBlock(vm: string, backend: string, port: string, options: AttachOptions): Promise<void> {
   // Without an explicit read-only=no, Qubes silently attaches a read-only device read-only; asking for read-write makes it say so,
@@ -177,17 +206,30 @@ export async function attachBlock(vm: string, backend: string, port: string, opt
   try {
     await runTool('qvm-block', args, { what: `qvm-block attach ${vm} ${device}`, timeoutMs: options.timeoutMs ?? toolLimit('block') });
   } catch (error) {
-    if (error instanceof ToolError && NOT_EXPOSED.test(error.stderr)) throw new DeviceNotExposedError(error.tool, error.toolExitCode, error.stderr, error.message, { cause: error });
+    if (!(error instanceof ToolError) || error.failure.kind !== 'exit-status') throw error;
+    const Refusal = NOT_EXPOSED.test(error.stderr) ? DeviceNotExposedError : ONLY_READ_ONLY.test(error.stderr) ? ReadOnlyDeviceError : undefined;
+    if (Refusal) throw new Refusal(error.tool, error.toolExitCode, error.stderr, error.message, { cause: error });
     throw error;
   }
 }
 
-/** Detaches `backend:port` from `vm`. */
-export async function detachBlock(vm: string, backend: string, port: string, options: TimeoutOption = {}): Promise<void> {
-  await runTool('qvm-block', ['detach', vm, `${backend}:${port}`], {
-    what: `qvm-block detach ${vm} ${backend}:${port}`,
-    timeoutMs: options.timeoutMs ?? toolLimit('block'),
-  });
+/**
+ * qvm-block detach's words for "nothing of that is attached to that qube", each from Qubes' sources:
+ * - qubesd's refusal to detach what is not attached: R4.2 DeviceNotAttached "device PORT of class block not attached to VM"
+ *   (QubesOS/qubes-core-admin qubes/devices.py, tag v4.2.9), R4.3 DeviceNotAssigned "block device PORT not attached to VM"
+ *   (qubes/devices.py, DeviceCollection.detach);
+ * - R4.3's client before it asks qubesd: "BACKEND:PORT:ID is not attached." and, for a port its backend no longer exposes
+ *   (the mapping already removed), "BACKEND:PORT:ID not found." (qubes-core-admin-client qubesadmin/tools/qvm_device.py,
+ *   detach_device);
+ * - a backend qube that is gone: R4.2 "no backend vm 'NAME'", R4.3 "no such backend vm!" (qvm_device.py, DeviceAction), and the
+ *   DeviceAction's "doesn't expose device" of a client that checks the port on detach too (it does on attach);
+ * - a frontend qube that is gone: "no such domain" (isNoSuchDomain).
+ */
+const NOTHING_ATTACHED = /\bnot attached\b|\bnot found\.|\bno such backend vm\b|\bno backend vm\b|\bdoesn't expose (?:block )?device\b/;
+
+/** Detaches `backend:port` from `vm`; already undone when Qubes says nothing of that is attached, or a qube involved is gone. */
+export function detachBlock(vm: string, backend: string, port: string, options: TimeoutOption = {}): Promise<UndoOutcome> {
+  return undo('qvm-block', ['detach', vm, `${backend}:${port}`], `qvm-block detach ${vm} ${backend}:${port}`, options.timeoutMs ?? toolLimit('block'), (error) => isNoSuchDomain(error) || NOTHING_ATTACHED.test(error.stderr));
 }
 
 /**

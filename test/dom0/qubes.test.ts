@@ -115,6 +115,41 @@ describe('qubes adapter answers', () => {
     expect(toolFailureOf(await qubes.runCommand('vault', 'user', 'cat k', 99).catch((e: unknown) => e))).toEqual({ kind: 'output-cap', stream: 'stdout', limitBytes: 99 });
   });
 
+  it.each<[string, () => Promise<qubes.UndoOutcome>, string, { exit: number; stderr: string }]>([
+    // Each row: Qubes' words for "nothing left to undo" (sources cited at qubes.ts NOTHING_ATTACHED and isNoSuchDomain).
+    ['R4.2 qubesd: not attached', () => qubes.detachBlock('work', 'dev', 'dm-0'), 'qvm-block', { exit: 1, stderr: 'device dm-0 of class block not attached to work\n' }],
+    ['R4.3 qubesd: not attached', () => qubes.detachBlock('work', 'dev', 'dm-0'), 'qvm-block', { exit: 1, stderr: 'Error: block device dm-0 not attached to work\n' }],
+    ['R4.3 client: port not exposed any more', () => qubes.detachBlock('work', 'dev', 'dm-0'), 'qvm-block', { exit: 1, stderr: 'qvm-block: error: dev:dm-0:* not found.\n' }],
+    ['R4.3 client: not attached', () => qubes.detachBlock('work', 'dev', 'dm-0'), 'qvm-block', { exit: 1, stderr: 'qvm-block: error: dev:dm-0:* is not attached.\n' }],
+    ['R4.2 client: backend gone', () => qubes.detachBlock('work', 'dev', 'dm-0'), 'qvm-block', { exit: 1, stderr: "qvm-block: error: no backend vm 'dev'\n" }],
+    ['R4.3 client: backend gone', () => qubes.detachBlock('work', 'dev', 'dm-0'), 'qvm-block', { exit: 1, stderr: 'qvm-block: error: no such backend vm!\n' }],
+    ['frontend gone', () => qubes.detachBlock('work', 'dev', 'dm-0'), 'qvm-block', { exit: 2, stderr: "usage: qvm-block ...\nqvm-block: error: no such domain: 'work'\n" }],
+    ['kill: qube gone', () => qubes.killVM('work'), 'qvm-kill', { exit: 2, stderr: "qvm-kill: error: no such domain: 'work'\n" }],
+    ['remove: qube gone', () => qubes.removeVM('work'), 'qvm-remove', { exit: 2, stderr: "qvm-remove: error: no such domain: 'work'\n" }],
+  ])('an undo step Qubes finds already done is already-undone: %s', async (_case, call, tool, answer) => {
+    fakes.answer(tool, answer);
+    expect(await call()).toBe('already-undone');
+    fakes.answer(tool, {});
+    expect(await call()).toBe('done');
+  });
+
+  it.each<[string, () => Promise<qubes.UndoOutcome>, string, { exit: number; stderr: string }]>([
+    ['detach: qubesd unreachable', () => qubes.detachBlock('work', 'dev', 'dm-0'), 'qvm-block', { exit: 1, stderr: 'qvm-block: error: Failed to connect to qubesd service\n' }],
+    ['detach: "no such domain" with the wrong exit code', () => qubes.detachBlock('work', 'dev', 'dm-0'), 'qvm-block', { exit: 1, stderr: "no such domain: 'work'\n" }],
+    ['kill: failed', () => qubes.killVM('work'), 'qvm-kill', { exit: 1, stderr: "qvm-kill: error: Failed to kill 'work': libxl error\n" }],
+    ['remove: still running', () => qubes.removeVM('work'), 'qvm-remove', { exit: 1, stderr: "qvm-remove: error: Domain is not powered off: 'work'\n" }],
+  ])('an undo step that failed otherwise throws: %s', async (_case, call, tool, answer) => {
+    fakes.answer(tool, answer);
+    await expect(call()).rejects.toThrow(ToolError);
+  });
+
+  it('tells a device offered only read-only and one not exposed apart on attach', async () => {
+    fakes.answer('qvm-block', { exit: 1, stderr: 'This device can be attached only read-only\n' });
+    await expect(qubes.attachBlock('dev', 'sys-usb', 'sda', { readOnly: false })).rejects.toThrow(qubes.ReadOnlyDeviceError);
+    fakes.answer('qvm-block', { exit: 1, stderr: "qvm-block: error: backend vm 'sys-usb' doesn't expose device 'sda'\n" });
+    await expect(qubes.attachBlock('dev', 'sys-usb', 'sda', { readOnly: false })).rejects.toThrow(qubes.DeviceNotExposedError);
+  });
+
   it('names a listing above the cap and a flood of errors as output-cap failures', async () => {
     fakes.answer('qvm-ls', { stdout: 'x'.repeat(64) });
     const listing = await runTool('qvm-ls', [], { what: 'qvm-ls', timeoutMs: 10_000, maxStdoutBytes: 10 }).catch((e: unknown) => e);

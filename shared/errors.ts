@@ -43,6 +43,22 @@ export class ParseError extends SplitError {
   }
 }
 
+/**
+ * A well-formed message that breaks the protocol where no byte offset applies: a peer announced a length other than the one
+ * agreed, or more than was asked for. Sent to the peer as a 'parse' error, like a ParseError.
+ */
+export class ProtocolError extends SplitError {
+  readonly exitCode = EXIT.failure;
+  override readonly name = 'ProtocolError';
+  constructor(
+    /** What was announced: "header area". */
+    readonly field: string,
+    readonly reason: string,
+  ) {
+    super(`invalid protocol stream ${field}: ${reason}`);
+  }
+}
+
 /** Well-formed input that uses a feature we deliberately do not implement (a cipher, a hash, a LUKS version). */
 export class UnsupportedError extends SplitError {
   readonly exitCode = EXIT.failure;

@@ -1,7 +1,7 @@
 import { PassThrough } from 'node:stream';
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { OperationError, ParseError, SplitError, WrongPassphraseError } from '../../../shared/errors.ts';
+import { OperationError, ParseError, ProtocolError, SplitError, WrongPassphraseError } from '../../../shared/errors.ts';
 import { Channel, sanitizePeerText } from '../../../shared/protocol/channel.ts';
 import { encodeFrame, StreamTruncatedError } from '../../../shared/protocol/frame.ts';
 import { DeviceOpened, SecretReply, SealedVolumeKey, Unlocked } from '../../../shared/protocol/messages.ts';
@@ -63,7 +63,8 @@ describe('frames', () => {
   it('reads counted bytes of exactly the announced and expected length', async () => {
     const payload = Buffer.from('0123456789');
     expect(await channelOver(encodeFrame({ type: 'bytes', length: 10 }), payload).receiveBytes('area', 10)).toEqual(payload);
-    await expect(channelOver(encodeFrame({ type: 'bytes', length: 9 }), payload).receiveBytes('area', 10)).rejects.toThrow(/expected exactly 10/);
+    await expect(channelOver(encodeFrame({ type: 'bytes', length: 9 }), payload).receiveBytes('area', 10)).rejects.toThrow(new ProtocolError('area', 'announced 9 bytes, expected exactly 10'));
+    await expect(channelOver(encodeFrame({ type: 'bytes', length: 10 }), payload).receiveBytes('area', undefined, 9)).rejects.toThrow(new ProtocolError('area', 'announced 10 bytes, more than the cap of 9'));
     await expect(channelOver(encodeFrame({ type: 'bytes', length: 10 }), payload.subarray(0, 5)).receiveBytes('area', 10)).rejects.toThrow(/truncated/);
   });
 

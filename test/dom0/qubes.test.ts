@@ -1,6 +1,6 @@
 import { beforeEach, describe, expect, it } from 'vitest';
 import { InterruptedError, OperationError, ParseError, TimeoutError, ToolError } from '../../shared/errors.ts';
-import { resolveDispVmSettings } from '../../dom0/config.ts';
+import { loadConfig, resolveDispVmSettings } from '../../dom0/config.ts';
 import { runInterruptible } from '../../dom0/interruption.ts';
 import * as qubes from '../../dom0/qubes.ts';
 import { MAX_STDERR_BYTES, runTool, toolFailureOf } from '../../dom0/run-tool.ts';
@@ -182,11 +182,11 @@ describe('qubes adapter answers', () => {
   });
 
   it('falls back to qubes-prefs default_dispvm for the template', async () => {
-    process.env.SPLIT_DM_CRYPT_CONF = '/nonexistent/split-dm-crypt.conf';
+    const config = await loadConfig('/nonexistent/split-dm-crypt.conf');
     fakes.answer('qubes-prefs', { stdout: 'debian-12-dvm\n' });
-    expect(await resolveDispVmSettings()).toMatchObject({ template: 'debian-12-dvm', label: 'red' });
+    expect(await resolveDispVmSettings(config)).toEqual({ template: 'debian-12-dvm', label: 'red' });
     fakes.answer('qubes-prefs', { stdout: '\n' });
-    await expect(resolveDispVmSettings()).rejects.toThrow(/no DisposableVM template/);
+    await expect(resolveDispVmSettings(config)).rejects.toThrow(/no DisposableVM template/);
   });
 });
 

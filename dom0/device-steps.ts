@@ -1,6 +1,6 @@
 // dom0's conversations with the device DisposableVM's services, and the source-disk attachment they surround.
 import { randomBytes } from 'node:crypto';
-import { OperationError, ToolError, UnsupportedError } from '../shared/errors.ts';
+import { OperationError, UnsupportedError } from '../shared/errors.ts';
 import { SOURCE_FRONTEND } from '../shared/protocol/contract.ts';
 import {
   DeviceClosed,
@@ -19,7 +19,7 @@ import type { CleanupStack } from './cleanup-stack.ts';
 import type { HeaderSource } from './header-transfer.ts';
 import type { SourceSpec } from './names.ts';
 import { notice, warning } from './output.ts';
-import { attachBlock, detachBlock, DeviceNotExposedError } from './qubes.ts';
+import { attachBlock, detachBlock, DeviceNotExposedError, ReadOnlyDeviceError } from './qubes.ts';
 import { callService } from './service-call.ts';
 
 const peer = (vm: string) => `device VM ${vm}`;
@@ -62,7 +62,7 @@ export async function attachSource(vm: string, source: SourceSpec, readOnly: boo
   try {
     await attach(readOnly);
   } catch (error) {
-    if (readOnly || !(error instanceof ToolError) || !/only read-only/i.test(error.stderr + error.message)) throw error;
+    if (readOnly || !(error instanceof ReadOnlyDeviceError)) throw error;
     notice(`${source.backend}:${source.port} can be attached only read-only: the decrypted device will be read-only too`);
     readOnly = true;
     await attach(true);

@@ -2,7 +2,7 @@
 // device VM to the header VM through dom0 unparsed; the volume key comes back sealed to the device VM; the mapping goes to the destination.
 import type { AttachCommand } from '../cli.ts';
 import { CleanupStack } from '../cleanup-stack.ts';
-import { resolveDispVmSettings } from '../config.ts';
+import { resolveDispVmSettings, type SplitConfig } from '../config.ts';
 import { attachSource, newMappingName, openMapping, PinMismatchError, prepareDeviceVm, withDeviceHeaderSource } from '../device-steps.ts';
 import { destroyDispVM, startDispVMs } from '../dispvms.ts';
 import { unlockInHeaderVm } from '../header-steps.ts';
@@ -64,12 +64,12 @@ async function volumesToCheck(command: AttachCommand): Promise<KnownVolume[]> {
   return entries.flatMap((entry) => (entry.kind === 'volume' ? [entry.volume] : []));
 }
 
-export async function attachCommand(command: AttachCommand, stack: CleanupStack): Promise<AttachOutcome> {
+export async function attachCommand(command: AttachCommand, stack: CleanupStack, config: SplitConfig): Promise<AttachOutcome> {
   const label = sourceLabel(command.source);
   await acquireSourceLock(command.source, stack);
   const description = await assertSourceAvailable(command.source);
   const known = await volumesToCheck(command);
-  const settings = await resolveDispVmSettings();
+  const settings = await resolveDispVmSettings(config);
   // Everything that needs no secret and no VM is checked before the first VM starts.
   const destinationFacts = await checkDestination(command.destination, command.source, settings.template);
   await checkKeyFile(command.keyFile);

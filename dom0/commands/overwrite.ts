@@ -9,7 +9,7 @@ import type { LuksType } from '../../shared/protocol/contract.ts';
 import { HEADER_PROBE_BYTES, MAX_HEADER_TRANSFER_BYTES } from '../../shared/protocol/messages.ts';
 import type { HeaderShellCommand, OverwriteEverythingCommand, OverwriteHeaderFormatCommand, OverwriteHeaderRandomCommand } from '../cli.ts';
 import type { CleanupStack } from '../cleanup-stack.ts';
-import { resolveDispVmSettings } from '../config.ts';
+import { resolveDispVmSettings, type SplitConfig } from '../config.ts';
 import { attachSource, describeSource, prepareDeviceVm, wipeSource, withDeviceHeaderSource, writeHeaderArea } from '../device-steps.ts';
 import { startDispVMs, type DispVmRole } from '../dispvms.ts';
 import { formatInHeaderVm, inspectInHeaderVm, putHeaderForShell, runShellInHeaderVm, takeHeaderFromShell } from '../header-steps.ts';
@@ -43,10 +43,10 @@ interface SourceDisk {
 const diskWords = (disk: SourceDisk): string => `${disk.label} (${sanitizePeerText(disk.description, 80) || 'no description'}, ${sizeWords(disk.bytes)})`;
 
 /** Starts the VMs a destructive command needs, prepares the device VM, attaches the source read-write and measures it. */
-async function setUp<R extends DispVmRole>(source: SourceSpec, roles: readonly R[], stack: CleanupStack): Promise<{ vms: Record<R, string>; disk: SourceDisk }> {
+async function setUp<R extends DispVmRole>(source: SourceSpec, roles: readonly R[], stack: CleanupStack, config: SplitConfig): Promise<{ vms: Record<R, string>; disk: SourceDisk }> {
   await acquireSourceLock(source, stack);
   const description = await assertSourceAvailable(source);
-  const settings = await resolveDispVmSettings();
+  const settings = await resolveDispVmSettings(config);
   // A record too, so that `cleanup` removes the VMs of an overwrite killed without unwinding, and `status` shows it.
   const recorder = await recordCommand({ source, phase: 'overwriting', readOnly: false }, stack);
   const vms = await startDispVMs(roles, settings.template, settings.label, stack, (vm) => recorder.add(vm));
@@ -65,9 +65,9 @@ function assertAtLeast(disk: SourceDisk, bytes: number, what: string): void {
   if (disk.bytes < bytes) throw new OperationError(`${diskWords(disk)} is too small for ${what} (${bytes} bytes at least)`);
 }
 
-export async function overwriteEverythingCommand({ source, yes }: OverwriteEverythingCommand, stack: CleanupStack): Promise<void> {
+export async function overwriteEverythingCommand({ source, yes }: OverwriteEverythingCommand, stack: CleanupStack, config: SplitConfig): Promise<void> {
   assertConfirmable(yes, 'overwrite-everything-with-random');
-  const { vms, disk } = await setUp(source, ['device'], stack);
+  const { vms, disk } = await setUp(source, ['device'], stack, config);
   assertAtLeast(disk, 1, 'an overwrite');
   await confirmDestruction(`This overwrites ALL of ${diskWords(disk)} with random data: everything on it is destroyed, irrecoverably.`, yes);
   const progress = new ProgressLine(`overwriting ${disk.label}`);
@@ -93,9 +93,9 @@ const typeAreaBytes = (luksType: LuksType, disk: SourceDisk): number => Math.min
  * offset (both LUKS2 copies and every key-slot area; LUKS1's key material), anything else over the --type's area. A fresh VM
  * then checks that no header copy parses any more.
  */
-export async function overwriteHeaderRandomCommand({ source, luksType, yes }: OverwriteHeaderRandomCommand, stack: CleanupStack): Promise<void> {
+export async function overwriteHeaderRandomCommand({ source, luksType, yes }: OverwriteHeaderRandomCommand, stack: CleanupStack, config: SplitConfig): Promise<void> {
   assertConfirmable(yes, 'overwrite-header-with-random');
-  const { vms, disk } = await setUp(source, ['device', 'header', 'verify'], stack);
+  const { vms, disk } = await setUp(source, ['device', 'header', 'verify'], stack, config);
   assertAtLeast(disk, HEADER_PROBE_BYTES, 'a LUKS header');
   const openSource = <T>(work: (source: HeaderSource) => Promise<T>): Promise<T> => withDeviceHeaderSource(vms.device, work);
   const found = await openSource((device) => inspectInHeaderVm(vms.header, device));
@@ -109,9 +109,9 @@ export async function overwriteHeaderRandomCommand({ source, luksType, yes }: Ov
   info(`overwrote the header area of ${disk.label} with random data (${bytes} bytes); no LUKS header copy parses any more`);
 }
 
-export async function overwriteHeaderFormatCommand({ source, luksType, format, keyFile, yes }: OverwriteHeaderFormatCommand, stack: CleanupStack): Promise<void> {
+export async function overwriteHeaderFormatCommand({ source, luksType, format, keyFile, yes }: OverwriteHeaderFormatCommand, stack: CleanupStack, config: SplitConfig): Promise<void> {
   assertConfirmable(yes, 'overwrite-header-with-format');
-  const { vms, disk } = await setUp(source, ['device', 'header'], stack);
+  const { vms, disk } = await setUp(source, ['device', 'header'], stack, config);
   // The new header's data starts at cryptsetup's default offset; the disk must hold more than that, checked before any passphrase.
   const dataBytes = DEFAULT_DATA_OFFSET[luksType] * 512;
   const areaBytes = luksType === 'luks1' ? LUKS1_HEADER_AREA_BYTES : dataBytes;
@@ -135,13 +135,13 @@ export async function overwriteHeaderFormatCommand({ source, luksType, format, k
  * shown (every key slot), and written only up to that header's own extent, after the shell exited 0 and (for modify) the user
  * confirmed.
  */
-export async function headerShellCommand(command: HeaderShellCommand, stack: CleanupStack): Promise<void> {
+export async function headerShellCommand(command: HeaderShellCommand, stack: CleanupStack, config: SplitConfig): Promise<void> {
   const { source, luksType, yes } = command;
   const mode = command.command === 'modify-header-with-shell' ? 'modify' : 'overwrite';
   // Why: modify asks only after the shell; without a terminal that question could never be answered, and the edit would be lost.
   if (mode === 'modify' && !yes && !process.stdin.isTTY) throw new UsageError('modify-header-with-shell writes the edited header back only after confirmation: use --yes without a terminal');
   if (mode === 'overwrite') assertConfirmable(yes, 'overwrite-header-with-shell');
-  const { vms, disk } = await setUp(source, ['device', 'header', 'verify'], stack);
+  const { vms, disk } = await setUp(source, ['device', 'header', 'verify'], stack, config);
   assertAtLeast(disk, HEADER_PROBE_BYTES, 'a LUKS header');
   const openSource = <T>(work: (source: HeaderSource) => Promise<T>): Promise<T> => withDeviceHeaderSource(vms.device, work);
   const areaBytes = typeAreaBytes(luksType, disk);

@@ -6,13 +6,19 @@ import { join } from 'node:path';
 import { execFileSync } from 'node:child_process';
 import { expect } from 'vitest';
 import { faultCommand, readCalls, type CallRecord, type FaultMode } from '../sim/faults.ts';
-import { listAttachments } from '../sim/inspect.ts';
+import { listAttachments, listMappings, listQubes } from '../sim/inspect.ts';
 import { addBlock } from '../sim/world.ts';
 import { newSim, splitProcess, type SimRun, type TestVolume } from '../helpers/sim.ts';
 
-// In-process equivalents of `qubes-sim add-block|fault|attachments` and of runSplit's `eval "$(qubes-sim env DIR)"`: the same
-// code, without a Node.js start for each (the suite runs a few hundred commands).
-const attachments = (dir: string): string[] => listAttachments(dir).split('\n').filter(Boolean);
+// In-process equivalents of `qubes-sim add-block|fault|qubes|attachments|mappings` and of runSplit's `eval "$(qubes-sim env
+// DIR)"`: the same code, without a Node.js start for each (the suite runs a few hundred commands). The world is read only
+// through these inspect commands, never from the simulator's state files.
+const lines = (text: string): string[] => text.split('\n').filter(Boolean);
+const attachments = (dir: string): string[] => lines(listAttachments(dir));
+/** Every qube, `NAME` or `NAME running`, sorted. */
+const vmsOf = (dir: string): string[] => lines(listQubes(dir)).map((line) => line.replace(/ halted$/, ''));
+/** dm mappings in every qube of the simulator. */
+const mappingsOf = (dir: string): string[] => lines(listMappings(dir));
 
 /** One command's run, with what a failure message needs to say where the time went. */
 export interface TimedRun extends SimRun {
@@ -85,20 +91,6 @@ interface World {
   readonly image: string;
   readonly vms: string[];
   readonly attachments: string[];
-}
-
-const vmsOf = (dir: string): string[] => {
-  const state = JSON.parse(readFileSync(join(dir, 'state.json'), 'utf8')) as { vms: Record<string, { running: boolean }> };
-  return Object.entries(state.vms).map(([name, vm]) => `${name}${vm.running ? ' running' : ''}`).sort();
-};
-
-/** dm mappings in every qube of the simulator. */
-function mappingsOf(dir: string): string[] {
-  const vmsDir = join(dir, 'vms');
-  return readdirSync(vmsDir).flatMap((vm) => {
-    const file = join(vmsDir, vm, 'dm.json');
-    return existsSync(file) ? (JSON.parse(readFileSync(file, 'utf8')) as { name: string }[]).map((m) => `${vm}:${m.name}`) : [];
-  });
 }
 
 /** Files left in dom0's run directory (attachment records, locks). */

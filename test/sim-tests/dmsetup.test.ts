@@ -70,6 +70,10 @@ describe('dmsetup create', () => {
     expect(inVm(dir, 'dev', ['blockdev', '--getsize64', '/dev/xvds']).stdout).toBe(`${2048 * 512}\n`);
     expect(inVm(dir, 'dev', ['blockdev', '--getsz', '/dev/xvdq'])).toMatchObject({ exitCode: 1, stderr: 'blockdev: cannot open /dev/xvdq: No such file or directory\n' });
     expect(dom0(dir, 'qvm-block', ['list', 'dev']).stdout).toBe('dev:dm-0  m1\n');
+    // What tests read instead of the state files: every qube and its state, every mapping by qube.
+    expect(simRun(['mappings', dir]).stdout).toBe('dev:m1\n');
+    expect(simRun(['qubes', dir]).stdout).toMatch(/^dev running\n(?:.*\n)*work running\n/);
+    expect(simRun(['qubes', dir]).stdout).toMatch(/^sim-dvm halted$/m);
 
     expect(dom0(dir, 'qvm-block', ['attach', 'work', 'dev:dm-0']).exitCode).toBe(0);
     expect(inVm(dir, 'dev', ['dmsetup', 'remove', 'm1'])).toMatchObject({ exitCode: 1, stderr: 'device-mapper: remove ioctl on m1  failed: Device or resource busy\nCommand failed.\n' });
@@ -83,6 +87,7 @@ describe('dmsetup create', () => {
     expect(inVm(dir, 'dev', ['dmsetup', 'remove', 'm1']).stderr).toMatch(/remove ioctl on m1 {2}failed: No such device or address/);
     expect(existsSync(join(devRoot, 'sys/block/dm-0'))).toBe(false);
     expect(dom0(dir, 'qvm-block', ['list', 'dev']).stdout).toBe('');
+    expect(simRun(['mappings', dir]).stdout).toBe('');
   });
 });
 

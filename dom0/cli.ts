@@ -1,6 +1,7 @@
 // The command table of qvm-block-split: the original's syntax and aliases, plus inspect, status and cleanup. Raw argv in, typed commands out.
 import { integerOption, parseArgv, stringOption, type OptionSpec, type ParsedArgv } from '../shared/argv.ts';
 import { UsageError } from '../shared/errors.ts';
+import { newVolumeCipherKey, type MappedCipherKey } from '../shared/luks-common/ciphers.ts';
 import { MAX_PBKDF2_ITERATIONS } from '../shared/luks1/constants.ts';
 import { MAX_ARGON2_TIME, MIN_ARGON2_TIME } from '../shared/luks2/constants.ts';
 import type { LuksType } from '../shared/protocol/contract.ts';
@@ -29,7 +30,8 @@ export const USAGE = `usage: qvm-block-split attach|at|a [--ro] [<opt>...] [<dst
        --type=luks1|luks2         LUKS version (default luks2; a LUKS1 volume also attaches under it)
        --data-offset=SECTORS      attach: accept a header whose data starts there although it is not cryptsetup's
                                   default (LUKS1 4096, LUKS2 32768); otherwise such a header must be confirmed
-format options: --key-size=256|512 (default 512)  --hash=sha256|sha512 (default sha512)
+format options: --cipher=aes-xts-plain64|xchacha12,aes-adiantum-plain64 (default aes-xts-plain64; Adiantum: LUKS2)
+                --key-size=256|512 (default 512; Adiantum 256)  --hash=sha256|sha512 (default sha512)
                 --iter-time=MS (default 5000) | --pbkdf-force-iterations=N
                 LUKS2: --pbkdf=argon2id|argon2i|pbkdf2 (default argon2id)  --pbkdf-memory=KiB (default 262144)
                        --sector-size=512|4096 (default 512)
@@ -72,7 +74,8 @@ export interface RememberCommand {
 }
 
 export interface FormatSettings {
-  readonly keyBytes: 32 | 64;
+  /** The data cipher and key size, typed per cipher as the table (shared/luks-common/ciphers.ts) allows them. */
+  readonly key: MappedCipherKey;
   readonly hash: 'sha256' | 'sha512';
   readonly iterTimeMs: number | undefined;
   /** PBKDF2 iterations or Argon2 passes, as cryptsetup's --pbkdf-force-iterations. */
@@ -165,7 +168,7 @@ const SPECS: Readonly<Record<CommandName, OptionSpec>> = {
   detach: {},
   'overwrite-everything-with-random': { yes: 'boolean' },
   'overwrite-header-with-random': { yes: 'boolean', type: 'string' },
-  'overwrite-header-with-format': { yes: 'boolean', type: 'string', 'key-file': 'string', 'key-size': 'string', hash: 'string', 'iter-time': 'string', 'pbkdf-force-iterations': 'string', pbkdf: 'string', 'pbkdf-memory': 'string', 'sector-size': 'string' },
+  'overwrite-header-with-format': { yes: 'boolean', type: 'string', 'key-file': 'string', cipher: 'string', 'key-size': 'string', hash: 'string', 'iter-time': 'string', 'pbkdf-force-iterations': 'string', pbkdf: 'string', 'pbkdf-memory': 'string', 'sector-size': 'string' },
   'overwrite-header-with-shell': { yes: 'boolean', type: 'string' },
   'modify-header-with-shell': { yes: 'boolean', type: 'string' },
   inspect: { json: 'boolean' },
@@ -181,8 +184,7 @@ function normalizeLuksType(parsed: ParsedArgv): LuksType {
 }
 
 function normalizeFormat(parsed: ParsedArgv, luksType: LuksType): FormatSettings {
-  const keySize = stringOption(parsed, 'key-size') ?? '512';
-  if (keySize !== '256' && keySize !== '512') throw new UsageError(`option --key-size expects 256 or 512, received '${keySize}'`);
+  const key = newVolumeCipherKey(stringOption(parsed, 'cipher'), stringOption(parsed, 'key-size'), luksType);
   const hash = stringOption(parsed, 'hash') ?? 'sha512';
   if (hash !== 'sha256' && hash !== 'sha512') throw new UsageError(`option --hash expects sha256 or sha512, received '${hash}'`);
   const iterTimeMs = integerOption(parsed, 'iter-time', 1, 600_000);
@@ -198,7 +200,7 @@ function normalizeFormat(parsed: ParsedArgv, luksType: LuksType): FormatSettings
   const forcedIterations = argon2 ? integerOption(parsed, 'pbkdf-force-iterations', MIN_ARGON2_TIME, MAX_ARGON2_TIME) : integerOption(parsed, 'pbkdf-force-iterations', 1000, MAX_PBKDF2_ITERATIONS);
   if (iterTimeMs !== undefined && forcedIterations !== undefined) throw new UsageError('--iter-time and --pbkdf-force-iterations exclude each other');
   return {
-    keyBytes: keySize === '512' ? 64 : 32,
+    key,
     hash,
     iterTimeMs,
     forcedIterations,

@@ -105,7 +105,7 @@ export function formatInHeaderVm(
     channel.send({
       type: 'format-request',
       luksType,
-      keyBytes: settings.keyBytes,
+      key: settings.key,
       hash: settings.hash,
       secretKind: secrets.keyFile ? 'key-file' : 'passphrase',
       ...(settings.iterTimeMs === undefined ? {} : { iterTimeMs: settings.iterTimeMs }),

@@ -61,7 +61,9 @@ options:
 ${YES}
 ${KEY_FILE}
 ${TYPE_FORMAT}
-  --key-size=256|512         the AES-XTS key size in bits (default 512)
+  --cipher=aes-xts-plain64|xchacha12,aes-adiantum-plain64   the data cipher (default aes-xts-plain64;
+                             Adiantum: LUKS2 only, a 256-bit key)
+  --key-size=256|512         the key size in bits (default 512 for AES-XTS, 256 for Adiantum)
   --hash=sha256|sha512       the PBKDF2 hash (default sha512)
   --iter-time=MS             PBKDF2 time per key slot, measured in the header DisposableVM (default 5000)
   --pbkdf-force-iterations=N exactly N PBKDF2 iterations (Argon2 passes for LUKS2) instead (excludes --iter-time)

@@ -126,7 +126,7 @@ export async function overwriteHeaderFormatCommand({ source, luksType, format, k
   progress?.finishTime();
   const bytes = await writeHeaderArea(vms.device, disk.bytes, area);
   await stack.unwind();
-  info(`formatted ${disk.label} as ${luksType} (aes-xts-plain64, ${format.keyBytes * 8}-bit key, ${format.hash}); ${bytes} bytes written`);
+  info(`formatted ${disk.label} as ${luksType} (${format.key.cipher}, ${format.key.keyBytes * 8}-bit key, ${format.hash}); ${bytes} bytes written`);
 }
 
 /**

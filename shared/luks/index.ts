@@ -5,7 +5,7 @@
 // Header VM, receiving:   headerBytesNeeded(prefix) -> bytes from 0 the parser needs; hasLuksMagic(prefix)
 // Parsing:                parseVolume(area, sentFor?) -> LuksVolume { type, header, area }  (ParseError | UnsupportedError)
 // Reporting:              summarizeVolume(volume) -> HeaderParsed; keyslotSummaries; volumeWarnings; describe* (the CLI's JSON)
-// Mapping:                mappableSegment(volume) -> { keyBytes, payloadOffset, sectorSize } or UnsupportedError
+// Mapping:                mappableSegment(volume) -> { cipher, keyBytes, payloadOffset, sectorSize } or UnsupportedError
 // Unlocking:              unlockVolume(volume, secret, { onlySlot?, onSlot?, concurrency? }) -> { keyslot, volumeKey }
 // New key slots:          chooseKdf(type, KdfRequest, hash, keyBytes) -> KdfChoice (the only place a KDF is picked)
 // Formatting:             formatVolume(secret, FormatRequest) -> { volume, kdf }
@@ -17,6 +17,6 @@ export { keyslotSummaries, summarizeVolume, volumeWarnings } from './summary.ts'
 export { mappableSegment, type MappableSegment } from './mapping.ts';
 export { unlockVolume, type UnlockConcurrency, type UnlockOptions, type VolumeUnlocked } from './unlock.ts';
 export { chooseKdf, validateForcedIterations, type KdfChoice, type KdfRequest } from './kdf.ts';
-export { formatVolume, type FormatRequest, type VolumeFormatted } from './format.ts';
+export { formatVolume, newVolumeKey, type FormatRequest, type VolumeFormatted } from './format.ts';
 export { addKeyslot, changeKeyslot, removeKeyslot, type KeyslotChange } from './keyslots.ts';
 export { describeFormatted, describeUnlocked, describeVolume } from './describe.ts';

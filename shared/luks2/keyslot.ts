@@ -4,7 +4,7 @@ import { randomBytes } from 'node:crypto';
 import { ParseError } from '../errors.ts';
 import { bytesEqual, zeroize } from '../bytes.ts';
 import { afMerge, afSplit } from '../luks-common/af.ts';
-import type { SectorCipherMode } from '../luks-common/ciphers.ts';
+import { CIPHERS, type SectorCipherMode } from '../luks-common/ciphers.ts';
 import { pbkdf2 } from '../luks-common/pbkdf2.ts';
 import { cryptSectors } from '../luks-common/sector-cipher.ts';
 import { LUKS2_SALT_BYTES, type Luks2AreaCipher, type Luks2Hash } from './constants.ts';
@@ -12,8 +12,8 @@ import { deriveKey } from './kdf.ts';
 import { afMaterialBytes } from './metadata-keyslot.ts';
 import type { Luks2Digest, Luks2Kdf, Luks2Keyslot, Luks2Metadata } from './metadata.ts';
 
-/** "aes-xts-plain64" -> the LUKS1 sector cipher's mode name "xts-plain64". */
-export const areaMode = (cipher: Luks2AreaCipher): SectorCipherMode => cipher.slice('aes-'.length) as SectorCipherMode;
+/** A key-slot area's cipher as the sector cipher's mode: "aes-xts-plain64" -> "xts-plain64", Adiantum -> "adiantum-plain64". */
+export const areaMode = (cipher: Luks2AreaCipher): SectorCipherMode => CIPHERS[cipher].mode;
 
 /** The digests that vouch for a slot's key being the key of the volume's segment. */
 export function digestsOf(metadata: Luks2Metadata, slot: Luks2Keyslot): Luks2Digest[] {

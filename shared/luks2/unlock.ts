@@ -10,7 +10,7 @@ import type { Luks2Keyslot } from './metadata.ts';
 
 /** What the device VM needs to map the data segment, besides the key. */
 export interface Luks2Mapping {
-  /** The segment's cipher as cryptsetup names it; only aes-xts-plain64 with a 32- or 64-byte key is mappable. */
+  /** The segment's cipher as cryptsetup names it; mappable when the cipher table maps it with this key size. */
   readonly cipher: string;
   readonly keyBytes: number;
   readonly mappable: boolean;

@@ -36,6 +36,8 @@ describe('dmsetup create', () => {
   const invalid: [string, string][] = [
     [`1 1024 crypt aes-xts-plain64 ${KEY} 0 /dev/xvds 0`, 'start must be 0'],
     [`0 1024 crypt aes-cbc-essiv:sha256 ${KEY} 0 /dev/xvds 0`, 'cipher not allowed'],
+    [`0 1024 crypt xchacha12,aes-adiantum-plain64 ${KEY} 0 /dev/xvds 0`, 'an Adiantum key is 32 bytes, not 64'],
+    [`0 1024 crypt xchacha12,aes-adiantum-plain64 ${KEY.slice(0, 60)} 0 /dev/xvds 0`, 'an Adiantum key of 30 bytes'],
     [`0 1024 crypt aes-xts-plain64 ${KEY.slice(0, 100)} 0 /dev/xvds 0`, 'key neither 64 nor 128 hex digits'],
     [`0 1024 crypt aes-xts-plain64 ${KEY.toUpperCase()} 0 /dev/xvds 0`, 'key not lowercase hex'],
     [`0 0 crypt aes-xts-plain64 ${KEY} 0 /dev/xvds 0`, 'empty mapping'],

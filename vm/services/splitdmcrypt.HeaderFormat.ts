@@ -1,12 +1,12 @@
 // qrexec service splitdmcrypt.HeaderFormat+luks1|luks2 (header DisposableVM): asks for the new passphrase (or a key file), formats
-// a new header area (aes-xts-plain64, the KDF tuned here, where the passphrase will later be checked) and returns it for the device VM.
+// a new header area (the cipher asked for: aes-xts-plain64 or Adiantum, the KDF tuned here, where the passphrase will later be checked) and returns it for the device VM.
 import { UsageError } from '../../shared/errors.ts';
 import { zeroize } from '../../shared/bytes.ts';
 import type { Channel } from '../../shared/protocol/channel.ts';
 import { LUKS_TYPES, DEFAULT_ITER_TIME_MS } from '../../shared/protocol/contract.ts';
 import { FormatRequest } from '../../shared/protocol/messages.ts';
 import { performance } from 'node:perf_hooks';
-import { formatVolume } from '../../shared/luks/index.ts';
+import { formatVolume, newVolumeKey } from '../../shared/luks/index.ts';
 import { requestSecret } from '../lib/secret-request.ts';
 import { matchArgument, runService } from '../lib/service.ts';
 
@@ -31,6 +31,8 @@ async function keyFileBytes(channel: Channel): Promise<Uint8Array> {
 await runService(LUKS_TYPES, async (channel, luksType) => {
   const request = await channel.receive(FormatRequest);
   matchArgument(luksType, request.luksType);
+  // A cipher the type cannot carry (Adiantum for LUKS1) is refused before a passphrase is typed for nothing.
+  newVolumeKey({ type: request.luksType, cipher: request.key.cipher, keyBytes: request.key.keyBytes });
   const passphrase = request.secretKind === 'key-file' ? await keyFileBytes(channel) : await newPassphrase(channel);
   const started = performance.now();
   const expectedMs = request.forcedIterations === undefined ? (request.iterTimeMs ?? DEFAULT_ITER_TIME_MS) + BENCHMARK_ALLOWANCE_MS : 0;
@@ -38,7 +40,8 @@ await runService(LUKS_TYPES, async (channel, luksType) => {
   try {
     const { volume } = await formatVolume(passphrase, {
       type: request.luksType,
-      keyBytes: request.keyBytes,
+      cipher: request.key.cipher,
+      keyBytes: request.key.keyBytes,
       hash: request.hash,
       ...(request.sectorSize === undefined ? {} : { sectorSize: request.sectorSize }),
       ...(request.pbkdf === undefined ? {} : { pbkdf: request.pbkdf }),

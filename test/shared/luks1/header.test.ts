@@ -21,6 +21,7 @@ const INVALID: readonly [string, (b: Buffer) => void, typeof ParseError | typeof
   ['version 3', setU16(6, 3), ParseError],
   ['version 2 is LUKS2, not yet supported', setU16(6, 2), UnsupportedError],
   ['cipher serpent is a real cipher we do not implement', setText(8, 'serpent'), UnsupportedError],
+  ['cipher xchacha12,aes (LUKS1 Adiantum, as cryptsetup makes it on request) is supported in LUKS2 only', setText(8, 'xchacha12,aes'), UnsupportedError],
   ['cipher name nobody uses', setText(8, 'rot13'), ParseError],
   ['cipher name not UTF-8', setText(8, [0xc3, 0x28, 0x61]), ParseError],
   ['cipher name not NUL-terminated', setText(8, 'a'.repeat(32)), ParseError],

@@ -6,7 +6,7 @@ import { convertLuks1ToLuks2, planLuks1Conversion } from '../luks2/convert.ts';
 import { changeKeyLuks2 } from '../luks2/index.ts';
 import { applyWrites } from './keyslots.ts';
 import { chooseKdf, type KdfRequest } from './kdf.ts';
-import { dataOffsetBytes, type LuksVolume } from './volume.ts';
+import { dataOffsetBytes, headerBytesNeeded, type LuksVolume } from './volume.ts';
 
 export interface VolumeUpgraded {
   /** The new header area, as long as the area given. */
@@ -17,12 +17,10 @@ export interface VolumeUpgraded {
 }
 
 /**
- * How many bytes from the start an upgrade of this volume needs: a LUKS1 conversion rewrites everything up to the data (and looks
- * for luksmeta after the key slots); a LUKS2 re-wrap needs only what unlocking needs (`otherwise`).
+ * How many bytes from the start an upgrade needs, given the `prefix` received: a LUKS1 conversion rewrites everything up to the
+ * data (and looks for luksmeta after the key slots); a LUKS2 re-wrap needs only what unlocking needs.
  */
-export function upgradeBytesNeeded(volume: LuksVolume, otherwise: number): number {
-  return volume.type === 'luks1' ? dataOffsetBytes(volume) : otherwise;
-}
+export const upgradeBytesNeeded = (prefix: Uint8Array): number => headerBytesNeeded(prefix, 'data');
 
 /** Refuses, before any secret is asked, an upgrade that cannot be made: a LUKS1 header whose LUKS2 form would not fit. */
 export function checkUpgradable(volume: LuksVolume): void {
@@ -31,7 +29,7 @@ export function checkUpgradable(volume: LuksVolume): void {
 
 /**
  * Converts (LUKS1) and re-wraps the key slot `secret` opens with Argon2id; `request` may set its cost, never its type. `received`
- * is what the volume was parsed from, from byte 0: for LUKS1 at least upgradeBytesNeeded (up to the data), which parseVolume's
+ * is what the volume was parsed from, from byte 0: for LUKS1 what upgradeBytesNeeded asks (up to the data), which parseVolume's
  * area (the LUKS1 key material only) does not reach. The new area is as long as the volume's area (LUKS1: up to the data).
  */
 export async function upgradeKeyslot(volume: LuksVolume, received: Uint8Array, secret: Uint8Array, request: KdfRequest): Promise<VolumeUpgraded> {

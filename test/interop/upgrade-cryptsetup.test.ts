@@ -19,8 +19,8 @@ const SMALL = { memoryKiB: 8192, parallel: 1, forcedIterations: 4 } as const;
 /** The header area an upgrade needs, as the header VM receives it. */
 function areaOf(path: string) {
   const bytes = readFileSync(path);
-  const first = parseVolume(bytes.subarray(0, 16 * 1024 * 1024));
-  const received = bytes.subarray(0, upgradeBytesNeeded(first, Math.min(bytes.length, 16 * 1024 * 1024)));
+  let received = bytes.subarray(0, 4096);
+  for (let want = upgradeBytesNeeded(received); want > received.length; want = upgradeBytesNeeded(received)) received = bytes.subarray(0, want);
   return { volume: parseVolume(received), received };
 }
 

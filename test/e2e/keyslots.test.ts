@@ -3,8 +3,6 @@
 // the key slots before and after and writes it in one write; wrong secrets, missing confirmations and the last key slot write
 // nothing; nothing is left running or attached.
 import { readFileSync } from 'node:fs';
-import { join } from 'node:path';
-import { execa } from 'execa';
 import { describe, expect, it } from 'vitest';
 import { cryptsetupTestPassphrase, cryptsetupVolumeKey } from '../helpers/cryptsetup.ts';
 import { useTmpDir } from '../helpers/tmp.ts';

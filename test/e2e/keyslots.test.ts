@@ -2,11 +2,14 @@
 // afterwards: the header DisposableVM asks for the secrets and returns the new header area, a dm-verify VM parses it, dom0 shows
 // the key slots before and after and writes it in one write; wrong secrets, missing confirmations and the last key slot write
 // nothing; nothing is left running or attached.
-import { readFileSync } from 'node:fs';
+import { readFileSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { execa } from 'execa';
 import { describe, expect, it } from 'vitest';
-import { cryptsetupTestPassphrase, cryptsetupVolumeKey } from '../helpers/cryptsetup.ts';
+import { cryptsetupFormat, cryptsetupTestPassphrase, cryptsetupVolumeKey, FAST } from '../helpers/cryptsetup.ts';
 import { useTmpDir } from '../helpers/tmp.ts';
-import { attachments, makeLuks2Volume, makeVolume, newSim, runningVms, runSplit, sim, type TestVolume } from '../helpers/sim.ts';
+import { attachments, makeLuks2Volume, makeVolume, newSim, runningVms, runSplit, sim, startSplit, type TestVolume } from '../helpers/sim.ts';
 
 const tmp = useTmpDir();
 /** Small costs: what is under test is the change, not the KDF's cost (the upgrade's default cost has a test of its own). */
@@ -78,6 +81,112 @@ describe.each(['luks1', 'luks2'] as const)('key slots of a %s volume', { timeout
     expect(refused.exitCode).toBe(1);
     expect(refused.stderr).toMatch(/one key slot left \(1\): removing it destroys access to the data; use --force/);
     expect(readFileSync(volume.path).equals(last)).toBe(true);
+    expectNothingLeft(dir, before);
+  });
+});
+
+describe('upgrade', { timeout: 300_000 }, () => {
+  it('converts a LUKS1 volume to LUKS2 and re-wraps its slot with argon2id: cryptsetup opens it with the same passphrase and key', async () => {
+    const { dir, volume, before, original } = await diskWith('luks1');
+    const run = await runSplit(dir, ['upgrade', '--yes', ...FAST_ARGON2, 'sys-usb:sda'], `${volume.passphrase}\n`);
+    expect(run.exitCode, run.stderr).toBe(0);
+    expect(run.stderr).toMatch(/key slots before: 0 pbkdf2 [^\n]*\n\s+key slots after: +0 argon2id \(4 passes, 8192 KiB/);
+    expect(run.stderr).toMatch(/converted the header to luks2 and re-wrapped the key slot with argon2id of sys-usb:sda/);
+    expectNothingLeft(dir, before);
+    const dump = (await execa('cryptsetup', ['luksDump', volume.path])).stdout;
+    expect(dump).toMatch(/^Version:\s+2$/m);
+    expect(dump).toMatch(/PBKDF:\s+argon2id/);
+    expect(await cryptsetupTestPassphrase(volume.path, volume.passphrase)).toBe(0);
+    await expectKey(volume, volume.passphrase);
+    expectSameData(volume, original);
+    // And it attaches through our own chain, plaintext intact.
+    expect((await runSplit(dir, ['attach', 'work', 'sys-usb:sda'], `${volume.passphrase}\n`)).exitCode).toBe(0);
+    expect(sim('read-block', dir, 'work', 'xvdi').subarray(0, volume.plaintext.length).equals(volume.plaintext)).toBe(true);
+    expect((await runSplit(dir, ['detach', 'sys-usb:sda'])).exitCode).toBe(0);
+  });
+
+  it('without cost options re-wraps at the default cost: argon2id, 256 MiB, 4 lanes', async () => {
+    const { dir, volume, before } = await diskWith('luks2');
+    const run = await runSplit(dir, ['upgrade', '--yes', 'sys-usb:sda'], `${volume.passphrase}\n`);
+    expect(run.exitCode, run.stderr).toBe(0);
+    expectNothingLeft(dir, before);
+    const dump = (await execa('cryptsetup', ['luksDump', volume.path])).stdout;
+    expect(dump).toMatch(/PBKDF:\s+argon2id\n\s+Time cost:\s+\d+\n\s+Memory:\s+262144\n\s+Threads:\s+4/);
+    await expectKey(volume, volume.passphrase);
+  });
+
+  it('refuses a LUKS1 volume whose LUKS2 header would not fit before its data, before any passphrase, and writes nothing', async () => {
+    const dir = newSim();
+    const path = join(tmp, 'tight.img');
+    await cryptsetupFormat(path, 'test passphrase');
+    await execa('cryptsetup', ['luksFormat', '--type', 'luks1', '--batch-mode', ...FAST, '--align-payload', '4040', path, '-'], { input: 'test passphrase' });
+    sim('add-block', dir, 'sys-usb', 'sda', path);
+    const before = runningVms(dir);
+    const original = readFileSync(path);
+    const run = await runSplit(dir, ['upgrade', '--yes', 'sys-usb:sda'], '');
+    expect(run.exitCode).toBe(1);
+    expect(run.stderr).toMatch(/the luks2 header would not fit before the data: it needs 2097152 bytes, the data starts at byte 2068480/);
+    expect(readFileSync(path).equals(original)).toBe(true);
+    expectNothingLeft(dir, before);
+  });
+});
+
+describe('refusals', { timeout: 240_000 }, () => {
+  it.each(['add-key', 'change-key', 'remove-key', 'upgrade'])('%s with a wrong passphrase: exit 2 after 3 tries, the header bytes unchanged', async (command) => {
+    const { dir, before, original, volume } = await diskWith('luks1');
+    const run = await runSplit(dir, [command, '--yes', 'sys-usb:sda'], 'wrong 1\nwrong 2\nwrong 3\n');
+    expect(run.exitCode, run.stderr).toBe(2);
+    expect(run.stderr).toMatch(/no key slot matches the passphrase \(3 attempts\)/);
+    expect(readFileSync(volume.path).equals(original)).toBe(true);
+    expectNothingLeft(dir, before);
+  });
+
+  it.each(['add-key', 'change-key', 'remove-key', 'upgrade'])('%s without --yes and without a terminal is refused before anything starts', async (command) => {
+    const { dir, before, original, volume } = await diskWith('luks1');
+    const run = await runSplit(dir, [command, 'sys-usb:sda'], `${volume.passphrase}\n`);
+    expect(run.exitCode).toBe(64);
+    expect(run.stderr).toMatch(/use --yes/);
+    expect(readFileSync(volume.path).equals(original)).toBe(true);
+    expectNothingLeft(dir, before);
+  });
+
+  it('remove-key --force removes the last key slot', async () => {
+    const { dir, before, volume } = await diskWith('luks1');
+    const run = await runSplit(dir, ['remove-key', '--yes', '--force', 'sys-usb:sda'], `${volume.passphrase}\n`);
+    expect(run.exitCode, run.stderr).toBe(0);
+    expect(run.stderr).toMatch(/key slots after: +none/);
+    expect(await cryptsetupTestPassphrase(volume.path, volume.passphrase)).toBeUndefined();
+    expectNothingLeft(dir, before);
+  });
+
+  it('SIGINT while the header VM derives the new key slot: exit 130, the old header intact, no VM left', async () => {
+    const { dir, before, original, volume } = await diskWith('luks2');
+    // The default cost (256 MiB, passes for 5 s) keeps the header VM busy long enough to be interrupted in the middle.
+    const child = startSplit(dir, ['upgrade', '--yes', 'sys-usb:sda'], `${volume.passphrase}\n`);
+    for (let waited = 0; !/splitdmcrypt\.HeaderKeyslots/.test(sim('transcript', dir).toString('latin1')) && waited < 120_000; waited += 200) await sleep(200);
+    await sleep(3000);
+    child.kill('SIGINT');
+    const result = await child.catch((error: { exitCode?: number; stderr?: string }) => error);
+    expect(result.exitCode, String(result.stderr)).toBe(130);
+    expect(String(result.stderr)).not.toMatch(/bytes written/);
+    expect(readFileSync(volume.path).equals(original)).toBe(true);
+    expectNothingLeft(dir, before);
+  });
+});
+
+describe('key files', { timeout: 240_000 }, () => {
+  it('add-key with --key-file and --new-key-file from dom0 paths: cryptsetup opens the new slot with the new key file', async () => {
+    const { dir, before, volume } = await diskWith('luks2');
+    const existing = join(tmp, 'existing.key');
+    const added = join(tmp, 'added.key');
+    writeFileSync(existing, volume.passphrase);
+    writeFileSync(added, Buffer.from([0, 1, 2, 10, 13, 255, 254, 0, 7]));
+    const run = await runSplit(dir, ['add-key', '--yes', `--key-file=${existing}`, `--new-key-file=${added}`, '--key-slot=5', ...FAST_ARGON2, 'sys-usb:sda']);
+    expect(run.exitCode, run.stderr).toBe(0);
+    expect(run.stderr).toMatch(/added key slot 5 of sys-usb:sda/);
+    const opened = await execa('cryptsetup', ['open', '--test-passphrase', '--verbose', '--key-file', added, volume.path], { reject: false });
+    expect(opened.exitCode, opened.stderr).toBe(0);
+    expect(opened.stdout + opened.stderr).toMatch(/Key slot 5 unlocked/);
     expectNothingLeft(dir, before);
   });
 });

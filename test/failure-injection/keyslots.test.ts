@@ -3,10 +3,10 @@
 // (lock, DisposableVMs, DevicePrepare, attachment, the verify VM's first read) is the destructive commands' shared one, which
 // overwrite.test.ts already injects at every step. Before the device VM's one write the old header must be intact; the write
 // may change only the header area (up to the data); nothing is left behind.
-import { afterAll, describe, it } from 'vitest';
+import { afterAll, describe } from 'vitest';
 import { useTmpDir } from '../helpers/tmp.ts';
 import { makeVolume } from '../helpers/sim.ts';
-import { injectAt, recordSteps, representative, Tally, type Scenario, type Step } from './harness.ts';
+import { injectionCases, recordSteps, Tally, type Scenario, type Step } from './harness.ts';
 
 const tmp = useTmpDir();
 const SIZE = 3 * 1024 * 1024;
@@ -26,16 +26,4 @@ const ownSteps = (all: readonly Step[]): Step[] => {
   const first = all.find((step) => step.key === 'service:splitdmcrypt.HeaderKeyslots')!;
   return all.filter((step) => step.seq >= first.seq);
 };
-const services = representative(ownSteps(steps), [...new Set(steps.map((s) => s.key).filter((k) => k.startsWith('service:')))]);
-
-describe.concurrent('upgrade under failure injection', () => {
-  it.each(ownSteps(steps))('fail at $label', async (step) => {
-    tally.add((await injectAt(scenario, volume, tmp, step, steps, 'fail')).absorbed ? 'fail absorbed' : 'fail injected');
-  }, 300_000);
-  it.each(services)('hang at $label', async (step) => {
-    tally.add((await injectAt(scenario, volume, tmp, step, steps, 'hang')).absorbed ? 'hang absorbed' : 'hang injected');
-  }, 300_000);
-  it.each(services)('garbage at $label', async (step) => {
-    tally.add((await injectAt(scenario, volume, tmp, step, steps, 'garbage')).absorbed ? 'garbage absorbed' : 'garbage injected');
-  }, 300_000);
-});
+describe.concurrent('upgrade under failure injection', () => injectionCases(scenario, volume, tmp, steps, ownSteps(steps), tally));

@@ -8,6 +8,7 @@ import { cleanupCommand } from './commands/cleanup.ts';
 import { detachCommand } from './commands/detach.ts';
 import { headerShellCommand, overwriteEverythingCommand, overwriteHeaderFormatCommand, overwriteHeaderRandomCommand } from './commands/overwrite.ts';
 import { inspectCommand } from './commands/inspect.ts';
+import { keyslotCommand } from './commands/keyslots.ts';
 import { attachKnownCommand, forgetCommand, listCommand, rememberCommand } from './commands/known.ts';
 import { watchCommand } from './commands/watch.ts';
 import { statusCommand } from './commands/status.ts';
@@ -55,6 +56,12 @@ async function run(command: SplitCommand, stack: CleanupStack, config: SplitConf
     case 'overwrite-header-with-shell':
     case 'modify-header-with-shell':
       await headerShellCommand(command, stack, config);
+      return 0;
+    case 'add-key':
+    case 'change-key':
+    case 'remove-key':
+    case 'upgrade':
+      await keyslotCommand(command, stack, config);
       return 0;
     case 'inspect':
       await inspectCommand(command, stack, config);

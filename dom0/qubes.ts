@@ -341,7 +341,14 @@ export function runService(vm: string, service: string, argument: string, option
   // Read from the start: execa discards what a finished call wrote if nobody was reading yet, and a VM may answer (and exit)
   // while dom0 is still busy with another VM (the header VM replies during the device VM's header transfer).
   const stdout = child.stdout.pipe(new PassThrough());
-  return { stdin: child.stdin, stdout, kill: () => void child.kill(), exited };
+  const kill = (): void => {
+    child.kill();
+    // The rest of a reply dom0 stopped reading (a header area of a length it refused) is dropped: execa settles only once the
+    // child's stdout has ended, and a pipe nobody drains never ends, so the call would hang instead of failing.
+    child.stdout.unpipe(stdout);
+    child.stdout.resume();
+  };
+  return { stdin: child.stdin, stdout, kill, exited };
 }
 
 /**

@@ -149,7 +149,8 @@ export const WriteHeaderRequest = z.object({
 export const HeaderWritten = z.object({ ...version, type: z.literal('header-written'), bytes: z.number().int().min(0) }).strict();
 
 // Header VM.
-export const SecretKind = z.enum(['passphrase', 'key-file', 'new-passphrase', 'confirm-passphrase']);
+/** `new-key-file`: the new secret of a key-slot change given as a key file (--new-key-file), told apart from the existing one's. */
+export const SecretKind = z.enum(['passphrase', 'key-file', 'new-passphrase', 'confirm-passphrase', 'new-key-file']);
 export type SecretKind = z.infer<typeof SecretKind>;
 
 export const UnlockRequest = z.object({
@@ -260,6 +261,30 @@ export const FormatRequest = z.object({
   sectorSize: z.union([z.literal(512), z.literal(4096)]).optional(),
 }).strict();
 export type FormatRequest = z.infer<typeof FormatRequest>;
+
+// Header VM, key-slot changes (add-key, remove-key, change-key, upgrade): the header goes in, in steps, as for unlock; the header
+// VM reports it, asks for the existing secret (and, for add and change, the new one), and returns the new header area whole.
+export const KEYSLOT_OPERATIONS = ['add', 'remove', 'change', 'upgrade'] as const;
+export type KeyslotOperation = (typeof KEYSLOT_OPERATIONS)[number];
+export const KeyslotsRequest = z.object({
+  ...version,
+  type: z.literal('keyslots-request'),
+  operation: z.enum(KEYSLOT_OPERATIONS),
+  /** The existing secret's kind. */
+  secretKind: z.enum(['passphrase', 'key-file']),
+  /** add and change only: the new secret's kind. */
+  newSecretKind: z.enum(['new-passphrase', 'new-key-file']).optional(),
+  /** add only: the key slot to fill (default: the lowest free one). */
+  keySlot: z.number().int().min(0).max(31).optional(),
+  /** remove only: the last key slot may go. */
+  force: z.boolean(),
+  /** The new key slot's KDF (add, change; upgrade: its cost only, argon2id always), as in FormatRequest. */
+  iterTimeMs: z.number().int().min(1).max(600_000).optional(),
+  forcedIterations: z.number().int().min(1).max(2 ** 26).optional(),
+  pbkdf: z.enum(['pbkdf2', 'argon2i', 'argon2id']).optional(),
+  pbkdfMemoryKiB: z.number().int().min(32).max(1024 * 1024).optional(),
+}).strict();
+export type KeyslotsRequest = z.infer<typeof KeyslotsRequest>;
 
 // Header VM, the *-header-with-shell commands: the header area goes in, a shell edits it, the edited area comes back, and a fresh
 // header VM that never ran a shell (HeaderInspect) says what it is.

@@ -126,6 +126,45 @@ describe('header services', () => {
     expect((await call.finish()).exitCode).toBe(64);
   });
 
+  it.each(['luks1', 'luks2'] as const)('HeaderKeyslots+add (%s) checks the existing passphrase, asks for the new one, and returns the area as long as it was sent', async (type) => {
+    const volume = await volumeOf(type);
+    const disk = Buffer.concat([volume.area, Buffer.alloc(1024 * 1024)]);
+    const call = callService('splitdmcrypt.HeaderKeyslots', 'add', vmTree());
+    call.channel.send({ type: 'keyslots-request', operation: 'add', secretKind: 'passphrase', newSecretKind: 'new-passphrase', force: false, forcedIterations: 1000, ...(type === 'luks2' ? { pbkdf: 'pbkdf2' as const } : {}) });
+    const { sent, reply } = await serveHeader(call.channel, disk, () => call.channel.receive(HeaderNeed.or(HeaderParsed)));
+    expect(reply).toMatchObject({ type: 'header-parsed', luksType: type });
+    // A wrong passphrase first: asked again (as the same kind), then the right one, then the new one.
+    await answerSecret(call.channel, Buffer.from('wrong'), 'passphrase');
+    let message = await call.channel.receive(UnlockProgress.or(SecretRequest));
+    while (message.type === 'unlock-progress') message = await call.channel.receive(UnlockProgress.or(SecretRequest));
+    expect(message.kind).toBe('passphrase');
+    call.channel.send({ type: 'secret', sealed: sealTo(message.publicKey, PASSPHRASE) });
+    message = await call.channel.receive(UnlockProgress.or(SecretRequest));
+    while (message.type === 'unlock-progress') message = await call.channel.receive(UnlockProgress.or(SecretRequest));
+    expect(message.kind).toBe('new-passphrase');
+    call.channel.send({ type: 'secret', sealed: sealTo(message.publicKey, Buffer.from('added')) });
+    let bytes = await call.channel.receive(FormatProgress.or(BytesFollow));
+    while (bytes.type === 'format-progress') bytes = await call.channel.receive(FormatProgress.or(BytesFollow));
+    expect(bytes.length).toBe(sent);
+    const area = await call.channel.readRaw(bytes.length, 'area');
+    expect(await call.finish()).toMatchObject({ exitCode: 0 });
+    const changed = parseVolume(area);
+    expect((await unlockVolume(changed, Buffer.from('added'))).keyslot).toBe(1);
+    expect((await unlockVolume(changed, Buffer.from('added'))).volumeKey.equals((await unlockVolume(volume, PASSPHRASE)).volumeKey)).toBe(true);
+  });
+
+  it.each([
+    ['remove', { newSecretKind: 'new-passphrase' }, 'remove takes no new secret'],
+    ['change', {}, 'change needs new secret'],
+    ['change', { newSecretKind: 'new-passphrase', keySlot: 3 }, 'change takes no key slot number'],
+    ['add', { newSecretKind: 'new-passphrase', force: true }, 'add takes no force'],
+  ] as const)('HeaderKeyslots+%s refuses a request with %j before reading the header', async (operation, fields, message) => {
+    const call = callService('splitdmcrypt.HeaderKeyslots', operation, vmTree());
+    call.channel.send({ type: 'keyslots-request', operation, secretKind: 'passphrase', force: false, ...fields });
+    await expect(call.channel.receive(HeaderNeed)).rejects.toThrow(message);
+    expect((await call.finish()).exitCode).toBe(64);
+  });
+
   it('HeaderShellPut places the area on tmpfs, HeaderShell runs a shell over it, HeaderShellTake hands back exactly that many bytes', async () => {
     const root = vmTree();
     const put = callService('splitdmcrypt.HeaderShellPut', 'luks1', root);

@@ -94,6 +94,11 @@ BIN_TO_LIB := $(shell realpath -m --relative-to=$(BINDIR) $(LIBDIR))
 # `$(call WRAP,RELATIVE-DIR,BUNDLE,FILE)`.
 WRAP = sed -e "s|@LIB@|$(1)|" -e "s|@BUNDLE@|$(2)|" packaging/wrapper.sh > $(3) && chmod 755 $(3)
 NEED = for f in $(1); do test -f "$$f" || { echo "missing $$f: run 'make build' first" >&2; exit 1; }; done
+# Fills the compile cache the wrappers hand to Node >= 22.1 (packaging/wrapper.sh) by starting each installed wrapper once with
+# nothing to do (a service without qrexec's variables refuses at once; the commands print their help). Only for a real install:
+# a package build (DESTDIR set) would cache for the build machine's Node, so the cache stays empty there and Node fills nothing
+# at run time (the directory is root's). Older Node ignores it; failures are not an install's failure.
+WARM = $(if $(DESTDIR),true,for w in $(1); do "$$w" --help </dev/null >/dev/null 2>&1 || true; done)
 
 install-vm:
 	@$(call NEED,$(SERVICES:%=$(DIST)/vm/%.mjs) $(DIST)/split-dm-crypt-luks.mjs)
@@ -104,11 +109,14 @@ install-vm:
 	done
 	$(call WRAP,$(BIN_TO_LIB),split-dm-crypt-luks.mjs,$(DESTDIR)$(BINDIR)/split-dm-crypt-luks)
 	$(if $(UDEV_RULES),install -m 644 $(addprefix vm/udev/,$(UDEV_RULES)) $(DESTDIR)$(UDEVDIR)/)
+	install -d -m 755 $(DESTDIR)$(LIBDIR)/compile-cache
+	@$(call WARM,$(SERVICES:%=$(DESTDIR)$(RPCDIR)/%) $(DESTDIR)$(BINDIR)/split-dm-crypt-luks)
 
 uninstall-vm:
 	rm -f $(foreach s,$(SERVICES),$(DESTDIR)$(LIBDIR)/$(s).mjs $(DESTDIR)$(RPCDIR)/$(s))
 	rm -f $(DESTDIR)$(LIBDIR)/split-dm-crypt-luks.mjs $(DESTDIR)$(BINDIR)/split-dm-crypt-luks
 	rm -f $(addprefix $(DESTDIR)$(UDEVDIR)/,$(UDEV_RULES))
+	rm -rf $(DESTDIR)$(LIBDIR)/compile-cache
 	-rmdir $(DESTDIR)$(LIBDIR) 2>/dev/null
 
 install-dom0:
@@ -116,6 +124,8 @@ install-dom0:
 	install -d $(DESTDIR)$(LIBDIR) $(DESTDIR)$(BINDIR) $(DESTDIR)/etc $(DESTDIR)$(POLICYDIR) $(DESTDIR)$(TMPFILESDIR) $(DESTDIR)$(MANDIR)
 	install -m 644 $(DIST)/qvm-block-split.mjs $(DESTDIR)$(LIBDIR)/
 	$(call WRAP,$(BIN_TO_LIB),qvm-block-split.mjs,$(DESTDIR)$(BINDIR)/qvm-block-split)
+	install -d -m 755 $(DESTDIR)$(LIBDIR)/compile-cache
+	@$(call WARM,$(DESTDIR)$(BINDIR)/qvm-block-split)
 	install -m 644 dom0/split-dm-crypt.conf.example $(DESTDIR)/etc/split-dm-crypt.conf.example
 	install -m 644 $(addprefix rpc-policy/,$(POLICIES)) $(DESTDIR)$(POLICYDIR)/
 	install -m 644 dom0/split-dm-crypt.tmpfiles $(DESTDIR)$(TMPFILESDIR)/qubes-split-dm-crypt.conf
@@ -126,6 +136,7 @@ install-dom0:
 
 uninstall-dom0:
 	rm -f $(DESTDIR)$(LIBDIR)/qvm-block-split.mjs $(DESTDIR)$(BINDIR)/qvm-block-split
+	rm -rf $(DESTDIR)$(LIBDIR)/compile-cache
 	rm -f $(DESTDIR)/etc/split-dm-crypt.conf.example $(addprefix $(DESTDIR)$(POLICYDIR)/,$(POLICIES))
 	rm -f $(DESTDIR)$(TMPFILESDIR)/qubes-split-dm-crypt.conf $(DESTDIR)$(MANDIR)/qvm-block-split.1
 	rm -f $(DESTDIR)$(USERUNITDIR)/qvm-block-split-watch.service

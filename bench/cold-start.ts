@@ -33,8 +33,9 @@ interface Entry {
 
 function entries(work: string): Entry[] {
   const sysroot = mkdtempSync(join(work, 'cold-sysroot-'));
-  // Each service gets an argument it accepts (the device services and HeaderInspect take none), so it reaches its first read.
-  const argumentOf = (file: string) => (/^splitdmcrypt\.(Device|HeaderInspect)/.test(file) ? '' : 'luks1');
+  // Each service gets an argument it accepts (the device services and HeaderInspect take none, HeaderKeyslots an operation), so
+  // it reaches its first read.
+  const argumentOf = (file: string) => (/^splitdmcrypt\.(Device|HeaderInspect)/.test(file) ? '' : /^splitdmcrypt\.HeaderKeyslots/.test(file) ? 'add' : 'luks1');
   const services = readdirSync('dist/vm')
     .filter((file) => file.endsWith('.mjs'))
     .sort()

@@ -1,7 +1,7 @@
 // `npm run bench`: every figure of issue 7 measured side by side with the real tools on this machine, written to bench/results.json
-// and printed as a table. Options: --runs=N (default 5), --only=unlock,multislot,wipe,attach,cold,rss, --wipe-mib=N (default 1024),
-// --start-delay-ms=N (default 2000), --iter-ms=N (target CPU time of one slot, default 1000), --e2e-runs=N (rounds of attach_e2e_s,
-// default 2), --out=PATH (default bench/results.json). `--only=e2e` gives attach_e2e_s alone in about two minutes.
+// and printed as a table. Options: --runs=N (default 5), --only=unlock,multislot,rss,secrets,wipe,attach,e2e,cold (and the opt-in wipe-kernel),
+// --wipe-mib=N (default 1024), --start-delay-ms=N (default 2000), --iter-ms=N (target CPU time of one slot, default 1000), --e2e-runs=N
+// (rounds of attach_e2e_s, default 2), --out=PATH (default bench/results.json). `--only=e2e` gives attach_e2e_s alone in about two minutes.
 import { execFileSync } from 'node:child_process';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { cpus, tmpdir } from 'node:os';
@@ -10,12 +10,16 @@ import { attachFigure } from './attach.ts';
 import { attachE2eFigure } from './attach-e2e.ts';
 import { coldStartFigure } from './cold-start.ts';
 import { ensureGnuTime, median, watchLoad } from './measure.ts';
+import { secretLifetimeFigure } from './secret-lifetime.ts';
 import { runHeaderUnlock } from './services.ts';
 import { printTable } from './table.ts';
 import { calibrateIterations, enginePhases, makeUnlockVolumes, multislotFigure, passphraseOf, unlockFigure } from './unlock.ts';
 import { wipeFigures } from './wipe.ts';
+import { wipeKernelFigure } from './wipe-kernel.ts';
 
-const SECTIONS = ['unlock', 'multislot', 'rss', 'wipe', 'attach', 'e2e', 'cold'] as const;
+const SECTIONS = ['unlock', 'multislot', 'rss', 'secrets', 'wipe', 'attach', 'e2e', 'cold', 'wipe-kernel'] as const;
+/** Sections run only when named in --only: wipe-kernel boots a QEMU guest and takes minutes. */
+const OPT_IN: readonly Section[] = ['wipe-kernel'];
 type Section = (typeof SECTIONS)[number];
 
 interface BenchOptions {
@@ -38,7 +42,7 @@ function normalizeOptions(rawArguments: readonly string[]): BenchOptions {
     if (!Number.isInteger(value) || value < min) throw new Error(`bench: --${name} expects an integer >= ${min}, received '${raw.get(name)}'`);
     return value;
   };
-  const only = (raw.get('only') ?? SECTIONS.join(',')).split(',');
+  const only = (raw.get('only') ?? SECTIONS.filter((s) => !OPT_IN.includes(s)).join(',')).split(',');
   for (const name of only) if (!(SECTIONS as readonly string[]).includes(name)) throw new Error(`bench: --only expects ${SECTIONS.join(',')}, received '${name}'`);
   return { runs: int('runs', 5, 1), only: new Set(only as Section[]), wipeMiB: int('wipe-mib', 1024, 16), startDelayMs: int('start-delay-ms', 2000, 0), iterMs: int('iter-ms', 1000, 10), e2eRuns: int('e2e-runs', 2, 1), out: raw.get('out') ?? 'bench/results.json' };
 }
@@ -59,7 +63,7 @@ async function main(): Promise<void> {
   const machine = watchLoad();
   const hasTime = ensureGnuTime();
   try {
-    const needVolumes = ['unlock', 'multislot', 'rss', 'attach', 'e2e'].some((s) => options.only.has(s as Section));
+    const needVolumes = ['unlock', 'multislot', 'rss', 'secrets', 'attach', 'e2e'].some((s) => options.only.has(s as Section));
     const iterations = calibrateIterations(options.iterMs);
     const volumes = needVolumes ? (log(`making LUKS1 volumes with cryptsetup (${iterations} iterations per slot)`), await makeUnlockVolumes(work, iterations)) : undefined;
     if (volumes && options.only.has('unlock')) {
@@ -77,6 +81,10 @@ async function main(): Promise<void> {
       for (let i = 0; i < 3; i++) runs.push((await runHeaderUnlock(volumes.single, passphraseOf(0), hasTime)).maxRssKb ?? Number.NaN);
       const multi = (await runHeaderUnlock(volumes.multi, passphraseOf(7), hasTime)).maxRssKb ?? Number.NaN;
       figures.header_unlock_peak_rss_kb = { one_slot_median: median(runs), one_slot_runs: runs, eight_slots: multi, how: hasTime ? 'GNU time %M' : 'unavailable (no /usr/bin/time)' };
+    }
+    if (volumes && options.only.has('secrets')) {
+      log('secret_lifetime_ms in splitdmcrypt.HeaderUnlock');
+      figures.secret_lifetime_ms = await secretLifetimeFigure(volumes, Math.max(3, options.runs));
     }
     if (options.only.has('wipe')) {
       log(`wipe_vs_zero_write (${options.wipeMiB} MiB, ${options.runs} rounds of three)`);
@@ -97,6 +105,10 @@ async function main(): Promise<void> {
       const e2e = await attachE2eFigure(work, volumes.single, options.e2eRuns);
       figures.attach_e2e_s = e2e.attach_e2e_s;
       figures.attach_e2e = e2e;
+    }
+    if (options.only.has('wipe-kernel')) {
+      log(`wipe_paths_kernel_tier (${Math.min(options.wipeMiB, 256)} MiB in a QEMU guest)`);
+      figures.wipe_paths_kernel_tier = await wipeKernelFigure(Math.min(options.wipeMiB, 256), Math.max(3, options.runs));
     }
     if (options.only.has('cold')) {
       log('cold_start_ms');

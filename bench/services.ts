@@ -2,8 +2,9 @@
 // splitdmcrypt.DeviceWipe (over a file standing in for /dev/xvds, in a small SPLIT_DM_CRYPT_SYSROOT tree with a fake blockdev).
 import { chmodSync, mkdirSync, readFileSync, symlinkSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
+import { performance } from 'node:perf_hooks';
 import { Channel } from '../shared/protocol/channel.ts';
-import { DeviceWiped, HEADER_PROBE_BYTES, HeaderNeed, HeaderParsed, Progress, SecretRequest, Unlocked } from '../shared/protocol/messages.ts';
+import { DeviceWiped, HEADER_PROBE_BYTES, HeaderNeed, HeaderParsed, Progress, SecretRequest, Unlocked, UnlockProgress } from '../shared/protocol/messages.ts';
 import { newBoxKeyPair, sealTo } from '../shared/seal.ts';
 import { expectSuccess, timed, type TimedRun } from './measure.ts';
 
@@ -17,8 +18,17 @@ const qrexecEnv = (argument: string): NodeJS.ProcessEnv => ({
   QREXEC_SERVICE_FULL_NAME: `bench+${argument}`,
 });
 
-/** One unlock through splitdmcrypt.HeaderUnlock+luks1, under GNU time when `rss`. */
-export async function runHeaderUnlock(volume: string, passphrase: string, rss: boolean): Promise<TimedRun> {
+/**
+ * How long the header VM can have held the passphrase: from dom0's sealed reply leaving to the service's `unlocked` message
+ * arriving. The service zeroes the passphrase before it seals the key and sends that message, so this bounds its life from above
+ * (by the pipe's latency, well under a millisecond).
+ */
+export interface SecretWindow {
+  passphraseMs?: number;
+}
+
+/** One unlock through splitdmcrypt.HeaderUnlock+luks1, under GNU time when `rss`; `window` receives the passphrase's window. */
+export async function runHeaderUnlock(volume: string, passphrase: string, rss: boolean, window?: SecretWindow): Promise<TimedRun> {
   const disk = readFileSync(volume);
   const run = await timed(process.execPath, [HEADER_UNLOCK], {
     env: qrexecEnv('luks1'),
@@ -35,7 +45,10 @@ export async function runHeaderUnlock(volume: string, passphrase: string, rss: b
       }
       const request = await channel.receive(SecretRequest);
       channel.send({ type: 'secret', sealed: sealTo(request.publicKey, Buffer.from(passphrase)) });
-      await channel.receive(Unlocked);
+      const sentAt = performance.now();
+      // A keep-alive per key slot comes first; the passphrase's window ends with the unlocked message.
+      while ((await channel.receive(UnlockProgress.or(Unlocked))).type !== 'unlocked');
+      if (window) window.passphraseMs = performance.now() - sentAt;
       stdin.end();
     },
   });

@@ -45,6 +45,14 @@ function rows(figures: Record<string, unknown>): Row[] {
       const seconds = (value: number | undefined) => `${value?.toFixed(2) ?? '?'} s`;
       out.push({ figure: 'attach_e2e named / original', value: String(goals.named_vs_original_ratio), goal: '<= 0.5', met: yes(goals.named_vs_original_ratio <= 0.5), ours: seconds(e2e.named_dispvms), reference: seconds(e2e.original_sequence), load: loadText(f.load) });
       out.push({ figure: 'attach_e2e preloaded - kdf', value: seconds(goals.preloaded_minus_kdf_s), goal: '<= 2.5 s', met: yes(goals.preloaded_minus_kdf_s <= 2.5), ours: seconds(e2e.preloaded), reference: `kdf ${seconds(e2e.kdf)}`, load: loadText(f.load) });
+    } else if (name === 'secret_lifetime_ms') {
+      const passphrase = f.passphrase_ms as Record<string, number>;
+      const key = f.volume_key_ms as Record<string, number>;
+      out.push({ figure: 'passphrase in the header VM, 1 slot', value: ms(passphrase.one_slot), goal: '-', met: '-', ours: '-', reference: '-', load: loadText(f.load) });
+      out.push({ figure: 'passphrase, 8 slots, right one first / last', value: `${ms(passphrase.eight_slots_right_in_slot_0)} / ${ms(passphrase.eight_slots_right_in_slot_7)}`, goal: '-', met: '-', ours: '-', reference: '-', load: loadText(f.load) });
+      out.push({ figure: 'volume key in the header VM', value: `${key.total} ms`, goal: '-', met: '-', ours: '-', reference: '-', load: loadText(f.load) });
+    } else if (name === 'wipe_paths_kernel_tier') {
+      out.push({ figure: `wipe ${f.disk_mib} MiB in a QEMU guest: ours / dm-crypt (kept: ${String(f.kept)})`, value: `${f.ours_vs_floor}x / ${f.dm_crypt_vs_floor}x floor`, goal: '-', met: '-', ours: ms(f.ours_ms_median), reference: `dm-crypt ${ms(f.dm_crypt_ms_median)}, zeros ${ms(f.zero_floor_ms_median)}`, load: loadText(f.load) });
     } else if (name.endsWith('_peak_rss_kb')) {
       const kb = (f.one_slot_median ?? f.median) as number;
       const extra = typeof f.eight_slots === 'number' ? ` (8 slots: ${(f.eight_slots / 1024).toFixed(1)} MiB)` : '';

@@ -1,7 +1,8 @@
 // Undoing an attachment: every step of an attachment record, reversed, each tolerant of having been done already, so that a
-// failed or interrupted teardown can simply run again. Used by detach, cleanup and (for a drive that went away) watch. What a
-// record names is acted on only while it is still the qube we created (destroyRecordedDispVM): a record is a file, and files can
-// be planted.
+// failed or interrupted teardown can simply run again. Which Qubes answers mean "already undone" the adapter decides (qubes.ts
+// detachBlock, killVM, removeVM); the device VM's DeviceClose counts a mapping that is gone as removed. Used by detach, cleanup
+// and (for a drive that went away) watch. What a record names is acted on only while it is still the qube we created
+// (destroyRecordedDispVM): a record is a file, and files can be planted.
 import { OperationError } from '../shared/errors.ts';
 import { closeMapping } from './device-steps.ts';
 import { checkRecordedVm, destroyRecordedDispVM, type DispVmIdentity } from './dispvms.ts';
@@ -9,18 +10,6 @@ import { sourceLabel } from './names.ts';
 import { info, warning } from './output.ts';
 import { detachBlock, isRunning } from './qubes.ts';
 import { listAttachmentStates, recordedVm, removeAttachmentState, vmsSharedWith, writeAttachmentState, type AttachmentState } from './state.ts';
-
-/** Runs an undo step, treating "already undone" answers from Qubes as success. */
-async function idempotent(step: () => Promise<unknown>): Promise<void> {
-  try {
-    await step();
-  } catch (error) {
-    const text = error instanceof Error ? error.message : String(error);
-    // "doesn't expose": the backend no longer offers the device (a mapping already removed), so nothing is attached from it.
-    if (/not attached|not assigned|no such|does not exist|not running|not found|No such device|doesn't expose|does not expose/i.test(text)) return;
-    throw error;
-  }
-}
 
 /** Destroys a DisposableVM a record names and says what became of it; false when the qube of that name is not ours (left, warned). */
 export async function destroyAndReport(vm: DispVmIdentity, leftover = false): Promise<boolean> {
@@ -47,13 +36,13 @@ export async function tearDown(state: AttachmentState, persist: (state: Attachme
   const deviceRunning = await deviceStillOurs(state);
   if (state.destination && state.mapping && deviceRunning) {
     const { vm } = state.destination;
-    await idempotent(() => detachBlock(vm, state.deviceVm, state.mapping!.device));
+    await detachBlock(vm, state.deviceVm, state.mapping!.device);
   }
   if (state.mapping && deviceRunning) {
-    await idempotent(() => closeMapping(state.deviceVm, state.mapping!.name));
+    await closeMapping(state.deviceVm, state.mapping!.name);
     await persist({ ...state, mapping: null });
   }
-  if (deviceRunning) await idempotent(() => detachBlock(state.deviceVm, state.source.backend, state.source.port));
+  if (deviceRunning) await detachBlock(state.deviceVm, state.source.backend, state.source.port);
   const leftAlone: string[] = [];
   for (const vm of state.createdVms) {
     // The destination DisposableVM stays: the user may still be working in it (it goes away when they close it).

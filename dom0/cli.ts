@@ -1,6 +1,7 @@
 // The command table of qvm-block-split: the original's syntax and aliases, plus inspect, status and cleanup. Raw argv in, typed commands out.
 import { integerOption, parseArgv, stringOption, type OptionSpec, type ParsedArgv } from '../shared/argv.ts';
 import { UsageError } from '../shared/errors.ts';
+import { newVolumeCipherKey, type MappedCipherKey } from '../shared/luks-common/ciphers.ts';
 import { MAX_PBKDF2_ITERATIONS } from '../shared/luks1/constants.ts';
 import { MAX_ARGON2_TIME, MIN_ARGON2_TIME } from '../shared/luks2/constants.ts';
 import type { LuksType } from '../shared/protocol/contract.ts';
@@ -19,6 +20,10 @@ export const USAGE = `usage: qvm-block-split attach|at|a [--ro] [<opt>...] [<dst
                        overwrite-header-with-format [--yes] [<opt>...]  <src-vm>:<device>
                        overwrite-header-with-shell [--yes] [--type=luks1|luks2] <src-vm>:<device>
                        modify-header-with-shell [--yes] [--type=luks1|luks2]    <src-vm>:<device>
+                       add-key [--yes] [--key-file=...] [--new-key-file=...] [--key-slot=N] [<kdf>...] <src-vm>:<device>
+                       change-key [--yes] [--key-file=...] [--new-key-file=...] [<kdf>...] <src-vm>:<device>
+                       remove-key [--yes] [--key-file=...] [--force]  <src-vm>:<device>
+                       upgrade [--yes] [--key-file=...] [--iter-time=MS|--pbkdf-force-iterations=N] [--pbkdf-memory=KiB] <src-vm>:<device>
                        inspect [--json]                            <src-vm>:<device>
                        status [<src-vm>:<device>]
                        cleanup
@@ -29,10 +34,12 @@ export const USAGE = `usage: qvm-block-split attach|at|a [--ro] [<opt>...] [<dst
        --type=luks1|luks2         LUKS version (default luks2; a LUKS1 volume also attaches under it)
        --data-offset=SECTORS      attach: accept a header whose data starts there although it is not cryptsetup's
                                   default (LUKS1 4096, LUKS2 32768); otherwise such a header must be confirmed
-format options: --key-size=256|512 (default 512)  --hash=sha256|sha512 (default sha512)
+format options: --cipher=aes-xts-plain64|xchacha12,aes-adiantum-plain64 (default aes-xts-plain64; Adiantum: LUKS2)
+                --key-size=256|512 (default 512; Adiantum 256)  --hash=sha256|sha512 (default sha512)
                 --iter-time=MS (default 5000) | --pbkdf-force-iterations=N
                 LUKS2: --pbkdf=argon2id|argon2i|pbkdf2 (default argon2id)  --pbkdf-memory=KiB (default 262144)
                        --sector-size=512|4096 (default 512)
+<kdf>: a new key slot's KDF: --iter-time=MS | --pbkdf-force-iterations=N, LUKS2: --pbkdf=argon2id|argon2i|pbkdf2 --pbkdf-memory=KiB
 --yes: confirm a destructive command without asking (for scripts).`;
 
 export interface AttachCommand {
@@ -72,7 +79,8 @@ export interface RememberCommand {
 }
 
 export interface FormatSettings {
-  readonly keyBytes: 32 | 64;
+  /** The data cipher and key size, typed per cipher as the table (shared/luks-common/ciphers.ts) allows them. */
+  readonly key: MappedCipherKey;
   readonly hash: 'sha256' | 'sha512';
   readonly iterTimeMs: number | undefined;
   /** PBKDF2 iterations or Argon2 passes, as cryptsetup's --pbkdf-force-iterations. */
@@ -81,6 +89,33 @@ export interface FormatSettings {
   readonly pbkdf: 'pbkdf2' | 'argon2i' | 'argon2id' | undefined;
   readonly pbkdfMemoryKiB: number | undefined;
   readonly sectorSize: 512 | 4096 | undefined;
+}
+
+/** A new key slot's KDF as the user asked for it; undefined fields take the header VM's defaults (chooseKdf). */
+export interface KdfSettings {
+  readonly iterTimeMs: number | undefined;
+  readonly forcedIterations: number | undefined;
+  readonly pbkdf: 'pbkdf2' | 'argon2i' | 'argon2id' | undefined;
+  readonly pbkdfMemoryKiB: number | undefined;
+}
+
+/**
+ * add-key, change-key, remove-key and upgrade: a header DisposableVM changes the key slots and returns the header area; a verify
+ * VM parses it, dom0 shows the key slots before and after, asks, and writes it in one write.
+ */
+export interface KeyslotCommand {
+  readonly command: 'add-key' | 'change-key' | 'remove-key' | 'upgrade';
+  readonly source: SourceSpec;
+  readonly yes: boolean;
+  /** The existing secret as a key file; otherwise a passphrase. */
+  readonly keyFile: KeyFileSpec | undefined;
+  /** add-key and change-key: the new secret as a key file; otherwise a new passphrase typed twice. */
+  readonly newKeyFile: KeyFileSpec | undefined;
+  /** add-key: the slot to fill (default the lowest free one). */
+  readonly keySlot: number | undefined;
+  /** remove-key: the last key slot may go. */
+  readonly force: boolean;
+  readonly kdf: KdfSettings;
 }
 
 /** `inspect`: the header's facts and warnings, no secret asked. */
@@ -145,6 +180,7 @@ export type SplitCommand =
   | OverwriteHeaderRandomCommand
   | OverwriteHeaderFormatCommand
   | HeaderShellCommand
+  | KeyslotCommand
   | InspectCommand
   | StatusCommand
   | { readonly command: 'cleanup' }
@@ -165,9 +201,13 @@ const SPECS: Readonly<Record<CommandName, OptionSpec>> = {
   detach: {},
   'overwrite-everything-with-random': { yes: 'boolean' },
   'overwrite-header-with-random': { yes: 'boolean', type: 'string' },
-  'overwrite-header-with-format': { yes: 'boolean', type: 'string', 'key-file': 'string', 'key-size': 'string', hash: 'string', 'iter-time': 'string', 'pbkdf-force-iterations': 'string', pbkdf: 'string', 'pbkdf-memory': 'string', 'sector-size': 'string' },
+  'overwrite-header-with-format': { yes: 'boolean', type: 'string', 'key-file': 'string', cipher: 'string', 'key-size': 'string', hash: 'string', 'iter-time': 'string', 'pbkdf-force-iterations': 'string', pbkdf: 'string', 'pbkdf-memory': 'string', 'sector-size': 'string' },
   'overwrite-header-with-shell': { yes: 'boolean', type: 'string' },
   'modify-header-with-shell': { yes: 'boolean', type: 'string' },
+  'add-key': { yes: 'boolean', 'key-file': 'string', 'new-key-file': 'string', 'key-slot': 'string', 'iter-time': 'string', 'pbkdf-force-iterations': 'string', pbkdf: 'string', 'pbkdf-memory': 'string' },
+  'change-key': { yes: 'boolean', 'key-file': 'string', 'new-key-file': 'string', 'iter-time': 'string', 'pbkdf-force-iterations': 'string', pbkdf: 'string', 'pbkdf-memory': 'string' },
+  'remove-key': { yes: 'boolean', 'key-file': 'string', force: 'boolean' },
+  upgrade: { yes: 'boolean', 'key-file': 'string', 'iter-time': 'string', 'pbkdf-force-iterations': 'string', 'pbkdf-memory': 'string' },
   inspect: { json: 'boolean' },
   status: {},
   cleanup: {},
@@ -181,8 +221,7 @@ function normalizeLuksType(parsed: ParsedArgv): LuksType {
 }
 
 function normalizeFormat(parsed: ParsedArgv, luksType: LuksType): FormatSettings {
-  const keySize = stringOption(parsed, 'key-size') ?? '512';
-  if (keySize !== '256' && keySize !== '512') throw new UsageError(`option --key-size expects 256 or 512, received '${keySize}'`);
+  const key = newVolumeCipherKey(stringOption(parsed, 'cipher'), stringOption(parsed, 'key-size'), luksType);
   const hash = stringOption(parsed, 'hash') ?? 'sha512';
   if (hash !== 'sha256' && hash !== 'sha512') throw new UsageError(`option --hash expects sha256 or sha512, received '${hash}'`);
   const iterTimeMs = integerOption(parsed, 'iter-time', 1, 600_000);
@@ -198,7 +237,7 @@ function normalizeFormat(parsed: ParsedArgv, luksType: LuksType): FormatSettings
   const forcedIterations = argon2 ? integerOption(parsed, 'pbkdf-force-iterations', MIN_ARGON2_TIME, MAX_ARGON2_TIME) : integerOption(parsed, 'pbkdf-force-iterations', 1000, MAX_PBKDF2_ITERATIONS);
   if (iterTimeMs !== undefined && forcedIterations !== undefined) throw new UsageError('--iter-time and --pbkdf-force-iterations exclude each other');
   return {
-    keyBytes: keySize === '512' ? 64 : 32,
+    key,
     hash,
     iterTimeMs,
     forcedIterations,
@@ -208,9 +247,35 @@ function normalizeFormat(parsed: ParsedArgv, luksType: LuksType): FormatSettings
   };
 }
 
-function keyFileOption(parsed: ParsedArgv): KeyFileSpec | undefined {
-  const raw = stringOption(parsed, 'key-file');
+function keyFileOption(parsed: ParsedArgv, name = 'key-file'): KeyFileSpec | undefined {
+  const raw = stringOption(parsed, name);
   return raw === undefined ? undefined : parseKeyFileSpec(raw);
+}
+
+/**
+ * A new key slot's KDF. The volume's version is not known here (the header VM reads it): the forced count is checked against the
+ * widest bounds, and the header VM checks it against the KDF it applies (PBKDF2 1000..2^26, Argon2 passes 4..32).
+ */
+function normalizeKdf(parsed: ParsedArgv): KdfSettings {
+  const iterTimeMs = integerOption(parsed, 'iter-time', 1, 600_000);
+  const forcedIterations = integerOption(parsed, 'pbkdf-force-iterations', MIN_ARGON2_TIME, MAX_PBKDF2_ITERATIONS);
+  if (iterTimeMs !== undefined && forcedIterations !== undefined) throw new UsageError('--iter-time and --pbkdf-force-iterations exclude each other');
+  const pbkdf = stringOption(parsed, 'pbkdf');
+  if (pbkdf !== undefined && pbkdf !== 'pbkdf2' && pbkdf !== 'argon2i' && pbkdf !== 'argon2id') throw new UsageError(`option --pbkdf expects argon2id, argon2i or pbkdf2, received '${pbkdf}'`);
+  return { iterTimeMs, forcedIterations, pbkdf, pbkdfMemoryKiB: integerOption(parsed, 'pbkdf-memory', 32, 1024 * 1024) };
+}
+
+function parseKeyslotCommand(command: KeyslotCommand['command'], parsed: ParsedArgv): KeyslotCommand {
+  return {
+    command,
+    source: exactlySource(parsed.positionals, command),
+    yes: parsed.options.yes === true,
+    keyFile: keyFileOption(parsed),
+    newKeyFile: keyFileOption(parsed, 'new-key-file'),
+    keySlot: integerOption(parsed, 'key-slot', 0, 31),
+    force: parsed.options.force === true,
+    kdf: normalizeKdf(parsed),
+  };
 }
 
 function exactlySource(positionals: readonly string[], command: string): SourceSpec {
@@ -321,6 +386,11 @@ export function parseSplitCommand(rawArguments: readonly string[]): SplitCommand
     case 'overwrite-header-with-shell':
     case 'modify-header-with-shell':
       return { command, source: exactlySource(parsed.positionals, command), yes, luksType: normalizeLuksType(parsed) };
+    case 'add-key':
+    case 'change-key':
+    case 'remove-key':
+    case 'upgrade':
+      return parseKeyslotCommand(command, parsed);
     case 'inspect':
       return { command, source: exactlySource(parsed.positionals, command), json: parsed.options.json === true };
     case 'status':

@@ -27,10 +27,7 @@ export interface SplitConfig {
   /** undefined: use `qubes-prefs default_dispvm`. */
   readonly templateForDispVms: VmName | undefined;
   readonly dispVmLabel: string;
-  readonly startTimeoutMs: number;
-  /** How long a service may stay silent between two messages (see service-call.ts). */
-  readonly replyTimeoutMs: number;
-  /** What main() hands to setTimeLimits: only the limits the file sets (others keep their per-call defaults). */
+  /** What main() hands to setTimeLimits: START_TIMEOUT_S (or its default), and the reply and tool limits only when the file sets them (else each call keeps its own default). */
   readonly timeLimits: TimeLimits;
   /** A dom0 program that asks for a passphrase (a GUI dialog): `watch` uses it, since it has no terminal. */
   readonly askpass: string | undefined;
@@ -49,7 +46,6 @@ type Key = (typeof KNOWN_KEYS)[number];
 export const DEFAULTS = {
   dispVmLabel: 'red',
   startTimeoutMs: TIMEOUTS.start,
-  replyTimeoutMs: 120_000,
 } as const;
 
 /** The file to read: $SPLIT_DM_CRYPT_CONF when set, else /etc/split-dm-crypt.conf. */
@@ -97,7 +93,7 @@ export function normalizeConfig(raw: RawConfig, path: string): SplitConfig {
   // Labels are names (red, orange, ... or custom ones); the value reaches qvm-create's argv.
   if (!/^[a-z][a-z0-9_-]{0,31}$/.test(label)) throw new UsageError(`${path}: DISPVM_LABEL expects a label name such as red, received ${quoteRaw(label)}`);
   const startTimeoutMs = seconds(raw.START_TIMEOUT_S, 'START_TIMEOUT_S', path, DEFAULTS.startTimeoutMs);
-  const replyTimeoutMs = seconds(raw.REPLY_TIMEOUT_S, 'REPLY_TIMEOUT_S', path, DEFAULTS.replyTimeoutMs);
+  const replyMs = raw.REPLY_TIMEOUT_S === undefined ? undefined : seconds(raw.REPLY_TIMEOUT_S, 'REPLY_TIMEOUT_S', path, 0);
   const toolMs = raw.TOOL_TIMEOUT_S === undefined ? undefined : seconds(raw.TOOL_TIMEOUT_S, 'TOOL_TIMEOUT_S', path, 0);
   const askpass = raw.ASKPASS === undefined || raw.ASKPASS === '' ? undefined : raw.ASKPASS;
   // Run directly (no shell), so an absolute path of plain characters: nothing found through PATH, nothing to split.
@@ -108,12 +104,10 @@ export function normalizeConfig(raw: RawConfig, path: string): SplitConfig {
     attachOrder,
     templateForDispVms: template === undefined || template === '' ? undefined : parseVmName(template, `${path}: TEMPLATE_FOR_DISPVMS`),
     dispVmLabel: label,
-    startTimeoutMs,
-    replyTimeoutMs,
     askpass,
     timeLimits: {
       startMs: startTimeoutMs,
-      ...(raw.REPLY_TIMEOUT_S === undefined ? {} : { replyMs: replyTimeoutMs }),
+      ...(replyMs === undefined ? {} : { replyMs }),
       ...(toolMs === undefined ? {} : { toolMs }),
     },
   };
@@ -136,15 +130,12 @@ export async function loadConfig(path = configPath(), warn: (message: string) =>
 export interface DispVmSettings {
   readonly template: VmName;
   readonly label: string;
-  readonly startTimeoutMs: number;
-  readonly replyTimeoutMs: number;
   readonly attachOrder: AttachOrder;
 }
 
 /** What new DisposableVMs are made from: the configured template, else `qubes-prefs default_dispvm`. */
-export async function resolveDispVmSettings(config?: SplitConfig): Promise<DispVmSettings> {
-  const settings = config ?? (await loadConfig());
-  let template = settings.templateForDispVms;
+export async function resolveDispVmSettings(config: SplitConfig): Promise<DispVmSettings> {
+  let template = config.templateForDispVms;
   if (template === undefined) {
     const fallback = (await getGlobalPref('default_dispvm')).trim();
     if (fallback === '' || fallback === 'None') {
@@ -152,5 +143,5 @@ export async function resolveDispVmSettings(config?: SplitConfig): Promise<DispV
     }
     template = parseVmName(fallback, 'qubes-prefs default_dispvm');
   }
-  return { template, label: settings.dispVmLabel, startTimeoutMs: settings.startTimeoutMs, replyTimeoutMs: settings.replyTimeoutMs, attachOrder: settings.attachOrder };
+  return { template, label: config.dispVmLabel, attachOrder: config.attachOrder };
 }

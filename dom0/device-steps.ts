@@ -1,6 +1,7 @@
 // dom0's conversations with the device DisposableVM's services, and the source-disk attachment they surround.
 import { randomBytes } from 'node:crypto';
-import { OperationError, ToolError, UnsupportedError } from '../shared/errors.ts';
+import { OperationError, UnsupportedError } from '../shared/errors.ts';
+import type { MappedCipherKey } from '../shared/luks-common/ciphers.ts';
 import { SOURCE_FRONTEND } from '../shared/protocol/contract.ts';
 import {
   DeviceClosed,
@@ -19,7 +20,7 @@ import type { CleanupStack } from './cleanup-stack.ts';
 import type { HeaderSource } from './header-transfer.ts';
 import type { SourceSpec } from './names.ts';
 import { notice, warning } from './output.ts';
-import { attachBlock, detachBlock, DeviceNotExposedError } from './qubes.ts';
+import { attachBlock, detachBlock, DeviceNotExposedError, ReadOnlyDeviceError } from './qubes.ts';
 import { callService } from './service-call.ts';
 
 const peer = (vm: string) => `device VM ${vm}`;
@@ -62,7 +63,7 @@ export async function attachSource(vm: string, source: SourceSpec, readOnly: boo
   try {
     await attach(readOnly);
   } catch (error) {
-    if (readOnly || !(error instanceof ToolError) || !/only read-only/i.test(error.stderr + error.message)) throw error;
+    if (readOnly || !(error instanceof ReadOnlyDeviceError)) throw error;
     notice(`${source.backend}:${source.port} can be attached only read-only: the decrypted device will be read-only too`);
     readOnly = true;
     await attach(true);
@@ -120,7 +121,8 @@ export function newMappingName(): string {
 
 /** The layout a mapping is made with: only what dom0 checked in the header VM's report (attach.ts, checkLayout). */
 export interface MappingLayout {
-  readonly keyBytes: 32 | 64;
+  /** The cipher and key size the header VM reported and dom0 found in the table's mapped rows. */
+  readonly key: MappedCipherKey;
   readonly dataOffset: number;
   readonly sectorSize: 512 | 4096;
 }
@@ -135,14 +137,13 @@ export class PinMismatchError extends OperationError {}
  */
 export async function openMapping(vm: string, name: string, unlocked: Unlocked, layout: MappingLayout, readOnly: boolean, stack: CleanupStack, expectedPin?: string) {
   // The box must carry a key of the size the header announced: the device VM checks it again after opening.
-  if (unlocked.sealedKey.box.length !== layout.keyBytes + 16) throw new OperationError(`${peer(vm)}: the sealed key does not have the length of the announced ${layout.keyBytes * 8}-bit key`);
+  if (unlocked.sealedKey.box.length !== layout.key.keyBytes + 16) throw new OperationError(`${peer(vm)}: the sealed key does not have the length of the announced ${layout.key.keyBytes * 8}-bit key`);
   const opened = await callService(vm, 'splitdmcrypt.DeviceOpen', '', { peer: peer(vm) }, async (channel) => {
     channel.send({
       type: 'device-open',
       name,
       sealedKey: unlocked.sealedKey,
-      cipher: 'aes-xts-plain64',
-      keyBytes: layout.keyBytes,
+      key: layout.key,
       payloadOffset: layout.dataOffset,
       sectorSize: layout.sectorSize,
       readOnly,

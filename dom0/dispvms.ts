@@ -71,7 +71,7 @@ async function killAndRemove(name: string, stillOurs: () => Promise<DestroyOutco
     await killVM(name);
   } catch {
     // Why a second try: one failed qvm-kill (qubesd busy, a timeout) must not leave a VM that holds the source disk running.
-    // A qube that is already gone or halted needs none.
+    // A qube that is halted needs none (a qube already gone is not a failure: killVM answers already-undone).
     if (await isRunning(name)) await killVM(name);
   }
   if (!(await vmExists(name))) return { kind: 'removed' };

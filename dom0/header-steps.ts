@@ -1,8 +1,9 @@
 // dom0's conversations with header DisposableVMs: unlock (the header goes in, in steps; a sealed key comes out), inspect (what a
 // fresh VM says a header is), format, and the header shell. dom0 forwards header bytes it never parses, answers only the secret
 // requests it planned for, and checks every reply against what it sent.
+import type { z } from 'zod';
 import { DEFAULT_ITER_TIME_MS, type LuksType } from '../shared/protocol/contract.ts';
-import { FormatProgress, HeaderAbsent, HeaderParsed, SecretRequest, ShellReady, Unlocked, UnlockProgress } from '../shared/protocol/messages.ts';
+import { FormatProgress, HeaderAbsent, HeaderParsed, SecretRequest, ShellReady, Unlocked, UnlockProgress, type KeyslotsRequest } from '../shared/protocol/messages.ts';
 import { BytesFollow } from '../shared/protocol/messages.ts';
 import { expectedSlotMs } from '../shared/protocol/keyslot-cost.ts';
 import type { FormatSettings } from './cli.ts';
@@ -10,7 +11,7 @@ import { misbehaving, serveHeaderInSteps, type HeaderSource } from './header-tra
 import { SecretDialogue, type SecretSource } from './secrets.ts';
 import { statusLine } from './status-line.ts';
 import { runInteractiveService } from './qubes.ts';
-import { callService } from './service-call.ts';
+import { callService, type TimedChannel } from './service-call.ts';
 
 const peer = (vm: string) => `header VM ${vm}`;
 
@@ -45,28 +46,47 @@ export function unlockInHeaderVm(
     const facts = { parsed, sentBytes, diskBytes: source.diskBytes };
     await approve(facts);
     const dialogue = new SecretDialogue('unlock', secrets, peer(vm));
-    // Key slots announced in the current attempt: each declared slot at most once, so the longest wait is bounded by the header.
-    // Slots may be derived side by side (as many as the header VM's memory allows): the wait covers all announced so far.
-    const announced = new Set<number>();
-    let pendingMs = 0;
+    const wait = new SlotWait(vm, parsed, channel);
     for (;;) {
       const message = await channel.receive(SecretRequest.or(UnlockProgress).or(Unlocked));
       if (message.type === 'unlocked') return { facts, unlocked: message };
       if (message.type === 'secret-request') {
-        announced.clear();
-        pendingMs = 0;
+        wait.restart();
         await dialogue.answer(channel, message);
-        continue;
-      }
-      const slot = parsed.keyslots.find((candidate) => candidate.id === message.keyslot);
-      if (!slot || announced.has(slot.id)) throw misbehaving(peer(vm), `it announced key slot ${message.keyslot}, which its header does not declare or it already tried`);
-      announced.add(slot.id);
-      // dom0's own estimate from the reported cost, not the VM's figure.
-      pendingMs += expectedSlotMs(slot);
-      statusLine().show(`deriving the key in ${vm}: key slot ${slot.id} (${slot.kdf})`, pendingMs);
-      channel.extendNextReply(Math.min(2 * pendingMs + UNLOCK_SLOT_SLACK_MS, UNLOCK_SLOT_CAP_MS));
+      } else wait.announce(message);
     }
   });
+}
+
+/**
+ * dom0's wait while a header VM tries key slots: each `unlock-progress` names a key slot of the reported header, at most once per
+ * attempt, and extends the wait for the next message by dom0's own estimate of that slot's cost (not the VM's figure). Slots may
+ * be derived side by side (as many as the header VM's memory allows): the wait covers all announced so far.
+ */
+class SlotWait {
+  private readonly announced = new Set<number>();
+  private pendingMs = 0;
+
+  constructor(
+    private readonly vm: string,
+    private readonly parsed: HeaderParsed,
+    private readonly channel: TimedChannel,
+  ) {}
+
+  /** A new attempt (a secret was asked for again): every slot may be announced once more. */
+  restart(): void {
+    this.announced.clear();
+    this.pendingMs = 0;
+  }
+
+  announce(message: z.infer<typeof UnlockProgress>): void {
+    const slot = this.parsed.keyslots.find((candidate) => candidate.id === message.keyslot);
+    if (!slot || this.announced.has(slot.id)) throw misbehaving(peer(this.vm), `it announced key slot ${message.keyslot}, which its header does not declare or it already tried`);
+    this.announced.add(slot.id);
+    this.pendingMs += expectedSlotMs(slot);
+    statusLine().show(`deriving the key in ${this.vm}: key slot ${slot.id} (${slot.kdf})`, this.pendingMs);
+    this.channel.extendNextReply(Math.min(2 * this.pendingMs + UNLOCK_SLOT_SLACK_MS, UNLOCK_SLOT_CAP_MS));
+  }
 }
 
 /** What a header VM says the bytes of `source` are: a header it parsed, or none (and why). Nothing secret is involved. */
@@ -105,7 +125,7 @@ export function formatInHeaderVm(
     channel.send({
       type: 'format-request',
       luksType,
-      keyBytes: settings.keyBytes,
+      key: settings.key,
       hash: settings.hash,
       secretKind: secrets.keyFile ? 'key-file' : 'passphrase',
       ...(settings.iterTimeMs === undefined ? {} : { iterTimeMs: settings.iterTimeMs }),
@@ -157,5 +177,50 @@ export function takeHeaderFromShell(vm: string, luksType: LuksType, placedBytes:
   return callService(vm, 'splitdmcrypt.HeaderShellTake', luksType, { peer: peer(vm) }, async (channel) => {
     channel.send({ type: 'shell-take', luksType });
     return channel.receiveBytes('edited header area', placedBytes);
+  });
+}
+
+/** What dom0 asks of a key-slot change; the secret kinds follow from the SecretSource. */
+export type KeyslotsSettings = Omit<KeyslotsRequest, 'v' | 'type' | 'secretKind' | 'newSecretKind'>;
+
+/**
+ * A key-slot change (add, remove, change, upgrade) in a header VM: it gets the header in steps from `source`, reports it
+ * (`approve` checks the report), asks for the existing secret (at most 3 passphrases or the key file once) and, for add and
+ * change, the new one, and returns the new header area. The area is opaque to dom0 and must be exactly as long as the bytes the VM
+ * was sent: it replaces exactly those.
+ */
+export function keyslotsInHeaderVm(
+  vm: string,
+  settings: KeyslotsSettings,
+  source: HeaderSource,
+  secrets: SecretSource,
+  approve: (facts: HeaderFacts) => Promise<void>,
+  onProgress: (elapsedMs: number, expectedMs: number) => void = () => undefined,
+): Promise<{ facts: HeaderFacts; area: Buffer }> {
+  const withNew = settings.operation === 'add' || settings.operation === 'change';
+  return callService(vm, 'splitdmcrypt.HeaderKeyslots', settings.operation, { peer: peer(vm) }, async (channel) => {
+    channel.send({
+      type: 'keyslots-request',
+      ...settings,
+      secretKind: secrets.keyFile ? 'key-file' : 'passphrase',
+      ...(withNew ? { newSecretKind: secrets.newKeyFile ? 'new-key-file' : 'new-passphrase' } : {}),
+    });
+    const { sentBytes, message: parsed } = await serveHeaderInSteps(channel, source, HeaderParsed);
+    const facts = { parsed, sentBytes, diskBytes: source.diskBytes };
+    await approve(facts);
+    const dialogue = new SecretDialogue(withNew ? 'unlock-then-new' : 'unlock', secrets, peer(vm));
+    const wait = new SlotWait(vm, parsed, channel);
+    for (;;) {
+      const message = await channel.receive(SecretRequest.or(UnlockProgress).or(FormatProgress).or(BytesFollow));
+      if (message.type === 'secret-request') {
+        wait.restart();
+        await dialogue.answer(channel, message);
+      } else if (message.type === 'unlock-progress') wait.announce(message);
+      else if (message.type === 'format-progress') onProgress(message.elapsedMs, message.expectedMs);
+      else {
+        if (message.length !== sentBytes) throw misbehaving(peer(vm), `it announced a new header area of ${message.length} bytes, not the ${sentBytes} it was sent`);
+        return { facts, area: await channel.readRaw(sentBytes, 'new header area') };
+      }
+    }
   });
 }

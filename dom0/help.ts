@@ -11,6 +11,15 @@ const TYPE_FORMAT = '  --type=luks1|luks2         the LUKS version made (default
 const TYPE_SHELL = '  --type=luks1|luks2         the header area the shell gets when the disk holds no header (overwrite: always)';
 const YES = '  --yes                      confirm without asking (needed when stdin is not a terminal)';
 const HELP = '  -h, --help                 this help';
+const KEYSLOT_PIPELINE = `An offline header DisposableVM asks for the secrets and makes the change; a fresh DisposableVM that only parses reads
+the header before and the result, dom0 shows the key slots before and after and asks, and the device DisposableVM writes
+the new header area in one write. The volume key and the data are untouched. Exit 2, and nothing written, when no key slot
+opens with the existing passphrase (3 tries) or key file.`;
+const NEW_KEY_FILE = `  --new-key-file=[<vm>:]<path>  the new secret as a key file (as --key-file); otherwise the new passphrase is asked twice`;
+const KDF = `  --iter-time=MS             the new key slot's unlock time, measured in the header DisposableVM (default 5000)
+  --pbkdf-force-iterations=N exactly N PBKDF2 iterations (Argon2 passes) instead (excludes --iter-time)
+  --pbkdf=argon2id|argon2i|pbkdf2   LUKS2: the new key slot's KDF (default argon2id)
+  --pbkdf-memory=KiB         LUKS2: Argon2 memory (default 262144)`;
 
 const COMMANDS: Readonly<Record<CommandName, string>> = {
   attach: `usage: qvm-block-split attach|at|a [--ro] [--key-file=[<vm>:]<path>] [--type=luks1|luks2] [--data-offset=SECTORS] [<dst-vm>] <src-vm>:<device>
@@ -61,7 +70,9 @@ options:
 ${YES}
 ${KEY_FILE}
 ${TYPE_FORMAT}
-  --key-size=256|512         the AES-XTS key size in bits (default 512)
+  --cipher=aes-xts-plain64|xchacha12,aes-adiantum-plain64   the data cipher (default aes-xts-plain64;
+                             Adiantum: LUKS2 only, a 256-bit key)
+  --key-size=256|512         the key size in bits (default 512 for AES-XTS, 256 for Adiantum)
   --hash=sha256|sha512       the PBKDF2 hash (default sha512)
   --iter-time=MS             PBKDF2 time per key slot, measured in the header DisposableVM (default 5000)
   --pbkdf-force-iterations=N exactly N PBKDF2 iterations (Argon2 passes for LUKS2) instead (excludes --iter-time)
@@ -86,6 +97,56 @@ slot with cryptsetup, for example); what you leave there is checked and, when it
 options:
 ${YES}
 ${TYPE_SHELL}
+${HELP}`,
+  'add-key': `usage: qvm-block-split add-key [--yes] [--key-file=...] [--new-key-file=...] [--key-slot=N] [<kdf options>] <src-vm>:<device>
+
+Adds a key slot with a new passphrase (or key file), authorized by an existing one; LUKS1 and LUKS2.
+${KEYSLOT_PIPELINE}
+
+options:
+${YES}
+${KEY_FILE}
+${NEW_KEY_FILE}
+  --key-slot=N               the key slot to fill (default: the lowest free one)
+${KDF}
+${HELP}`,
+  'change-key': `usage: qvm-block-split change-key [--yes] [--key-file=...] [--new-key-file=...] [<kdf options>] <src-vm>:<device>
+
+Replaces the secret of the key slot the existing passphrase (or key file) opens with a new one; the slot keeps its number,
+its old key material is overwritten. LUKS1 and LUKS2.
+${KEYSLOT_PIPELINE}
+
+options:
+${YES}
+${KEY_FILE}
+${NEW_KEY_FILE}
+${KDF}
+${HELP}`,
+  'remove-key': `usage: qvm-block-split remove-key [--yes] [--key-file=...] [--force] <src-vm>:<device>
+
+Removes the key slot the passphrase (or key file) opens and overwrites its key material. The last key slot is removed only
+with --force: the data can then never be decrypted again. LUKS1 and LUKS2.
+${KEYSLOT_PIPELINE}
+
+options:
+${YES}
+${KEY_FILE}
+  --force                    remove the last key slot too
+${HELP}`,
+  upgrade: `usage: qvm-block-split upgrade [--yes] [--key-file=...] [--iter-time=MS|--pbkdf-force-iterations=N] [--pbkdf-memory=KiB] <src-vm>:<device>
+
+Re-wraps the key slot the passphrase (or key file) opens with Argon2id (as cryptsetup luksConvertKey; default cost: 256 MiB,
+4 lanes, passes for 5 s measured in the header DisposableVM), overwriting its old key material. A LUKS1 volume is first
+converted to LUKS2 in place, as cryptsetup convert does; where the LUKS2 header would not fit before the data (or luksmeta
+follows the key slots), it is refused and nothing is written. The other key slots keep their KDF.
+${KEYSLOT_PIPELINE}
+
+options:
+${YES}
+${KEY_FILE}
+  --iter-time=MS             the Argon2 unlock time (default 5000)
+  --pbkdf-force-iterations=N exactly N Argon2 passes (4 to 32) instead
+  --pbkdf-memory=KiB         Argon2 memory (default 262144)
 ${HELP}`,
   remember: `usage: qvm-block-split remember <name> [--ro] [--auto-attach] [--key-file=[<vm>:]<path>] [--type=luks1|luks2] [--data-offset=SECTORS] [<dst-vm>] <src-vm>:<device>
 

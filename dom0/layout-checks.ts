@@ -3,6 +3,7 @@
 // (so the mapping never covers what the header VM saw), and an unusual data offset (a covert channel: the source qube sees where
 // the destination reads) needs the user's word.
 import { OperationError } from '../shared/errors.ts';
+import { mappedCipherKey } from '../shared/luks-common/ciphers.ts';
 import { sanitizePeerText } from '../shared/protocol/channel.ts';
 import type { LuksType } from '../shared/protocol/contract.ts';
 import type { HeaderParsed } from '../shared/protocol/messages.ts';
@@ -16,11 +17,12 @@ import { confirm } from './prompt.ts';
 /** cryptsetup's default data offsets (512-byte sectors): LUKS1 aligns its payload to 1 MiB after 8 key slots, LUKS2 uses 16 MiB. */
 export const DEFAULT_DATA_OFFSET: Readonly<Record<LuksType, number>> = { luks1: 4096, luks2: 32768 };
 
-/** The mapping layout of a report dom0 accepted: the one aes-xts-plain64 shape the device VM maps. */
+/** The mapping layout of a report dom0 accepted: a cipher and key size of the table's mapped rows, typed, and where the data is. */
 export function mappingLayout(parsed: HeaderParsed): MappingLayout {
-  if (parsed.keyBytes !== 32 && parsed.keyBytes !== 64) throw new OperationError(`a ${parsed.keyBytes * 8}-bit key cannot be mapped`);
+  const key = mappedCipherKey(parsed.cipher, parsed.keyBytes);
+  if (key === undefined) throw new OperationError(`${sanitizePeerText(parsed.cipher, 64)} with a ${parsed.keyBytes * 8}-bit key cannot be mapped`);
   if (parsed.sectorSize !== 512 && parsed.sectorSize !== 4096) throw new OperationError(`${parsed.sectorSize}-byte sectors cannot be mapped`);
-  return { keyBytes: parsed.keyBytes, dataOffset: parsed.dataOffset, sectorSize: parsed.sectorSize };
+  return { key, dataOffset: parsed.dataOffset, sectorSize: parsed.sectorSize };
 }
 
 /** Refuses, naming `peer` as misbehaving, a report no honest header VM sends for what it was sent. */
@@ -30,7 +32,7 @@ export function checkReportedLayout({ parsed, sentBytes, diskBytes }: HeaderFact
   };
   if (requested === 'luks1' && parsed.luksType !== 'luks1') claim(`it reported a ${parsed.luksType} header where only a luks1 one was asked for`);
   // Our header VM refuses anything else before it reports; a report of it is a lie or a bug.
-  if (parsed.cipher !== 'aes-xts-plain64' || (parsed.keyBytes !== 32 && parsed.keyBytes !== 64)) claim(`it reported ${parsed.cipher} with a ${parsed.keyBytes * 8}-bit key, which it must refuse`);
+  if (mappedCipherKey(parsed.cipher, parsed.keyBytes) === undefined) claim(`it reported ${parsed.cipher} with a ${parsed.keyBytes * 8}-bit key, which it must refuse`);
   if (parsed.sectorSize !== 512 && (parsed.luksType === 'luks1' || parsed.sectorSize !== 4096)) claim(`it reported ${parsed.sectorSize}-byte sectors for ${parsed.luksType}`);
   const dataByte = parsed.dataOffset * 512;
   if (dataByte < sentBytes) claim(`it placed the data at byte ${dataByte}, inside the ${sentBytes} header bytes it was sent`);

@@ -8,16 +8,17 @@ import { cleanupCommand } from './commands/cleanup.ts';
 import { detachCommand } from './commands/detach.ts';
 import { headerShellCommand, overwriteEverythingCommand, overwriteHeaderFormatCommand, overwriteHeaderRandomCommand } from './commands/overwrite.ts';
 import { inspectCommand } from './commands/inspect.ts';
+import { keyslotCommand } from './commands/keyslots.ts';
 import { attachKnownCommand, forgetCommand, listCommand, rememberCommand } from './commands/known.ts';
 import { watchCommand } from './commands/watch.ts';
 import { statusCommand } from './commands/status.ts';
 import { helpText } from './help.ts';
 import { statusLine } from './status-line.ts';
-import { loadConfig } from './config.ts';
+import { configPath, loadConfig, normalizeConfig, type SplitConfig } from './config.ts';
 import { setTimeLimits } from './time-limits.ts';
 import { error as printError, hint, info } from './output.ts';
 
-async function run(command: SplitCommand, stack: CleanupStack): Promise<number> {
+async function run(command: SplitCommand, stack: CleanupStack, config: SplitConfig): Promise<number> {
   switch (command.command) {
     case 'help':
       process.stdout.write(`${helpText(command.topic)}\n`);
@@ -26,13 +27,13 @@ async function run(command: SplitCommand, stack: CleanupStack): Promise<number> 
       process.stdout.write(`qvm-block-split ${VERSION}\n`);
       return 0;
     case 'attach':
-      await attachCommand(command, stack);
+      await attachCommand(command, stack, config);
       return 0;
     case 'attach-known':
-      await attachKnownCommand(command, stack);
+      await attachKnownCommand(command, stack, config);
       return 0;
     case 'remember':
-      await rememberCommand(command, stack);
+      await rememberCommand(command, stack, config);
       return 0;
     case 'forget':
       await forgetCommand(command);
@@ -44,20 +45,26 @@ async function run(command: SplitCommand, stack: CleanupStack): Promise<number> 
       await detachCommand(command, stack);
       return 0;
     case 'overwrite-everything-with-random':
-      await overwriteEverythingCommand(command, stack);
+      await overwriteEverythingCommand(command, stack, config);
       return 0;
     case 'overwrite-header-with-random':
-      await overwriteHeaderRandomCommand(command, stack);
+      await overwriteHeaderRandomCommand(command, stack, config);
       return 0;
     case 'overwrite-header-with-format':
-      await overwriteHeaderFormatCommand(command, stack);
+      await overwriteHeaderFormatCommand(command, stack, config);
       return 0;
     case 'overwrite-header-with-shell':
     case 'modify-header-with-shell':
-      await headerShellCommand(command, stack);
+      await headerShellCommand(command, stack, config);
+      return 0;
+    case 'add-key':
+    case 'change-key':
+    case 'remove-key':
+    case 'upgrade':
+      await keyslotCommand(command, stack, config);
       return 0;
     case 'inspect':
-      await inspectCommand(command, stack);
+      await inspectCommand(command, stack, config);
       return 0;
     case 'status':
       return Math.min(await statusCommand(command), 100);
@@ -65,7 +72,7 @@ async function run(command: SplitCommand, stack: CleanupStack): Promise<number> 
       await cleanupCommand();
       return 0;
     case 'watch':
-      await watchCommand();
+      await watchCommand(config);
       return 0;
   }
 }
@@ -76,11 +83,14 @@ async function main(): Promise<void> {
   try {
     const parsed = parseSplitCommand(process.argv.slice(2));
     command = parsed;
-    // Every command that talks to Qubes runs under the configured time limits (a broken file fails before any VM exists).
-    if (parsed.command !== 'help' && parsed.command !== 'version') setTimeLimits((await loadConfig()).timeLimits);
+    // The configuration is read once, here, for every command that talks to Qubes (a broken file fails before any VM exists):
+    // its time limits bound every call, its DisposableVM settings and ASKPASS go to the commands that use them.
+    // help and version read no file: they run on the defaults and reach no qube.
+    const config = parsed.command === 'help' || parsed.command === 'version' ? normalizeConfig({}, configPath()) : await loadConfig();
+    setTimeLimits(config.timeLimits);
     process.exitCode = await stack.run(async () => {
       try {
-        return await run(parsed, stack);
+        return await run(parsed, stack, config);
       } finally {
         // Before clean-up steps and the final message: the last step's line must not linger over them.
         statusLine().done();

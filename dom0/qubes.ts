@@ -1,13 +1,14 @@
 // The one adapter through which dom0 reaches Qubes: the real `qvm-*` tools, found on PATH, each call with a time limit.
-// Failures become ToolError (tool, exit code, sanitized stderr), TimeoutError or InterruptedError. No call takes a secret.
+// Failures become ToolError (tool, exit code, sanitized stderr), ToolTimeoutError, ToolOutputCapError or InterruptedError, each
+// with its reason as a field (run-tool.ts); Qubes' own wording is read here only, where the tool is known. No call takes a secret.
 import { execa } from 'execa';
 import { PassThrough, type Readable, type Writable } from 'node:stream';
-import { InterruptedError, OperationError, TimeoutError, ToolError } from '../shared/errors.ts';
+import { InterruptedError, OperationError, ToolError } from '../shared/errors.ts';
 import { interruptionSignal, throwIfInterrupted } from './interruption.ts';
 import type { VmName } from './names.ts';
 import { timeLimits } from './time-limits.ts';
 import { parseBlockList, parseCreateDisposableReply, parseVmFacts, parseVmList, type BlockRow, type VmFacts, type VmInfo } from './qubes-listings.ts';
-import { CHILD_OPTIONS, DEFAULT_MAX_STDOUT_BYTES, failureOf, MAX_STDERR_BYTES, runTool, sanitizeStderr, supervise } from './run-tool.ts';
+import { CHILD_OPTIONS, DEFAULT_MAX_STDOUT_BYTES, exitStatusError, failureOf, MAX_STDERR_BYTES, outputCapError, runTool, sanitizeStderr, supervise, timeLimitError } from './run-tool.ts';
 
 export type { BlockRow, VmInfo } from './qubes-listings.ts';
 
@@ -66,14 +67,44 @@ export async function startVM(name: string, options: TimeoutOption = {}): Promis
   await runTool('qvm-start', [name], { what: `qvm-start ${name}`, timeoutMs: options.timeoutMs ?? timeLimits().startMs ?? TIMEOUTS.start });
 }
 
-/** Stops a qube at once (no shutdown); a DisposableVM with auto_cleanup then disappears. */
-export async function killVM(name: string, options: TimeoutOption = {}): Promise<void> {
-  await runTool('qvm-kill', [name], { what: `qvm-kill ${name}`, timeoutMs: options.timeoutMs ?? toolLimit('kill') });
+/**
+ * What an undo step (detach, kill, remove) came to: done now, or already undone (what it would remove was gone). Decided here,
+ * from the words of the tool that ran; any other failure is thrown.
+ */
+export type UndoOutcome = 'done' | 'already-undone';
+
+/** Runs an undo step's tool; `alreadyUndone` says which of its failures mean "nothing left to undo". */
+async function undo(tool: string, args: readonly string[], what: string, timeoutMs: number, alreadyUndone: (error: ToolError) => boolean): Promise<UndoOutcome> {
+  try {
+    await runTool(tool, args, { what, timeoutMs });
+    return 'done';
+  } catch (error) {
+    if (error instanceof ToolError && error.failure.kind === 'exit-status' && alreadyUndone(error)) return 'already-undone';
+    throw error;
+  }
 }
 
-/** Removes a halted qube without asking. */
-export async function removeVM(name: string, options: TimeoutOption = {}): Promise<void> {
-  await runTool('qvm-remove', ['-f', name], { what: `qvm-remove ${name}`, timeoutMs: options.timeoutMs ?? toolLimit('remove') });
+/**
+ * Stops a qube at once (no shutdown); a DisposableVM with auto_cleanup then disappears. A qube that no longer exists is already
+ * undone; one that is halted is done (qvm-kill passes over QubesVMNotStartedError: qubes-core-admin-client
+ * qubesadmin/tools/qvm_kill.py, R4.2; qubesadmin/utils kill, R4.3).
+ */
+export function killVM(name: string, options: TimeoutOption = {}): Promise<UndoOutcome> {
+  return undo('qvm-kill', [name], `qvm-kill ${name}`, options.timeoutMs ?? toolLimit('kill'), isNoSuchDomain);
+}
+
+/** Removes a halted qube without asking; a qube that no longer exists is already undone. */
+export function removeVM(name: string, options: TimeoutOption = {}): Promise<UndoOutcome> {
+  return undo('qvm-remove', ['-f', name], `qvm-remove ${name}`, options.timeoutMs ?? toolLimit('remove'), isNoSuchDomain);
+}
+
+/**
+ * Whether a tool refused a qube name that does not exist: qubesadmin's argument parser says "no such domain: 'NAME'" and exits 2
+ * (QubesOS/qubes-core-admin-client qubesadmin/tools/__init__.py, VmNameAction / parser.error), for qvm-check, qvm-prefs,
+ * qvm-kill, qvm-remove and qvm-block alike.
+ */
+function isNoSuchDomain(error: unknown): boolean {
+  return error instanceof ToolError && error.failure.kind === 'exit-status' && error.failure.exitCode === 2 && /no such domain/i.test(error.stderr);
 }
 
 /** qvm-check answers with its exit code: 0 yes, 1 no; a qube that does not exist is "no" too (exit 2, "no such domain"). */
@@ -83,10 +114,10 @@ async function check(args: readonly string[], options: TimeoutOption): Promise<b
     const { exitCode, stderr } = await runTool('qvm-check', args, { what, okExitCodes: [0, 1], timeoutMs: options.timeoutMs ?? toolLimit('query') });
     // Why: exit 1 is qvm-check's "no" ("non-existent!", "not running"), but a tool that failed (qubesd unreachable) exits 1 too,
     // with an error line. Read as "no", such a failure would make detach skip its steps and kill a device VM still in use.
-    if (exitCode === 1 && /(^|\s)error:|Traceback|Exception\b/.test(stderr)) throw new ToolError('qvm-check', exitCode, stderr, `${what} failed with exit code 1: ${stderr}`);
+    if (exitCode === 1 && /(^|\s)error:|Traceback|Exception\b/.test(stderr)) throw exitStatusError('qvm-check', what, exitCode, stderr);
     return exitCode === 0;
   } catch (error) {
-    if (error instanceof ToolError && error.toolExitCode === 2 && /no such domain/i.test(error.stderr)) return false;
+    if (isNoSuchDomain(error)) return false;
     throw error;
   }
 }
@@ -121,7 +152,7 @@ export async function vmUuid(name: string, options: TimeoutOption = {}): Promise
     text = await getPref(name, 'uuid', options);
   } catch (error) {
     // qvm-prefs, like qvm-check, rejects an unknown qube name as an argparse error: exit 2, "no such domain".
-    if (error instanceof ToolError && error.toolExitCode === 2 && /no such domain/i.test(error.stderr)) return undefined;
+    if (isNoSuchDomain(error)) return undefined;
     throw error;
   }
   if (!QUBE_UUID.test(text)) throw new OperationError(`qvm-prefs ${name} uuid did not print a uuid (${JSON.stringify(text.slice(0, 80))})`);
@@ -164,6 +195,14 @@ export class DeviceNotExposedError extends ToolError {}
 
 const NOT_EXPOSED = /\bdoesn't expose (?:block )?device\b/;
 
+/**
+ * qubesd's refusal to attach read-write a device its backend offers only read-only: "This device can be attached only
+ * read-only" (QubesOS/qubes-core-admin qubes/ext/block.py, R4.2 and R4.3).
+ */
+export class ReadOnlyDeviceError extends ToolError {}
+
+const ONLY_READ_ONLY = /\bonly read-only\b/i;
+
 /** Attaches `backend:port` (R4.3: `backend:port:deviceId`, the identity qvm-block checks) to `vm`. */
 export async function attachBlock(vm: string, backend: string, port: string, options: AttachOptions): Promise<void> {
   // Without an explicit read-only=no, Qubes silently attaches a read-only device read-only; asking for read-write makes it say so,
@@ -175,17 +214,30 @@ export async function attachBlock(vm: string, backend: string, port: string, opt
   try {
     await runTool('qvm-block', args, { what: `qvm-block attach ${vm} ${device}`, timeoutMs: options.timeoutMs ?? toolLimit('block') });
   } catch (error) {
-    if (error instanceof ToolError && NOT_EXPOSED.test(error.stderr)) throw new DeviceNotExposedError(error.tool, error.toolExitCode, error.stderr, error.message, { cause: error });
+    if (!(error instanceof ToolError) || error.failure.kind !== 'exit-status') throw error;
+    const Refusal = NOT_EXPOSED.test(error.stderr) ? DeviceNotExposedError : ONLY_READ_ONLY.test(error.stderr) ? ReadOnlyDeviceError : undefined;
+    if (Refusal) throw new Refusal(error.tool, error.toolExitCode, error.stderr, error.message, { cause: error });
     throw error;
   }
 }
 
-/** Detaches `backend:port` from `vm`. */
-export async function detachBlock(vm: string, backend: string, port: string, options: TimeoutOption = {}): Promise<void> {
-  await runTool('qvm-block', ['detach', vm, `${backend}:${port}`], {
-    what: `qvm-block detach ${vm} ${backend}:${port}`,
-    timeoutMs: options.timeoutMs ?? toolLimit('block'),
-  });
+/**
+ * qvm-block detach's words for "nothing of that is attached to that qube", each from Qubes' sources:
+ * - qubesd's refusal to detach what is not attached: R4.2 DeviceNotAttached "device PORT of class block not attached to VM"
+ *   (QubesOS/qubes-core-admin qubes/devices.py, tag v4.2.9), R4.3 DeviceNotAssigned "block device PORT not attached to VM"
+ *   (qubes/devices.py, DeviceCollection.detach);
+ * - R4.3's client before it asks qubesd: "BACKEND:PORT:ID is not attached." and, for a port its backend no longer exposes
+ *   (the mapping already removed), "BACKEND:PORT:ID not found." (qubes-core-admin-client qubesadmin/tools/qvm_device.py,
+ *   detach_device);
+ * - a backend qube that is gone: R4.2 "no backend vm 'NAME'", R4.3 "no such backend vm!" (qvm_device.py, DeviceAction), and the
+ *   DeviceAction's "doesn't expose device" of a client that checks the port on detach too (it does on attach);
+ * - a frontend qube that is gone: "no such domain" (isNoSuchDomain).
+ */
+const NOTHING_ATTACHED = /\bnot attached\b|\bnot found\.|\bno such backend vm\b|\bno backend vm\b|\bdoesn't expose (?:block )?device\b/;
+
+/** Detaches `backend:port` from `vm`; already undone when Qubes says nothing of that is attached, or a qube involved is gone. */
+export function detachBlock(vm: string, backend: string, port: string, options: TimeoutOption = {}): Promise<UndoOutcome> {
+  return undo('qvm-block', ['detach', vm, `${backend}:${port}`], `qvm-block detach ${vm} ${backend}:${port}`, options.timeoutMs ?? toolLimit('block'), (error) => isNoSuchDomain(error) || NOTHING_ATTACHED.test(error.stderr));
 }
 
 /**
@@ -233,10 +285,10 @@ export async function runCommand(vm: VmName | string, user: string, command: str
   });
   const result = await child;
   try {
-    if (filled > maxStdoutBytes) throw new OperationError(`${options.what ?? `${what}'s output`} is larger than the limit of ${maxStdoutBytes} bytes`);
+    if (filled > maxStdoutBytes) throw outputCapError('qvm-run', 'stdout', maxStdoutBytes, `${options.what ?? `${what}'s output`} is larger than the limit of ${maxStdoutBytes} bytes`);
     const failure = failureOf('qvm-run', { what, timeoutMs }, supervision, result, stderr());
     if (failure) throw failure;
-    if (result.exitCode !== 0) throw new ToolError('qvm-run', result.exitCode, stderr(), `${what} failed with exit code ${result.exitCode}${stderr() ? `: ${stderr()}` : ''}`);
+    if (result.exitCode !== 0) throw exitStatusError('qvm-run', what, result.exitCode ?? -1, stderr());
     return Buffer.from(into.subarray(0, filled));
   } finally {
     into.fill(0);
@@ -297,7 +349,14 @@ export function runService(vm: string, service: string, argument: string, option
   // Read from the start: execa discards what a finished call wrote if nobody was reading yet, and a VM may answer (and exit)
   // while dom0 is still busy with another VM (the header VM replies during the device VM's header transfer).
   const stdout = child.stdout.pipe(new PassThrough());
-  return { stdin: child.stdin, stdout, kill: () => void child.kill(), exited };
+  const kill = (): void => {
+    child.kill();
+    // The rest of a reply dom0 stopped reading (a header area of a length it refused) is dropped: execa settles only once the
+    // child's stdout has ended, and a pipe nobody drains never ends, so the call would hang instead of failing.
+    child.stdout.unpipe(stdout);
+    child.stdout.resume();
+  };
+  return { stdin: child.stdin, stdout, kill, exited };
 }
 
 /**
@@ -335,8 +394,11 @@ export async function runInteractiveService(vm: string, service: string, argumen
     });
     const result = await child;
     if (result.isCanceled) throw new InterruptedError(`interrupted while running ${what}`);
-    if (result.timedOut) throw new TimeoutError(`${what} did not finish within ${Math.ceil(timeoutMs / 1000)} s`);
-    if (result.exitCode === undefined) throw new ToolError('qvm-run', undefined, '', `${what} ended without an exit code${result.signal ? ` (${result.signal})` : ''}`);
+    if (result.timedOut) throw timeLimitError('qvm-run', { what, timeoutMs });
+    if (result.exitCode === undefined) {
+      const failure = result.signal ? { kind: 'signal' as const, signal: result.signal } : { kind: 'not-started' as const, code: undefined };
+      throw new ToolError('qvm-run', undefined, '', `${what} ended without an exit code${result.signal ? ` (${result.signal})` : ''}`, { failure });
+    }
     return result.exitCode;
   } finally {
     if (raw) stdin.setRawMode!(false);

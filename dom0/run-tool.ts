@@ -1,7 +1,8 @@
-// Runs one dom0 tool (a `qvm-*` command) with a time limit and turns every way it can fail into ToolError, TimeoutError or
-// InterruptedError. Tools are found on PATH, so the simulator can put fakes first. qubes.ts uses it for Qubes' tools, askpass.ts for the askpass program.
+// Runs one dom0 tool (a `qvm-*` command) with a time limit and turns every way it can fail into ToolError, ToolTimeoutError,
+// ToolOutputCapError or InterruptedError, each with the reason as a field (`failure`: exit status, signal, time limit, output cap). Tools are found on PATH, so the
+// simulator can put fakes first. qubes.ts uses it for Qubes' tools, askpass.ts for the askpass program.
 import { execa } from 'execa';
-import { InterruptedError, OperationError, TimeoutError, ToolError } from '../shared/errors.ts';
+import { InterruptedError, OperationError, TimeoutError, ToolError, type ToolFailure } from '../shared/errors.ts';
 import { interruptionSignal, throwIfInterrupted } from './interruption.ts';
 
 /** stderr in messages: enough for a Qubes error line, short enough that a VM cannot flood the terminal through qvm-run. */
@@ -79,6 +80,33 @@ export function supervise(child: { pid?: number | undefined; finally(onFinally: 
   return state;
 }
 
+/** A tool stopped at its time limit; exit status 3 like every TimeoutError. */
+export class ToolTimeoutError extends TimeoutError {
+  constructor(
+    readonly tool: string,
+    readonly failure: Extract<ToolFailure, { kind: 'time-limit' }>,
+    message: string,
+  ) {
+    super(message);
+  }
+}
+
+/** A tool printed more than we read from it (a misbehaving qube behind qvm-run, or a runaway listing). */
+export class ToolOutputCapError extends OperationError {
+  constructor(
+    readonly tool: string,
+    readonly failure: Extract<ToolFailure, { kind: 'output-cap' }>,
+    message: string,
+  ) {
+    super(message);
+  }
+}
+
+/** Why a tool failed, when the error is one of a tool's (ToolError, ToolTimeoutError, ToolOutputCapError). */
+export function toolFailureOf(error: unknown): ToolFailure | undefined {
+  return error instanceof ToolError || error instanceof ToolTimeoutError || error instanceof ToolOutputCapError ? error.failure : undefined;
+}
+
 /** Why a finished child did not give an answer, as our error type; undefined when it did. */
 export function failureOf(
   tool: string,
@@ -88,14 +116,31 @@ export function failureOf(
   stderr: string,
 ): Error | undefined {
   if (supervision.canceled) return new InterruptedError(`interrupted while running ${call.what}`);
-  if (supervision.timedOut) return new TimeoutError(`${call.what} did not finish within ${Math.ceil(call.timeoutMs / 1000)} s`);
-  if (result.exitCode === undefined && result.signal) return new ToolError(tool, undefined, stderr, `${call.what} was killed by ${result.signal}`);
+  if (supervision.timedOut) return timeLimitError(tool, call);
+  if (result.exitCode === undefined && result.signal) {
+    return new ToolError(tool, undefined, stderr, `${call.what} was killed by ${result.signal}`, { failure: { kind: 'signal', signal: result.signal } });
+  }
   if (result.exitCode === undefined) {
     const code = (result.cause as { code?: string } | undefined)?.code;
     const reason = code === 'ENOENT' ? `${tool} was not found on PATH (this must run in dom0)` : `${call.what} could not be started`;
-    return new ToolError(tool, undefined, '', `${reason}${code && code !== 'ENOENT' ? ` (${code})` : ''}`, { cause: result.cause });
+    return new ToolError(tool, undefined, '', `${reason}${code && code !== 'ENOENT' ? ` (${code})` : ''}`, { cause: result.cause, failure: { kind: 'not-started', code } });
   }
   return undefined;
+}
+
+/** The error of a call stopped at its time limit. */
+export function timeLimitError(tool: string, call: Pick<ToolCall, 'what' | 'timeoutMs'>): ToolTimeoutError {
+  return new ToolTimeoutError(tool, { kind: 'time-limit', limitMs: call.timeoutMs }, `${call.what} did not finish within ${Math.ceil(call.timeoutMs / 1000)} s`);
+}
+
+/** The error of a call that ended with an exit code it does not answer with. */
+export function exitStatusError(tool: string, what: string, exitCode: number, stderr: string): ToolError {
+  return new ToolError(tool, exitCode, stderr, `${what} failed with exit code ${exitCode}${stderr ? `: ${stderr}` : ''}`);
+}
+
+/** The error of a call whose output passed what we read. */
+export function outputCapError(tool: string, stream: 'stdout' | 'stderr', limitBytes: number, message: string): ToolOutputCapError {
+  return new ToolOutputCapError(tool, { kind: 'output-cap', stream, limitBytes }, message);
 }
 
 /** Runs `tool args` with stdin closed; returns stdout for an accepted exit code, throws our errors otherwise. */
@@ -113,14 +158,13 @@ export async function runTool(tool: string, args: readonly string[], call: ToolC
   const result = await child;
   const stderr = sanitizeStderr(result.stderr ?? new Uint8Array());
   if (result.isMaxBuffer) {
-    if ((result.stdout?.length ?? 0) >= maxStdout) throw new OperationError(`${call.what} printed more than ${maxStdout} bytes`);
-    throw new ToolError(tool, undefined, stderr, `${call.what} wrote more than ${MAX_STDERR_BYTES} bytes of errors`);
+    if ((result.stdout?.length ?? 0) >= maxStdout) throw outputCapError(tool, 'stdout', maxStdout, `${call.what} printed more than ${maxStdout} bytes`);
+    // A ToolError as before (stderr is the tool's error channel), with the cap as its reason.
+    throw new ToolError(tool, undefined, stderr, `${call.what} wrote more than ${MAX_STDERR_BYTES} bytes of errors`, { failure: { kind: 'output-cap', stream: 'stderr', limitBytes: MAX_STDERR_BYTES } });
   }
   const failure = failureOf(tool, call, supervision, result, stderr);
   if (failure) throw failure;
   const exitCode = result.exitCode ?? -1;
-  if (!(call.okExitCodes ?? [0]).includes(exitCode)) {
-    throw new ToolError(tool, exitCode, stderr, `${call.what} failed with exit code ${exitCode}${stderr ? `: ${stderr}` : ''}`);
-  }
+  if (!(call.okExitCodes ?? [0]).includes(exitCode)) throw exitStatusError(tool, call.what, exitCode, stderr);
   return { exitCode, stdout: Buffer.from(result.stdout ?? new Uint8Array()), stderr };
 }

@@ -17,6 +17,8 @@ export interface SecretSource {
   /** What the prompt names: "sys-usb:sda". */
   readonly target: string;
   readonly keyFile: KeyFileSpec | undefined;
+  /** The new secret of add-key and change-key as a key file (--new-key-file); otherwise a new passphrase is typed twice. */
+  readonly newKeyFile?: KeyFileSpec | undefined;
   /** Where an unlock passphrase comes from without a terminal (`watch`): the askpass program's path. */
   readonly askpass?: string;
 }
@@ -30,6 +32,7 @@ function promptFor(kind: SecretKind, target: string): string {
     case 'confirm-passphrase':
       return `Verify passphrase: `;
     case 'key-file':
+    case 'new-key-file':
       return '';
   }
 }
@@ -45,9 +48,18 @@ async function readKeyFile(spec: KeyFileSpec): Promise<Buffer> {
 /**
  * What dom0 will answer in one service call, decided by dom0 before the call: the header VM parsed an attacker's bytes, so it may
  * ask for anything; only this plan is answered. Unlock: the passphrase, at most PASSPHRASE_ATTEMPTS times (numbered here), or the
- * key file exactly once. Format: one new passphrase (typed twice and compared here) or the key file once.
+ * key file exactly once. Format: one new passphrase (typed twice and compared here) or the key file once. Unlock-then-new (a
+ * key-slot change): the unlock plan, then, once a secret was answered, the new one as in format (or --new-key-file once); never
+ * back to the first.
  */
-export type SecretPlan = 'unlock' | 'format';
+export type SecretPlan = 'unlock' | 'format' | 'unlock-then-new';
+
+interface SecretStep {
+  readonly kind: SecretKind;
+  readonly times: number;
+}
+
+const words = (kind: SecretKind): string => kind.replace(/-/g, ' ');
 
 /** cryptsetup's default number of passphrase tries, which the header VM also uses. */
 export const PASSPHRASE_ATTEMPTS = 3;
@@ -68,6 +80,7 @@ async function readNewPassphrase(target: string): Promise<Buffer> {
 
 /** Answers the secret requests of one call, as its plan allows and no more. */
 export class SecretDialogue {
+  private stage = 0;
   private answered = 0;
 
   constructor(
@@ -77,10 +90,41 @@ export class SecretDialogue {
     private readonly peer: string,
   ) {}
 
-  /** The kind this plan answers, and how often. */
-  private allowed(): { kind: SecretKind; times: number } {
-    if (this.source.keyFile) return { kind: 'key-file', times: 1 };
-    return this.plan === 'unlock' ? { kind: 'passphrase', times: PASSPHRASE_ATTEMPTS } : { kind: 'new-passphrase', times: 1 };
+  /** The kinds this plan answers, in order, and how often each. */
+  private steps(): readonly SecretStep[] {
+    const existing: SecretStep = this.source.keyFile ? { kind: 'key-file', times: 1 } : { kind: 'passphrase', times: PASSPHRASE_ATTEMPTS };
+    switch (this.plan) {
+      case 'unlock':
+        return [existing];
+      case 'format':
+        return [this.source.keyFile ? { kind: 'key-file', times: 1 } : { kind: 'new-passphrase', times: 1 }];
+      case 'unlock-then-new':
+        return [existing, this.source.newKeyFile ? { kind: 'new-key-file', times: 1 } : { kind: 'new-passphrase', times: 1 }];
+    }
+  }
+
+  /** The step a request of `kind` falls in: the current one, or (after an answer) the next; the stage never goes back. */
+  private allowed(kind: SecretKind): SecretStep {
+    const steps = this.steps();
+    const next = steps[this.stage + 1];
+    if (next && kind === next.kind && kind !== steps[this.stage]!.kind && this.answered > 0) {
+      this.stage++;
+      this.answered = 0;
+    }
+    return steps[this.stage]!;
+  }
+
+  private secretOf(kind: SecretKind): Promise<Buffer> {
+    switch (kind) {
+      case 'key-file':
+        return readKeyFile(this.source.keyFile!);
+      case 'new-key-file':
+        return readKeyFile(this.source.newKeyFile!);
+      case 'passphrase':
+        return this.passphrase(promptFor(kind, this.source.target));
+      default:
+        return readNewPassphrase(this.source.target);
+    }
   }
 
   private passphrase(prompt: string): Promise<Buffer> {
@@ -89,13 +133,13 @@ export class SecretDialogue {
 
   /** Answers one request read from `channel` (the caller has received it), or throws naming the header VM as misbehaving. */
   async answer(channel: Channel, request: SecretRequest): Promise<void> {
-    const { kind, times } = this.allowed();
-    if (request.kind !== kind) throw new OperationError(`${this.peer} misbehaved: it asked for a ${request.kind.replace('-', ' ')} where dom0 answers only a ${kind.replace('-', ' ')}; stopped`);
-    if (this.answered >= times) throw new OperationError(`${this.peer} misbehaved: it asked for the ${kind.replace('-', ' ')} more than ${times} time${times > 1 ? 's' : ''}; stopped`);
+    const { kind, times } = this.allowed(request.kind);
+    if (request.kind !== kind) throw new OperationError(`${this.peer} misbehaved: it asked for a ${words(request.kind)} where dom0 answers only a ${words(kind)}; stopped`);
+    if (this.answered >= times) throw new OperationError(`${this.peer} misbehaved: it asked for the ${words(kind)} more than ${times} time${times > 1 ? 's' : ''}; stopped`);
     this.answered++;
     // Said on dom0's count, not the VM's: at most PASSPHRASE_ATTEMPTS - 1 times per call, whatever the VM claims.
     if (kind === 'passphrase' && this.answered > 1) notice('no key slot matches that passphrase, try again');
-    const secret = kind === 'key-file' ? await readKeyFile(this.source.keyFile!) : kind === 'passphrase' ? await this.passphrase(promptFor(kind, this.source.target)) : await readNewPassphrase(this.source.target);
+    const secret = await this.secretOf(kind);
     try {
       channel.send({ type: 'secret', sealed: sealTo(request.publicKey, secret) });
     } finally {

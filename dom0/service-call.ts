@@ -1,7 +1,8 @@
 // One qrexec service call from dom0 as a typed Channel: the call's stdin/stdout carry frames, every wait for a reply is bounded,
 // and the call must end with exit code 0 after its last frame.
 import type { z } from 'zod';
-import { OperationError, ParseError, TimeoutError, ToolError } from '../shared/errors.ts';
+import { OperationError, TimeoutError, ToolError } from '../shared/errors.ts';
+import { StreamTruncatedError } from '../shared/protocol/frame.ts';
 import { Channel } from '../shared/protocol/channel.ts';
 import { runService } from './qubes.ts';
 import { timeLimits } from './time-limits.ts';
@@ -85,7 +86,7 @@ export async function callService<T>(vm: string, service: string, argument: stri
   try {
     result = await conversation(channel);
   } catch (error) {
-    const silent = error instanceof ParseError && error.offset === 0 && /truncated: received 0 of/.test(error.reason);
+    const silent = error instanceof StreamTruncatedError && error.offset === 0 && error.received === 0;
     if (!silent) call.kill();
     const ended = await call.exited.catch(() => undefined);
     // A call that ended without a single byte: the usual first-install mistake, said in words instead of a framing error.

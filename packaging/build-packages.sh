@@ -24,10 +24,12 @@ stage() {
   find "$work/$2" -exec touch -h -d "@$SOURCE_DATE_EPOCH" {} +
 }
 
-# rpm's file list: every file of the tree, the directory of the bundles (ours alone), the policy kept when edited.
+# rpm's file list: every file of the tree, the directory of the bundles (ours alone) and its compile cache (empty in the
+# package: see WARM in the Makefile), the policy kept when edited.
 file_list() {
   (cd "$work/$1" && find . -type f | sed 's|^\.||' | LC_ALL=C sort) | sed 's|^\(/etc/qubes/policy.d/.*\)$|%config(noreplace) \1|'
   echo '%dir /usr/lib/split-dm-crypt'
+  echo '%dir /usr/lib/split-dm-crypt/compile-cache'
 }
 
 if [ "$kind" = rpm ]; then

@@ -15,7 +15,15 @@ case $v in
     n=${n#*.}
     minor=${n%%.*}
     if [ ${#v} -le 20 ] && { [ "$major" -gt 18 ] || { [ "$major" -eq 18 ] && [ "$minor" -ge 19 ]; }; }; then
-      exec node "$(dirname "$0")/@LIB@/@BUNDLE@" "$@"
+      lib=$(dirname "$0")/@LIB@
+      # Node >= 22.1 keeps V8's compiled code of the bundle in NODE_COMPILE_CACHE and checks it against the source and its own
+      # version before use. The install fills compile-cache/ (root-owned: a user run only reads it), so a DisposableVM made from
+      # the template and dom0 start without compiling the bundle. Older Node ignores the variable; one set by the caller wins.
+      if [ "$major" -ge 22 ] && [ -z "${NODE_COMPILE_CACHE-}" ] && [ -d "$lib/compile-cache" ]; then
+        NODE_COMPILE_CACHE=$lib/compile-cache
+        export NODE_COMPILE_CACHE
+      fi
+      exec node "$lib/@BUNDLE@" "$@"
     fi
     ;;
   *) found='an unreadable version' ;;

@@ -36,6 +36,27 @@ export class ParseError extends SplitError {
   ) {
     super(`invalid ${format} ${field} at byte ${offset}: ${reason}`);
   }
+
+  /** The same error naming where the bytes came from: "... (from device VM dm-device-disp1234)". */
+  attributedTo(peer: string): ParseError {
+    return new ParseError(this.format, this.field, this.offset, `${this.reason} (from ${peer})`);
+  }
+}
+
+/**
+ * A well-formed message that breaks the protocol where no byte offset applies: a peer announced a length other than the one
+ * agreed, or more than was asked for. Sent to the peer as a 'parse' error, like a ParseError.
+ */
+export class ProtocolError extends SplitError {
+  readonly exitCode = EXIT.failure;
+  override readonly name = 'ProtocolError';
+  constructor(
+    /** What was announced: "header area". */
+    readonly field: string,
+    readonly reason: string,
+  ) {
+    super(`invalid protocol stream ${field}: ${reason}`);
+  }
 }
 
 /** Well-formed input that uses a feature we deliberately do not implement (a cipher, a hash, a LUKS version). */
@@ -53,18 +74,32 @@ export class WrongPassphraseError extends SplitError {
   }
 }
 
-/** An external tool failed: its name, its exit code and (already sanitized) stderr. */
+/**
+ * Why a tool gave no answer, as facts (execa's exitCode, signal, timedOut, isMaxBuffer): callers branch on these, never on the
+ * message. `not-started`'s code is the spawn error's (ENOENT).
+ */
+export type ToolFailure =
+  | { readonly kind: 'exit-status'; readonly exitCode: number }
+  | { readonly kind: 'signal'; readonly signal: string }
+  | { readonly kind: 'not-started'; readonly code: string | undefined }
+  | { readonly kind: 'output-cap'; readonly stream: 'stdout' | 'stderr'; readonly limitBytes: number }
+  | { readonly kind: 'time-limit'; readonly limitMs: number };
+
+/** An external tool failed: its name, its exit code, (already sanitized) stderr and why (`failure`). */
 export class ToolError extends SplitError {
   readonly exitCode = EXIT.failure;
   override readonly name = 'ToolError';
+  /** Why it failed; without one given, its exit status (or, with no exit code, that it did not start). */
+  readonly failure: ToolFailure;
   constructor(
     readonly tool: string,
     readonly toolExitCode: number | undefined,
     readonly stderr: string,
     message?: string,
-    options?: { cause?: unknown },
+    options?: { cause?: unknown; failure?: ToolFailure },
   ) {
     super(message ?? `${tool} failed${toolExitCode === undefined ? '' : ` with exit code ${toolExitCode}`}${stderr ? `: ${stderr}` : ''}`, options);
+    this.failure = options?.failure ?? (toolExitCode === undefined ? { kind: 'not-started', code: undefined } : { kind: 'exit-status', exitCode: toolExitCode });
   }
 }
 

@@ -2,8 +2,8 @@
 // waiting only for what it needs: the device VM is prepared and given the disk while the header VM still starts, and the
 // destination starts while the key is derived. The header area goes from the device VM to the header VM through dom0 unparsed; the volume key comes back sealed to the device VM; the mapping goes to the destination.
 import type { AttachCommand } from '../cli.ts';
-import type { CleanupStack } from '../cleanup-stack.ts';
-import { resolveDispVmSettings, type AttachOrder } from '../config.ts';
+import { CleanupStack } from '../cleanup-stack.ts';
+import { resolveDispVmSettings, type AttachOrder, type SplitConfig } from '../config.ts';
 import { attachSource, newMappingName, openMapping, PinMismatchError, prepareDeviceVm, withDeviceHeaderSource } from '../device-steps.ts';
 import { AttachVms } from '../attach-vms.ts';
 import { chooseSupply } from '../preloaded.ts';
@@ -67,11 +67,11 @@ async function volumesToCheck(command: AttachCommand): Promise<KnownVolume[]> {
   return entries.flatMap((entry) => (entry.kind === 'volume' ? [entry.volume] : []));
 }
 
-export async function attachCommand(command: AttachCommand, stack: CleanupStack): Promise<AttachOutcome> {
+export async function attachCommand(command: AttachCommand, stack: CleanupStack, config: SplitConfig): Promise<AttachOutcome> {
   const label = sourceLabel(command.source);
   await acquireSourceLock(command.source, stack);
   // Asked while the source is checked (a query and the configuration; a failed check leaves it unused).
-  const settingsAsked = resolveDispVmSettings();
+  const settingsAsked = resolveDispVmSettings(config);
   settingsAsked.catch(() => undefined);
   const description = await assertSourceAvailable(command.source);
   const known = await volumesToCheck(command);

@@ -3,7 +3,7 @@
 // warnings it draws from it itself. Both VMs are gone when the command ends.
 import type { InspectCommand } from '../cli.ts';
 import type { CleanupStack } from '../cleanup-stack.ts';
-import { resolveDispVmSettings } from '../config.ts';
+import { resolveDispVmSettings, type SplitConfig } from '../config.ts';
 import { attachSource, prepareDeviceVm, withDeviceHeaderSource } from '../device-steps.ts';
 import { startDispVMs } from '../dispvms.ts';
 import { headerWarnings, slotWords, vmWarnings } from '../header-summary.ts';
@@ -51,11 +51,11 @@ function asText(source: string, parsed: HeaderParsed, warnings: readonly string[
   ].join('\n');
 }
 
-export async function inspectCommand(command: InspectCommand, stack: CleanupStack): Promise<void> {
+export async function inspectCommand(command: InspectCommand, stack: CleanupStack, config: SplitConfig): Promise<void> {
   const label = sourceLabel(command.source);
   await acquireSourceLock(command.source, stack);
   await assertSourceAvailable(command.source);
-  const settings = await resolveDispVmSettings();
+  const settings = await resolveDispVmSettings(config);
   // Recorded like an overwrite, so `cleanup` removes the VMs of an inspect killed without unwinding.
   const recorder = await recordCommand({ source: command.source, phase: 'inspecting', readOnly: true }, stack);
   const vms = await startDispVMs(['device', 'header'], settings.template, settings.label, stack, (vm) => recorder.add(vm));

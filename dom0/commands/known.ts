@@ -9,13 +9,14 @@ import { info, warning } from '../output.ts';
 import { listBlocks } from '../qubes.ts';
 import { listAttachmentStates } from '../state.ts';
 import { attachCommand } from './attach.ts';
+import type { SplitConfig } from '../config.ts';
 
-export async function rememberCommand(command: RememberCommand, stack: CleanupStack): Promise<void> {
+export async function rememberCommand(command: RememberCommand, stack: CleanupStack, config: SplitConfig): Promise<void> {
   // Before any VM: a name already taken (or a file under it that does not parse) is the user's to sort out.
   const taken = (await listKnownVolumes()).find((entry) => (entry.kind === 'volume' ? entry.volume.name : entry.name) === command.name);
   if (taken) throw new OperationError(`a known volume '${command.name}' already exists: 'qvm-block-split forget ${command.name}' first`);
   const { attach } = command;
-  const outcome = await attachCommand(attach, stack);
+  const outcome = await attachCommand(attach, stack, config);
   const volume: KnownVolume = {
     name: command.name,
     source: attach.source,
@@ -53,10 +54,10 @@ export function attachOfVolume(volume: KnownVolume, changes: Partial<Pick<Attach
   };
 }
 
-export async function attachKnownCommand(command: AttachKnownCommand, stack: CleanupStack): Promise<void> {
+export async function attachKnownCommand(command: AttachKnownCommand, stack: CleanupStack, config: SplitConfig): Promise<void> {
   const volume = await readKnownVolume(command.name);
   const destination = command.destination === undefined ? volume.destination : command.destination === '@dispvm' ? undefined : command.destination;
-  await attachCommand(attachOfVolume(volume, { destination, readOnly: command.readOnly || volume.readOnly }), stack);
+  await attachCommand(attachOfVolume(volume, { destination, readOnly: command.readOnly || volume.readOnly }), stack, config);
 }
 
 export async function forgetCommand({ name }: ForgetCommand): Promise<void> {

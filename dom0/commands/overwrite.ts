@@ -9,65 +9,21 @@ import type { LuksType } from '../../shared/protocol/contract.ts';
 import { HEADER_PROBE_BYTES, MAX_HEADER_TRANSFER_BYTES } from '../../shared/protocol/messages.ts';
 import type { HeaderShellCommand, OverwriteEverythingCommand, OverwriteHeaderFormatCommand, OverwriteHeaderRandomCommand } from '../cli.ts';
 import type { CleanupStack } from '../cleanup-stack.ts';
-import { resolveDispVmSettings } from '../config.ts';
-import { attachSource, describeSource, prepareDeviceVm, wipeSource, withDeviceHeaderSource, writeHeaderArea } from '../device-steps.ts';
-import { startDispVMs, type DispVmRole } from '../dispvms.ts';
+import type { SplitConfig } from '../config.ts';
+import { assertAtLeast, assertConfirmable, confirmDestruction, diskWords, setUpWrite, type SourceDisk } from '../destructive.ts';
+import { wipeSource, withDeviceHeaderSource, writeHeaderArea } from '../device-steps.ts';
 import { formatInHeaderVm, inspectInHeaderVm, putHeaderForShell, runShellInHeaderVm, takeHeaderFromShell } from '../header-steps.ts';
-import { bufferSource, type HeaderSource } from '../header-transfer.ts';
+import { rewriteHeaderArea } from '../header-rewrite.ts';
+import type { HeaderSource } from '../header-transfer.ts';
 import { DEFAULT_DATA_OFFSET } from '../layout-checks.ts';
 import { describeHeader } from '../header-summary.ts';
-import { acquireSourceLock } from '../lock.ts';
-import { recordCommand } from '../state.ts';
-import { sourceLabel, type SourceSpec } from '../names.ts';
 import { info, warning } from '../output.ts';
-import { confirm } from '../prompt.ts';
 import { ProgressLine } from '../progress.ts';
-import { assertSourceAvailable, sizeWords } from '../source-checks.ts';
+import { sizeWords } from '../source-checks.ts';
 
-/** A confirmation that could never be given fails before any VM starts. */
-function assertConfirmable(yes: boolean, command: string): void {
-  if (!yes && !process.stdin.isTTY) throw new UsageError(`${command} destroys data and needs confirmation: use --yes to confirm without a terminal`);
-}
-
-async function confirmDestruction(what: string, yes: boolean): Promise<void> {
-  if (!yes) await confirm(`${what}\nContinue?`);
-}
-
-/** The source as the user is asked about it: Qubes' description and the size the device VM measured. */
-interface SourceDisk {
-  readonly label: string;
-  readonly description: string;
-  readonly bytes: number;
-}
-
-const diskWords = (disk: SourceDisk): string => `${disk.label} (${sanitizePeerText(disk.description, 80) || 'no description'}, ${sizeWords(disk.bytes)})`;
-
-/** Starts the VMs a destructive command needs, prepares the device VM, attaches the source read-write and measures it. */
-async function setUp<R extends DispVmRole>(source: SourceSpec, roles: readonly R[], stack: CleanupStack): Promise<{ vms: Record<R, string>; disk: SourceDisk }> {
-  await acquireSourceLock(source, stack);
-  const description = await assertSourceAvailable(source);
-  const settings = await resolveDispVmSettings();
-  // A record too, so that `cleanup` removes the VMs of an overwrite killed without unwinding, and `status` shows it.
-  const recorder = await recordCommand({ source, phase: 'overwriting', readOnly: false }, stack);
-  const vms = await startDispVMs(roles, settings.template, settings.label, stack, (vm) => recorder.add(vm));
-  const device = (vms as Record<string, string>).device!;
-  await recorder.update({ deviceVm: device });
-  await prepareDeviceVm(device, settings.template);
-  if (await attachSource(device, source, false, stack)) throw new OperationError(`${sourceLabel(source)} can be attached only read-only: it cannot be overwritten`);
-  const described = await describeSource(device);
-  if (described.readOnly) throw new OperationError(`${sourceLabel(source)} is read-only in the device VM: it cannot be overwritten`);
-  return { vms, disk: { label: sourceLabel(source), description, bytes: described.diskBytes } };
-}
-
-/** A disk too small for what is about to be written is refused before anything is asked. */
-function assertAtLeast(disk: SourceDisk, bytes: number, what: string): void {
-  if (disk.bytes === 0) throw new OperationError(`${disk.label} is empty (0 bytes): there is nothing to overwrite`);
-  if (disk.bytes < bytes) throw new OperationError(`${diskWords(disk)} is too small for ${what} (${bytes} bytes at least)`);
-}
-
-export async function overwriteEverythingCommand({ source, yes }: OverwriteEverythingCommand, stack: CleanupStack): Promise<void> {
+export async function overwriteEverythingCommand({ source, yes }: OverwriteEverythingCommand, stack: CleanupStack, config: SplitConfig): Promise<void> {
   assertConfirmable(yes, 'overwrite-everything-with-random');
-  const { vms, disk } = await setUp(source, ['device'], stack);
+  const { vms, disk } = await setUpWrite(source, ['device'], stack, config);
   assertAtLeast(disk, 1, 'an overwrite');
   await confirmDestruction(`This overwrites ALL of ${diskWords(disk)} with random data: everything on it is destroyed, irrecoverably.`, yes);
   const progress = new ProgressLine(`overwriting ${disk.label}`);
@@ -93,9 +49,9 @@ const typeAreaBytes = (luksType: LuksType, disk: SourceDisk): number => Math.min
  * offset (both LUKS2 copies and every key-slot area; LUKS1's key material), anything else over the --type's area. A fresh VM
  * then checks that no header copy parses any more.
  */
-export async function overwriteHeaderRandomCommand({ source, luksType, yes }: OverwriteHeaderRandomCommand, stack: CleanupStack): Promise<void> {
+export async function overwriteHeaderRandomCommand({ source, luksType, yes }: OverwriteHeaderRandomCommand, stack: CleanupStack, config: SplitConfig): Promise<void> {
   assertConfirmable(yes, 'overwrite-header-with-random');
-  const { vms, disk } = await setUp(source, ['device', 'header', 'verify'], stack);
+  const { vms, disk } = await setUpWrite(source, ['device', 'header', 'verify'], stack, config);
   assertAtLeast(disk, HEADER_PROBE_BYTES, 'a LUKS header');
   const openSource = <T>(work: (source: HeaderSource) => Promise<T>): Promise<T> => withDeviceHeaderSource(vms.device, work);
   const found = await openSource((device) => inspectInHeaderVm(vms.header, device));
@@ -109,9 +65,9 @@ export async function overwriteHeaderRandomCommand({ source, luksType, yes }: Ov
   info(`overwrote the header area of ${disk.label} with random data (${bytes} bytes); no LUKS header copy parses any more`);
 }
 
-export async function overwriteHeaderFormatCommand({ source, luksType, format, keyFile, yes }: OverwriteHeaderFormatCommand, stack: CleanupStack): Promise<void> {
+export async function overwriteHeaderFormatCommand({ source, luksType, format, keyFile, yes }: OverwriteHeaderFormatCommand, stack: CleanupStack, config: SplitConfig): Promise<void> {
   assertConfirmable(yes, 'overwrite-header-with-format');
-  const { vms, disk } = await setUp(source, ['device', 'header'], stack);
+  const { vms, disk } = await setUpWrite(source, ['device', 'header'], stack, config);
   // The new header's data starts at cryptsetup's default offset; the disk must hold more than that, checked before any passphrase.
   const dataBytes = DEFAULT_DATA_OFFSET[luksType] * 512;
   const areaBytes = luksType === 'luks1' ? LUKS1_HEADER_AREA_BYTES : dataBytes;
@@ -126,7 +82,7 @@ export async function overwriteHeaderFormatCommand({ source, luksType, format, k
   progress?.finishTime();
   const bytes = await writeHeaderArea(vms.device, disk.bytes, area);
   await stack.unwind();
-  info(`formatted ${disk.label} as ${luksType} (aes-xts-plain64, ${format.keyBytes * 8}-bit key, ${format.hash}); ${bytes} bytes written`);
+  info(`formatted ${disk.label} as ${luksType} (${format.key.cipher}, ${format.key.keyBytes * 8}-bit key, ${format.hash}); ${bytes} bytes written`);
 }
 
 /**
@@ -135,13 +91,13 @@ export async function overwriteHeaderFormatCommand({ source, luksType, format, k
  * shown (every key slot), and written only up to that header's own extent, after the shell exited 0 and (for modify) the user
  * confirmed.
  */
-export async function headerShellCommand(command: HeaderShellCommand, stack: CleanupStack): Promise<void> {
+export async function headerShellCommand(command: HeaderShellCommand, stack: CleanupStack, config: SplitConfig): Promise<void> {
   const { source, luksType, yes } = command;
   const mode = command.command === 'modify-header-with-shell' ? 'modify' : 'overwrite';
   // Why: modify asks only after the shell; without a terminal that question could never be answered, and the edit would be lost.
   if (mode === 'modify' && !yes && !process.stdin.isTTY) throw new UsageError('modify-header-with-shell writes the edited header back only after confirmation: use --yes without a terminal');
   if (mode === 'overwrite') assertConfirmable(yes, 'overwrite-header-with-shell');
-  const { vms, disk } = await setUp(source, ['device', 'header', 'verify'], stack);
+  const { vms, disk } = await setUpWrite(source, ['device', 'header', 'verify'], stack, config);
   assertAtLeast(disk, HEADER_PROBE_BYTES, 'a LUKS header');
   const openSource = <T>(work: (source: HeaderSource) => Promise<T>): Promise<T> => withDeviceHeaderSource(vms.device, work);
   const areaBytes = typeAreaBytes(luksType, disk);
@@ -156,23 +112,21 @@ export async function headerShellCommand(command: HeaderShellCommand, stack: Cle
   const status = await runShellInHeaderVm(vms.header, luksType);
   if (status !== 0) throw new OperationError(`the header shell exited with status ${status}: nothing was written to ${disk.label}`);
   const edited = await takeHeaderFromShell(vms.header, luksType, placed);
-  const checked = await inspectInHeaderVm(vms.verify, bufferSource(edited));
-  if (checked.kind === 'absent') throw new OperationError(`the header the shell left is not a header we can use (${sanitizePeerText(checked.reason, 200)}): nothing was written to ${disk.label}`);
-  const { parsed } = checked;
-  const length = parsed.headerBytes;
-  if (length > edited.length) throw new OperationError(`the ${parsed.luksType} header the shell left reaches to byte ${length}, past the ${edited.length} bytes edited${parsed.luksType === 'luks2' && luksType === 'luks1' ? ' (use --type=luks2)' : ''}: nothing was written`);
-  if (mode === 'modify') {
-    // A copy: the source's bytes are zeroed when openSource returns.
-    const original = await openSource(async (device) => Buffer.from(await device.read(0, length)));
-    if (original.equals(edited.subarray(0, length))) {
-      await stack.unwind();
-      info(`the header of ${disk.label} is unchanged: nothing was written`);
-      return;
-    }
-  }
-  info(`${vms.verify} checked what the shell left: a valid ${describeHeader(parsed)}`);
-  if (mode === 'modify') await confirmDestruction(`This writes the edited header (the first ${sizeWords(length)}) over ${diskWords(disk)}.`, yes);
-  const bytes = await writeHeaderArea(vms.device, disk.bytes, edited.subarray(0, length));
+  const outcome = await rewriteHeaderArea({
+    device: vms.device,
+    verify: vms.verify,
+    disk,
+    area: edited,
+    what: 'the header the shell left',
+    extent: (parsed) => {
+      if (parsed.headerBytes > edited.length) throw new OperationError(`the ${parsed.luksType} header the shell left reaches to byte ${parsed.headerBytes}, past the ${edited.length} bytes edited${parsed.luksType === 'luks2' && luksType === 'luks1' ? ' (use --type=luks2)' : ''}: nothing was written`);
+      return parsed.headerBytes;
+    },
+    ...(mode === 'modify' ? { openSource } : {}),
+    show: (parsed) => `${vms.verify} checked what the shell left: a valid ${describeHeader(parsed)}`,
+    question: mode === 'modify' ? (_parsed, length) => `This writes the edited header (the first ${sizeWords(length)}) over ${diskWords(disk)}.` : undefined,
+    yes,
+  });
   await stack.unwind();
-  info(`wrote the edited header to ${disk.label} (${bytes} bytes)`);
+  info(outcome.kind === 'unchanged' ? `the header of ${disk.label} is unchanged: nothing was written` : `wrote the edited header to ${disk.label} (${outcome.bytes} bytes)`);
 }

@@ -10,7 +10,7 @@ import { followAdminEvents } from '../admin-events.ts';
 import { toQubesEvent } from '../admin-event-types.ts';
 import { detachRecorded } from '../attachment.ts';
 import { CleanupStack } from '../cleanup-stack.ts';
-import { loadConfig } from '../config.ts';
+import type { SplitConfig } from '../config.ts';
 import { interruptionSignal } from '../interruption.ts';
 import { listKnownVolumes, presentSources, type KnownVolume } from '../known-volumes.ts';
 import { acquireSourceLock } from '../lock.ts';
@@ -37,7 +37,12 @@ export class Watcher {
   private pending: Promise<void> = Promise.resolve();
   private readonly work = new Set<Promise<void>>();
 
-  constructor(private readonly askpass: string | undefined) {}
+  /** The ASKPASS program from the config: how a volume without a key file is unlocked with no terminal. */
+  private readonly askpass: string | undefined;
+
+  constructor(private readonly config: SplitConfig) {
+    this.askpass = config.askpass;
+  }
 
   /** A reconciliation waits to run: later events need no other (it reads the state when it starts). */
   private queued = false;
@@ -106,7 +111,7 @@ export class Watcher {
   private async attach(volume: KnownVolume): Promise<void> {
     const stack = new CleanupStack();
     try {
-      const outcome = await stack.run(() => attachCommand(attachOfVolume(volume, this.askpass ? { askpass: this.askpass } : {}), stack));
+      const outcome = await stack.run(() => attachCommand(attachOfVolume(volume, this.askpass ? { askpass: this.askpass } : {}), stack, this.config));
       await tell(`attached volume ${volume.name} (${sourceLabel(volume.source)}, ${outcome.luksType} ${outcome.uuid})`);
     } catch (error) {
       if (error instanceof InterruptedError) throw error;
@@ -129,9 +134,8 @@ export class Watcher {
 }
 
 /** Follows qubesd until interrupted (SIGTERM from systemd, Ctrl-C); each relevant event reconciles. */
-export async function watchCommand(): Promise<void> {
-  const config = await loadConfig();
-  const watcher = new Watcher(config.askpass);
+export async function watchCommand(config: SplitConfig): Promise<void> {
+  const watcher = new Watcher(config);
   const signal = interruptionSignal();
   info('watch: following qubesd events for known volumes marked auto-attach');
   try {

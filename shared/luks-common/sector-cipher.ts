@@ -1,7 +1,9 @@
-// Sector-wise AES as dm-crypt applies it to LUKS1 and LUKS2 key material: xts or cbc, IVs plain / plain64 / essiv:sha256.
+// The sector cipher as dm-crypt applies it to LUKS1 and LUKS2 key material: AES in xts or cbc with IVs plain / plain64 /
+// essiv:sha256, or Adiantum with plain64 (the sector number as the tweak).
 import { createCipheriv, createDecipheriv, createHash } from 'node:crypto';
 import { InternalError } from '../errors.ts';
 import { zeroize } from '../bytes.ts';
+import { AdiantumKey, ADIANTUM_TWEAK_BYTES } from './adiantum.ts';
 import type { SectorCipherMode } from './ciphers.ts';
 import { SECTOR_BYTES } from './constants.ts';
 
@@ -20,9 +22,28 @@ function sectorIv(sector: number, truncate32: boolean): Buffer {
   return iv;
 }
 
+/** Adiantum with plain64: each sector one message, its tweak the 64-bit little-endian sector number padded with zeros. */
+function adiantumSectors(direction: Direction, key: Uint8Array, data: Uint8Array, firstSector: number): Buffer {
+  const adiantum = new AdiantumKey(key);
+  const out = Buffer.alloc(data.length);
+  const tweak = Buffer.alloc(ADIANTUM_TWEAK_BYTES);
+  try {
+    for (let offset = 0; offset < data.length; offset += SECTOR_BYTES) {
+      tweak.writeBigUInt64LE(BigInt(firstSector + offset / SECTOR_BYTES), 0);
+      const block = adiantum.crypt(direction, tweak, data.subarray(offset, offset + SECTOR_BYTES));
+      block.copy(out, offset);
+      zeroize(block);
+    }
+  } finally {
+    adiantum.wipe();
+  }
+  return out;
+}
+
 /** Encrypts or decrypts whole 512-byte sectors, numbering them from `firstSector`. */
 export function cryptSectors(direction: Direction, mode: SectorCipherMode, key: Uint8Array, data: Uint8Array, firstSector = 0): Buffer {
   if (data.length % SECTOR_BYTES !== 0) throw new InternalError(`sector data of ${data.length} bytes is not whole sectors`);
+  if (mode === 'adiantum-plain64') return adiantumSectors(direction, key, data, firstSector);
   const algorithm = opensslName(mode, key.length);
   const essivKey = mode === 'cbc-essiv:sha256' ? createHash('sha256').update(key).digest() : undefined;
   const out = Buffer.alloc(data.length);

@@ -1,5 +1,6 @@
 // Key-slot changes on a volume of either version: add, change, remove. Each returns the byte ranges to write back (the version's
 // own safe order); the caller writes them. A new slot's KDF is chosen by kdf.ts for the volume's version.
+import { InternalError } from '../errors.ts';
 import type { AreaWrite } from '../luks-common/area-write.ts';
 import type { LuksHash } from '../luks-common/constants.ts';
 import { addKey, changeKey, removeKey } from '../luks1/manage.ts';
@@ -36,6 +37,16 @@ export async function changeKeyslot(volume: LuksVolume, oldSecret: Uint8Array, n
   const kdf = await kdfFor(volume, request);
   if (volume.type === 'luks2') return changeKeyLuks2(volume.header, volume.area, oldSecret, newSecret, kdf);
   return changeKey(volume.header, volume.area, oldSecret, newSecret, luks1Iterations(kdf));
+}
+
+/** The header area after a change: a copy of `area` with every write applied (each lies inside it, or this throws). */
+export function applyWrites(area: Uint8Array, writes: readonly AreaWrite[]): Buffer {
+  const changed = Buffer.from(area);
+  for (const { offset, bytes } of writes) {
+    if (offset < 0 || offset + bytes.length > changed.length) throw new InternalError(`a key-slot change writes bytes ${offset}..${offset + bytes.length}, outside the ${changed.length}-byte area`);
+    changed.set(bytes, offset);
+  }
+  return changed;
 }
 
 /** Removes the key slot `secret` opens; the last one only with `force` (the data becomes unreachable). */

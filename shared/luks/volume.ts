@@ -47,13 +47,14 @@ export function hasLuksMagic(prefix: Uint8Array): boolean {
 /**
  * How many bytes from the start of the disk the parser needs, given the `prefix` it has (<= prefix.length: enough, or nothing
  * more would help and the parse that follows says why). LUKS1: up to its payload, at most the 2068480-byte area (key material must
- * lie inside it). LUKS2 (or no primary header): luks2BytesNeeded, both copies and the key-slot area, or the secondary's search.
+ * lie inside it), or with `reach` 'data' up to its payload, at most 16 MiB (a conversion to LUKS2 rewrites all of it). LUKS2 (or
+ * no primary header): luks2BytesNeeded, both copies and the key-slot area, or the secondary's search.
  */
-export function headerBytesNeeded(prefix: Uint8Array): number {
+export function headerBytesNeeded(prefix: Uint8Array, reach: 'header' | 'data' = 'header'): number {
   if (prefix.length < LUKS1_PHDR_BYTES) return LUKS2_BINARY_HEADER_BYTES;
   if (isLuks1Start(prefix)) {
     const payloadOffset = new DataView(prefix.buffer, prefix.byteOffset, LUKS1_PHDR_BYTES).getUint32(104);
-    return Math.min(payloadOffset * SECTOR_BYTES, LUKS1_HEADER_AREA_BYTES);
+    return Math.min(payloadOffset * SECTOR_BYTES, reach === 'data' ? LUKS2_MAX_HEADER_AREA_BYTES : LUKS1_HEADER_AREA_BYTES);
   }
   return luks2BytesNeeded(prefix);
 }

@@ -1,5 +1,5 @@
 // LUKS1 on-disk constants (cryptsetup's LUKS1 spec 1.2.3) and the caps we put on attacker-controlled values.
-import { SECTOR_CIPHER_MODES, type SectorCipherMode } from '../luks-common/ciphers.ts';
+import { CIPHERS, LUKS1_CIPHER_SPECS, type Luks1CipherMode as Luks1Mode } from '../luks-common/ciphers.ts';
 import { LUKS_HASHES, SECTOR_BYTES, type LuksHash } from '../luks-common/constants.ts';
 
 export { MAX_KEY_BYTES, MAX_PBKDF2_ITERATIONS, MIN_DIGEST_ITERATIONS, SECTOR_BYTES } from '../luks-common/constants.ts';
@@ -26,12 +26,12 @@ export const LUKS1_HEADER_AREA_BYTES = 4040 * SECTOR_BYTES;
 export const LUKS1_CIPHER_NAMES = ['aes'] as const;
 export type Luks1CipherName = (typeof LUKS1_CIPHER_NAMES)[number];
 
-/** LUKS1's cipher modes and hashes are the shared ones (luks-common/constants.ts). */
-export const LUKS1_CIPHER_MODES = SECTOR_CIPHER_MODES;
-export type Luks1CipherMode = SectorCipherMode;
+/** LUKS1's cipher modes are those of the shared cipher table's LUKS1 rows (aes-*), its hashes the shared ones. */
+export const LUKS1_CIPHER_MODES: readonly Luks1Mode[] = LUKS1_CIPHER_SPECS.map((spec) => CIPHERS[spec].mode);
+export type Luks1CipherMode = Luks1Mode;
 export const LUKS1_HASHES = LUKS_HASHES;
 export type Luks1Hash = LuksHash;
 
 /** Names that are real LUKS1 choices we deliberately do not implement: refused as "unsupported", not as "invalid". */
-export const KNOWN_UNSUPPORTED_CIPHERS = ['serpent', 'twofish', 'cast5', 'cast6', 'blowfish', 'des3_ede', 'camellia', 'sm4'];
+export const KNOWN_UNSUPPORTED_CIPHERS = ['xchacha12,aes', 'xchacha20,aes', 'serpent', 'twofish', 'cast5', 'cast6', 'blowfish', 'des3_ede', 'camellia', 'sm4'];
 export const KNOWN_UNSUPPORTED_HASHES = ['ripemd160', 'whirlpool', 'sha224', 'sha384', 'stribog256', 'stribog512', 'sm3', 'blake2b-512'];

@@ -94,6 +94,8 @@ function readCString(bytes: Uint8Array, field: string, offset: number, size: num
 function parseCipherName(value: string): Luks1CipherName {
   const known = LUKS1_CIPHER_NAMES.find((name) => name === value);
   if (known) return known;
+  // Adiantum is implemented for LUKS2 only: cryptsetup makes a LUKS1 Adiantum volume only when asked for both.
+  if (value.startsWith('xchacha')) throw new UnsupportedError(`unsupported cipher '${value}' in a LUKS1 header (Adiantum is supported in LUKS2 volumes only)`);
   if (KNOWN_UNSUPPORTED_CIPHERS.includes(value)) throw new UnsupportedError(`unsupported cipher '${value}' (only aes is implemented)`);
   return fail('cipher-name', OFFSET.cipherName, `unknown cipher '${value}'`);
 }

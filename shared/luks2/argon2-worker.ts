@@ -38,8 +38,11 @@ module.exports[job.type]({
 );
 `;
 
-/** Runs one Argon2 derivation on a fresh worker thread; resolves with the key (the caller zeroes it). */
-export function argon2OnWorker(job: Argon2Job): Promise<Buffer> {
+/**
+ * Runs one Argon2 derivation on a fresh worker thread; resolves with the key (the caller zeroes it). An aborted `signal`
+ * terminates the worker, its copy of the password and its Argon2 memory with it, and rejects.
+ */
+export function argon2OnWorker(job: Argon2Job, signal?: AbortSignal): Promise<Buffer> {
   // Copies into buffers of their own, handed over (transferred) to the worker: no second copy of the password stays here.
   const password = new Uint8Array(job.password).buffer;
   const salt = new Uint8Array(job.salt).buffer;
@@ -54,7 +57,20 @@ export function argon2OnWorker(job: Argon2Job): Promise<Buffer> {
       return;
     }
     let settled = false;
+    const onAbort = () => {
+      if (settled) return;
+      settled = true;
+      void worker.terminate();
+      reject(new OperationError('the Argon2 derivation was stopped: its answer is no longer needed'));
+    };
+    if (signal?.aborted) onAbort();
+    signal?.addEventListener('abort', onAbort, { once: true });
+    worker.once('exit', () => signal?.removeEventListener('abort', onAbort));
     worker.once('message', (reply: { key?: Uint8Array; error?: string }) => {
+      if (settled) {
+        reply.key?.fill(0);
+        return;
+      }
       settled = true;
       if (reply.key) {
         const key = Buffer.from(reply.key);

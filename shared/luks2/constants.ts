@@ -95,5 +95,3 @@ export type Luks2AreaCipher = CipherSpec;
 export const LUKS2_SECTOR_SIZES = [512, 1024, 2048, 4096] as const;
 export type Luks2SectorSize = (typeof LUKS2_SECTOR_SIZES)[number];
 
-/** The one data cipher the device VM maps, with its key sizes (AES-128-XTS and AES-256-XTS). */
-export const MAPPABLE_CIPHER = 'aes-xts-plain64';

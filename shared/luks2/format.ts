@@ -1,6 +1,7 @@
 // Creating a LUKS2 header area the way cryptsetup 2.x lays it out: 16 KiB headers, key-slot area from 32 KiB, data at 16 MiB.
 import { randomBytes, randomUUID } from 'node:crypto';
 import { zeroize } from '../bytes.ts';
+import type { MappedCipherKey } from '../luks-common/ciphers.ts';
 import { pbkdf2 } from '../luks-common/pbkdf2.ts';
 import {
   LUKS2_BINARY_HEADER_BYTES,
@@ -10,7 +11,6 @@ import {
   LUKS2_MAX_KEYSLOTS_SIZE,
   LUKS2_SALT_BYTES,
   LUKS2_STRIPES,
-  MAPPABLE_CIPHER,
   type Luks2Hash,
   type Luks2SectorSize,
 } from './constants.ts';
@@ -21,7 +21,8 @@ import { areaSizeFor } from './layout.ts';
 import type { Luks2Keyslot, Luks2Metadata } from './metadata.ts';
 
 export interface FormatLuks2Options {
-  readonly keyBytes: 32 | 64;
+  /** The data segment's cipher and key size; key slot 0's area uses the same (as cryptsetup's luksFormat does). */
+  readonly key: MappedCipherKey;
   readonly sectorSize: Luks2SectorSize;
   readonly kdf: Luks2KdfChoice;
   /** Hash of the AF splitter and the volume-key digest (cryptsetup: the --hash option, sha256 by default). */
@@ -43,7 +44,7 @@ function metadataFor(options: FormatLuks2Options, slot: Luks2Keyslot, digest: Ui
   return {
     keyslots: [slot],
     tokens: [],
-    segment: { id: 0, type: 'crypt', offset: dataOffset, size: 'dynamic', ivTweak: 0, encryption: MAPPABLE_CIPHER, sectorSize: options.sectorSize },
+    segment: { id: 0, type: 'crypt', offset: dataOffset, size: 'dynamic', ivTweak: 0, encryption: options.key.cipher, sectorSize: options.sectorSize },
     digests: [{ id: 0, type: 'pbkdf2', keyslots: [0], segments: [0], hash: options.hash, iterations: options.digestIterations, salt: digestSalt, digest }],
     config: {
       jsonSize: LUKS2_DEFAULT_HEADER_SIZE - LUKS2_BINARY_HEADER_BYTES,
@@ -52,10 +53,11 @@ function metadataFor(options: FormatLuks2Options, slot: Luks2Keyslot, digest: Ui
   };
 }
 
-/** Formats a new aes-xts-plain64 LUKS2 header area with a fresh volume key and `secret` in key slot 0. */
+/** Formats a new LUKS2 header area of `options.key`'s cipher with a fresh volume key and `secret` in key slot 0. */
 export async function formatLuks2(secret: Uint8Array, options: FormatLuks2Options): Promise<Luks2Formatted> {
   const dataOffset = options.dataOffset ?? LUKS2_DEFAULT_DATA_OFFSET;
-  const volumeKey = randomBytes(options.keyBytes);
+  const { cipher, keyBytes } = options.key;
+  const volumeKey = randomBytes(keyBytes);
   try {
     const digestSalt = new Uint8Array(randomBytes(LUKS2_SALT_BYTES));
     const digest = await pbkdf2(volumeKey, digestSalt, options.digestIterations, LUKS2_HASHES[options.hash], options.hash);
@@ -63,9 +65,9 @@ export async function formatLuks2(secret: Uint8Array, options: FormatLuks2Option
     const unsealed: Luks2Keyslot = {
       id: 0,
       type: 'luks2',
-      keyBytes: options.keyBytes,
+      keyBytes,
       af: { type: 'luks1', stripes: LUKS2_STRIPES, hash: options.hash },
-      area: { type: 'raw', offset: firstArea, size: areaSizeFor(options.keyBytes), encryption: MAPPABLE_CIPHER, keyBytes: options.keyBytes },
+      area: { type: 'raw', offset: firstArea, size: areaSizeFor(keyBytes), encryption: cipher, keyBytes },
       kdf: kdfWithFreshSalt(options.kdf),
     };
     const { slot, material } = await sealLuks2Keyslot(unsealed, volumeKey, secret);

@@ -7,10 +7,13 @@ import { argon2OnWorker } from './argon2-worker.ts';
 import { MAX_ARGON2_TIME, MIN_ARGON2_TIME } from './constants.ts';
 import type { Luks2Kdf } from './metadata.ts';
 
-/** Derives `keyBytes` bytes from the secret with the slot's KDF. Parameters were capped by the parser before this runs. */
-export async function deriveKey(kdf: Luks2Kdf, secret: Uint8Array, keyBytes: number): Promise<Buffer> {
+/**
+ * Derives `keyBytes` bytes from the secret with the slot's KDF. Parameters were capped by the parser before this runs. `signal`
+ * stops an Argon2 derivation (its worker is terminated); PBKDF2 on the thread pool cannot be stopped and runs to its end.
+ */
+export async function deriveKey(kdf: Luks2Kdf, secret: Uint8Array, keyBytes: number, signal?: AbortSignal): Promise<Buffer> {
   if (kdf.type === 'pbkdf2') return pbkdf2(secret, kdf.salt, kdf.iterations, keyBytes, kdf.hash);
-  return argon2OnWorker({ type: kdf.type, password: secret, salt: kdf.salt, iterations: kdf.time, memoryKiB: kdf.memoryKiB, parallelism: kdf.cpus, hashLength: keyBytes });
+  return argon2OnWorker({ type: kdf.type, password: secret, salt: kdf.salt, iterations: kdf.time, memoryKiB: kdf.memoryKiB, parallelism: kdf.cpus, hashLength: keyBytes }, signal);
 }
 
 /** The Argon2 memory at which the benchmark runs (cost grows linearly with memory, so a smaller run is scaled up). */

@@ -4,7 +4,7 @@ import { randomBytes } from 'node:crypto';
 import { ParseError } from '../errors.ts';
 import { bytesEqual, zeroize } from '../bytes.ts';
 import { afMerge, afSplit } from '../luks-common/af.ts';
-import type { SectorCipherMode } from '../luks-common/ciphers.ts';
+import { CIPHERS, type SectorCipherMode } from '../luks-common/ciphers.ts';
 import { pbkdf2 } from '../luks-common/pbkdf2.ts';
 import { cryptSectors } from '../luks-common/sector-cipher.ts';
 import { LUKS2_SALT_BYTES, type Luks2AreaCipher, type Luks2Hash } from './constants.ts';
@@ -12,8 +12,8 @@ import { deriveKey } from './kdf.ts';
 import { afMaterialBytes } from './metadata-keyslot.ts';
 import type { Luks2Digest, Luks2Kdf, Luks2Keyslot, Luks2Metadata } from './metadata.ts';
 
-/** "aes-xts-plain64" -> the LUKS1 sector cipher's mode name "xts-plain64". */
-export const areaMode = (cipher: Luks2AreaCipher): SectorCipherMode => cipher.slice('aes-'.length) as SectorCipherMode;
+/** A key-slot area's cipher as the sector cipher's mode: "aes-xts-plain64" -> "xts-plain64", Adiantum -> "adiantum-plain64". */
+export const areaMode = (cipher: Luks2AreaCipher): SectorCipherMode => CIPHERS[cipher].mode;
 
 /** The digests that vouch for a slot's key being the key of the volume's segment. */
 export function digestsOf(metadata: Luks2Metadata, slot: Luks2Keyslot): Luks2Digest[] {
@@ -33,12 +33,12 @@ function material(area: Uint8Array, slot: Luks2Keyslot): Uint8Array {
   return area.subarray(start, end);
 }
 
-/** Tries one slot; returns the volume key, or undefined when the secret does not open it. */
-export async function openLuks2Keyslot(metadata: Luks2Metadata, area: Uint8Array, slot: Luks2Keyslot, secret: Uint8Array): Promise<Buffer | undefined> {
+/** Tries one slot; returns the volume key, or undefined when the secret does not open it. `signal` stops an Argon2 derivation. */
+export async function openLuks2Keyslot(metadata: Luks2Metadata, area: Uint8Array, slot: Luks2Keyslot, secret: Uint8Array, signal?: AbortSignal): Promise<Buffer | undefined> {
   const digests = digestsOf(metadata, slot);
   if (digests.length === 0) return undefined;
   const encrypted = material(area, slot);
-  const slotKey = await deriveKey(slot.kdf, secret, slot.area.keyBytes);
+  const slotKey = await deriveKey(slot.kdf, secret, slot.area.keyBytes, signal);
   const split = cryptSectors('decrypt', areaMode(slot.area.encryption), slotKey, encrypted);
   const candidate = afMerge(split, slot.keyBytes, slot.af.stripes, slot.af.hash);
   zeroize(slotKey, split);

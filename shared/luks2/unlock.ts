@@ -1,5 +1,6 @@
 // Unlocking a LUKS2 volume: key slots tried in cryptsetup's order (preferred slots first), one at a time or as many at once as
 // a memory budget allows (Argon2 slots may each need up to 1 GiB).
+import { firstInOrder } from '../luks-common/first-in-order.ts';
 import { ParseError, WrongPassphraseError } from '../errors.ts';
 import { isMappable } from '../luks-common/ciphers.ts';
 import { SECTOR_BYTES, type Luks2SectorSize } from './constants.ts';
@@ -9,7 +10,7 @@ import type { Luks2Keyslot } from './metadata.ts';
 
 /** What the device VM needs to map the data segment, besides the key. */
 export interface Luks2Mapping {
-  /** The segment's cipher as cryptsetup names it; only aes-xts-plain64 with a 32- or 64-byte key is mappable. */
+  /** The segment's cipher as cryptsetup names it; mappable when the cipher table maps it with this key size. */
   readonly cipher: string;
   readonly keyBytes: number;
   readonly mappable: boolean;
@@ -97,9 +98,9 @@ export function unlockBatches(slots: readonly Luks2Keyslot[], concurrency: Unloc
  */
 export async function unlockLuks2(header: Luks2Header, area: Uint8Array, secret: Uint8Array, options: UnlockLuks2Options = {}): Promise<Luks2Unlocked> {
   let unreachable: ParseError | undefined;
-  const attempt = async (slot: Luks2Keyslot): Promise<Buffer | undefined> => {
+  const attempt = async (slot: Luks2Keyslot, signal: AbortSignal): Promise<Buffer | undefined> => {
     try {
-      return await openLuks2Keyslot(header.metadata, area, slot, secret);
+      return await openLuks2Keyslot(header.metadata, area, slot, secret, signal);
     } catch (error) {
       // A slot whose area lies beyond the header area we hold (past 16 MiB) cannot be tried; the others still can.
       if (!(error instanceof ParseError)) throw error;
@@ -109,18 +110,14 @@ export async function unlockLuks2(header: Luks2Header, area: Uint8Array, secret:
   };
   for (const run of unlockBatches(candidates(header.metadata.keyslots, options.onlySlot), options.concurrency)) {
     for (const slot of run) options.onSlot?.(slot);
-    const settled = await Promise.allSettled(run.map(attempt));
-    const keys = settled.map((result) => (result.status === 'fulfilled' ? result.value : undefined));
-    const failed = settled.find((result): result is PromiseRejectedResult => result.status === 'rejected');
-    if (failed) {
-      for (const key of keys) key?.fill(0);
-      throw failed.reason;
-    }
-    const found = keys.findIndex((key) => key !== undefined);
-    keys.forEach((key, i) => i !== found && key?.fill(0));
-    if (found >= 0) {
-      const volumeKey = keys[found]!;
-      return { keyslot: run[found]!.id, volumeKey, mapping: luks2Mapping(header, volumeKey.length) };
+    // The answer is given as soon as the slot order makes it certain; the batch's other derivations are then stopped (Argon2
+    // workers terminated, with their copies of the secret), and a key one of them opens meanwhile is zeroed when it lands.
+    const stop = new AbortController();
+    try {
+      const found = await firstInOrder(run.map((slot) => attempt(slot, stop.signal)), (key) => key.fill(0));
+      if (found) return { keyslot: run[found.index]!.id, volumeKey: found.value, mapping: luks2Mapping(header, found.value.length) };
+    } finally {
+      stop.abort();
     }
   }
   throw unreachable ?? new WrongPassphraseError();

@@ -1,7 +1,7 @@
 // A typed message channel over a byte stream pair: write frames and counted bytes, read them back through schemas.
 // A peer's `error` frame becomes a typed error; anything that does not match the expected schema is a ParseError.
 import type { z } from 'zod';
-import { OperationError, ParseError, UnsupportedError, WrongPassphraseError, type SplitError } from '../errors.ts';
+import { OperationError, ParseError, ProtocolError, UnsupportedError, WrongPassphraseError, type SplitError } from '../errors.ts';
 import { ByteReader, encodeFrame, readFrame } from './frame.ts';
 import { BytesFollow, ErrorReply, MAX_CONTROL_FRAME_BYTES } from './messages.ts';
 
@@ -82,10 +82,8 @@ export class Channel {
   /** Receives a counted run of raw bytes whose length must be exactly `expected` (or at most `max` when `expected` is undefined). */
   async receiveBytes(what: string, expected: number | undefined, max = expected ?? 0): Promise<Buffer> {
     const { length } = await this.receive(BytesFollow);
-    if (expected !== undefined && length !== expected) {
-      throw new ParseError('protocol stream', what, this.reader.offset, `announced ${length} bytes, expected exactly ${expected}`);
-    }
-    if (length > max) throw new ParseError('protocol stream', what, this.reader.offset, `announced ${length} bytes, more than the cap of ${max}`);
+    if (expected !== undefined && length !== expected) throw new ProtocolError(what, `announced ${length} bytes, expected exactly ${expected}`);
+    if (length > max) throw new ProtocolError(what, `announced ${length} bytes, more than the cap of ${max}`);
     return this.readRaw(length, what);
   }
 
@@ -99,7 +97,7 @@ export class Channel {
     try {
       return await work;
     } catch (error) {
-      if (error instanceof ParseError) throw new ParseError(error.format, error.field, error.offset, `${error.reason} (from ${this.peer})`);
+      if (error instanceof ParseError) throw error.attributedTo(this.peer);
       throw error;
     }
   }

@@ -63,13 +63,30 @@ export class ByteReader {
   async readExact(count: number, what: string): Promise<Buffer> {
     await this.fill(count);
     if (this.pending.length < count) {
-      throw new ParseError('protocol stream', what, this.offset, `truncated: received ${this.pending.length} of ${count} bytes`);
+      throw new StreamTruncatedError(what, this.offset, this.pending.length, count);
     }
     const out = Buffer.from(this.pending.subarray(0, count));
     this.pending.fill(0, 0, count);
     this.pending = this.pending.subarray(count);
     this.offset += count;
     return out;
+  }
+}
+
+/** The stream ended before `expected` bytes of `field` came: `received` is how many did (0 at offset 0: the peer sent nothing). */
+export class StreamTruncatedError extends ParseError {
+  constructor(
+    field: string,
+    offset: number,
+    readonly received: number,
+    readonly expected: number,
+    reason = `truncated: received ${received} of ${expected} bytes`,
+  ) {
+    super('protocol stream', field, offset, reason);
+  }
+
+  override attributedTo(peer: string): StreamTruncatedError {
+    return new StreamTruncatedError(this.field, this.offset, this.received, this.expected, `${this.reason} (from ${peer})`);
   }
 }
 

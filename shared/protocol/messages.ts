@@ -1,4 +1,5 @@
 // The messages between dom0 and the services, one zod schema each. Every schema is strict: unknown fields are refused.
+import type { MappedCipherKey } from '../luks-common/ciphers.ts';
 import { PIN_PATTERN } from '../volume-pin.ts';
 import { z } from 'zod';
 import { NONCE_BYTES, PUBLIC_KEY_BYTES, sealedLength } from '../seal.ts';
@@ -21,7 +22,20 @@ const boxOf = (lengths: readonly number[]) =>
 
 const LuksTypeSchema = z.enum(LUKS_TYPES);
 
-/** A volume key we map: AES-XTS with 256 or 512 bits; its sealed box has exactly one of these lengths. */
+/**
+ * A volume key's cipher and size, typed per cipher as the device VM maps it (shared/luks-common/ciphers.ts, the one table):
+ * AES-XTS with 256 or 512 bits, Adiantum with 256. Never a free-form cipher string: the dm table names only these.
+ */
+export const MappedKey = z.union([
+  z.object({ cipher: z.literal('aes-xts-plain64'), keyBytes: z.union([z.literal(32), z.literal(64)]) }).strict(),
+  z.object({ cipher: z.literal('xchacha12,aes-adiantum-plain64'), keyBytes: z.literal(32) }).strict(),
+]);
+// The schema is the table's mapped rows exactly: a row added to the table and not here (or the reverse) fails to compile.
+type Same<A, B> = [A] extends [B] ? ([B] extends [A] ? true : false) : false;
+const schemaMatchesTable: Same<z.infer<typeof MappedKey>, MappedCipherKey> = true;
+void schemaMatchesTable;
+
+/** The sizes of a volume key we map; its sealed box has exactly one of these lengths. */
 export const MAPPABLE_KEY_BYTES = [32, 64] as const;
 export const SealedVolumeKey = boxOf(MAPPABLE_KEY_BYTES.map(sealedLength));
 export const SealedSecret = z.object({
@@ -93,8 +107,7 @@ export const DeviceOpenRequest = z.object({
   type: z.literal('device-open'),
   name: MappingName,
   sealedKey: SealedVolumeKey,
-  cipher: z.literal('aes-xts-plain64'),
-  keyBytes: z.union([z.literal(32), z.literal(64)]),
+  key: MappedKey,
   payloadOffset: Sectors,
   sectorSize: z.union([z.literal(512), z.literal(4096)]),
   readOnly: z.boolean(),
@@ -136,7 +149,8 @@ export const WriteHeaderRequest = z.object({
 export const HeaderWritten = z.object({ ...version, type: z.literal('header-written'), bytes: z.number().int().min(0) }).strict();
 
 // Header VM.
-export const SecretKind = z.enum(['passphrase', 'key-file', 'new-passphrase', 'confirm-passphrase']);
+/** `new-key-file`: the new secret of a key-slot change given as a key file (--new-key-file), told apart from the existing one's. */
+export const SecretKind = z.enum(['passphrase', 'key-file', 'new-passphrase', 'confirm-passphrase', 'new-key-file']);
 export type SecretKind = z.infer<typeof SecretKind>;
 
 export const UnlockRequest = z.object({
@@ -233,7 +247,8 @@ export const FormatRequest = z.object({
   ...version,
   type: z.literal('format-request'),
   luksType: LuksTypeSchema,
-  keyBytes: z.union([z.literal(32), z.literal(64)]),
+  /** The new volume's data cipher and key size (the header VM refuses Adiantum for LUKS1). */
+  key: MappedKey,
   hash: z.enum(['sha256', 'sha512']),
   /** The new key slot's secret: a passphrase typed twice, or a key file's bytes. */
   secretKind: z.enum(['passphrase', 'key-file']),
@@ -246,6 +261,30 @@ export const FormatRequest = z.object({
   sectorSize: z.union([z.literal(512), z.literal(4096)]).optional(),
 }).strict();
 export type FormatRequest = z.infer<typeof FormatRequest>;
+
+// Header VM, key-slot changes (add-key, remove-key, change-key, upgrade): the header goes in, in steps, as for unlock; the header
+// VM reports it, asks for the existing secret (and, for add and change, the new one), and returns the new header area whole.
+export const KEYSLOT_OPERATIONS = ['add', 'remove', 'change', 'upgrade'] as const;
+export type KeyslotOperation = (typeof KEYSLOT_OPERATIONS)[number];
+export const KeyslotsRequest = z.object({
+  ...version,
+  type: z.literal('keyslots-request'),
+  operation: z.enum(KEYSLOT_OPERATIONS),
+  /** The existing secret's kind. */
+  secretKind: z.enum(['passphrase', 'key-file']),
+  /** add and change only: the new secret's kind. */
+  newSecretKind: z.enum(['new-passphrase', 'new-key-file']).optional(),
+  /** add only: the key slot to fill (default: the lowest free one). */
+  keySlot: z.number().int().min(0).max(31).optional(),
+  /** remove only: the last key slot may go. */
+  force: z.boolean(),
+  /** The new key slot's KDF (add, change; upgrade: its cost only, argon2id always), as in FormatRequest. */
+  iterTimeMs: z.number().int().min(1).max(600_000).optional(),
+  forcedIterations: z.number().int().min(1).max(2 ** 26).optional(),
+  pbkdf: z.enum(['pbkdf2', 'argon2i', 'argon2id']).optional(),
+  pbkdfMemoryKiB: z.number().int().min(32).max(1024 * 1024).optional(),
+}).strict();
+export type KeyslotsRequest = z.infer<typeof KeyslotsRequest>;
 
 // Header VM, the *-header-with-shell commands: the header area goes in, a shell edits it, the edited area comes back, and a fresh
 // header VM that never ran a shell (HeaderInspect) says what it is.

@@ -9,15 +9,16 @@ const parse = (text: string, warnings: string[] = []) => normalizeConfig(parseCo
 
 describe('config', () => {
   it.each([
-    ['', { templateForDispVms: undefined, dispVmLabel: 'red', startTimeoutMs: DEFAULTS.startTimeoutMs }, 'empty file: defaults'],
+    ['', { templateForDispVms: undefined, dispVmLabel: 'red', timeLimits: { startMs: DEFAULTS.startTimeoutMs } }, 'empty file: defaults (no reply or tool limit: each call keeps its own)'],
     ['# comment\n\n   \n', { templateForDispVms: undefined }, 'comments and blanks'],
     ['TEMPLATE_FOR_DISPVMS=fedora-dvm\n', { templateForDispVms: 'fedora-dvm' }, 'template'],
     ['TEMPLATE_FOR_DISPVMS="fedora-dvm"', { templateForDispVms: 'fedora-dvm' }, 'double quotes as bash wrote them'],
     ["TEMPLATE_FOR_DISPVMS='fedora-dvm'\r\n", { templateForDispVms: 'fedora-dvm' }, 'single quotes, CRLF'],
     ['TEMPLATE_FOR_DISPVMS=', { templateForDispVms: undefined }, 'empty value: fall back to qubes-prefs'],
     ['  DISPVM_LABEL=orange  ', { dispVmLabel: 'orange' }, 'surrounding whitespace'],
-    ['START_TIMEOUT_S=60', { startTimeoutMs: 60_000 }, 'seconds to milliseconds'],
-    ['REPLY_TIMEOUT_S=300', { replyTimeoutMs: 300_000 }, 'reply timeout'],
+    ['START_TIMEOUT_S=60', { timeLimits: { startMs: 60_000 } }, 'seconds to milliseconds'],
+    ['REPLY_TIMEOUT_S=300', { timeLimits: { startMs: DEFAULTS.startTimeoutMs, replyMs: 300_000 } }, 'reply timeout'],
+    ['TOOL_TIMEOUT_S=7', { timeLimits: { startMs: DEFAULTS.startTimeoutMs, toolMs: 7_000 } }, 'tool timeout'],
   ])('parses %j (%s)', (text, expected, _why) => {
     expect(parse(text)).toMatchObject(expected);
   });

@@ -29,6 +29,7 @@ describe('checkReportedLayout', () => {
     ['honest LUKS1, 2068480 bytes sent', facts({}, 2068480, luks1)],
     ['LUKS2 with 4096-byte sectors', facts({ sectorSize: 4096 }, 16 * MIB)],
     ['a LUKS1 volume under the luks2 default', facts({}, 2068480, luks1)],
+    ['LUKS2 with Adiantum and its 256-bit key', facts({ cipher: 'xchacha12,aes-adiantum-plain64', keyBytes: 32 }, 16 * MIB)],
   ])('accepts %s', (_what, reported) => {
     expect(() => checkReportedLayout(reported, 'luks2', 'header VM x')).not.toThrow();
   });
@@ -39,6 +40,8 @@ describe('checkReportedLayout', () => {
     ['data inside what was sent (the VM asked for 4 MiB)', facts({ dataOffset: 4097 }, 4 * MIB, luks1)],
     ['a cipher our header VM refuses to report', facts({ cipher: 'cipher_null-ecb' }, 16 * MIB)],
     ['a key size that is not AES-XTS', facts({ keyBytes: 16 }, 16 * MIB)],
+    ['Adiantum with a 512-bit key (its key is 256 bits)', facts({ cipher: 'xchacha12,aes-adiantum-plain64', keyBytes: 64 }, 16 * MIB)],
+    ['a key-slot cipher the device VM never maps', facts({ cipher: 'aes-cbc-essiv:sha256', keyBytes: 32 }, 16 * MIB)],
     ['4096-byte sectors on LUKS1', facts({ sectorSize: 4096 }, 2068480, luks1)],
     ['1024-byte sectors (valid LUKS2, not mapped)', facts({ sectorSize: 1024 }, 16 * MIB)],
     ['a data offset not a multiple of the sector size', facts({ sectorSize: 4096, dataOffset: 32769 }, 16 * MIB)],
@@ -81,6 +84,8 @@ describe('approveLayout (no terminal)', () => {
 
 describe('mappingLayout', () => {
   it('is the reported key size, offset and sector size', () => {
-    expect(mappingLayout(luks2)).toEqual({ keyBytes: 64, dataOffset: 32768, sectorSize: 512 });
+    expect(mappingLayout(luks2)).toEqual({ key: { cipher: 'aes-xts-plain64', keyBytes: 64 }, dataOffset: 32768, sectorSize: 512 });
+    expect(mappingLayout({ ...luks2, cipher: 'xchacha12,aes-adiantum-plain64', keyBytes: 32 })).toEqual({ key: { cipher: 'xchacha12,aes-adiantum-plain64', keyBytes: 32 }, dataOffset: 32768, sectorSize: 512 });
+    expect(() => mappingLayout({ ...luks2, cipher: 'xchacha12,aes-adiantum-plain64', keyBytes: 64 })).toThrow(/cannot be mapped/);
   });
 });

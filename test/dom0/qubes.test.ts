@@ -1,8 +1,9 @@
 import { beforeEach, describe, expect, it } from 'vitest';
 import { InterruptedError, OperationError, ParseError, TimeoutError, ToolError } from '../../shared/errors.ts';
-import { resolveDispVmSettings } from '../../dom0/config.ts';
+import { loadConfig, resolveDispVmSettings } from '../../dom0/config.ts';
 import { runInterruptible } from '../../dom0/interruption.ts';
 import * as qubes from '../../dom0/qubes.ts';
+import { MAX_STDERR_BYTES, runTool, toolFailureOf } from '../../dom0/run-tool.ts';
 import { useTmpDir } from '../helpers/tmp.ts';
 import { installFakeTools } from './fake-tools.ts';
 
@@ -97,18 +98,67 @@ describe('qubes adapter answers', () => {
     expect(toolError.stderr).toMatch(/^\[31mqvm-start: error: Start failed: x+\.\.\.$/);
     expect(toolError.stderr.length).toBe(400);
     expect(toolError.message).toMatch(/^qvm-start work failed with exit code 1: /);
+    expect(toolError.failure).toEqual({ kind: 'exit-status', exitCode: 1 });
   });
 
   it('turns a timeout into TimeoutError naming what timed out', async () => {
     fakes.answer('qvm-start', { sleepS: 5 });
     await expect(qubes.startVM('slow', { timeoutMs: 200 })).rejects.toThrow(TimeoutError);
     await expect(qubes.startVM('slow', { timeoutMs: 200 })).rejects.toThrow(/qvm-start slow did not finish within 1 s/);
+    expect(toolFailureOf(await qubes.startVM('slow', { timeoutMs: 200 }).catch((e: unknown) => e))).toEqual({ kind: 'time-limit', limitMs: 200 });
   });
 
   it('refuses output above the cap', async () => {
     fakes.answer('qvm-run', { stdout: 'x'.repeat(100) });
     expect((await qubes.runCommand('vault', 'user', 'cat k', 100)).length).toBe(100);
     await expect(qubes.runCommand('vault', 'user', 'cat k', 99)).rejects.toThrow(OperationError);
+    expect(toolFailureOf(await qubes.runCommand('vault', 'user', 'cat k', 99).catch((e: unknown) => e))).toEqual({ kind: 'output-cap', stream: 'stdout', limitBytes: 99 });
+  });
+
+  it.each<[string, () => Promise<qubes.UndoOutcome>, string, { exit: number; stderr: string }]>([
+    // Each row: Qubes' words for "nothing left to undo" (sources cited at qubes.ts NOTHING_ATTACHED and isNoSuchDomain).
+    ['R4.2 qubesd: not attached', () => qubes.detachBlock('work', 'dev', 'dm-0'), 'qvm-block', { exit: 1, stderr: 'device dm-0 of class block not attached to work\n' }],
+    ['R4.3 qubesd: not attached', () => qubes.detachBlock('work', 'dev', 'dm-0'), 'qvm-block', { exit: 1, stderr: 'Error: block device dm-0 not attached to work\n' }],
+    ['R4.3 client: port not exposed any more', () => qubes.detachBlock('work', 'dev', 'dm-0'), 'qvm-block', { exit: 1, stderr: 'qvm-block: error: dev:dm-0:* not found.\n' }],
+    ['R4.3 client: not attached', () => qubes.detachBlock('work', 'dev', 'dm-0'), 'qvm-block', { exit: 1, stderr: 'qvm-block: error: dev:dm-0:* is not attached.\n' }],
+    ['R4.2 client: backend gone', () => qubes.detachBlock('work', 'dev', 'dm-0'), 'qvm-block', { exit: 1, stderr: "qvm-block: error: no backend vm 'dev'\n" }],
+    ['R4.3 client: backend gone', () => qubes.detachBlock('work', 'dev', 'dm-0'), 'qvm-block', { exit: 1, stderr: 'qvm-block: error: no such backend vm!\n' }],
+    ['frontend gone', () => qubes.detachBlock('work', 'dev', 'dm-0'), 'qvm-block', { exit: 2, stderr: "usage: qvm-block ...\nqvm-block: error: no such domain: 'work'\n" }],
+    ['kill: qube gone', () => qubes.killVM('work'), 'qvm-kill', { exit: 2, stderr: "qvm-kill: error: no such domain: 'work'\n" }],
+    ['remove: qube gone', () => qubes.removeVM('work'), 'qvm-remove', { exit: 2, stderr: "qvm-remove: error: no such domain: 'work'\n" }],
+  ])('an undo step Qubes finds already done is already-undone: %s', async (_case, call, tool, answer) => {
+    fakes.answer(tool, answer);
+    expect(await call()).toBe('already-undone');
+    fakes.answer(tool, {});
+    expect(await call()).toBe('done');
+  });
+
+  it.each<[string, () => Promise<qubes.UndoOutcome>, string, { exit: number; stderr: string }]>([
+    ['detach: qubesd unreachable', () => qubes.detachBlock('work', 'dev', 'dm-0'), 'qvm-block', { exit: 1, stderr: 'qvm-block: error: Failed to connect to qubesd service\n' }],
+    ['detach: "no such domain" with the wrong exit code', () => qubes.detachBlock('work', 'dev', 'dm-0'), 'qvm-block', { exit: 1, stderr: "no such domain: 'work'\n" }],
+    ['kill: failed', () => qubes.killVM('work'), 'qvm-kill', { exit: 1, stderr: "qvm-kill: error: Failed to kill 'work': libxl error\n" }],
+    ['remove: still running', () => qubes.removeVM('work'), 'qvm-remove', { exit: 1, stderr: "qvm-remove: error: Domain is not powered off: 'work'\n" }],
+  ])('an undo step that failed otherwise throws: %s', async (_case, call, tool, answer) => {
+    fakes.answer(tool, answer);
+    await expect(call()).rejects.toThrow(ToolError);
+  });
+
+  it('tells a device offered only read-only and one not exposed apart on attach', async () => {
+    fakes.answer('qvm-block', { exit: 1, stderr: 'This device can be attached only read-only\n' });
+    await expect(qubes.attachBlock('dev', 'sys-usb', 'sda', { readOnly: false })).rejects.toThrow(qubes.ReadOnlyDeviceError);
+    fakes.answer('qvm-block', { exit: 1, stderr: "qvm-block: error: backend vm 'sys-usb' doesn't expose device 'sda'\n" });
+    await expect(qubes.attachBlock('dev', 'sys-usb', 'sda', { readOnly: false })).rejects.toThrow(qubes.DeviceNotExposedError);
+  });
+
+  it('names a listing above the cap and a flood of errors as output-cap failures', async () => {
+    fakes.answer('qvm-ls', { stdout: 'x'.repeat(64) });
+    const listing = await runTool('qvm-ls', [], { what: 'qvm-ls', timeoutMs: 10_000, maxStdoutBytes: 10 }).catch((e: unknown) => e);
+    expect(listing).toBeInstanceOf(OperationError);
+    expect(toolFailureOf(listing)).toEqual({ kind: 'output-cap', stream: 'stdout', limitBytes: 10 });
+    fakes.answer('qvm-start', { exit: 1, stderr: 'e'.repeat(MAX_STDERR_BYTES + 10) });
+    const flood = await qubes.startVM('work').catch((e: unknown) => e);
+    expect(flood).toBeInstanceOf(ToolError);
+    expect(toolFailureOf(flood)).toEqual({ kind: 'output-cap', stream: 'stderr', limitBytes: MAX_STDERR_BYTES });
   });
 
   it('stops a tool when the command is interrupted, and starts none afterwards', async () => {
@@ -132,11 +182,11 @@ describe('qubes adapter answers', () => {
   });
 
   it('falls back to qubes-prefs default_dispvm for the template', async () => {
-    process.env.SPLIT_DM_CRYPT_CONF = '/nonexistent/split-dm-crypt.conf';
+    const config = await loadConfig('/nonexistent/split-dm-crypt.conf');
     fakes.answer('qubes-prefs', { stdout: 'debian-12-dvm\n' });
-    expect(await resolveDispVmSettings()).toMatchObject({ template: 'debian-12-dvm', label: 'red' });
+    expect(await resolveDispVmSettings(config)).toEqual({ template: 'debian-12-dvm', label: 'red' });
     fakes.answer('qubes-prefs', { stdout: '\n' });
-    await expect(resolveDispVmSettings()).rejects.toThrow(/no DisposableVM template/);
+    await expect(resolveDispVmSettings(config)).rejects.toThrow(/no DisposableVM template/);
   });
 });
 

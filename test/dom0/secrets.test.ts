@@ -96,3 +96,30 @@ describe('SecretDialogue', () => {
     await expect(ask(dialogue, 'passphrase')).rejects.toThrow(/misbehaved: it asked for a passphrase where dom0 answers only a key file/);
   });
 });
+
+describe('SecretDialogue, unlock-then-new (key-slot changes)', () => {
+  const change = () => new SecretDialogue('unlock-then-new', source, 'header VM dm-header-disp00000001');
+
+  it('answers the existing passphrase (retried), then one new passphrase typed twice, and nothing after', async () => {
+    const dialogue = change();
+    typed = ['wrong', 'old', 'new one', 'new one'];
+    expect((await ask(dialogue, 'passphrase')).secret).toBe('wrong');
+    expect((await ask(dialogue, 'passphrase')).secret).toBe('old');
+    expect((await ask(dialogue, 'new-passphrase')).secret).toBe('new one');
+    expect(prompts).toEqual(['Enter passphrase for sys-usb:sda: ', 'Enter passphrase for sys-usb:sda: ', 'Enter new passphrase for sys-usb:sda: ', 'Verify passphrase: ']);
+    // No way back to the existing secret, and the new one only once: a VM harvesting more gets nothing.
+    await expect(ask(dialogue, 'passphrase')).rejects.toThrow(/misbehaved: it asked for a passphrase where dom0 answers only a new passphrase/);
+    await expect(ask(dialogue, 'new-passphrase')).rejects.toThrow(/misbehaved: it asked for the new passphrase more than 1 time/);
+  });
+
+  it('refuses the new secret before an existing one was answered', async () => {
+    await expect(ask(change(), 'new-passphrase')).rejects.toThrow(/misbehaved: it asked for a new passphrase where dom0 answers only a passphrase/);
+    expect(prompts).toEqual([]);
+  });
+
+  it.each(['key-file', 'new-key-file', 'confirm-passphrase'] as const)('refuses a %s request when no key file was given', async (kind) => {
+    const dialogue = change();
+    await ask(dialogue, 'passphrase');
+    await expect(ask(dialogue, kind)).rejects.toThrow(/misbehaved/);
+  });
+});

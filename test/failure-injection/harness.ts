@@ -4,15 +4,21 @@
 import { copyFileSync, existsSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { execFileSync } from 'node:child_process';
-import { expect } from 'vitest';
+import { expect, it } from 'vitest';
 import { faultCommand, readCalls, type CallRecord, type FaultMode } from '../sim/faults.ts';
-import { listAttachments } from '../sim/inspect.ts';
+import { listAttachments, listMappings, listQubes } from '../sim/inspect.ts';
 import { addBlock } from '../sim/world.ts';
 import { newSim, splitProcess, type SimRun, type TestVolume } from '../helpers/sim.ts';
 
-// In-process equivalents of `qubes-sim add-block|fault|attachments` and of runSplit's `eval "$(qubes-sim env DIR)"`: the same
-// code, without a Node.js start for each (the suite runs a few hundred commands).
-const attachments = (dir: string): string[] => listAttachments(dir).split('\n').filter(Boolean);
+// In-process equivalents of `qubes-sim add-block|fault|qubes|attachments|mappings` and of runSplit's `eval "$(qubes-sim env
+// DIR)"`: the same code, without a Node.js start for each (the suite runs a few hundred commands). The world is read only
+// through these inspect commands, never from the simulator's state files.
+const lines = (text: string): string[] => text.split('\n').filter(Boolean);
+const attachments = (dir: string): string[] => lines(listAttachments(dir));
+/** Every qube, `NAME` or `NAME running`, sorted. */
+const vmsOf = (dir: string): string[] => lines(listQubes(dir)).map((line) => line.replace(/ halted$/, ''));
+/** dm mappings in every qube of the simulator. */
+const mappingsOf = (dir: string): string[] => lines(listMappings(dir));
 
 /** One command's run, with what a failure message needs to say where the time went. */
 export interface TimedRun extends SimRun {
@@ -87,20 +93,6 @@ interface World {
   readonly attachments: string[];
 }
 
-const vmsOf = (dir: string): string[] => {
-  const state = JSON.parse(readFileSync(join(dir, 'state.json'), 'utf8')) as { vms: Record<string, { running: boolean }> };
-  return Object.entries(state.vms).map(([name, vm]) => `${name}${vm.running ? ' running' : ''}`).sort();
-};
-
-/** dm mappings in every qube of the simulator. */
-function mappingsOf(dir: string): string[] {
-  const vmsDir = join(dir, 'vms');
-  return readdirSync(vmsDir).flatMap((vm) => {
-    const file = join(vmsDir, vm, 'dm.json');
-    return existsSync(file) ? (JSON.parse(readFileSync(file, 'utf8')) as { name: string }[]).map((m) => `${vm}:${m.name}`) : [];
-  });
-}
-
 /** Files left in dom0's run directory (attachment records, locks). */
 function runDirFiles(dir: string, sub: string): string[] {
   const path = join(dir, 'dom0', 'run', sub);
@@ -133,7 +125,8 @@ function expectOneErrorLine(run: TimedRun, context: string): string {
   expect(run.timedOut, context).toBe(false);
   const lines = run.stderr.split('\n').filter(Boolean);
   // Everything dom0 prints is in its one voice: no stack trace, no raw tool output.
-  for (const line of lines) expect(line, context).toMatch(/^qvm-block-split: |^overwriting \S+: [0-9.]+ [KMG]?i?B/);
+  // Progress lines (a wipe's, a key slot's derivation) and a summary's indented continuation lines (describeHeader) are dom0's too.
+  for (const line of lines) expect(line, context).toMatch(/^qvm-block-split: |^overwriting \S+: [0-9.]+ [KMG]?i?B|^deriving the new key slot in \S+: done in [0-9.]+ s$|^ {2}\S/);
   expect(run.stderr, context).not.toMatch(/^\s+at |unexpected failure|internal error/m);
   const errors = lines.filter((line) => line.startsWith('qvm-block-split: error:'));
   expect(errors, context).toHaveLength(1);
@@ -225,4 +218,18 @@ export function representative(steps: readonly Step[], keys?: readonly string[])
     seen.add(step.key);
     return true;
   });
+}
+
+/** The cases of one scenario: a failure at each of `failAt`, a hang and garbage at the first call of each service among them. */
+export function injectionCases(scenario: Scenario, volume: TestVolume, tmp: string, steps: readonly Step[], failAt: readonly Step[], tally: Tally): void {
+  const services = representative(failAt, [...new Set(steps.map((s) => s.key).filter((k) => k.startsWith('service:')))]);
+  it.each(failAt)('fail at $label', async (step) => {
+    tally.add((await injectAt(scenario, volume, tmp, step, steps, 'fail')).absorbed ? 'fail absorbed' : 'fail injected');
+  }, 300_000);
+  it.each(services)('hang at $label', async (step) => {
+    tally.add((await injectAt(scenario, volume, tmp, step, steps, 'hang')).absorbed ? 'hang absorbed' : 'hang injected');
+  }, 300_000);
+  it.each(services)('garbage at $label', async (step) => {
+    tally.add((await injectAt(scenario, volume, tmp, step, steps, 'garbage')).absorbed ? 'garbage absorbed' : 'garbage injected');
+  }, 300_000);
 }

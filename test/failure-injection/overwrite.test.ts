@@ -1,10 +1,10 @@
 // The three overwrite commands: the calls of a successful run fail in turn (see ownSteps); hang and garbage on the services. The
 // source may change only from the step that writes it on, and only in the area the command is about.
-import { afterAll, describe, it } from 'vitest';
+import { afterAll, describe } from 'vitest';
 import { LUKS1_HEADER_AREA_BYTES } from '../../shared/luks1/constants.ts';
 import { useTmpDir } from '../helpers/tmp.ts';
 import { makeVolume } from '../helpers/sim.ts';
-import { injectAt, recordSteps, representative, Tally, type Scenario, type Step } from './harness.ts';
+import { injectionCases, recordSteps, Tally, type Scenario, type Step } from './harness.ts';
 
 const tmp = useTmpDir();
 const SIZE = 3 * 1024 * 1024;
@@ -35,16 +35,5 @@ const ownSteps = (scenario: Scenario, steps: readonly Step[]): Step[] => {
 };
 
 for (const { scenario, steps } of recorded) {
-  const services = representative(ownSteps(scenario, steps), [...new Set(steps.map((s) => s.key).filter((k) => k.startsWith('service:')))]);
-  describe.concurrent(`overwrite ${scenario.name} under failure injection`, () => {
-    it.each(ownSteps(scenario, steps))('fail at $label', async (step) => {
-      tally.add((await injectAt(scenario, volume, tmp, step, steps, 'fail')).absorbed ? 'fail absorbed' : 'fail injected');
-    }, 300_000);
-    it.each(services)('hang at $label', async (step) => {
-      tally.add((await injectAt(scenario, volume, tmp, step, steps, 'hang')).absorbed ? 'hang absorbed' : 'hang injected');
-    }, 300_000);
-    it.each(services)('garbage at $label', async (step) => {
-      tally.add((await injectAt(scenario, volume, tmp, step, steps, 'garbage')).absorbed ? 'garbage absorbed' : 'garbage injected');
-    }, 300_000);
-  });
+  describe.concurrent(`overwrite ${scenario.name} under failure injection`, () => injectionCases(scenario, volume, tmp, steps, ownSteps(scenario, steps), tally));
 }

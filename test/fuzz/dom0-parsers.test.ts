@@ -134,7 +134,7 @@ describe('configuration file', () => {
         if (config === undefined) return;
         if (config.templateForDispVms !== undefined) expect(config.templateForDispVms).toMatch(QUBES_NAME);
         expect(config.dispVmLabel).toMatch(/^[a-z][a-z0-9_-]{0,31}$/);
-        for (const ms of [config.startTimeoutMs, config.replyTimeoutMs, config.timeLimits.toolMs ?? 1000]) {
+        for (const ms of [config.timeLimits.startMs ?? 1000, config.timeLimits.replyMs ?? 1000, config.timeLimits.toolMs ?? 1000]) {
           expect(Number.isInteger(ms) && ms >= 1000 && ms <= 86_400_000).toBe(true);
         }
       }),

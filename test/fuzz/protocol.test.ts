@@ -67,7 +67,7 @@ async function receiveAll(parts: readonly Uint8Array[], which: number): Promise<
 const schemaIndex = fc.nat();
 
 // Frames close to real ones: a known type, the fields messages have, values of every msgpack kind.
-const FIELD_NAMES = ['v', 'type', 'kind', 'message', 'publicKey', 'partitionScan', 'luksType', 'scannedPartitions', 'length', 'name', 'sealedKey', 'cipher', 'keyBytes', 'payloadOffset', 'sectorSize', 'readOnly', 'device', 'sizeSectors', 'attempts', 'done', 'total', 'bytes', 'source', 'secretKind', 'attempt', 'sealed', 'keyslot', 'hash', 'iterTimeMs', 'forcedIterations', 'start', 'uuid', 'activeKeyslots', 'senderPublicKey', 'nonce', 'box', 'devicePublicKey', '__proto__', 'constructor'];
+const FIELD_NAMES = ['v', 'type', 'kind', 'message', 'publicKey', 'partitionScan', 'luksType', 'scannedPartitions', 'length', 'name', 'sealedKey', 'key', 'cipher', 'keyBytes', 'payloadOffset', 'sectorSize', 'readOnly', 'device', 'sizeSectors', 'attempts', 'done', 'total', 'bytes', 'source', 'secretKind', 'attempt', 'sealed', 'keyslot', 'hash', 'iterTimeMs', 'forcedIterations', 'start', 'uuid', 'activeKeyslots', 'senderPublicKey', 'nonce', 'box', 'devicePublicKey', '__proto__', 'constructor'];
 const TYPES = ['error', 'device-prepared', 'source-checked', 'bytes', 'device-opened', 'device-closed', 'progress', 'device-wiped', 'header-written', 'secret-request', 'secret', 'unlocked', 'shell-ready', 'header-summary', 'unlock-request', 'format-request', 'device-open'];
 const leaf = fc.oneof(
   fc.constantFrom(1, 0, -1, 32, 48, 64, 80, 512, 4096, 2 ** 48, 2 ** 53, Number.NaN, Infinity, 1.5, true, false, null),
@@ -118,6 +118,7 @@ describe('message decoders', () => {
       encodeFrame({ type: 'device-opened', name: 'split-dm-crypt-abc', device: 'dm-3', sizeSectors: 100, readOnly: false, pin: 'ab'.repeat(32) }),
       encodeFrame({ type: 'secret-request', publicKey: new Uint8Array(32), kind: 'passphrase', attempt: 1 }),
       encodeFrame({ type: 'unlocked', cipher: 'aes-xts-plain64', keyBytes: 64, payloadOffset: 4096, sectorSize: 512, keyslot: 0, sealedKey: { senderPublicKey: new Uint8Array(32), nonce: new Uint8Array(24), box: new Uint8Array(80) } }),
+      encodeFrame({ type: 'device-open', name: 'split-dm-crypt-abc', key: { cipher: 'xchacha12,aes-adiantum-plain64', keyBytes: 32 }, payloadOffset: 32768, sectorSize: 4096, readOnly: false, sealedKey: { senderPublicKey: new Uint8Array(32), nonce: new Uint8Array(24), box: new Uint8Array(48) } }),
       encodeFrame({ type: 'error', kind: 'parse', message: 'bad header' }),
       encodeFrame({ type: 'bytes', length: 2068480 }),
     ];

@@ -2,7 +2,8 @@
 import { execa, type ResultPromise } from 'execa';
 import { execFileSync } from 'node:child_process';
 import { createCipheriv } from 'node:crypto';
-import { closeSync, mkdtempSync, openSync, readFileSync, writeSync } from 'node:fs';
+import { closeSync, mkdtempSync, openSync, readFileSync, rmSync, writeSync } from 'node:fs';
+import { afterAll } from 'vitest';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { simulatedDom0Environment } from '../sim/inspect.ts';
@@ -28,9 +29,25 @@ export function sim(...args: string[]): Buffer {
  */
 export const DEFAULT_SIM_DELAYS = ['--export-delay-ms=40', '--disk-delay-ms=40'] as const;
 
+/** The simulators this test file made: each holds disk images and qube trees (often 100 MiB or more). */
+const madeSims: string[] = [];
+// Removed when the file ends (hooks run last-registered first, so the file's own clean-up, powering guests off, runs before).
+// A simulated qube's process still writing could make the removal fail; that must not fail the file, so it is best effort.
+afterAll(() => {
+  for (const dir of madeSims.splice(0)) {
+    try {
+      rmSync(dir, { recursive: true, force: true, maxRetries: 3 });
+    } catch {
+      // Left in the system's temporary directory.
+    }
+  }
+});
+
 /** A fresh simulated Qubes in a temporary directory (with DEFAULT_SIM_DELAYS where `initOptions` set no delay of their own). */
 export function newSim(...initOptions: string[]): string {
-  const dir = join(mkdtempSync(join(tmpdir(), 'qubes-sim-')), 'qubes');
+  const parent = mkdtempSync(join(tmpdir(), 'qubes-sim-'));
+  madeSims.push(parent);
+  const dir = join(parent, 'qubes');
   const delays = DEFAULT_SIM_DELAYS.filter((option) => !initOptions.some((given) => given.startsWith(option.split('=')[0]!)));
   sim('init', dir, ...delays, ...initOptions);
   return dir;

@@ -137,4 +137,14 @@ describe('secret hygiene on the simulator', () => {
     expectNowhereInDom0(w, 'the new passphrase', Buffer.from(NEW_PASSPHRASE));
     expectInNoFile(w, 'the new volume key', volumeKey);
   });
+
+  it('add-key, then upgrade: the volume key and both passphrases nowhere in dom0, the key in no file', async () => {
+    const w = await world('keyslots');
+    await run(w, ['add-key', '--yes', '--pbkdf-force-iterations=1000', 'sys-usb:sda'], `${PASSPHRASE}\n${NEW_PASSPHRASE}\n${NEW_PASSPHRASE}\n`);
+    await run(w, ['upgrade', '--yes', '--pbkdf-force-iterations=4', '--pbkdf-memory=8192', 'sys-usb:sda'], `${NEW_PASSPHRASE}\n`);
+    expectNowhereInDom0(w, 'the volume key', w.volume.volumeKey);
+    expectNowhereInDom0(w, 'the old passphrase', Buffer.from(PASSPHRASE));
+    expectNowhereInDom0(w, 'the new passphrase', Buffer.from(NEW_PASSPHRASE));
+    expectInNoFile(w, 'the volume key', w.volume.volumeKey);
+  });
 });

@@ -27,7 +27,7 @@ function fakePath(name: string, version: string | undefined): string {
   symlinkSync(realpathSync('/usr/bin/dirname'), join(dir, 'dirname'));
   if (version !== undefined) {
     const node = join(dir, 'node');
-    writeFileSync(node, `#!/bin/sh\nif [ "$1" = --version ]; then printf '%s\\n' '${version}'; exit 0; fi\nprintf '%s\\n' "$@"\nexit 42\n`);
+    writeFileSync(node, `#!/bin/sh\nif [ "$1" = --version ]; then printf '%s\\n' '${version}'; exit 0; fi\nprintf '%s\\n' "$@"\nprintf 'cache=%s\\n' "\${NODE_COMPILE_CACHE-unset}" >&2\nexit 42\n`);
     chmodSync(node, 0o755);
   }
   return dir;
@@ -72,7 +72,9 @@ describe('installed wrappers and the node they find', () => {
     });
   }
 
+  // Node >= 22 gets the installed compile cache (packaging/wrapper.sh); older Node would ignore it and is not given it.
   const accepted = ['v18.19.0', 'v18.20.4', 'v20.18.1', 'v22.11.0', 'v100.0.0'];
+  const cacheFor = (version: string) => (Number(version.slice(1).split('.')[0]) >= 22 ? join(realpathSync(root), 'usr/lib/split-dm-crypt/compile-cache') : 'unset');
   for (const version of accepted) {
     it(`runs the installed bundle with the arguments as given: Node ${version}`, () => {
       const path = fakePath(`accepted-${version}`, version);
@@ -81,7 +83,8 @@ describe('installed wrappers and the node they find', () => {
           const result = run(shell, wrapper, path);
           // The fake node's own exit code comes back: the wrapper exec'd it with the bundle and the arguments untouched.
           expect(result.status, `${shell.join(' ')} ${wrapper}`).toBe(42);
-          expect(result.stderr).toBe('');
+          const cache = /^cache=(.*)\n$/.exec(result.stderr)?.[1];
+          expect(cache === 'unset' ? cache : realpathSync(cache!), result.stderr).toBe(cacheFor(version));
           const [script, ...args] = result.stdout.trimEnd().split('\n');
           expect(realpathSync(script!)).toBe(join(realpathSync(root), 'usr/lib/split-dm-crypt', bundle));
           expect(args).toEqual(['attach', 'a b']);

@@ -36,6 +36,8 @@ describe('dmsetup create', () => {
   const invalid: [string, string][] = [
     [`1 1024 crypt aes-xts-plain64 ${KEY} 0 /dev/xvds 0`, 'start must be 0'],
     [`0 1024 crypt aes-cbc-essiv:sha256 ${KEY} 0 /dev/xvds 0`, 'cipher not allowed'],
+    [`0 1024 crypt xchacha12,aes-adiantum-plain64 ${KEY} 0 /dev/xvds 0`, 'an Adiantum key is 32 bytes, not 64'],
+    [`0 1024 crypt xchacha12,aes-adiantum-plain64 ${KEY.slice(0, 60)} 0 /dev/xvds 0`, 'an Adiantum key of 30 bytes'],
     [`0 1024 crypt aes-xts-plain64 ${KEY.slice(0, 100)} 0 /dev/xvds 0`, 'key neither 64 nor 128 hex digits'],
     [`0 1024 crypt aes-xts-plain64 ${KEY.toUpperCase()} 0 /dev/xvds 0`, 'key not lowercase hex'],
     [`0 0 crypt aes-xts-plain64 ${KEY} 0 /dev/xvds 0`, 'empty mapping'],
@@ -70,6 +72,10 @@ describe('dmsetup create', () => {
     expect(inVm(dir, 'dev', ['blockdev', '--getsize64', '/dev/xvds']).stdout).toBe(`${2048 * 512}\n`);
     expect(inVm(dir, 'dev', ['blockdev', '--getsz', '/dev/xvdq'])).toMatchObject({ exitCode: 1, stderr: 'blockdev: cannot open /dev/xvdq: No such file or directory\n' });
     expect(dom0(dir, 'qvm-block', ['list', 'dev']).stdout).toBe('dev:dm-0  m1\n');
+    // What tests read instead of the state files: every qube and its state, every mapping by qube.
+    expect(simRun(['mappings', dir]).stdout).toBe('dev:m1\n');
+    expect(simRun(['qubes', dir]).stdout).toMatch(/^dev running\n(?:.*\n)*work running\n/);
+    expect(simRun(['qubes', dir]).stdout).toMatch(/^sim-dvm halted$/m);
 
     expect(dom0(dir, 'qvm-block', ['attach', 'work', 'dev:dm-0']).exitCode).toBe(0);
     expect(inVm(dir, 'dev', ['dmsetup', 'remove', 'm1'])).toMatchObject({ exitCode: 1, stderr: 'device-mapper: remove ioctl on m1  failed: Device or resource busy\nCommand failed.\n' });
@@ -83,6 +89,7 @@ describe('dmsetup create', () => {
     expect(inVm(dir, 'dev', ['dmsetup', 'remove', 'm1']).stderr).toMatch(/remove ioctl on m1 {2}failed: No such device or address/);
     expect(existsSync(join(devRoot, 'sys/block/dm-0'))).toBe(false);
     expect(dom0(dir, 'qvm-block', ['list', 'dev']).stdout).toBe('');
+    expect(simRun(['mappings', dir]).stdout).toBe('');
   });
 });
 

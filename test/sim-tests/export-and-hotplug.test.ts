@@ -7,6 +7,7 @@ import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { newSim, sim } from '../helpers/sim.ts';
 import { useTmpDir } from '../helpers/tmp.ts';
+import { sleepSync } from '../sim/sleep-sync.ts';
 import { createDispVm, dom0, inVm } from './sim-tools.ts';
 
 const tmp = useTmpDir('qubes-sim-export-');
@@ -19,7 +20,7 @@ function untilDiskAppears(dir: string, vm: string, disk: string): void {
   const deadline = Date.now() + 10_000;
   while (!existsSync(join(root(dir, vm), 'dev', disk)) || !existsSync(join(root(dir, vm), 'sys/block', disk))) {
     if (Date.now() > deadline) throw new Error(`${disk} never appeared in ${vm}`);
-    Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, 20);
+    sleepSync(20);
   }
 }
 

@@ -96,6 +96,16 @@ describe('qvm-block attach refusals', () => {
     expect(attachments(dir)).toEqual([]);
   });
 
+  it('detach of what is not attached: R4.2 asks qubesd whatever the port, R4.3 refuses a port not exposed itself', () => {
+    const r42 = world();
+    expect(dom0(r42, 'qvm-block', ['detach', 'work', 'sys-usb:sdz'])).toMatchObject({ exitCode: 1, stderr: 'device sdz of class block not attached to work\n' });
+    expect(dom0(r42, 'qvm-block', ['detach', 'work', 'nosuch:sda'])).toMatchObject({ exitCode: 1, stderr: "qvm-block: error: no backend vm 'nosuch'\n" });
+    const r43 = world('--qubes-release=4.3');
+    expect(dom0(r43, 'qvm-block', ['detach', 'work', 'sys-usb:sda'])).toMatchObject({ exitCode: 1, stderr: 'Error: block device sda not attached to work\n' });
+    expect(dom0(r43, 'qvm-block', ['detach', 'work', 'sys-usb:sdz'])).toMatchObject({ exitCode: 1, stderr: 'qvm-block: error: sys-usb:sdz:* not found.\n' });
+    expect(dom0(r43, 'qvm-block', ['detach', 'work', 'nosuch:sda'])).toMatchObject({ exitCode: 1, stderr: 'qvm-block: error: no such backend vm!\n' });
+  });
+
   it('R4.3 prefixes qubesd errors with "Error:"', () => {
     const dir = world('--qubes-release=4.3');
     const run = dom0(dir, 'qvm-block', ['attach', '-o', 'read-only=no', 'dev', 'sys-usb:sdb']);
@@ -136,7 +146,7 @@ describe('qvm-block attach and detach', () => {
     expect(readlinkSync(join(devRoot, 'dev/xvds'))).toMatch(/a-.*\.img$/);
     expect(readFileSync(join(devRoot, 'sys/block/xvds/size'), 'utf8')).toBe('2048\n');
     expect(readFileSync(join(devRoot, 'sys/block/xvds/ro'), 'utf8')).toBe('0\n');
-    expect(dom0(dir, 'qvm-block', ['detach', 'work', 'sys-usb:sda'])).toMatchObject({ exitCode: 1, stderr: 'block device sys-usb:sda not attached to work\n' });
+    expect(dom0(dir, 'qvm-block', ['detach', 'work', 'sys-usb:sda'])).toMatchObject({ exitCode: 1, stderr: 'device sda of class block not attached to work\n' });
     expect(dom0(dir, 'qvm-block', ['detach', 'dev', 'sys-usb:sda']).exitCode).toBe(0);
     expect(existsSync(join(devRoot, 'dev/xvds'))).toBe(false);
     expect(existsSync(join(devRoot, 'sys/block/xvds'))).toBe(false);

@@ -5,6 +5,7 @@
 import { createCipheriv, createDecipheriv } from 'node:crypto';
 import { closeSync, existsSync, lstatSync, openSync, readFileSync, readlinkSync, readSync, statSync, writeSync } from 'node:fs';
 import { basename, join } from 'node:path';
+import { AdiantumKey, ADIANTUM_TWEAK_BYTES } from '../../shared/luks-common/adiantum.ts';
 import { parseCryptTable, type CryptTable } from './crypt-table.ts';
 import { guestDeviceFacts, guestRead, guestWrite } from './qemu/guest-blocks.ts';
 import { readMappings, readState, SimToolError, vmRoot } from './state.ts';
@@ -85,11 +86,22 @@ export function resolveChain(dir: string, vm: string, path: string, depth = 0): 
   };
 }
 
-function xts(direction: 'encrypt' | 'decrypt', key: Buffer, ivSector: number, data: Buffer): Buffer {
+/** One encryption unit through the layer's cipher: AES-XTS, or Adiantum (our own, checked against the kernel's vectors). */
+function sectorCrypt(direction: 'encrypt' | 'decrypt', layer: CryptTable, ivSector: number, data: Buffer): Buffer {
+  if (layer.cipher === 'xchacha12,aes-adiantum-plain64') {
+    const tweak = Buffer.alloc(ADIANTUM_TWEAK_BYTES);
+    tweak.writeBigUInt64LE(BigInt(ivSector));
+    const adiantum = new AdiantumKey(layer.key);
+    try {
+      return adiantum.crypt(direction, tweak, data);
+    } finally {
+      adiantum.wipe();
+    }
+  }
   const iv = Buffer.alloc(16);
   iv.writeBigUInt64LE(BigInt(ivSector));
-  const algorithm = key.length === 64 ? 'aes-256-xts' : 'aes-128-xts';
-  const cipher = direction === 'encrypt' ? createCipheriv(algorithm, key, iv) : createDecipheriv(algorithm, key, iv);
+  const algorithm = layer.key.length === 64 ? 'aes-256-xts' : 'aes-128-xts';
+  const cipher = direction === 'encrypt' ? createCipheriv(algorithm, layer.key, iv) : createDecipheriv(algorithm, layer.key, iv);
   return Buffer.concat([cipher.update(data), cipher.final()]);
 }
 
@@ -118,7 +130,7 @@ function readLayered(file: string, layers: readonly CryptTable[], level: number,
   const plain = Buffer.alloc((last - first) * unit);
   for (let u = first; u < last; u++) {
     const cipherText = readLayered(file, layers, level + 1, layer.offsetSectors * 512 + u * unit, unit);
-    xts('decrypt', layer.key, layer.ivOffset + (u * unit) / 512, cipherText).copy(plain, (u - first) * unit);
+    sectorCrypt('decrypt', layer, layer.ivOffset + (u * unit) / 512, cipherText).copy(plain, (u - first) * unit);
   }
   return plain.subarray(offset - first * unit, offset - first * unit + length);
 }
@@ -141,7 +153,7 @@ function writeLayered(file: string, layers: readonly CryptTable[], level: number
   const plain = readLayered(file, layers, level, first * unit, (last - first) * unit);
   data.copy(plain, offset - first * unit);
   for (let u = first; u < last; u++) {
-    const cipherText = xts('encrypt', layer.key, layer.ivOffset + (u * unit) / 512, plain.subarray((u - first) * unit, (u - first + 1) * unit));
+    const cipherText = sectorCrypt('encrypt', layer, layer.ivOffset + (u * unit) / 512, plain.subarray((u - first) * unit, (u - first + 1) * unit));
     writeLayered(file, layers, level + 1, layer.offsetSectors * 512 + u * unit, cipherText);
   }
 }

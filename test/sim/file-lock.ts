@@ -4,14 +4,13 @@
 // lock must not make every later tool wait; a lock whose owner is gone is broken at once, one of unknown owner after a while.
 import { closeSync, openSync, readFileSync, renameSync, statSync, unlinkSync, writeSync } from 'node:fs';
 import { SimToolError } from './state.ts';
+import { sleepSync } from './sleep-sync.ts';
 
 /** A lock older than this is broken whoever holds it: nothing holds one for more than a few file operations. */
 const STALE_MS = 30_000;
 /** A lock file still without its PID this long after creation lost its owner between create and write. */
 const UNWRITTEN_MS = 2_000;
 const GIVE_UP_MS = 60_000;
-
-const sleepSync = (ms: number): void => void Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, ms);
 
 function ownerAlive(pid: number): boolean {
   try {

@@ -1,14 +1,15 @@
-// Looking into a simulated Qubes from outside, as tests do: what a qube reads or writes at /dev/NAME, who runs, what is
-// attached, the transcript of dom0's pipes, violations of the read-only model, and commands run inside a qube.
+// Looking into a simulated Qubes from outside, as tests do: what a qube reads or writes at /dev/NAME, which qubes exist and
+// run, what is attached, which dm mappings the qubes' kernels hold, the transcript of dom0's pipes, violations of the read-only model, and commands run inside a qube.
 import { spawnSync } from 'node:child_process';
-import { existsSync, readFileSync } from 'node:fs';
+import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { guestChain, isQemuVm, readChain, resolveChain, writeChain, type BlockChain } from './block-chain.ts';
 import { callAgent, guestEnvironment } from './qemu/agent-client.ts';
 import { guestRuntime } from './qemu/guest-vm.ts';
 import { vmEnvironment } from './qrexec.ts';
-import { readState, SimToolError, transcriptPath, violationsPath, vmRoot } from './state.ts';
+import { readMappings, readState, SimToolError, transcriptPath, violationsPath, vmRoot } from './state.ts';
 import { shellQuote } from './world.ts';
+import { sleepSync } from './sleep-sync.ts';
 
 /**
  * Waits (at most 10 s) while a disk attached to `vm` as `name` is still being hot-plugged (attachments.ts plug-later): someone
@@ -17,7 +18,7 @@ import { shellQuote } from './world.ts';
 function untilPlugged(dir: string, vm: string, name: string): void {
   const deadline = Date.now() + 10_000;
   const pending = () => readState(dir).attachments.some((a) => a.frontend === vm && a.frontendDev === name && a.pendingPlug === true);
-  while (pending() && Date.now() < deadline) Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, 20);
+  while (pending() && Date.now() < deadline) sleepSync(20);
 }
 
 function chainAt(dir: string, vm: string, frontend: string | undefined): BlockChain {
@@ -54,6 +55,28 @@ export function listRunning(dir: string): string {
     .map((vm) => vm.name)
     .sort()
     .map((name) => `${name}\n`)
+    .join('');
+}
+
+/** Every qube Qubes knows (not dom0) as `NAME running|halted`, one per line, sorted by name. */
+export function listQubes(dir: string): string {
+  return Object.values(readState(dir).vms)
+    .filter((vm) => vm.class !== 'AdminVM')
+    .map((vm) => `${vm.name} ${vm.running ? 'running' : 'halted'}\n`)
+    .sort()
+    .join('');
+}
+
+/**
+ * The dm mappings each qube's kernel holds, `VM:NAME` one per line, sorted; also those of a qube that no longer exists but whose
+ * directory is left (a removal that went wrong must show).
+ */
+export function listMappings(dir: string): string {
+  const vmsDir = join(dir, 'vms');
+  const names = existsSync(vmsDir) ? readdirSync(vmsDir) : [];
+  return names
+    .flatMap((vm) => readMappings(dir, vm).map((mapping) => `${vm}:${mapping.name}\n`))
+    .sort()
     .join('');
 }
 

@@ -5,7 +5,7 @@ import { fileURLToPath } from 'node:url';
 import { plugLater } from './attachments.ts';
 import { beforeSimCall, faultCommand } from './faults.ts';
 import { hostileCommand, hostilePick } from './hostile.ts';
-import { environment, execInVm, listAttachments, listRunning, readBlock, transcript, violations, writeBlock } from './inspect.ts';
+import { environment, execInVm, listAttachments, listMappings, listQubes, listRunning, readBlock, transcript, violations, writeBlock } from './inspect.ts';
 import { guestAgent } from './qemu/guest-agent.ts';
 import { superviseGuest } from './qemu/guest-vm.ts';
 import { hotplug } from './qemu/hotplug.ts';
@@ -26,7 +26,7 @@ import { addBlock, addVm, init, setSetting } from './world.ts';
 /** The bundle is dist/qubes-sim.mjs: the repository is one level up. */
 const REPO = resolve(dirname(fileURLToPath(import.meta.url)), '..');
 
-const USAGE = `usage: qubes-sim init|add-vm|add-block|remove-block|qubesd|qubesd-emit|env|read-block|write-block|ls|attachments|transcript|violations|set|exec|fault|hostile DIR ...`;
+const USAGE = `usage: qubes-sim init|add-vm|add-block|remove-block|qubesd|qubesd-emit|env|read-block|write-block|ls|qubes|attachments|mappings|transcript|violations|set|exec|fault|hostile DIR ...`;
 
 type Output = string | Buffer | number | void;
 
@@ -64,7 +64,9 @@ function worldCommand(command: string, dir: string, rest: readonly string[]): Ou
     case 'read-block': return readBlock(dir, rest);
     case 'write-block': return writeBlock(dir, rest);
     case 'ls': return listRunning(dir);
+    case 'qubes': return listQubes(dir);
     case 'attachments': return listAttachments(dir);
+    case 'mappings': return listMappings(dir);
     case 'transcript': return transcript(dir);
     case 'violations': return violations(dir);
     case 'set': return setSetting(dir, rest);

@@ -99,16 +99,32 @@ function attachCommand(dir: string, args: ToolArgs): void {
   });
 }
 
+/**
+ * Detach's refusal of a device that is not attached to `frontend`. Its DeviceAction allows unknown devices (no "doesn't expose"),
+ * but still needs the backend qube: R4.2 "no backend vm 'X'", R4.3 "no such backend vm!" (qubes-core-admin-client
+ * qubesadmin/tools/qvm_device.py, tag v4.2.9 and main). R4.3's client then refuses a port its backend does not expose (or whose
+ * identity differs) itself, "BACKEND:PORT:ID not found." (detach_device; the identity printed is the one given, else `*`).
+ * Otherwise qubesd refuses: R4.2 DeviceNotAttached "device PORT of class block not attached to VM" (qubes-core-admin
+ * qubes/devices.py, tag v4.2.9), R4.3 DeviceNotAssigned "block device PORT not attached to VM" (qubes/devices.py, detach).
+ */
+function notAttached(dir: string, state: SimState, ref: DeviceRef, frontend: string): SimToolError {
+  const r43 = state.settings.release === '4.3';
+  if (!state.vms[ref.backend]) return new SimToolError(r43 ? `${PROG}: error: no such backend vm!` : `${PROG}: error: no backend vm '${ref.backend}'`, 1);
+  if (!r43) return qubesdError(state, `device ${ref.port} of class block not attached to ${frontend}`);
+  const block = exposedBlocks(state, dir, ref.backend)[ref.port];
+  if (!block || (ref.deviceId !== undefined && ref.deviceId !== deviceIdOf(ref.port, block))) {
+    return new SimToolError(`${PROG}: error: ${ref.backend}:${ref.port}:${ref.deviceId ?? '*'} not found.`, 1);
+  }
+  return qubesdError(state, `block device ${ref.port} not attached to ${frontend}`);
+}
+
 function detachCommand(dir: string, args: ToolArgs): void {
   withState(dir, (state) => {
     const frontend = frontendOf(state, args.positionals[1]);
     const targets = args.positionals[2] === undefined ? state.attachments.filter((a) => a.frontend === frontend) : [parseDeviceRef(state, args.positionals[2])];
     for (const ref of targets) {
       const attachment = state.attachments.find((a) => a.frontend === frontend && a.backend === ref.backend && a.port === ref.port);
-      if (!attachment) {
-        findDevice(dir, state, ref);
-        throw qubesdError(state, `block device ${ref.backend}:${ref.port} not attached to ${frontend}`);
-      }
+      if (!attachment) throw notAttached(dir, state, ref, frontend);
       detach(dir, state, attachment);
     }
   });

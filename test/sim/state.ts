@@ -5,6 +5,7 @@ import { randomUUID } from 'node:crypto';
 import { existsSync, mkdirSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { withLock } from './file-lock.ts';
+import { sleepSync } from './sleep-sync.ts';
 
 export type VmClass = 'AdminVM' | 'AppVM' | 'DispVM' | 'TemplateVM';
 
@@ -153,8 +154,6 @@ export function writeMappings(dir: string, vm: string, mappings: readonly SimMap
   mkdirSync(vmDir(dir, vm), { recursive: true });
   writeJson(mappingsPath(dir, vm), mappings);
 }
-
-const sleepSync = (ms: number): void => void Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, ms);
 
 /** Runs `change` under the lock DIR/.lock on a fresh copy of the state, then saves the state. */
 export function withState<T>(dir: string, change: (state: SimState) => T): T {

@@ -12,9 +12,11 @@ describe('parseLuksCommand', () => {
   it.each([
     [['dump', 'x.img'], { command: 'dump', file: 'x.img' }],
     [['unlock', 'x.img', '--key-file=k', '--key-slot', '3', '--dump-volume-key'], { command: 'unlock', file: 'x.img', keyFile: 'k', keySlot: 3, dumpVolumeKey: true }],
-    [['format', 'x.img'], { command: 'format', file: 'x.img', type: 'luks2', keyBytes: 64, hash: 'sha256', force: false }],
-    [['format', 'x.img', '--type', 'luks1'], { command: 'format', file: 'x.img', type: 'luks1', keyBytes: 64, hash: 'sha512', iterations: { iterTimeMs: 5000, forcedIterations: undefined }, force: false }],
-    [['format', 'x.img', '--type=luks1', '--key-size=256', '--hash=sha256', '--pbkdf-force-iterations=2000', '--force'], { command: 'format', keyBytes: 32, hash: 'sha256', iterations: { iterTimeMs: 5000, forcedIterations: 2000 }, force: true }],
+    [['format', 'x.img'], { command: 'format', file: 'x.img', type: 'luks2', key: { cipher: 'aes-xts-plain64', keyBytes: 64 }, hash: 'sha256', force: false }],
+    [['format', 'x.img', '--cipher', 'xchacha12,aes-adiantum-plain64'], { command: 'format', type: 'luks2', key: { cipher: 'xchacha12,aes-adiantum-plain64', keyBytes: 32 } }],
+    [['format', 'x.img', '--cipher=xchacha12,aes-adiantum-plain64', '--key-size=256'], { command: 'format', key: { cipher: 'xchacha12,aes-adiantum-plain64', keyBytes: 32 } }],
+    [['format', 'x.img', '--type', 'luks1'], { command: 'format', file: 'x.img', type: 'luks1', key: { cipher: 'aes-xts-plain64', keyBytes: 64 }, hash: 'sha512', iterations: { iterTimeMs: 5000, forcedIterations: undefined }, force: false }],
+    [['format', 'x.img', '--type=luks1', '--key-size=256', '--hash=sha256', '--pbkdf-force-iterations=2000', '--force'], { command: 'format', key: { cipher: 'aes-xts-plain64', keyBytes: 32 }, hash: 'sha256', iterations: { iterTimeMs: 5000, forcedIterations: 2000 }, force: true }],
     [['add-key', 'x.img', '--iter-time', '100', '--new-key-file', 'n'], { command: 'add-key', newKeyFile: 'n', iterations: { iterTimeMs: 100, forcedIterations: undefined } }],
     [['remove-key', '--force', 'x.img'], { command: 'remove-key', file: 'x.img', force: true }],
     [['--help'], { command: 'help' }],
@@ -36,6 +38,12 @@ describe('parseLuksCommand', () => {
     [['format', 'x', '--type', 'luks1', '--pbkdf-force-iterations', '999'], 'fewer iterations than cryptsetup allows'],
     [['format', 'x', '--pbkdf-force-iterations', '4000000000'], 'more iterations than our own cap'],
     [['unlock', 'x', '--dump-volume-key=yes'], 'value for a flag'],
+    [['format', 'x', '--cipher', 'serpent-xts-plain64'], 'a cipher outside the table'],
+    [['format', 'x', '--cipher', 'twofish-xts-plain64'], 'a cipher outside the table'],
+    [['format', 'x', '--cipher', 'cipher_null-ecb'], 'no encryption at all'],
+    [['format', 'x', '--cipher', 'aes-cbc-plain'], 'in the table for old key slots, never for a new volume'],
+    [['format', 'x', '--cipher', 'xchacha12,aes-adiantum-plain64', '--key-size', '512'], 'Adiantum takes a 256-bit key only'],
+    [['format', 'x', '--cipher', 'xchacha12,aes-adiantum-plain64', '--type', 'luks1'], 'Adiantum is formatted as LUKS2 only'],
   ])('refuses %j (%s)', (argv) => {
     expect(() => parseLuksCommand(argv)).toThrow(UsageError);
   });

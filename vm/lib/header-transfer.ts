@@ -1,15 +1,12 @@
 // The header VM's side of the stepped header transfer: dom0 sends the first bytes of the disk unasked; this VM asks for exactly
 // the bytes its parser needs (header-need), never more, so it never holds a byte of the volume's data. dom0 counts what it sent
 // and refuses a data offset that lies inside it.
-import { ParseError } from '../../shared/errors.ts';
 import type { Channel } from '../../shared/protocol/channel.ts';
-import { BytesFollow, MAX_HEADER_NEED_ROUNDS, MAX_HEADER_TRANSFER_BYTES } from '../../shared/protocol/messages.ts';
+import { MAX_HEADER_NEED_ROUNDS, MAX_HEADER_TRANSFER_BYTES } from '../../shared/protocol/messages.ts';
 
-/** One `bytes` frame and its raw bytes, whose length must not exceed `max`. */
-async function receiveChunk(channel: Channel, max: number, what: string): Promise<Buffer> {
-  const { length } = await channel.receive(BytesFollow);
-  if (length > max) throw new ParseError('protocol stream', what, 0, `announced ${length} bytes, more than the ${max} asked for`);
-  return channel.readRaw(length, what);
+/** One `bytes` frame and its raw bytes, whose length must not exceed `max` (else a ProtocolError). */
+function receiveChunk(channel: Channel, max: number, what: string): Promise<Buffer> {
+  return channel.receiveBytes(what, undefined, max);
 }
 
 /**

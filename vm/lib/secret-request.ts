@@ -13,7 +13,7 @@ export async function requestSecret(channel: Channel, kind: SecretKind, attempt:
     channel.send({ type: 'secret-request', publicKey: keys.publicKey, kind, attempt });
     const reply = await channel.receive(SecretReply, MAX_SECRET_FRAME_BYTES);
     const secret = openSealed(reply.sealed, keys.secretKey);
-    if (kind !== 'key-file' && secret.length > MAX_PASSPHRASE_BYTES) {
+    if (kind !== 'key-file' && kind !== 'new-key-file' && secret.length > MAX_PASSPHRASE_BYTES) {
       zeroize(secret);
       throw new OperationError(`the passphrase is longer than ${MAX_PASSPHRASE_BYTES} bytes`);
     }

@@ -1,6 +1,6 @@
 // The frame of every qrexec service: the service argument checked against the service's allowlist, a Channel on stdin/stdout,
 // typed errors turned into one `error` frame, one log line per refusal.
-import { EXIT, exitCodeOf, OperationError, ParseError, SplitError, UnsupportedError, UsageError, WrongPassphraseError } from '../../shared/errors.ts';
+import { EXIT, exitCodeOf, OperationError, ParseError, ProtocolError, SplitError, UnsupportedError, UsageError, WrongPassphraseError } from '../../shared/errors.ts';
 import { Channel } from '../../shared/protocol/channel.ts';
 import type { ErrorReply } from '../../shared/protocol/messages.ts';
 
@@ -9,7 +9,7 @@ export const NO_ARGUMENT = [''] as const;
 
 function errorKind(error: unknown): ErrorReply['kind'] {
   if (error instanceof WrongPassphraseError) return 'wrong-passphrase';
-  if (error instanceof ParseError) return 'parse';
+  if (error instanceof ParseError || error instanceof ProtocolError) return 'parse';
   if (error instanceof UnsupportedError) return 'unsupported';
   if (error instanceof UsageError) return 'usage';
   if (error instanceof OperationError) return 'refused';

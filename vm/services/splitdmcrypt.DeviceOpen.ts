@@ -4,7 +4,7 @@ import { zeroize } from '../../shared/bytes.ts';
 import { DeviceOpenRequest } from '../../shared/protocol/messages.ts';
 import { SOURCE_FRONTEND } from '../../shared/protocol/contract.ts';
 import { openSealed } from '../../shared/seal.ts';
-import { cryptTable, validateXtsKey } from '../lib/crypt-table.ts';
+import { cryptTable, validateVolumeKey } from '../lib/crypt-table.ts';
 import { assertSourceUnparsed, takeSecretKey } from '../lib/device-state.ts';
 import { deviceSectors, dmCreate, dmKernelName, isReadOnly, SOURCE_DEVICE_PATH } from '../lib/kernel.ts';
 import { NO_ARGUMENT, runService } from '../lib/service.ts';
@@ -18,9 +18,9 @@ await runService(NO_ARGUMENT, async (channel) => {
   try {
     await assertSourceUnparsed();
     volumeKey = openSealed(request.sealedKey, secretKey);
-    validateXtsKey(volumeKey, request.keyBytes);
+    validateVolumeKey(volumeKey, request.key);
     // The pin of what is about to be mapped, from the key itself: a known volume whose key or layout changed maps nothing.
-    const pin = volumePin(volumeKey, { cipher: request.cipher, keyBytes: request.keyBytes, sectorSize: request.sectorSize, dataOffset: request.payloadOffset });
+    const pin = volumePin(volumeKey, { cipher: request.key.cipher, keyBytes: request.key.keyBytes, sectorSize: request.sectorSize, dataOffset: request.payloadOffset });
     if (request.expectedPin !== undefined && !pinsEqual(pin, request.expectedPin)) {
       channel.send({ type: 'device-pin-mismatch' });
       return;
@@ -28,7 +28,7 @@ await runService(NO_ARGUMENT, async (channel) => {
     // A disk the kernel holds read-only gives a read-only mapping whatever was asked, so the whole chain is read-only.
     const readOnly = request.readOnly || (await isReadOnly(SOURCE_FRONTEND));
     const sectors = await deviceSectors(SOURCE_DEVICE_PATH);
-    table = cryptTable(volumeKey, SOURCE_DEVICE_PATH, { deviceSectors: sectors, payloadOffset: request.payloadOffset, sectorSize: request.sectorSize });
+    table = cryptTable(volumeKey, request.key, SOURCE_DEVICE_PATH, { deviceSectors: sectors, payloadOffset: request.payloadOffset, sectorSize: request.sectorSize });
     zeroize(volumeKey);
     await dmCreate(request.name, table, readOnly);
     const device = await dmKernelName(request.name);

@@ -2,8 +2,8 @@
 // with random bytes made here (crypto-shredding) or with the bytes dom0 sends, then flushes them. dom0 decides the length from a
 // header VM's report of the header's own extent; this VM refuses a disk of another size than confirmed, and anything past 16 MiB.
 import { randomBytes } from 'node:crypto';
-import { OperationError, ParseError } from '../../shared/errors.ts';
-import { BytesFollow, WriteHeaderRequest } from '../../shared/protocol/messages.ts';
+import { OperationError } from '../../shared/errors.ts';
+import { WriteHeaderRequest } from '../../shared/protocol/messages.ts';
 import { SOURCE_FRONTEND } from '../../shared/protocol/contract.ts';
 import { assertConfirmedSize, assertSourceUnparsed } from '../lib/device-state.ts';
 import { writeRanges } from '../lib/files.ts';
@@ -19,11 +19,7 @@ await runService(NO_ARGUMENT, async (channel) => {
   if (request.length > diskBytes) throw new OperationError(`the new header area (${request.length} bytes) is larger than the ${diskBytes}-byte source disk`);
   let area: Buffer;
   if (request.source === 'random') area = randomBytes(request.length);
-  else {
-    const { length } = await channel.receive(BytesFollow);
-    if (length !== request.length) throw new ParseError('protocol stream', 'header area', 0, `announced ${length} bytes, expected exactly ${request.length}`);
-    area = await channel.readRaw(length, 'header area');
-  }
+  else area = await channel.receiveBytes('header area', request.length);
   await writeRanges(vmPath(SOURCE_DEVICE_PATH), [{ offset: 0, bytes: area }]);
   channel.send({ type: 'header-written', bytes: area.length });
 });

@@ -2,6 +2,7 @@
 import { integerOption, parseArgv, stringOption, type OptionSpec, type ParsedArgv } from '../../shared/argv.ts';
 import { UsageError } from '../../shared/errors.ts';
 import { DEFAULT_ITER_TIME_MS, type LuksType } from '../../shared/protocol/contract.ts';
+import { newVolumeCipherKey, type MappedCipherKey } from '../../shared/luks-common/ciphers.ts';
 import { MAX_PBKDF2_ITERATIONS, type LuksHash } from '../../shared/luks-common/constants.ts';
 import { validateForcedIterations, type KdfRequest } from '../../shared/luks/index.ts';
 import { LUKS2_SECTOR_SIZES, MAX_ARGON2_MEMORY_KIB, MAX_ARGON2_PARALLELISM, MIN_ARGON2_MEMORY_KIB, type Luks2KdfType, type Luks2SectorSize } from '../../shared/luks2/constants.ts';
@@ -15,7 +16,8 @@ export const USAGE = `usage: split-dm-crypt-luks <command> FILE [options]
 commands:
   dump FILE                                  header fields and key slots as JSON (no secrets)
   unlock FILE [--key-file PATH] [--key-slot N] [--dump-volume-key]
-  format FILE [--type luks1|luks2] [--key-file PATH] [--key-size 256|512] [--hash sha1|sha256|sha512]
+  format FILE [--type luks1|luks2] [--key-file PATH] [--cipher aes-xts-plain64|xchacha12,aes-adiantum-plain64]
+              [--key-size 256|512 (Adiantum: 256)] [--hash sha1|sha256|sha512]
               [--sector-size 512|4096] [KDF options] [--force]
   add-key FILE [--key-file PATH] [--new-key-file PATH] [--key-slot N] [KDF options]
   remove-key FILE [--key-file PATH] [--force]
@@ -44,7 +46,7 @@ export interface KdfOptions {
 export type LuksCommand =
   | { readonly command: 'dump'; readonly file: string }
   | { readonly command: 'unlock'; readonly file: string; readonly keyFile?: string; readonly keySlot?: number; readonly dumpVolumeKey: boolean }
-  | { readonly command: 'format'; readonly file: string; readonly type: LuksType; readonly keyFile?: string; readonly keyBytes: 32 | 64; readonly hash: LuksHash; readonly sectorSize: Luks2SectorSize; readonly kdf: KdfOptions; readonly iterations: IterationChoice; readonly force: boolean }
+  | { readonly command: 'format'; readonly file: string; readonly type: LuksType; readonly keyFile?: string; readonly key: MappedCipherKey; readonly hash: LuksHash; readonly sectorSize: Luks2SectorSize; readonly kdf: KdfOptions; readonly iterations: IterationChoice; readonly force: boolean }
   | { readonly command: 'add-key'; readonly file: string; readonly keyFile?: string; readonly newKeyFile?: string; readonly keySlot?: number; readonly kdf: KdfOptions; readonly iterations: IterationChoice }
   | { readonly command: 'remove-key'; readonly file: string; readonly keyFile?: string; readonly force: boolean }
   | { readonly command: 'change-key'; readonly file: string; readonly keyFile?: string; readonly newKeyFile?: string; readonly kdf: KdfOptions; readonly iterations: IterationChoice }
@@ -55,7 +57,7 @@ const ITERATION_OPTIONS = { 'iter-time': 'string', 'pbkdf-force-iterations': 'st
 const SPECS: Record<Exclude<LuksCommand['command'], 'help' | 'version'>, OptionSpec> = {
   dump: {},
   unlock: { 'key-file': 'string', 'key-slot': 'string', 'dump-volume-key': 'boolean' },
-  format: { type: 'string', 'key-file': 'string', 'key-size': 'string', hash: 'string', 'sector-size': 'string', force: 'boolean', ...ITERATION_OPTIONS },
+  format: { type: 'string', 'key-file': 'string', cipher: 'string', 'key-size': 'string', hash: 'string', 'sector-size': 'string', force: 'boolean', ...ITERATION_OPTIONS },
   'add-key': { 'key-file': 'string', 'new-key-file': 'string', 'key-slot': 'string', ...ITERATION_OPTIONS },
   'remove-key': { 'key-file': 'string', force: 'boolean' },
   'change-key': { 'key-file': 'string', 'new-key-file': 'string', ...ITERATION_OPTIONS },
@@ -109,13 +111,6 @@ function normalizeFormat(parsed: ParsedArgv) {
   return { type, kdf, sectorSize: normalizeSectorSize(parsed, type), iterations: normalizeIterations(parsed, pbkdf) };
 }
 
-function normalizeKeyBytes(parsed: ParsedArgv): 32 | 64 {
-  const raw = stringOption(parsed, 'key-size') ?? '512';
-  if (raw === '512') return 64;
-  if (raw === '256') return 32;
-  throw new UsageError(`option --key-size expects 256 or 512, received '${raw}'`);
-}
-
 /** The hash of format: sha512 for LUKS1 (as before), sha256 for LUKS2 (cryptsetup's LUKS2 default). */
 function normalizeHash(parsed: ParsedArgv, type: LuksType = 'luks1'): LuksHash {
   const raw = stringOption(parsed, 'hash') ?? (type === 'luks2' ? 'sha256' : 'sha512');
@@ -146,7 +141,7 @@ export function parseLuksCommand(rawArguments: readonly string[]): LuksCommand {
     case 'unlock':
       return { command, file, keyFile, keySlot: keySlotOf(parsed), dumpVolumeKey: parsed.options['dump-volume-key'] === true };
     case 'format':
-      return { command, file, keyFile, keyBytes: normalizeKeyBytes(parsed), hash: normalizeHash(parsed, normalizeType(parsed)), ...normalizeFormat(parsed), force };
+      return { command, file, keyFile, key: newVolumeCipherKey(stringOption(parsed, 'cipher'), stringOption(parsed, 'key-size'), normalizeType(parsed)), hash: normalizeHash(parsed, normalizeType(parsed)), ...normalizeFormat(parsed), force };
     case 'add-key': {
       const kdf = normalizeKdf(parsed);
       return { command, file, keyFile, newKeyFile, keySlot: keySlotOf(parsed), kdf, iterations: normalizeIterations(parsed, kdf.pbkdf) };

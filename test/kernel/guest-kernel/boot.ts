@@ -1,6 +1,21 @@
 // Boots the guest kernel under QEMU's software emulation and collects the `smoke: KEY VALUE` lines of its serial console.
-import { spawn } from 'node:child_process';
+import { execFileSync, spawn } from 'node:child_process';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
 import { MARKER } from './guest-init.ts';
+
+const HERE = fileURLToPath(new URL('.', import.meta.url));
+/** A first build from scratch takes about 25 minutes on two cores; a cached one prints its path at once. */
+export const BUILD_TIMEOUT_MS = 90 * 60_000;
+
+/** Installs QEMU if missing and builds (or finds cached) the guest kernel; the last line of build.sh's stdout is the bzImage's path. */
+export function buildGuestKernel(): string {
+  execFileSync(join(HERE, 'ensure-qemu.sh'), { stdio: ['ignore', 'inherit', 'inherit'] });
+  const out = execFileSync(join(HERE, 'build.sh'), { encoding: 'utf8', stdio: ['ignore', 'pipe', 'inherit'] });
+  const path = out.trim().split('\n').at(-1) ?? '';
+  console.log(`guest kernel: ${path}`);
+  return path;
+}
 
 export interface BootOptions {
   readonly kernel: string;

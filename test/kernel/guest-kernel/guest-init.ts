@@ -4,14 +4,23 @@
 
 export const MARKER = 'smoke: ';
 
-export const GUEST_INIT = `#!/bin/busybox sh
+/** What every guest /init starts with: busybox's applets, the kernel's file systems, `say` for a marker, `finish` to power off. */
+export const GUEST_PRELUDE = `#!/bin/busybox sh
 /bin/busybox --install -s /bin
 mount -t proc proc /proc; mount -t sysfs sysfs /sys; mount -t devtmpfs devtmpfs /dev
 say() { echo "${MARKER}$*"; }
 yes_no() { if "$@"; then echo yes; else echo no; fi; }
 differs() { ! cmp -s "$1" "$2"; }
 finish() { say done; echo o > /proc/sysrq-trigger; while :; do sleep 60; done; }
-P=/sys/module/block/parameters/no_part_scan
+`;
+
+/** The host's root read-only over 9p at /host, with what its cryptsetup needs in a chroot (proc, sys, dev, a writable run and tmp). */
+export const HOST_ROOT = `mount -t 9p -o trans=virtio,version=9p2000.L,ro hostroot /host || { say host-root failed; finish; }
+mount -t proc proc /host/proc; mount -t sysfs sysfs /host/sys; mount -t devtmpfs devtmpfs /host/dev
+mount -t tmpfs tmpfs /host/run; mount -t tmpfs tmpfs /host/tmp
+`;
+
+export const GUEST_INIT = `${GUEST_PRELUDE}P=/sys/module/block/parameters/no_part_scan
 
 say release "$(uname -r)"
 say version "$(cat /proc/version)"
@@ -38,10 +47,7 @@ say vda-rereadpt "$(yes_no blockdev --rereadpt /dev/vda)"
 say device-mapper "$(yes_no grep -q device-mapper /proc/devices)"
 
 # dm-crypt for real: the host's cryptsetup, from its root shared read-only over 9p.
-mount -t 9p -o trans=virtio,version=9p2000.L,ro hostroot /host || { say host-root failed; finish; }
-mount -t proc proc /host/proc; mount -t sysfs sysfs /host/sys; mount -t devtmpfs devtmpfs /host/dev
-mount -t tmpfs tmpfs /host/run; mount -t tmpfs tmpfs /host/tmp
-head -c 64 /dev/urandom > /host/run/key
+${HOST_ROOT}head -c 64 /dev/urandom > /host/run/key
 chroot /host cryptsetup open --batch-mode --type plain --cipher aes-xts-plain64 --key-size 512 --key-file /run/key /dev/vdb smoke \\
   && say dm-crypt-open yes || say dm-crypt-open no
 say xts-aes-driver "$(awk '/^name/ { n = $3 } /^driver/ && n == "xts(aes)" { print $3; exit }' /proc/crypto)"

@@ -1,20 +1,16 @@
 // Smoke test of the guest kernel built by build.sh: Qubes' block.no_part_scan exists, is off at boot, can be set by root at
 // run time and on the kernel command line, keeps a disk hot-plugged afterwards from being scanned for partitions (while a disk
 // present at boot was scanned), and dm-crypt with AES-XTS works on that disk. The first run builds the kernel (minutes).
-import { execFileSync } from 'node:child_process';
 import { copyFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { useTmpDir } from '../../helpers/tmp.ts';
-import { bootGuest, type BootResult } from './boot.ts';
+import { bootGuest, buildGuestKernel, BUILD_TIMEOUT_MS, type BootResult } from './boot.ts';
 import { GUEST_INIT } from './guest-init.ts';
 import { buildInitramfs } from './initramfs.ts';
 import { writeMbrDisk } from '../../helpers/partition-tables.ts';
 import { runQmp } from './qmp-client.ts';
 
-const HERE = fileURLToPath(new URL('.', import.meta.url));
-const BUILD_TIMEOUT_MS = 90 * 60_000;
 // Generous: a boot takes seconds on an idle machine, far longer when other emulators share the CPUs.
 const BOOT_TIMEOUT_MS = 120_000;
 
@@ -24,17 +20,8 @@ let initrd = '';
 let hotplug: BootResult;
 let cmdline: BootResult;
 
-/** The last line of build.sh's stdout: the bzImage's path. */
-function buildKernel(): string {
-  execFileSync(join(HERE, 'ensure-qemu.sh'), { stdio: ['ignore', 'inherit', 'inherit'] });
-  const out = execFileSync(join(HERE, 'build.sh'), { encoding: 'utf8', stdio: ['ignore', 'pipe', 'inherit'] });
-  const path = out.trim().split('\n').at(-1) ?? '';
-  console.log(`guest kernel: ${path}`);
-  return path;
-}
-
 beforeAll(() => {
-  kernel = buildKernel();
+  kernel = buildGuestKernel();
   initrd = buildInitramfs(dir, GUEST_INIT);
   writeMbrDisk(join(dir, 'boot-disk.img'));
   copyFileSync(join(dir, 'boot-disk.img'), join(dir, 'hotplug-disk.img'));

@@ -44,7 +44,7 @@ describe.each(['luks1', 'luks2'] as const)('the facade on a %s volume', (type) =
     const summary = summarizeVolume(parsed);
     expect(summary).toMatchObject({ luksType: type, cipher: 'aes-xts-plain64', keyBytes: 64, keyslots: [{ id: 0, kdf: 'pbkdf2', iterations: 1000 }] });
     expect(summary.dataOffset * 512).toBe(dataOffsetBytes(parsed));
-    expect(mappableSegment(parsed)).toEqual({ keyBytes: 64, payloadOffset: summary.dataOffset, sectorSize: 512 });
+    expect(mappableSegment(parsed)).toEqual({ cipher: 'aes-xts-plain64', keyBytes: 64, payloadOffset: summary.dataOffset, sectorSize: 512 });
     // The stepped transfer asks for exactly the header's extent, never the data.
     expect(headerBytesNeeded(volume.area)).toBeLessThanOrEqual(dataOffsetBytes(parsed));
   });

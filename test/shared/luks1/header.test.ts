@@ -1,14 +1,10 @@
-import { beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { ParseError, UnsupportedError } from '../../../shared/errors.ts';
 import { parseLuks1Header, serializeLuks1Header } from '../../../shared/luks1/header.ts';
-import { useTmpDir } from '../../helpers/tmp.ts';
-import { cryptsetupHeaderArea } from './fixture.ts';
+import { luks1Area, luks1Vector } from './fixture.ts';
 
-const dir = useTmpDir();
-let valid: Buffer;
-beforeAll(async () => {
-  valid = await cryptsetupHeaderArea(dir, 'base.img');
-});
+// The header cryptsetup makes by default (512-bit xts key, sha256, slot 0); vectors.test.ts checks its fields against luksDump.
+const valid = luks1Area(luks1Vector('xts-512-sha256'));
 
 const setU32 = (offset: number, value: number) => (b: Buffer) => void b.writeUInt32BE(value >>> 0, offset);
 const setU16 = (offset: number, value: number) => (b: Buffer) => void b.writeUInt16BE(value, offset);
@@ -25,6 +21,7 @@ const INVALID: readonly [string, (b: Buffer) => void, typeof ParseError | typeof
   ['version 3', setU16(6, 3), ParseError],
   ['version 2 is LUKS2, not yet supported', setU16(6, 2), UnsupportedError],
   ['cipher serpent is a real cipher we do not implement', setText(8, 'serpent'), UnsupportedError],
+  ['cipher xchacha12,aes (LUKS1 Adiantum, as cryptsetup makes it on request) is supported in LUKS2 only', setText(8, 'xchacha12,aes'), UnsupportedError],
   ['cipher name nobody uses', setText(8, 'rot13'), ParseError],
   ['cipher name not UTF-8', setText(8, [0xc3, 0x28, 0x61]), ParseError],
   ['cipher name not NUL-terminated', setText(8, 'a'.repeat(32)), ParseError],
@@ -51,11 +48,8 @@ const INVALID: readonly [string, (b: Buffer) => void, typeof ParseError | typeof
 ];
 
 describe('parseLuks1Header', () => {
-  it('parses a header made by cryptsetup', () => {
-    const header = parseLuks1Header(valid);
-    expect(header).toMatchObject({ cipherName: 'aes', cipherMode: 'xts-plain64', hashSpec: 'sha256', keyBytes: 64, payloadOffset: 4096 });
-    expect(header.keyslots.map((s) => s.active)).toEqual([true, false, false, false, false, false, false, false]);
-    expect(header.keyslots.map((s) => s.keyMaterialOffset)).toEqual([8, 512, 1016, 1520, 2024, 2528, 3032, 3536]);
+  it('reads every slot\'s key material offset of a 512-bit layout', () => {
+    expect(parseLuks1Header(valid).keyslots.map((s) => s.keyMaterialOffset)).toEqual([8, 512, 1016, 1520, 2024, 2528, 3032, 3536]);
   });
 
   it('serializes back to the exact bytes it parsed', () => {

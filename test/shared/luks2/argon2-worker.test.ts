@@ -46,6 +46,17 @@ describe('Argon2 on a worker thread', () => {
     expect(secret.equals(password)).toBe(true);
   });
 
+  it('stops when its signal aborts: the worker is terminated and the call rejects instead of deriving to the end', { timeout: 60_000 }, async () => {
+    // 64 MiB and 200 passes: seconds of work, so only the abort can end it within the 20 ms before it is sent.
+    const stop = new AbortController();
+    const job = argon2OnWorker({ type: 'argon2id', password, salt, iterations: 200, memoryKiB: 64 * 1024, parallelism: 1, hashLength: 32 }, stop.signal);
+    setTimeout(() => stop.abort(), 20);
+    await expect(job).rejects.toThrow(/stopped/);
+    const already = new AbortController();
+    already.abort();
+    await expect(argon2OnWorker({ type: 'argon2id', password, salt, iterations: 4, memoryKiB: 8 * 1024, parallelism: 1, hashLength: 32 }, already.signal)).rejects.toThrow(/stopped/);
+  });
+
   it('reports parameters hash-wasm refuses as an OperationError', async () => {
     // Argon2 needs at least 8 KiB of memory per lane.
     await expect(argon2OnWorker({ type: 'argon2id', password, salt, iterations: 1, memoryKiB: 8, parallelism: 4, hashLength: 32 })).rejects.toThrow(OperationError);

@@ -20,7 +20,7 @@ export async function cryptsetupLuks2Area(dir: string, name: string, options: Lu
 /** Our own format with the cheapest KDF: PBKDF2, 1000 iterations. */
 export async function fastLuks2Area(keyBytes: 32 | 64 = 32, dataOffset?: number): Promise<Buffer> {
   const { area } = await formatLuks2(PASSPHRASE, {
-    keyBytes,
+    key: { cipher: 'aes-xts-plain64', keyBytes },
     sectorSize: 512,
     kdf: { type: 'pbkdf2', hash: 'sha256', iterations: 1000 },
     hash: 'sha256',

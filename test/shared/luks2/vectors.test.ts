@@ -12,6 +12,7 @@ import { detectLuksType } from '../../../shared/luks-common/detect.ts';
 import { LUKS2_MAX_HEADER_AREA_BYTES, luks2BytesNeeded, parseLuks2Header, type Luks2Header } from '../../../shared/luks2/index.ts';
 import { runLuksTool } from '../../helpers/luks-tool.ts';
 import { useTmpDir } from '../../helpers/tmp.ts';
+import { vectorArea } from '../../helpers/vector-regions.ts';
 
 const DIR = 'test/vectors/luks2';
 
@@ -34,15 +35,7 @@ const dir = useTmpDir();
 
 /** The volume's first bytes as the header VM would hold them: at most 16 MiB, zeros between the stored regions. */
 function areaOf(vector: Vector): Buffer {
-  const stored = readFileSync(join(DIR, vector.file));
-  const area = Buffer.alloc(Math.min(vector.deviceBytes, LUKS2_MAX_HEADER_AREA_BYTES));
-  let at = 0;
-  for (const [offset, length] of vector.regions) {
-    stored.copy(area, offset, at, at + length);
-    at += length;
-  }
-  expect(at).toBe(stored.length);
-  return area;
+  return vectorArea(DIR, vector, Math.min(vector.deviceBytes, LUKS2_MAX_HEADER_AREA_BYTES));
 }
 
 /** The whole volume as a sparse file, for the tools that read a device. */

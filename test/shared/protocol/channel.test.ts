@@ -1,9 +1,9 @@
 import { PassThrough } from 'node:stream';
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { OperationError, ParseError, SplitError, WrongPassphraseError } from '../../../shared/errors.ts';
+import { OperationError, ParseError, ProtocolError, SplitError, WrongPassphraseError } from '../../../shared/errors.ts';
 import { Channel, sanitizePeerText } from '../../../shared/protocol/channel.ts';
-import { encodeFrame } from '../../../shared/protocol/frame.ts';
+import { encodeFrame, StreamTruncatedError } from '../../../shared/protocol/frame.ts';
 import { DeviceOpened, SecretReply, SealedVolumeKey, Unlocked } from '../../../shared/protocol/messages.ts';
 import { newBoxKeyPair, openSealed, sealTo } from '../../../shared/seal.ts';
 
@@ -43,6 +43,16 @@ describe('frames', () => {
     await expect(channelOver(encodeFrame({ ...good, pin: 'AB'.repeat(32) })).receive(DeviceOpened)).rejects.toThrow(ParseError);
   });
 
+  it('says how much of a truncated stream came, as fields, and from whom', async () => {
+    const silent = await channelOver().receive(DeviceOpened).catch((e: unknown) => e);
+    expect(silent).toBeInstanceOf(StreamTruncatedError);
+    expect(silent).toMatchObject({ offset: 0, received: 0, expected: 4, field: 'frame length' });
+    expect((silent as Error).message).toMatch(/\(from test peer\)$/);
+    const frame = encodeFrame({ type: 'bytes', length: 10 });
+    const cut = await channelOver(frame.subarray(0, 6)).receive(DeviceOpened).catch((e: unknown) => e);
+    expect(cut).toMatchObject({ offset: 4, received: 2, expected: frame.length - 4 });
+  });
+
   it('turns a peer error frame into a typed error with sanitized text', async () => {
     const wrong = channelOver(encodeFrame({ type: 'error', kind: 'wrong-passphrase', message: 'no key slot matches' }));
     await expect(wrong.receive(DeviceOpened)).rejects.toThrow(WrongPassphraseError);
@@ -53,7 +63,8 @@ describe('frames', () => {
   it('reads counted bytes of exactly the announced and expected length', async () => {
     const payload = Buffer.from('0123456789');
     expect(await channelOver(encodeFrame({ type: 'bytes', length: 10 }), payload).receiveBytes('area', 10)).toEqual(payload);
-    await expect(channelOver(encodeFrame({ type: 'bytes', length: 9 }), payload).receiveBytes('area', 10)).rejects.toThrow(/expected exactly 10/);
+    await expect(channelOver(encodeFrame({ type: 'bytes', length: 9 }), payload).receiveBytes('area', 10)).rejects.toThrow(new ProtocolError('area', 'announced 9 bytes, expected exactly 10'));
+    await expect(channelOver(encodeFrame({ type: 'bytes', length: 10 }), payload).receiveBytes('area', undefined, 9)).rejects.toThrow(new ProtocolError('area', 'announced 10 bytes, more than the cap of 9'));
     await expect(channelOver(encodeFrame({ type: 'bytes', length: 10 }), payload.subarray(0, 5)).receiveBytes('area', 10)).rejects.toThrow(/truncated/);
   });
 

@@ -11,6 +11,7 @@ import { callAgent, guestEnvironment } from './agent-client.ts';
 import { AGENT_GUEST_PORT } from './agent-protocol.ts';
 import { debianKernel, ensureGuestImage } from './guest-image.ts';
 import { SimToolError, vmDir, vmRoot, type SimSettings } from '../state.ts';
+import { sleepSync } from '../sleep-sync.ts';
 
 export interface GuestRuntime {
   readonly port: number;
@@ -23,8 +24,6 @@ const BUNDLE = fileURLToPath(import.meta.url);
 /** The bundle is dist/qubes-sim.mjs: the repository is one level up. */
 export const REPO = resolve(dirname(BUNDLE), '..');
 const BOOT_TIMEOUT_MS = 180_000;
-const sleepSync = (ms: number): void => void Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, ms);
-
 export const runtimePath = (dir: string, vm: string): string => join(vmDir(dir, vm), 'qemu.json');
 export const consolePath = (dir: string, vm: string): string => join(vmDir(dir, vm), 'console.log');
 

@@ -18,6 +18,8 @@ const REFUSALS: readonly [string, string, string][] = [
   ['splitdmcrypt.HeaderUnlock', '', 'the LUKS type is required'],
   ['splitdmcrypt.HeaderUnlock', 'luks3', 'not a LUKS type'],
   ['splitdmcrypt.HeaderFormat', 'LUKS2', 'types are lowercase'],
+  ['splitdmcrypt.HeaderKeyslots', 'luks2', 'it takes an operation, not a type'],
+  ['splitdmcrypt.HeaderKeyslots', '', 'the operation is required'],
   ['splitdmcrypt.HeaderShellPut', 'luks1-tty', 'only the shell itself takes -tty'],
   ['splitdmcrypt.HeaderShellTake', 'luks2+x', 'nothing after the type'],
 ];
@@ -37,7 +39,7 @@ describe('service arguments', () => {
     const { exitCode, stderr } = await call.finish();
     expect(exitCode).toBe(64);
     expect(frame).toMatchObject({ v: 1, type: 'error', kind: 'usage' });
-    expect(stderr).toBe(`${argument ? `${service}+${argument}` : service}: dom0 -> this VM refused: unknown service argument '${argument}' (expected ${/Device|Inspect/.test(service) ? 'none' : 'luks1 or luks2'})\n`);
+    expect(stderr).toBe(`${argument ? `${service}+${argument}` : service}: dom0 -> this VM refused: unknown service argument '${argument}' (expected ${/Device|Inspect/.test(service) ? 'none' : /Keyslots/.test(service) ? 'add or remove or change or upgrade' : 'luks1 or luks2'})\n`);
   });
 
   it.each([['lukstty'], ['luks1-pty'], ['']])('splitdmcrypt.HeaderShell refuses argument %j: no shell starts, exit 64', async (argument) => {

@@ -72,13 +72,43 @@ describe('device services', () => {
     const publicKey = await prepare(root);
     const volumeKey = randomBytes(64);
     const call = callService('splitdmcrypt.DeviceOpen', '', root);
-    call.channel.send({ type: 'device-open', name: 'split-dm-crypt-test', sealedKey: sealTo(publicKey, volumeKey), cipher: 'aes-xts-plain64', keyBytes: 64, payloadOffset: 2048, sectorSize: 512, readOnly: false });
+    call.channel.send({ type: 'device-open', name: 'split-dm-crypt-test', sealedKey: sealTo(publicKey, volumeKey), key: { cipher: 'aes-xts-plain64', keyBytes: 64 }, payloadOffset: 2048, sectorSize: 512, readOnly: false });
     expect(await call.channel.receive(DeviceOpened)).toMatchObject({ name: 'split-dm-crypt-test', device: 'dm-0', sizeSectors: DISK_BYTES / 512 - 2048, readOnly: false });
     expect(await call.finish()).toMatchObject({ exitCode: 0 });
     expect(readFileSync(join(root, 'dmsetup.table'), 'latin1')).toBe(`0 ${DISK_BYTES / 512 - 2048} crypt aes-xts-plain64 ${volumeKey.toString('hex')} 0 /dev/xvds 2048\n`);
     expect(readFileSync(join(root, 'dmsetup.log'), 'latin1')).toBe('create split-dm-crypt-test\n');
     // The key pair was used once: a second open finds none.
     expect(existsSync(join(root, 'run/split-dm-crypt/device-secret-key'))).toBe(false);
+  });
+
+  it('DeviceOpen maps an Adiantum key with the xchacha12,aes-adiantum-plain64 table', async () => {
+    const root = vmTree();
+    deviceVmTree(root, disk());
+    const publicKey = await prepare(root);
+    const volumeKey = randomBytes(32);
+    const call = callService('splitdmcrypt.DeviceOpen', '', root);
+    call.channel.send({ type: 'device-open', name: 'split-dm-crypt-test', sealedKey: sealTo(publicKey, volumeKey), key: { cipher: 'xchacha12,aes-adiantum-plain64', keyBytes: 32 }, payloadOffset: 2048, sectorSize: 4096, readOnly: false });
+    expect(await call.channel.receive(DeviceOpened)).toMatchObject({ name: 'split-dm-crypt-test', device: 'dm-0' });
+    expect(await call.finish()).toMatchObject({ exitCode: 0 });
+    expect(readFileSync(join(root, 'dmsetup.table'), 'latin1')).toBe(`0 ${DISK_BYTES / 512 - 2048} crypt xchacha12,aes-adiantum-plain64 ${volumeKey.toString('hex')} 0 /dev/xvds 2048 1 sector_size:4096\n`);
+  });
+
+  // Each row: a key announced one way and sealed another, or a pair the schema does not have; nothing is mapped.
+  it.each([
+    ['a 64-byte key announced as Adiantum (its key is 32 bytes)', { cipher: 'xchacha12,aes-adiantum-plain64', keyBytes: 32 }, 64, 1],
+    ['Adiantum announced with 64 bytes: no such typed key', { cipher: 'xchacha12,aes-adiantum-plain64', keyBytes: 64 }, 64, 1],
+    ['a cipher outside the table', { cipher: 'serpent-xts-plain64', keyBytes: 64 }, 64, 1],
+    ['a free-form cipher string for the dm table', { cipher: 'aes-xts-plain64 0 /dev/xvda 0', keyBytes: 64 }, 64, 1],
+    ['a 32-byte key announced as AES-XTS-512', { cipher: 'aes-xts-plain64', keyBytes: 64 }, 32, 1],
+  ])('DeviceOpen refuses %s and maps nothing', async (_why, key, sealedBytes, exitCode) => {
+    const root = vmTree();
+    deviceVmTree(root, disk());
+    const publicKey = await prepare(root);
+    const call = callService('splitdmcrypt.DeviceOpen', '', root);
+    call.channel.send({ type: 'device-open', name: 'split-dm-crypt-test', sealedKey: sealTo(publicKey, randomBytes(sealedBytes)), key, payloadOffset: 2048, sectorSize: 512, readOnly: false });
+    await expect(call.channel.receive(DeviceOpened)).rejects.toBeInstanceOf(Error);
+    expect((await call.finish()).exitCode).toBe(exitCode);
+    expect(existsSync(join(root, 'dmsetup.table'))).toBe(false);
   });
 
   it('DeviceClose removes the mapping and syncs', async () => {

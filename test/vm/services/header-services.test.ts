@@ -4,7 +4,7 @@ import { existsSync, readFileSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { WrongPassphraseError } from '../../../shared/errors.ts';
-import { formatVolume, parseVolume, unlockVolume, type LuksVolume } from '../../../shared/luks/index.ts';
+import { formatVolume, mappableSegment, parseVolume, summarizeVolume, unlockVolume, type LuksVolume } from '../../../shared/luks/index.ts';
 import type { Channel } from '../../../shared/protocol/channel.ts';
 import type { LuksType } from '../../../shared/protocol/contract.ts';
 import { BytesFollow, FormatProgress, HEADER_PROBE_BYTES, HeaderAbsent, HeaderNeed, HeaderParsed, SecretRequest, ShellReady, Unlocked, UnlockProgress } from '../../../shared/protocol/messages.ts';
@@ -94,17 +94,75 @@ describe('header services', () => {
     expect((await none.finish()).exitCode).toBe(0);
   });
 
-  it.each(['luks1', 'luks2'] as const)('HeaderFormat+%s asks once for the new passphrase and returns a header area it opens', async (type) => {
+  /** Runs HeaderFormat with `request`, answers its one passphrase request, and parses the area it returns (after exit 0). */
+  async function formatThroughService(type: LuksType, request: Readonly<Record<string, unknown>>): Promise<LuksVolume> {
     const call = callService('splitdmcrypt.HeaderFormat', type, vmTree());
-    call.channel.send({ type: 'format-request', luksType: type, keyBytes: 32, hash: 'sha256', secretKind: 'passphrase', forcedIterations: type === 'luks1' ? 1000 : 4, ...(type === 'luks2' ? { pbkdfMemoryKiB: 1024 } : {}) });
+    call.channel.send({ type: 'format-request', luksType: type, hash: 'sha256', secretKind: 'passphrase', ...request });
     await answerSecret(call.channel, PASSPHRASE, 'new-passphrase');
     let reply = await call.channel.receive(FormatProgress.or(BytesFollow));
     while (reply.type === 'format-progress') reply = await call.channel.receive(FormatProgress.or(BytesFollow));
     const area = await call.channel.readRaw(reply.length, 'area');
     expect(await call.finish()).toMatchObject({ exitCode: 0 });
-    const volume = parseVolume(area);
+    return parseVolume(area);
+  }
+
+  it.each(['luks1', 'luks2'] as const)('HeaderFormat+%s asks once for the new passphrase and returns a header area it opens', async (type) => {
+    const volume = await formatThroughService(type, { key: { cipher: 'aes-xts-plain64', keyBytes: 32 }, forcedIterations: type === 'luks1' ? 1000 : 4, ...(type === 'luks2' ? { pbkdfMemoryKiB: 1024 } : {}) });
     expect(volume.type).toBe(type);
     expect((await unlockVolume(volume, PASSPHRASE)).volumeKey.length).toBe(32);
+  });
+
+  it('HeaderFormat+luks2 with Adiantum makes a volume whose segment and key slot are xchacha12,aes-adiantum-plain64, and it opens', async () => {
+    const volume = await formatThroughService('luks2', { key: { cipher: 'xchacha12,aes-adiantum-plain64', keyBytes: 32 }, forcedIterations: 1000, pbkdf: 'pbkdf2' });
+    expect(summarizeVolume(volume)).toMatchObject({ luksType: 'luks2', cipher: 'xchacha12,aes-adiantum-plain64', keyBytes: 32, keyslots: [{ areaCipher: 'xchacha12,aes-adiantum-plain64' }] });
+    expect(mappableSegment(volume)).toMatchObject({ cipher: 'xchacha12,aes-adiantum-plain64', keyBytes: 32 });
+    expect((await unlockVolume(volume, PASSPHRASE)).volumeKey.length).toBe(32);
+  });
+
+  it('HeaderFormat+luks1 refuses Adiantum before asking for a passphrase (usage error, exit 64)', async () => {
+    const call = callService('splitdmcrypt.HeaderFormat', 'luks1', vmTree());
+    call.channel.send({ type: 'format-request', luksType: 'luks1', key: { cipher: 'xchacha12,aes-adiantum-plain64', keyBytes: 32 }, hash: 'sha256', secretKind: 'passphrase', forcedIterations: 1000 });
+    await expect(call.channel.receive(FormatProgress.or(BytesFollow))).rejects.toBeInstanceOf(Error);
+    expect((await call.finish()).exitCode).toBe(64);
+  });
+
+  it.each(['luks1', 'luks2'] as const)('HeaderKeyslots+add (%s) checks the existing passphrase, asks for the new one, and returns the area as long as it was sent', async (type) => {
+    const volume = await volumeOf(type);
+    const disk = Buffer.concat([volume.area, Buffer.alloc(1024 * 1024)]);
+    const call = callService('splitdmcrypt.HeaderKeyslots', 'add', vmTree());
+    call.channel.send({ type: 'keyslots-request', operation: 'add', secretKind: 'passphrase', newSecretKind: 'new-passphrase', force: false, forcedIterations: 1000, ...(type === 'luks2' ? { pbkdf: 'pbkdf2' as const } : {}) });
+    const { sent, reply } = await serveHeader(call.channel, disk, () => call.channel.receive(HeaderNeed.or(HeaderParsed)));
+    expect(reply).toMatchObject({ type: 'header-parsed', luksType: type });
+    // A wrong passphrase first: asked again (as the same kind), then the right one, then the new one.
+    await answerSecret(call.channel, Buffer.from('wrong'), 'passphrase');
+    let message = await call.channel.receive(UnlockProgress.or(SecretRequest));
+    while (message.type === 'unlock-progress') message = await call.channel.receive(UnlockProgress.or(SecretRequest));
+    expect(message.kind).toBe('passphrase');
+    call.channel.send({ type: 'secret', sealed: sealTo(message.publicKey, PASSPHRASE) });
+    message = await call.channel.receive(UnlockProgress.or(SecretRequest));
+    while (message.type === 'unlock-progress') message = await call.channel.receive(UnlockProgress.or(SecretRequest));
+    expect(message.kind).toBe('new-passphrase');
+    call.channel.send({ type: 'secret', sealed: sealTo(message.publicKey, Buffer.from('added')) });
+    let bytes = await call.channel.receive(FormatProgress.or(BytesFollow));
+    while (bytes.type === 'format-progress') bytes = await call.channel.receive(FormatProgress.or(BytesFollow));
+    expect(bytes.length).toBe(sent);
+    const area = await call.channel.readRaw(bytes.length, 'area');
+    expect(await call.finish()).toMatchObject({ exitCode: 0 });
+    const changed = parseVolume(area);
+    expect((await unlockVolume(changed, Buffer.from('added'))).keyslot).toBe(1);
+    expect((await unlockVolume(changed, Buffer.from('added'))).volumeKey.equals((await unlockVolume(volume, PASSPHRASE)).volumeKey)).toBe(true);
+  });
+
+  it.each([
+    ['remove', { newSecretKind: 'new-passphrase' }, 'remove takes no new secret'],
+    ['change', {}, 'change needs new secret'],
+    ['change', { newSecretKind: 'new-passphrase', keySlot: 3 }, 'change takes no key slot number'],
+    ['add', { newSecretKind: 'new-passphrase', force: true }, 'add takes no force'],
+  ] as const)('HeaderKeyslots+%s refuses a request with %j before reading the header', async (operation, fields, message) => {
+    const call = callService('splitdmcrypt.HeaderKeyslots', operation, vmTree());
+    call.channel.send({ type: 'keyslots-request', operation, secretKind: 'passphrase', force: false, ...fields });
+    await expect(call.channel.receive(HeaderNeed)).rejects.toThrow(message);
+    expect((await call.finish()).exitCode).toBe(64);
   });
 
   it('HeaderShellPut places the area on tmpfs, HeaderShell runs a shell over it, HeaderShellTake hands back exactly that many bytes', async () => {

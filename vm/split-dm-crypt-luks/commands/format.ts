@@ -2,6 +2,7 @@
 import { OperationError } from '../../../shared/errors.ts';
 import { zeroize } from '../../../shared/bytes.ts';
 import { dataOffsetBytes, describeFormatted, formatVolume, hasLuksMagic } from '../../../shared/luks/index.ts';
+import type { MappedCipherKey } from '../../../shared/luks-common/ciphers.ts';
 import type { LuksHash } from '../../../shared/luks-common/constants.ts';
 import type { Luks2SectorSize } from '../../../shared/luks2/constants.ts';
 import type { LuksType } from '../../../shared/protocol/contract.ts';
@@ -14,7 +15,7 @@ export interface FormatOptions {
   readonly file: string;
   readonly type: LuksType;
   readonly keyFile?: string;
-  readonly keyBytes: 32 | 64;
+  readonly key: MappedCipherKey;
   readonly hash: LuksHash;
   readonly sectorSize: Luks2SectorSize;
   readonly kdf: KdfOptions;
@@ -33,8 +34,8 @@ export async function formatCommand(options: FormatOptions, terminal: TerminalIo
   if (!options.force) await refuseExistingHeader(options.file);
   const [secret] = await gatherSecrets([{ keyFile: options.keyFile, prompt: `Enter passphrase for ${options.file}: `, isNew: true }], terminal);
   try {
-    const { type, keyBytes, hash, sectorSize } = options;
-    const formatted = await formatVolume(secret!, { type, keyBytes, hash, sectorSize, ...kdfRequestOf(options.kdf, options.iterations) });
+    const { type, key, hash, sectorSize } = options;
+    const formatted = await formatVolume(secret!, { type, cipher: key.cipher, keyBytes: key.keyBytes, hash, sectorSize, ...kdfRequestOf(options.kdf, options.iterations) });
     // The file grows to the data offset, so that a new image file is a whole (empty) volume cryptsetup accepts too.
     await writeRanges(options.file, [{ offset: 0, bytes: formatted.volume.area }], dataOffsetBytes(formatted.volume));
     out.write(`${JSON.stringify(describeFormatted(formatted))}\n`);

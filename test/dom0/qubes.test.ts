@@ -2,12 +2,14 @@ import { beforeEach, describe, expect, it } from 'vitest';
 import { InterruptedError, OperationError, ParseError, TimeoutError, ToolError } from '../../shared/errors.ts';
 import { loadConfig, resolveDispVmSettings } from '../../dom0/config.ts';
 import { runInterruptible } from '../../dom0/interruption.ts';
-import * as qubes from '../../dom0/qubes.ts';
+import { DeviceNotExposedError, qubesAdapter, ReadOnlyDeviceError, type UndoOutcome } from '../../dom0/qubes.ts';
 import { MAX_STDERR_BYTES, runTool, toolFailureOf } from '../../dom0/run-tool.ts';
 import { useTmpDir } from '../helpers/tmp.ts';
 import { installFakeTools } from './fake-tools.ts';
 
 const fakes = installFakeTools(useTmpDir());
+// The adapter as main() makes it from a configuration that sets no reply or tool limit.
+const qubes = qubesAdapter({});
 beforeEach(() => {
   for (const tool of ['qvm-check', 'qvm-run', 'qvm-start', 'qvm-ls', 'qvm-prefs', 'qubes-prefs', 'qvm-block']) fakes.answer(tool, {});
   fakes.takeCalls();
@@ -115,7 +117,7 @@ describe('qubes adapter answers', () => {
     expect(toolFailureOf(await qubes.runCommand('vault', 'user', 'cat k', 99).catch((e: unknown) => e))).toEqual({ kind: 'output-cap', stream: 'stdout', limitBytes: 99 });
   });
 
-  it.each<[string, () => Promise<qubes.UndoOutcome>, string, { exit: number; stderr: string }]>([
+  it.each<[string, () => Promise<UndoOutcome>, string, { exit: number; stderr: string }]>([
     // Each row: Qubes' words for "nothing left to undo" (sources cited at qubes.ts NOTHING_ATTACHED and isNoSuchDomain).
     ['R4.2 qubesd: not attached', () => qubes.detachBlock('work', 'dev', 'dm-0'), 'qvm-block', { exit: 1, stderr: 'device dm-0 of class block not attached to work\n' }],
     ['R4.3 qubesd: not attached', () => qubes.detachBlock('work', 'dev', 'dm-0'), 'qvm-block', { exit: 1, stderr: 'Error: block device dm-0 not attached to work\n' }],
@@ -133,7 +135,7 @@ describe('qubes adapter answers', () => {
     expect(await call()).toBe('done');
   });
 
-  it.each<[string, () => Promise<qubes.UndoOutcome>, string, { exit: number; stderr: string }]>([
+  it.each<[string, () => Promise<UndoOutcome>, string, { exit: number; stderr: string }]>([
     ['detach: qubesd unreachable', () => qubes.detachBlock('work', 'dev', 'dm-0'), 'qvm-block', { exit: 1, stderr: 'qvm-block: error: Failed to connect to qubesd service\n' }],
     ['detach: "no such domain" with the wrong exit code', () => qubes.detachBlock('work', 'dev', 'dm-0'), 'qvm-block', { exit: 1, stderr: "no such domain: 'work'\n" }],
     ['kill: failed', () => qubes.killVM('work'), 'qvm-kill', { exit: 1, stderr: "qvm-kill: error: Failed to kill 'work': libxl error\n" }],
@@ -145,9 +147,9 @@ describe('qubes adapter answers', () => {
 
   it('tells a device offered only read-only and one not exposed apart on attach', async () => {
     fakes.answer('qvm-block', { exit: 1, stderr: 'This device can be attached only read-only\n' });
-    await expect(qubes.attachBlock('dev', 'sys-usb', 'sda', { readOnly: false })).rejects.toThrow(qubes.ReadOnlyDeviceError);
+    await expect(qubes.attachBlock('dev', 'sys-usb', 'sda', { readOnly: false })).rejects.toThrow(ReadOnlyDeviceError);
     fakes.answer('qvm-block', { exit: 1, stderr: "qvm-block: error: backend vm 'sys-usb' doesn't expose device 'sda'\n" });
-    await expect(qubes.attachBlock('dev', 'sys-usb', 'sda', { readOnly: false })).rejects.toThrow(qubes.DeviceNotExposedError);
+    await expect(qubes.attachBlock('dev', 'sys-usb', 'sda', { readOnly: false })).rejects.toThrow(DeviceNotExposedError);
   });
 
   it('names a listing above the cap and a flood of errors as output-cap failures', async () => {
@@ -184,9 +186,9 @@ describe('qubes adapter answers', () => {
   it('falls back to qubes-prefs default_dispvm for the template', async () => {
     const config = await loadConfig('/nonexistent/split-dm-crypt.conf');
     fakes.answer('qubes-prefs', { stdout: 'debian-12-dvm\n' });
-    expect(await resolveDispVmSettings(config)).toEqual({ template: 'debian-12-dvm', label: 'red' });
+    expect(await resolveDispVmSettings(qubes, config)).toEqual({ template: 'debian-12-dvm', label: 'red' });
     fakes.answer('qubes-prefs', { stdout: '\n' });
-    await expect(resolveDispVmSettings(config)).rejects.toThrow(/no DisposableVM template/);
+    await expect(resolveDispVmSettings(qubes, config)).rejects.toThrow(/no DisposableVM template/);
   });
 });
 

@@ -188,7 +188,7 @@ describe('qubes adapter answers', () => {
   it('falls back to qubes-prefs default_dispvm for the template', async () => {
     const config = await loadConfig('/nonexistent/split-dm-crypt.conf');
     fakes.answer('qubes-prefs', { stdout: 'debian-12-dvm\n' });
-    expect(await resolveDispVmSettings(qubes, config)).toEqual({ template: 'debian-12-dvm', label: 'red' });
+    expect(await resolveDispVmSettings(qubes, config)).toEqual({ template: 'debian-12-dvm', label: 'red', attachOrder: 'concurrent' });
     fakes.answer('qubes-prefs', { stdout: '\n' });
     await expect(resolveDispVmSettings(qubes, config)).rejects.toThrow(/no DisposableVM template/);
   });

@@ -9,7 +9,7 @@ import type { AttachOrder } from './config.ts';
 import { startNamedDispVM, type DispVmRole } from './dispvms.ts';
 import { info } from './output.ts';
 import { handOutDispVM, type DispVmSupply, type HandOutLedger } from './preloaded.ts';
-import { isRunning, killVM, startVM } from './qubes.ts';
+import type { Qubes } from './qubes.ts';
 
 export type AttachRole = 'device' | 'header' | 'destination';
 
@@ -29,6 +29,7 @@ export class AttachVms {
 
   /** `supply`: chooseSupply(plan.template), which the caller may start early (it only asks Qubes). */
   constructor(
+    private readonly qubes: Qubes,
     private readonly plan: AttachVmPlan,
     private readonly stack: CleanupStack,
     private readonly ledger: HandOutLedger,
@@ -54,11 +55,11 @@ export class AttachVms {
 
   private async dispVm(role: DispVmRole): Promise<string> {
     const { template, label } = this.plan;
-    const named = () => startNamedDispVM(role, template, label, this.stack, (vm) => this.ledger.add(vm));
+    const named = () => startNamedDispVM(this.qubes, role, template, label, this.stack, (vm) => this.ledger.add(vm));
     const supply = await this.supply;
     if (supply.kind === 'named') return named();
     try {
-      return await handOutDispVM(role, template, supply.pool, this.stack, this.ledger);
+      return await handOutDispVM(this.qubes, role, template, supply.pool, this.stack, this.ledger);
     } catch (error) {
       if (!refusedHandOut(error)) throw error;
       info(`qubesd refused to hand out a preloaded disposable of ${template} (Qubes before R4.3?): the ${role} VM is a named DisposableVM`);
@@ -71,9 +72,9 @@ export class AttachVms {
    * it was. Started only once our qvm-start succeeded: a qube someone else started meanwhile is not ours to stop.
    */
   private async startNamedDestination(name: string): Promise<string> {
-    if (await isRunning(name)) return name;
-    await startVM(name);
-    this.stack.defer(`stop ${name}, started for this attach`, () => killVM(name));
+    if (await this.qubes.isRunning(name)) return name;
+    await this.qubes.startVM(name);
+    this.stack.defer(`stop ${name}, started for this attach`, () => this.qubes.killVM(name));
     return name;
   }
 }

@@ -3,9 +3,8 @@
 import { OperationError, UsageError } from '../shared/errors.ts';
 import { BoundedReadError, readCapped } from './bounded-file.ts';
 import { warning } from './output.ts';
-import { getGlobalPref, TIMEOUTS } from './qubes.ts';
+import { TIMEOUTS, type Qubes, type TimeLimits } from './qubes.ts';
 import { parseVmName, quoteRaw, type VmName } from './names.ts';
-import type { TimeLimits } from './time-limits.ts';
 
 export const DEFAULT_CONFIG_PATH = '/etc/split-dm-crypt.conf';
 /** A configuration file is a few lines; anything bigger is not one. */
@@ -27,7 +26,7 @@ export interface SplitConfig {
   /** undefined: use `qubes-prefs default_dispvm`. */
   readonly templateForDispVms: VmName | undefined;
   readonly dispVmLabel: string;
-  /** What main() hands to setTimeLimits: START_TIMEOUT_S (or its default), and the reply and tool limits only when the file sets them (else each call keeps its own default). */
+  /** What main() binds into the Qubes adapter (qubesAdapter): START_TIMEOUT_S (or its default), and the reply and tool limits only when the file sets them (else each call keeps its own default). */
   readonly timeLimits: TimeLimits;
   /** A dom0 program that asks for a passphrase (a GUI dialog): `watch` uses it, since it has no terminal. */
   readonly askpass: string | undefined;
@@ -134,10 +133,10 @@ export interface DispVmSettings {
 }
 
 /** What new DisposableVMs are made from: the configured template, else `qubes-prefs default_dispvm`. */
-export async function resolveDispVmSettings(config: SplitConfig): Promise<DispVmSettings> {
+export async function resolveDispVmSettings(qubes: Qubes, config: SplitConfig): Promise<DispVmSettings> {
   let template = config.templateForDispVms;
   if (template === undefined) {
-    const fallback = (await getGlobalPref('default_dispvm')).trim();
+    const fallback = (await qubes.getGlobalPref('default_dispvm')).trim();
     if (fallback === '' || fallback === 'None') {
       throw new OperationError(`no DisposableVM template: set TEMPLATE_FOR_DISPVMS in ${configPath()} or 'qubes-prefs default_dispvm'`);
     }

@@ -7,7 +7,7 @@ import { OperationError } from '../shared/errors.ts';
 import { MAX_KEY_FILE_BYTES } from '../shared/protocol/contract.ts';
 import { DISPVM_NAME } from './dispvms.ts';
 import type { KeyFileSpec, SourceSpec, VmName } from './names.ts';
-import { getPref, listVMs } from './qubes.ts';
+import type { Qubes } from './qubes.ts';
 
 /** What the success line says of a named destination: its network qube, when it has one. */
 export interface DestinationFacts {
@@ -15,22 +15,22 @@ export interface DestinationFacts {
 }
 
 /** Refuses a destination that defeats the purpose, before any VM starts; undefined (a new offline DisposableVM) is always fine. */
-export async function checkDestination(destination: VmName | undefined, source: SourceSpec, dispVmTemplate: string): Promise<DestinationFacts | undefined> {
+export async function checkDestination(qubes: Qubes, destination: VmName | undefined, source: SourceSpec, dispVmTemplate: string): Promise<DestinationFacts | undefined> {
   if (destination === undefined) return undefined;
   const refuse = (why: string): never => {
     throw new OperationError(`refusing to attach the decrypted disk to ${destination}: ${why}`);
   };
   if (destination === source.backend) refuse(`it is the qube that holds the encrypted disk ${source.backend}:${source.port}, which must never see its plaintext`);
   if (DISPVM_NAME.test(destination)) refuse('it is one of split-dm-crypt\'s own DisposableVMs');
-  const qube = (await listVMs()).find((vm) => vm.name === destination);
+  const qube = (await qubes.listVMs()).find((vm) => vm.name === destination);
   if (!qube) throw new OperationError(`there is no qube named ${destination} (see 'qvm-ls')`);
   // The source's network qube carries whatever the source sends: a compromised source and its netvm must not share the plaintext.
-  if ((await getPref(source.backend, 'netvm')) === destination) refuse(`it is the network qube of ${source.backend}, which holds the encrypted disk`);
+  if ((await qubes.getPref(source.backend, 'netvm')) === destination) refuse(`it is the network qube of ${source.backend}, which holds the encrypted disk`);
   if (qube.vmClass === 'TemplateVM' || qube.vmClass === 'AdminVM') refuse(`it is a ${qube.vmClass === 'TemplateVM' ? 'template: every qube based on it would see what it writes' : 'dom0'}`);
-  if (destination === dispVmTemplate || (await getPref(destination, 'template_for_dispvms')) === 'True') {
+  if (destination === dispVmTemplate || (await qubes.getPref(destination, 'template_for_dispvms')) === 'True') {
     refuse('it is a disposable template: every DisposableVM started from it afterwards would inherit what it keeps');
   }
-  const netvm = await getPref(destination, 'netvm');
+  const netvm = await qubes.getPref(destination, 'netvm');
   return { netvm: netvm === '' || netvm === 'None' ? undefined : netvm };
 }
 

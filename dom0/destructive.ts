@@ -3,8 +3,8 @@
 // fails before any VM starts.
 import { OperationError, UsageError } from '../shared/errors.ts';
 import { sanitizePeerText } from '../shared/protocol/channel.ts';
-import type { CleanupStack } from './cleanup-stack.ts';
-import { resolveDispVmSettings, type SplitConfig } from './config.ts';
+import type { CommandContext } from './command-context.ts';
+import { resolveDispVmSettings } from './config.ts';
 import { attachSource, describeSource, prepareDeviceVm } from './device-steps.ts';
 import { startDispVMs, type DispVmRole } from './dispvms.ts';
 import { acquireSourceLock } from './lock.ts';
@@ -32,18 +32,18 @@ export interface SourceDisk {
 export const diskWords = (disk: SourceDisk): string => `${disk.label} (${sanitizePeerText(disk.description, 80) || 'no description'}, ${sizeWords(disk.bytes)})`;
 
 /** Starts the VMs a destructive command needs, prepares the device VM, attaches the source read-write and measures it. */
-export async function setUpWrite<R extends DispVmRole>(source: SourceSpec, roles: readonly R[], stack: CleanupStack, config: SplitConfig): Promise<{ vms: Record<R, string>; disk: SourceDisk }> {
+export async function setUpWrite<R extends DispVmRole>({ stack, config, qubes }: CommandContext, source: SourceSpec, roles: readonly R[]): Promise<{ vms: Record<R, string>; disk: SourceDisk }> {
   await acquireSourceLock(source, stack);
-  const description = await assertSourceAvailable(source);
-  const settings = await resolveDispVmSettings(config);
+  const description = await assertSourceAvailable(qubes, source);
+  const settings = await resolveDispVmSettings(qubes, config);
   // A record too, so that `cleanup` removes the VMs of an overwrite killed without unwinding, and `status` shows it.
   const recorder = await recordCommand({ source, phase: 'overwriting', readOnly: false }, stack);
-  const vms = await startDispVMs(roles, settings.template, settings.label, stack, (vm) => recorder.add(vm));
+  const vms = await startDispVMs(qubes, roles, settings.template, settings.label, stack, (vm) => recorder.add(vm));
   const device = (vms as Record<string, string>).device!;
   await recorder.update({ deviceVm: device });
-  await prepareDeviceVm(device, settings.template);
-  if (await attachSource(device, source, false, stack)) throw new OperationError(`${sourceLabel(source)} can be attached only read-only: it cannot be overwritten`);
-  const described = await describeSource(device);
+  await prepareDeviceVm(qubes, device, settings.template);
+  if (await attachSource(qubes, device, source, false, stack)) throw new OperationError(`${sourceLabel(source)} can be attached only read-only: it cannot be overwritten`);
+  const described = await describeSource(qubes, device);
   if (described.readOnly) throw new OperationError(`${sourceLabel(source)} is read-only in the device VM: it cannot be overwritten`);
   return { vms, disk: { label: sourceLabel(source), description, bytes: described.diskBytes } };
 }

@@ -20,14 +20,14 @@ import type { CleanupStack } from './cleanup-stack.ts';
 import type { HeaderSource } from './header-transfer.ts';
 import type { SourceSpec } from './names.ts';
 import { notice, warning } from './output.ts';
-import { attachBlock, detachBlock, DeviceNotExposedError, ReadOnlyDeviceError } from './qubes.ts';
+import { DeviceNotExposedError, ReadOnlyDeviceError, type Qubes } from './qubes.ts';
 import { callService } from './service-call.ts';
 
 const peer = (vm: string) => `device VM ${vm}`;
 
 /** Turns on no_part_scan and returns the device VM's ephemeral public key. */
-export async function prepareDeviceVm(vm: string, template: string): Promise<Uint8Array> {
-  const reply = await callService(vm, 'splitdmcrypt.DevicePrepare', '', { peer: peer(vm) }, async (channel) => {
+export async function prepareDeviceVm(qubes: Qubes, vm: string, template: string): Promise<Uint8Array> {
+  const reply = await callService(qubes, vm, 'splitdmcrypt.DevicePrepare', '', { peer: peer(vm) }, async (channel) => {
     channel.send({ type: 'device-prepare' });
     return channel.receive(DevicePrepared);
   }).catch((error: unknown) => {
@@ -49,11 +49,11 @@ export async function prepareDeviceVm(vm: string, template: string): Promise<Uin
  * Attaches the source disk to the device VM as xvds. A disk Qubes offers only read-only is attached read-only (and said so),
  * which makes the whole chain read-only. Returns whether the attachment is read-only.
  */
-export async function attachSource(vm: string, source: SourceSpec, readOnly: boolean, stack: CleanupStack): Promise<boolean> {
+export async function attachSource(qubes: Qubes, vm: string, source: SourceSpec, readOnly: boolean, stack: CleanupStack): Promise<boolean> {
   const deviceId = source.deviceId;
   const attach = async (ro: boolean) => {
     try {
-      await attachBlock(vm, source.backend, source.port, { readOnly: ro, frontendDev: SOURCE_FRONTEND, ...(deviceId === undefined ? {} : { deviceId }) });
+      await qubes.attachBlock(vm, source.backend, source.port, { readOnly: ro, frontendDev: SOURCE_FRONTEND, ...(deviceId === undefined ? {} : { deviceId }) });
     } catch (error) {
       // R4.3 refuses a port whose device has another identity in the same words as a port that is gone (qvm_device.py).
       if (deviceId === undefined || !(error instanceof DeviceNotExposedError)) throw error;
@@ -68,7 +68,7 @@ export async function attachSource(vm: string, source: SourceSpec, readOnly: boo
     readOnly = true;
     await attach(true);
   }
-  stack.defer(`detach ${source.backend}:${source.port} from ${vm}`, () => detachBlock(vm, source.backend, source.port));
+  stack.defer(`detach ${source.backend}:${source.port} from ${vm}`, () => qubes.detachBlock(vm, source.backend, source.port));
   return readOnly;
 }
 
@@ -79,8 +79,8 @@ function warnScanned(vm: string, described: SourceDescribed): void {
 }
 
 /** The source disk as the device VM sees it (size, read-only): what a destructive command shows before it asks. */
-export async function describeSource(vm: string): Promise<SourceDescribed> {
-  const described = await callService(vm, 'splitdmcrypt.DeviceDescribe', '', { peer: peer(vm) }, async (channel) => {
+export async function describeSource(qubes: Qubes, vm: string): Promise<SourceDescribed> {
+  const described = await callService(qubes, vm, 'splitdmcrypt.DeviceDescribe', '', { peer: peer(vm) }, async (channel) => {
     channel.send({ type: 'describe-source' });
     return channel.receive(SourceDescribed);
   });
@@ -94,8 +94,8 @@ export async function describeSource(vm: string): Promise<SourceDescribed> {
  * source qube sees which sectors the device VM reads, so reads that followed a header VM's requests would be a channel from a
  * compromised header VM to the networked source; one fixed read tells the source nothing. The bytes are zeroed afterwards.
  */
-export async function withDeviceHeaderSource<T>(vm: string, work: (source: HeaderSource) => Promise<T>): Promise<T> {
-  const { prefix, diskBytes } = await callService(vm, 'splitdmcrypt.DeviceSendHeader', '', { peer: peer(vm) }, async (channel) => {
+export async function withDeviceHeaderSource<T>(qubes: Qubes, vm: string, work: (source: HeaderSource) => Promise<T>): Promise<T> {
+  const { prefix, diskBytes } = await callService(qubes, vm, 'splitdmcrypt.DeviceSendHeader', '', { peer: peer(vm) }, async (channel) => {
     channel.send({ type: 'send-header' });
     const described = await channel.receive(SourceDescribed);
     warnScanned(vm, described);
@@ -135,10 +135,10 @@ export class PinMismatchError extends OperationError {}
  * Has the device VM map the volume. With `expectedPin` (a known volume) it maps only when the key and layout give that pin, and
  * PinMismatchError says it did not.
  */
-export async function openMapping(vm: string, name: string, unlocked: Unlocked, layout: MappingLayout, readOnly: boolean, stack: CleanupStack, expectedPin?: string) {
+export async function openMapping(qubes: Qubes, vm: string, name: string, unlocked: Unlocked, layout: MappingLayout, readOnly: boolean, stack: CleanupStack, expectedPin?: string) {
   // The box must carry a key of the size the header announced: the device VM checks it again after opening.
   if (unlocked.sealedKey.box.length !== layout.key.keyBytes + 16) throw new OperationError(`${peer(vm)}: the sealed key does not have the length of the announced ${layout.key.keyBytes * 8}-bit key`);
-  const opened = await callService(vm, 'splitdmcrypt.DeviceOpen', '', { peer: peer(vm) }, async (channel) => {
+  const opened = await callService(qubes, vm, 'splitdmcrypt.DeviceOpen', '', { peer: peer(vm) }, async (channel) => {
     channel.send({
       type: 'device-open',
       name,
@@ -156,22 +156,22 @@ export async function openMapping(vm: string, name: string, unlocked: Unlocked, 
     throw new PinMismatchError(`${peer(vm)}: the key or layout does not give the expected pin`);
   }
   if (opened.name !== name) throw new OperationError(`${peer(vm)} reported mapping ${opened.name}, not the ${name} it was asked for`);
-  stack.defer(`remove mapping ${name} in ${vm}`, () => closeMapping(vm, name).then(() => undefined));
+  stack.defer(`remove mapping ${name} in ${vm}`, () => closeMapping(qubes, vm, name).then(() => undefined));
   // The device VM may report read-only for a disk the kernel holds read-only; it never turns the user's --ro off.
   return { ...opened, readOnly: opened.readOnly || readOnly };
 }
 
 /** Removes the mapping in the device VM (the service retries while it is busy) and flushes. */
-export function closeMapping(vm: string, name: string): Promise<number> {
-  return callService(vm, 'splitdmcrypt.DeviceClose', '', { peer: peer(vm) }, async (channel) => {
+export function closeMapping(qubes: Qubes, vm: string, name: string): Promise<number> {
+  return callService(qubes, vm, 'splitdmcrypt.DeviceClose', '', { peer: peer(vm) }, async (channel) => {
     channel.send({ type: 'device-close', name });
     return (await channel.receive(DeviceClosed)).attempts;
   });
 }
 
 /** Overwrites the whole source disk (of the confirmed size) in the device VM; progress goes to `onProgress`. Returns the bytes written. */
-export function wipeSource(vm: string, expectedBytes: number, onProgress: (done: number, total: number) => void): Promise<number> {
-  return callService(vm, 'splitdmcrypt.DeviceWipe', '', { peer: peer(vm) }, async (channel) => {
+export function wipeSource(qubes: Qubes, vm: string, expectedBytes: number, onProgress: (done: number, total: number) => void): Promise<number> {
+  return callService(qubes, vm, 'splitdmcrypt.DeviceWipe', '', { peer: peer(vm) }, async (channel) => {
     channel.send({ type: 'device-wipe', expectedBytes });
     for (;;) {
       const message = await channel.receive(Progress.or(DeviceWiped));
@@ -185,8 +185,8 @@ export function wipeSource(vm: string, expectedBytes: number, onProgress: (done:
  * Replaces the first bytes of the source disk (of the confirmed size): `length` random bytes made in the device VM, or `area` (a
  * header made or checked in a header VM). Returns the bytes written.
  */
-export function writeHeaderArea(vm: string, expectedBytes: number, area: Buffer | { random: number }): Promise<number> {
-  return callService(vm, 'splitdmcrypt.DeviceWriteHeader', '', { peer: peer(vm) }, async (channel) => {
+export function writeHeaderArea(qubes: Qubes, vm: string, expectedBytes: number, area: Buffer | { random: number }): Promise<number> {
+  return callService(qubes, vm, 'splitdmcrypt.DeviceWriteHeader', '', { peer: peer(vm) }, async (channel) => {
     if (Buffer.isBuffer(area)) {
       channel.send({ type: 'write-header', source: 'bytes', length: area.length, expectedBytes });
       channel.sendBytes(area);

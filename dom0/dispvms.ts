@@ -5,7 +5,7 @@ import { randomInt } from 'node:crypto';
 import { OperationError } from '../shared/errors.ts';
 import type { CleanupStack } from './cleanup-stack.ts';
 import { warning } from './output.ts';
-import { createDispVM, isRunning, killVM, listTags, removeVM, startVM, vmClass, vmExists, VmExistsError, vmUuid } from './qubes.ts';
+import { VmExistsError, type Qubes } from './qubes.ts';
 
 export type DispVmRole = 'device' | 'header' | 'verify' | 'destination';
 
@@ -53,11 +53,11 @@ const newName = (role: DispVmRole): string => `dm-${role}-disp${String(randomInt
  * Creates a DisposableVM for `role` under a new random name. Why no qvm-check first: it would cost a tool call on every attach's
  * critical path for a clash of one in 10^8; qvm-create refuses a taken name without creating anything, and then another is tried.
  */
-async function createFresh(role: DispVmRole, template: string, label: string): Promise<string> {
+async function createFresh(qubes: Qubes, role: DispVmRole, template: string, label: string): Promise<string> {
   for (let attempt = 1; ; attempt++) {
     const name = newName(role);
     try {
-      await createDispVM(name, template, label);
+      await qubes.createDispVM(name, template, label);
       return name;
     } catch (error) {
       if (!(error instanceof VmExistsError) || attempt >= 5) throw error;
@@ -66,33 +66,33 @@ async function createFresh(role: DispVmRole, template: string, label: string): P
 }
 
 /** Kills `name`, once more if the first kill failed and it still runs; removes it if auto_cleanup did not (after `stillOurs`). */
-async function killAndRemove(name: string, stillOurs: () => Promise<DestroyOutcome | undefined>): Promise<DestroyOutcome> {
+async function killAndRemove(qubes: Qubes, name: string, stillOurs: () => Promise<DestroyOutcome | undefined>): Promise<DestroyOutcome> {
   try {
-    await killVM(name);
+    await qubes.killVM(name);
   } catch {
     // Why a second try: one failed qvm-kill (qubesd busy, a timeout) must not leave a VM that holds the source disk running.
     // A qube that is halted needs none (a qube already gone is not a failure: killVM answers already-undone).
-    if (await isRunning(name)) await killVM(name);
+    if (await qubes.isRunning(name)) await qubes.killVM(name);
   }
-  if (!(await vmExists(name))) return { kind: 'removed' };
+  if (!(await qubes.vmExists(name))) return { kind: 'removed' };
   // Still running here (a kill that timed out while qubesd was busy, seen as not running a moment before): once more, since
   // qvm-remove refuses a running qube and a running one may hold the source disk.
-  if (await isRunning(name)) {
-    await killVM(name);
-    if (!(await vmExists(name))) return { kind: 'removed' };
+  if (await qubes.isRunning(name)) {
+    await qubes.killVM(name);
+    if (!(await qubes.vmExists(name))) return { kind: 'removed' };
   }
   const refused = await stillOurs();
   if (refused) return refused;
-  await removeVM(name);
+  await qubes.removeVM(name);
   return { kind: 'removed' };
 }
 
 /** A qube's uuid, asked twice before giving up: one failed query must not keep a clean-up from running. */
-async function uuidOrUnknown(name: string): Promise<string | undefined | 'unknown'> {
+async function uuidOrUnknown(qubes: Qubes, name: string): Promise<string | undefined | 'unknown'> {
   try {
-    return await vmUuid(name);
+    return await qubes.vmUuid(name);
   } catch {
-    return vmUuid(name).catch(() => 'unknown' as const);
+    return qubes.vmUuid(name).catch(() => 'unknown' as const);
   }
 }
 
@@ -104,10 +104,10 @@ const otherQube = (name: string, whose: string, reason: string): Refused => ({ k
  * of that name with another uuid is left alone (ours is gone and the name was taken), with a warning. Why Qubes not
  * answering is no reason to stop: this is the command's own VM, and left running it may hold the source disk.
  */
-export async function destroyDispVM(vm: { readonly name: string; readonly uuid?: string | undefined }): Promise<DestroyOutcome> {
+export async function destroyDispVM(qubes: Qubes, vm: { readonly name: string; readonly uuid?: string | undefined }): Promise<DestroyOutcome> {
   const { name, uuid } = vm;
   if (uuid !== undefined) {
-    const now = await uuidOrUnknown(name);
+    const now = await uuidOrUnknown(qubes, name);
     if (now === undefined) return { kind: 'gone' };
     if (now !== 'unknown' && now !== uuid) {
       const refused = otherQube(name, 'this command created', `its uuid is ${now}, not ${uuid}`);
@@ -115,19 +115,19 @@ export async function destroyDispVM(vm: { readonly name: string; readonly uuid?:
       return refused;
     }
   }
-  return killAndRemove(name, async () => undefined);
+  return killAndRemove(qubes, name, async () => undefined);
 }
 
 /** Whether the qube called `vm.name` is still the DisposableVM a record names: same uuid, class DispVM; or gone. */
-export async function checkRecordedVm(vm: DispVmIdentity): Promise<DestroyOutcome | { readonly kind: 'same' }> {
-  const uuid = await vmUuid(vm.name);
+export async function checkRecordedVm(qubes: Qubes, vm: DispVmIdentity): Promise<DestroyOutcome | { readonly kind: 'same' }> {
+  const uuid = await qubes.vmUuid(vm.name);
   if (uuid === undefined) return { kind: 'gone' };
   if (uuid !== vm.uuid) return otherQube(vm.name, 'the record names', `its uuid is ${uuid}, the record says ${vm.uuid}`);
-  const klass = await vmClass(vm.name);
+  const klass = await qubes.vmClass(vm.name);
   if (klass === undefined) return { kind: 'gone' };
   if (klass !== 'DispVM') return otherQube(vm.name, 'the record names', `it is a ${klass}, not a DispVM`);
   // Why: a pooled name is any disposable's; the record alone (a file) must not be enough to kill one the user holds.
-  if (POOLED_DISPVM_NAME.test(vm.name) && ownerRole(await listTags(vm.name)) === undefined) return otherQube(vm.name, 'the record names', 'it carries no qvm-block-split tag');
+  if (POOLED_DISPVM_NAME.test(vm.name) && ownerRole(await qubes.listTags(vm.name)) === undefined) return otherQube(vm.name, 'the record names', 'it carries no qvm-block-split tag');
   return { kind: 'same' };
 }
 
@@ -135,29 +135,29 @@ export async function checkRecordedVm(vm: DispVmIdentity): Promise<DestroyOutcom
  * Kills and removes a DisposableVM an attachment record names, only while it is the very qube recorded (uuid and class, read
  * again before the kill and before the removal); a failed query is an error, never a reason to go ahead. The caller reports.
  */
-export async function destroyRecordedDispVM(vm: DispVmIdentity): Promise<DestroyOutcome> {
-  const before = await checkRecordedVm(vm);
+export async function destroyRecordedDispVM(qubes: Qubes, vm: DispVmIdentity): Promise<DestroyOutcome> {
+  const before = await checkRecordedVm(qubes, vm);
   if (before.kind !== 'same') return before;
-  return killAndRemove(vm.name, async () => {
-    const again = await checkRecordedVm(vm);
+  return killAndRemove(qubes, vm.name, async () => {
+    const again = await checkRecordedVm(qubes, vm);
     return again.kind === 'same' ? undefined : again;
   });
 }
 
 /**
  * Creates and starts one offline, named DisposableVM for `role`; it is on `stack` from its creation on, and `onCreated` hears its
- * identity (awaited, so a record names it before it starts). The start is bounded by START_TIMEOUT_S (qubes.ts reads it from the
- * time limits main() set), creation by the tool limit.
+ * identity (awaited, so a record names it before it starts). The start is bounded by START_TIMEOUT_S, creation by the tool limit
+ * (both bound into `qubes`).
  */
-export async function startNamedDispVM(role: DispVmRole, template: string, label: string, stack: CleanupStack, onCreated?: (vm: DispVmIdentity) => unknown): Promise<string> {
-  const name = await createFresh(role, template, label);
+export async function startNamedDispVM(qubes: Qubes, role: DispVmRole, template: string, label: string, stack: CleanupStack, onCreated?: (vm: DispVmIdentity) => unknown): Promise<string> {
+  const name = await createFresh(qubes, role, template, label);
   let uuid: string | undefined;
-  stack.defer(`remove DisposableVM ${name}`, () => destroyDispVM({ name, uuid }));
-  uuid = await vmUuid(name);
+  stack.defer(`remove DisposableVM ${name}`, () => destroyDispVM(qubes, { name, uuid }));
+  uuid = await qubes.vmUuid(name);
   // Why an error: we created it a moment ago; a qube that is not there now is not one we can vouch for.
   if (uuid === undefined) throw new OperationError(`DisposableVM ${name} vanished right after qvm-create`);
   await onCreated?.({ name, uuid });
-  await startVM(name);
+  await qubes.startVM(name);
   return name;
 }
 
@@ -171,11 +171,12 @@ export async function allStarted<R extends string>(starts: readonly (readonly [R
 
 /** Creates and starts one offline, named DisposableVM per role, all at once (startNamedDispVM each). */
 export function startDispVMs<R extends DispVmRole>(
+  qubes: Qubes,
   roles: readonly R[],
   template: string,
   label: string,
   stack: CleanupStack,
   onCreated?: (vm: DispVmIdentity) => unknown,
 ): Promise<Record<R, string>> {
-  return allStarted(roles.map((role) => [role, startNamedDispVM(role, template, label, stack, onCreated)] as const));
+  return allStarted(roles.map((role) => [role, startNamedDispVM(qubes, role, template, label, stack, onCreated)] as const));
 }

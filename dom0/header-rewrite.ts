@@ -10,6 +10,7 @@ import { writeHeaderArea } from './device-steps.ts';
 import { inspectInHeaderVm } from './header-steps.ts';
 import { bufferSource, type HeaderSource } from './header-transfer.ts';
 import { info } from './output.ts';
+import type { Qubes } from './qubes.ts';
 
 export interface HeaderRewrite {
   readonly device: string;
@@ -32,9 +33,9 @@ export interface HeaderRewrite {
 export type RewriteOutcome = { readonly kind: 'unchanged' } | { readonly kind: 'written'; readonly bytes: number; readonly parsed: HeaderParsed };
 
 /** Has the verify VM parse the area, checks its extent, compares it with the disk, shows, asks, and writes it in one write. */
-export async function rewriteHeaderArea(rewrite: HeaderRewrite): Promise<RewriteOutcome> {
+export async function rewriteHeaderArea(qubes: Qubes, rewrite: HeaderRewrite): Promise<RewriteOutcome> {
   const { disk, area } = rewrite;
-  const checked = await inspectInHeaderVm(rewrite.verify, bufferSource(area));
+  const checked = await inspectInHeaderVm(qubes, rewrite.verify, bufferSource(area));
   if (checked.kind === 'absent') throw new OperationError(`${rewrite.what} is not a header we can use (${sanitizePeerText(checked.reason, 200)}): nothing was written to ${disk.label}`);
   const { parsed } = checked;
   const length = rewrite.extent(parsed);
@@ -47,6 +48,6 @@ export async function rewriteHeaderArea(rewrite: HeaderRewrite): Promise<Rewrite
   info(rewrite.show(parsed, length));
   const question = rewrite.question?.(parsed, length);
   if (question !== undefined) await confirmDestruction(question, rewrite.yes);
-  const bytes = await writeHeaderArea(rewrite.device, disk.bytes, area.subarray(0, length));
+  const bytes = await writeHeaderArea(qubes, rewrite.device, disk.bytes, area.subarray(0, length));
   return { kind: 'written', bytes, parsed };
 }

@@ -10,7 +10,7 @@ import type { FormatSettings } from './cli.ts';
 import { misbehaving, serveHeaderInSteps, type HeaderSource } from './header-transfer.ts';
 import { SecretDialogue, type SecretSource } from './secrets.ts';
 import { statusLine } from './status-line.ts';
-import { runInteractiveService } from './qubes.ts';
+import type { Qubes } from './qubes.ts';
 import { callService, type TimedChannel } from './service-call.ts';
 
 const peer = (vm: string) => `header VM ${vm}`;
@@ -33,6 +33,7 @@ const UNLOCK_SLOT_CAP_MS = 15 * 60_000;
  * the user), then asks for the secret as the plan allows, and returns the volume key sealed to the device VM.
  */
 export function unlockInHeaderVm(
+  qubes: Qubes,
   vm: string,
   luksType: LuksType,
   source: HeaderSource,
@@ -40,12 +41,12 @@ export function unlockInHeaderVm(
   secrets: SecretSource,
   approve: (facts: HeaderFacts) => Promise<void>,
 ): Promise<{ facts: HeaderFacts; unlocked: Unlocked }> {
-  return callService(vm, 'splitdmcrypt.HeaderUnlock', luksType, { peer: peer(vm) }, async (channel) => {
+  return callService(qubes, vm, 'splitdmcrypt.HeaderUnlock', luksType, { peer: peer(vm) }, async (channel) => {
     channel.send({ type: 'unlock-request', luksType, devicePublicKey, secretKind: secrets.keyFile ? 'key-file' : 'passphrase' });
     const { sentBytes, message: parsed } = await serveHeaderInSteps(channel, source, HeaderParsed);
     const facts = { parsed, sentBytes, diskBytes: source.diskBytes };
     await approve(facts);
-    const dialogue = new SecretDialogue('unlock', secrets, peer(vm));
+    const dialogue = new SecretDialogue(qubes, 'unlock', secrets, peer(vm));
     const wait = new SlotWait(vm, parsed, channel);
     for (;;) {
       const message = await channel.receive(SecretRequest.or(UnlockProgress).or(Unlocked));
@@ -90,8 +91,8 @@ class SlotWait {
 }
 
 /** What a header VM says the bytes of `source` are: a header it parsed, or none (and why). Nothing secret is involved. */
-export function inspectInHeaderVm(vm: string, source: HeaderSource): Promise<(HeaderFacts & { kind: 'header' }) | { kind: 'absent'; reason: string; sentBytes: number }> {
-  return callService(vm, 'splitdmcrypt.HeaderInspect', '', { peer: peer(vm) }, async (channel) => {
+export function inspectInHeaderVm(qubes: Qubes, vm: string, source: HeaderSource): Promise<(HeaderFacts & { kind: 'header' }) | { kind: 'absent'; reason: string; sentBytes: number }> {
+  return callService(qubes, vm, 'splitdmcrypt.HeaderInspect', '', { peer: peer(vm) }, async (channel) => {
     channel.send({ type: 'inspect-request' });
     const { sentBytes, message } = await serveHeaderInSteps(channel, source, HeaderParsed.or(HeaderAbsent));
     if (message.type === 'header-absent') return { kind: 'absent' as const, reason: message.reason, sentBytes };
@@ -114,6 +115,7 @@ export function formatReplyTimeoutMs(settings: Pick<FormatSettings, 'iterTimeMs'
  * unparsed, exactly `areaBytes` long. `onProgress` gets the milliseconds spent so far and those expected in all (0: unknown).
  */
 export function formatInHeaderVm(
+  qubes: Qubes,
   vm: string,
   luksType: LuksType,
   settings: FormatSettings,
@@ -121,7 +123,7 @@ export function formatInHeaderVm(
   areaBytes: number,
   onProgress: (elapsedMs: number, expectedMs: number) => void = () => undefined,
 ): Promise<Buffer> {
-  return callService(vm, 'splitdmcrypt.HeaderFormat', luksType, { peer: peer(vm), replyTimeoutMs: formatReplyTimeoutMs(settings) }, async (channel) => {
+  return callService(qubes, vm, 'splitdmcrypt.HeaderFormat', luksType, { peer: peer(vm), replyTimeoutMs: formatReplyTimeoutMs(settings) }, async (channel) => {
     channel.send({
       type: 'format-request',
       luksType,
@@ -134,7 +136,7 @@ export function formatInHeaderVm(
       ...(settings.pbkdfMemoryKiB === undefined ? {} : { pbkdfMemoryKiB: settings.pbkdfMemoryKiB }),
       ...(settings.sectorSize === undefined ? {} : { sectorSize: settings.sectorSize }),
     });
-    const dialogue = new SecretDialogue('format', secrets, peer(vm));
+    const dialogue = new SecretDialogue(qubes, 'format', secrets, peer(vm));
     for (;;) {
       const message = await channel.receive(SecretRequest.or(FormatProgress).or(BytesFollow));
       if (message.type === 'secret-request') {
@@ -152,8 +154,8 @@ export function formatInHeaderVm(
 }
 
 /** Leaves the header area to edit in the header VM: the disk's own header, served in steps (modify), or random bytes made there. */
-export async function putHeaderForShell(vm: string, luksType: LuksType, start: { kind: 'disk'; source: HeaderSource; fallbackBytes: number } | { kind: 'random'; length: number }): Promise<number> {
-  return callService(vm, 'splitdmcrypt.HeaderShellPut', luksType, { peer: peer(vm) }, async (channel) => {
+export async function putHeaderForShell(qubes: Qubes, vm: string, luksType: LuksType, start: { kind: 'disk'; source: HeaderSource; fallbackBytes: number } | { kind: 'random'; length: number }): Promise<number> {
+  return callService(qubes, vm, 'splitdmcrypt.HeaderShellPut', luksType, { peer: peer(vm) }, async (channel) => {
     if (start.kind === 'random') {
       channel.send({ type: 'shell-put', luksType, start: 'random', length: start.length });
       const ready = await channel.receive(ShellReady);
@@ -168,13 +170,13 @@ export async function putHeaderForShell(vm: string, luksType: LuksType, start: {
 }
 
 /** The interactive root shell in the header VM, on dom0's terminal; returns the shell's exit status. */
-export function runShellInHeaderVm(vm: string, luksType: LuksType): Promise<number> {
-  return runInteractiveService(vm, 'splitdmcrypt.HeaderShell', process.stdin.isTTY ? `${luksType}-tty` : luksType);
+export function runShellInHeaderVm(qubes: Qubes, vm: string, luksType: LuksType): Promise<number> {
+  return qubes.runInteractiveService(vm, 'splitdmcrypt.HeaderShell', process.stdin.isTTY ? `${luksType}-tty` : luksType);
 }
 
 /** The edited header area, exactly `placedBytes` long; not trusted (a shell ran there): a fresh header VM says what it is. */
-export function takeHeaderFromShell(vm: string, luksType: LuksType, placedBytes: number): Promise<Buffer> {
-  return callService(vm, 'splitdmcrypt.HeaderShellTake', luksType, { peer: peer(vm) }, async (channel) => {
+export function takeHeaderFromShell(qubes: Qubes, vm: string, luksType: LuksType, placedBytes: number): Promise<Buffer> {
+  return callService(qubes, vm, 'splitdmcrypt.HeaderShellTake', luksType, { peer: peer(vm) }, async (channel) => {
     channel.send({ type: 'shell-take', luksType });
     return channel.receiveBytes('edited header area', placedBytes);
   });
@@ -190,6 +192,7 @@ export type KeyslotsSettings = Omit<KeyslotsRequest, 'v' | 'type' | 'secretKind'
  * was sent: it replaces exactly those.
  */
 export function keyslotsInHeaderVm(
+  qubes: Qubes,
   vm: string,
   settings: KeyslotsSettings,
   source: HeaderSource,
@@ -198,7 +201,7 @@ export function keyslotsInHeaderVm(
   onProgress: (elapsedMs: number, expectedMs: number) => void = () => undefined,
 ): Promise<{ facts: HeaderFacts; area: Buffer }> {
   const withNew = settings.operation === 'add' || settings.operation === 'change';
-  return callService(vm, 'splitdmcrypt.HeaderKeyslots', settings.operation, { peer: peer(vm) }, async (channel) => {
+  return callService(qubes, vm, 'splitdmcrypt.HeaderKeyslots', settings.operation, { peer: peer(vm) }, async (channel) => {
     channel.send({
       type: 'keyslots-request',
       ...settings,
@@ -208,7 +211,7 @@ export function keyslotsInHeaderVm(
     const { sentBytes, message: parsed } = await serveHeaderInSteps(channel, source, HeaderParsed);
     const facts = { parsed, sentBytes, diskBytes: source.diskBytes };
     await approve(facts);
-    const dialogue = new SecretDialogue(withNew ? 'unlock-then-new' : 'unlock', secrets, peer(vm));
+    const dialogue = new SecretDialogue(qubes, withNew ? 'unlock-then-new' : 'unlock', secrets, peer(vm));
     const wait = new SlotWait(vm, parsed, channel);
     for (;;) {
       const message = await channel.receive(SecretRequest.or(UnlockProgress).or(FormatProgress).or(BytesFollow));

@@ -14,11 +14,12 @@ import { watchCommand } from './commands/watch.ts';
 import { statusCommand } from './commands/status.ts';
 import { helpText } from './help.ts';
 import { statusLine } from './status-line.ts';
-import { configPath, loadConfig, normalizeConfig, type SplitConfig } from './config.ts';
-import { setTimeLimits } from './time-limits.ts';
+import type { CommandContext } from './command-context.ts';
+import { configPath, loadConfig, normalizeConfig } from './config.ts';
+import { qubesAdapter } from './qubes.ts';
 import { error as printError, hint, info } from './output.ts';
 
-async function run(command: SplitCommand, stack: CleanupStack, config: SplitConfig): Promise<number> {
+async function run(command: SplitCommand, context: CommandContext): Promise<number> {
   switch (command.command) {
     case 'help':
       process.stdout.write(`${helpText(command.topic)}\n`);
@@ -27,52 +28,52 @@ async function run(command: SplitCommand, stack: CleanupStack, config: SplitConf
       process.stdout.write(`qvm-block-split ${VERSION}\n`);
       return 0;
     case 'attach':
-      await attachCommand(command, stack, config);
+      await attachCommand(command, context);
       return 0;
     case 'attach-known':
-      await attachKnownCommand(command, stack, config);
+      await attachKnownCommand(command, context);
       return 0;
     case 'remember':
-      await rememberCommand(command, stack, config);
+      await rememberCommand(command, context);
       return 0;
     case 'forget':
       await forgetCommand(command);
       return 0;
     case 'list':
-      await listCommand(command);
+      await listCommand(command, context);
       return 0;
     case 'detach':
-      await detachCommand(command, stack);
+      await detachCommand(command, context);
       return 0;
     case 'overwrite-everything-with-random':
-      await overwriteEverythingCommand(command, stack, config);
+      await overwriteEverythingCommand(command, context);
       return 0;
     case 'overwrite-header-with-random':
-      await overwriteHeaderRandomCommand(command, stack, config);
+      await overwriteHeaderRandomCommand(command, context);
       return 0;
     case 'overwrite-header-with-format':
-      await overwriteHeaderFormatCommand(command, stack, config);
+      await overwriteHeaderFormatCommand(command, context);
       return 0;
     case 'overwrite-header-with-shell':
     case 'modify-header-with-shell':
-      await headerShellCommand(command, stack, config);
+      await headerShellCommand(command, context);
       return 0;
     case 'add-key':
     case 'change-key':
     case 'remove-key':
     case 'upgrade':
-      await keyslotCommand(command, stack, config);
+      await keyslotCommand(command, context);
       return 0;
     case 'inspect':
-      await inspectCommand(command, stack, config);
+      await inspectCommand(command, context);
       return 0;
     case 'status':
-      return Math.min(await statusCommand(command), 100);
+      return Math.min(await statusCommand(command, context), 100);
     case 'cleanup':
-      await cleanupCommand();
+      await cleanupCommand(context);
       return 0;
     case 'watch':
-      await watchCommand(config);
+      await watchCommand(context);
       return 0;
   }
 }
@@ -84,13 +85,13 @@ async function main(): Promise<void> {
     const parsed = parseSplitCommand(process.argv.slice(2));
     command = parsed;
     // The configuration is read once, here, for every command that talks to Qubes (a broken file fails before any VM exists):
-    // its time limits bound every call, its DisposableVM settings and ASKPASS go to the commands that use them.
-    // help and version read no file: they run on the defaults and reach no qube.
+    // its time limits are bound into the one Qubes adapter of this run, which bounds every call; its DisposableVM settings and
+    // ASKPASS go to the commands that use them. help and version read no file: they run on the defaults and reach no qube.
     const config = parsed.command === 'help' || parsed.command === 'version' ? normalizeConfig({}, configPath()) : await loadConfig();
-    setTimeLimits(config.timeLimits);
+    const context: CommandContext = { stack, config, qubes: qubesAdapter(config.timeLimits) };
     process.exitCode = await stack.run(async () => {
       try {
-        return await run(parsed, stack, config);
+        return await run(parsed, context);
       } finally {
         // Before clean-up steps and the final message: the last step's line must not linger over them.
         statusLine().done();

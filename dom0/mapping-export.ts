@@ -6,8 +6,7 @@
 import { TimeoutError } from '../shared/errors.ts';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { throwIfInterrupted } from './interruption.ts';
-import { attachBlock, DeviceNotExposedError, TIMEOUTS } from './qubes.ts';
-import { timeLimits } from './time-limits.ts';
+import { DeviceNotExposedError, type Qubes } from './qubes.ts';
 
 /** Pause between attempts: short at first (the export usually follows within a few hundred ms), then at most a second. */
 const FIRST_PAUSE_MS = 100;
@@ -22,12 +21,12 @@ export interface MappingRef {
 }
 
 /** Attaches the mapping to `destination` once Qubes exposes it; TimeoutError naming the device when it never does. */
-export async function attachMappingWhenExposed(destination: string, mapping: MappingRef, readOnly: boolean): Promise<void> {
-  const limitMs = timeLimits().toolMs ?? TIMEOUTS.block;
+export async function attachMappingWhenExposed(qubes: Qubes, destination: string, mapping: MappingRef, readOnly: boolean): Promise<void> {
+  const limitMs = qubes.toolLimit('block');
   const started = Date.now();
   for (let pause = FIRST_PAUSE_MS; ; pause = Math.min(MAX_PAUSE_MS, pause * 2)) {
     try {
-      await attachBlock(destination, mapping.deviceVm, mapping.device, { readOnly });
+      await qubes.attachBlock(destination, mapping.deviceVm, mapping.device, { readOnly });
       return;
     } catch (error) {
       if (!(error instanceof DeviceNotExposedError)) throw error;

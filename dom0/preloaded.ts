@@ -10,7 +10,7 @@ import type { CleanupStack } from './cleanup-stack.ts';
 import { destroyDispVM, ownerRole, ownerTag, POOLED_DISPVM_NAME, type DispVmIdentity, type DispVmRole } from './dispvms.ts';
 import { runUninterruptible } from './interruption.ts';
 import { info } from './output.ts';
-import { addTag, createDisposable, getFeature, getGlobalPref, getPref, listTags, listVmFacts, startVM } from './qubes.ts';
+import type { Qubes } from './qubes.ts';
 import type { AttachmentState, HandOutIntent } from './state.ts';
 
 /** Where a command's DisposableVMs come from. */
@@ -21,14 +21,14 @@ export type DispVmSupply = { readonly kind: 'named' } | { readonly kind: 'preloa
 const poolMembers = (feature: string | undefined): string[] => (feature ?? '').split(' ').filter((name) => POOLED_DISPVM_NAME.test(name));
 
 /** dvmtemplate.py get_feat_preload_max: dom0's feature for the default_dispvm when dom0 has one, else the template's. */
-async function readPool(template: string): Promise<{ max: number; members: string[]; netvm: string }> {
+async function readPool(qubes: Qubes, template: string): Promise<{ max: number; members: string[]; netvm: string }> {
   // Asked at once: each is a tool call, and this is on every attach's critical path.
   const [defaultDispVm, globalMax, localMax, members, netvm] = await Promise.all([
-    getGlobalPref('default_dispvm'),
-    getFeature('dom0', 'preload-dispvm-max'),
-    getFeature(template, 'preload-dispvm-max'),
-    getFeature(template, 'preload-dispvm'),
-    getPref(template, 'netvm'),
+    qubes.getGlobalPref('default_dispvm'),
+    qubes.getFeature('dom0', 'preload-dispvm-max'),
+    qubes.getFeature(template, 'preload-dispvm-max'),
+    qubes.getFeature(template, 'preload-dispvm'),
+    qubes.getPref(template, 'netvm'),
   ]);
   const value = (defaultDispVm === template ? globalMax : undefined) ?? localMax;
   return { max: value !== undefined && /^[0-9]{1,4}$/.test(value) ? Number(value) : 0, members: poolMembers(members), netvm };
@@ -39,8 +39,8 @@ async function readPool(template: string): Promise<{ max: number; members: strin
  * since the user who turned it on expects it. R4.2 has no such feature unless set by hand, and then refuses the hand-out's
  * payload: startDispVM falls back for that.
  */
-export async function chooseSupply(template: string): Promise<DispVmSupply> {
-  const { max, members, netvm } = await readPool(template);
+export async function chooseSupply(qubes: Qubes, template: string): Promise<DispVmSupply> {
+  const { max, members, netvm } = await readPool(qubes, template);
   if (max === 0) return { kind: 'named' };
   if (netvm === '') return { kind: 'preloaded', pool: members };
   info(`${template} preloads disposables, but with netvm ${netvm} they are networked from their start: using named offline DisposableVMs instead`);
@@ -55,8 +55,8 @@ export interface HandOutLedger {
 }
 
 /** The qube qubesd handed out, by the uuid it answered with, with its state and netvm (one listing: one tool call). */
-async function identify(uuid: string, template: string): Promise<DispVmIdentity & { readonly running: boolean; readonly netvm: string }> {
-  const found = (await listVmFacts()).find((vm) => vm.uuid === uuid);
+async function identify(qubes: Qubes, uuid: string, template: string): Promise<DispVmIdentity & { readonly running: boolean; readonly netvm: string }> {
+  const found = (await qubes.listVmFacts()).find((vm) => vm.uuid === uuid);
   if (!found) throw new OperationError(`the disposable ${template}'s pool handed out (uuid ${uuid}) is gone`);
   return { name: found.name, uuid, running: found.state !== 'Halted', netvm: found.netvm };
 }
@@ -66,17 +66,17 @@ async function identify(uuid: string, template: string): Promise<DispVmIdentity 
  * moment qubesd was asked: the hand-out runs to its end even when the command is interrupted (qubesd finishes it anyway, and
  * only its reply says which qube it was), and the undo waits for it.
  */
-export async function handOutDispVM(role: DispVmRole, template: string, pool: readonly string[], stack: CleanupStack, ledger: HandOutLedger): Promise<string> {
+export async function handOutDispVM(qubes: Qubes, role: DispVmRole, template: string, pool: readonly string[], stack: CleanupStack, ledger: HandOutLedger): Promise<string> {
   const intent: HandOutIntent = { role, template, candidates: [...pool], requestedAt: new Date().toISOString() };
   await ledger.intend(intent);
-  const handedOut = runUninterruptible(async () => identify(await createDisposable(template), template));
+  const handedOut = runUninterruptible(async () => identify(qubes, await qubes.createDisposable(template), template));
   stack.defer(`remove the disposable handed out for the ${role} VM`, async () => {
     const vm = await handedOut.catch(() => undefined);
-    if (vm) await destroyDispVM(vm);
+    if (vm) await destroyDispVM(qubes, vm);
   });
   const vm = await handedOut;
   // Tag first: from here on `cleanup` finds it by the tag even if the record never names it.
-  await addTag(vm.name, ownerTag(role));
+  await qubes.addTag(vm.name, ownerTag(role));
   await ledger.add({ name: vm.name, uuid: vm.uuid });
   await ledger.settle(intent);
   const { netvm, running } = vm;
@@ -84,7 +84,7 @@ export async function handOutDispVM(role: DispVmRole, template: string, pool: re
   if (netvm !== '') throw new OperationError(`${vm.name}, handed out by ${template}'s pool, has netvm ${netvm}: refused (the ${role} VM must be offline)`);
   if (!POOLED_DISPVM_NAME.test(vm.name)) throw new OperationError(`the disposable ${template}'s pool handed out is called ${JSON.stringify(vm.name)}, not dispNNNN: refused`);
   // An empty pool hands out a new disposable that is not started (dispvm.py gen_disposable).
-  if (!running) await startVM(vm.name);
+  if (!running) await qubes.startVM(vm.name);
   return vm.name;
 }
 
@@ -94,17 +94,17 @@ export async function handOutDispVM(role: DispVmRole, template: string, pool: re
  * by its tag) and no record names, is removed. Another dom0 program taking a disposable from the same pool in that same moment
  * is the case this cannot tell apart; it is as narrow as the one call.
  */
-export async function removeUnclaimedHandOuts(state: AttachmentState, namedElsewhere: ReadonlySet<string>): Promise<void> {
+export async function removeUnclaimedHandOuts(qubes: Qubes, state: AttachmentState, namedElsewhere: ReadonlySet<string>): Promise<void> {
   for (const intent of state.handOuts ?? []) {
-    const pool = poolMembers(await getFeature(intent.template, 'preload-dispvm').catch(() => undefined));
-    const vms = await listVmFacts();
+    const pool = poolMembers(await qubes.getFeature(intent.template, 'preload-dispvm').catch(() => undefined));
+    const vms = await qubes.listVmFacts();
     for (const name of intent.candidates) {
       const vm = vms.find((candidate) => candidate.name === name);
       if (!vm || vm.vmClass !== 'DispVM' || pool.includes(name) || namedElsewhere.has(name) || state.createdVms.some((recorded) => recorded.name === name)) continue;
-      const tags = await listTags(name);
+      const tags = await qubes.listTags(name);
       if (!tags.includes('disp-created-by-dom0') || ownerRole(tags) !== undefined) continue;
       info(`removing ${name}: ${intent.template}'s pool handed it out to an attach that ended before it could record it`);
-      await destroyDispVM({ name, uuid: vm.uuid });
+      await destroyDispVM(qubes, { name, uuid: vm.uuid });
     }
   }
 }

@@ -1,12 +1,13 @@
-// The one adapter through which dom0 reaches Qubes: the real `qvm-*` tools, found on PATH, each call with a time limit.
-// Failures become ToolError (tool, exit code, sanitized stderr), ToolTimeoutError, ToolOutputCapError or InterruptedError, each
-// with its reason as a field (run-tool.ts); Qubes' own wording is read here only, where the tool is known. No call takes a secret.
+// The one adapter through which dom0 reaches Qubes: the real `qvm-*` tools, found on PATH, each call with a time limit. main()
+// makes it once, with the limits the configuration sets bound in (qubesAdapter), and hands it to the command; no module variable
+// holds the limits. Failures become ToolError (tool, exit code, sanitized stderr), ToolTimeoutError, ToolOutputCapError or
+// InterruptedError, each with its reason as a field (run-tool.ts); Qubes' own wording is read here only, where the tool is known.
+// No call takes a secret.
 import { execa } from 'execa';
 import { PassThrough, type Readable, type Writable } from 'node:stream';
 import { InterruptedError, OperationError, ToolError } from '../shared/errors.ts';
 import { interruptionSignal, throwIfInterrupted } from './interruption.ts';
 import type { VmName } from './names.ts';
-import { timeLimits } from './time-limits.ts';
 import { parseBlockList, parseCreateDisposableReply, parseVmFacts, parseVmList, type BlockRow, type VmFacts, type VmInfo } from './qubes-listings.ts';
 import { CHILD_OPTIONS, DEFAULT_MAX_STDOUT_BYTES, exitStatusError, failureOf, MAX_STDERR_BYTES, outputCapError, runTool, sanitizeStderr, supervise, timeLimitError } from './run-tool.ts';
 
@@ -34,17 +35,33 @@ export const TIMEOUTS = {
   service: 48 * 3600_000,
 } as const;
 
+/**
+ * The time limits a configuration sets (config.ts reads them from the file). A limit left undefined falls back to the per-call
+ * default: TIMEOUTS here, the reply timeout of each service call (service-call.ts).
+ */
+export interface TimeLimits {
+  /** START_TIMEOUT_S: how long one `qvm-start` (or the hand-out of a disposable) may take. */
+  readonly startMs?: number;
+  /** REPLY_TIMEOUT_S: how long a service may stay silent while dom0 waits for its next message, or for its end. */
+  readonly replyMs?: number;
+  /** TOOL_TIMEOUT_S: how long any other `qvm-*` call may take (create, kill, remove, block, queries). */
+  readonly toolMs?: number;
+}
+
+/** The kinds of tool call TOOL_TIMEOUT_S bounds, each with its own default in TIMEOUTS. */
+export type ToolKind = 'query' | 'create' | 'kill' | 'remove' | 'block' | 'command';
+
 /** The configured TOOL_TIMEOUT_S when set, else the tool's own default. */
-function toolLimit(kind: 'query' | 'create' | 'kill' | 'remove' | 'block' | 'command'): number {
-  return timeLimits().toolMs ?? TIMEOUTS[kind];
+function toolLimit(limits: TimeLimits, kind: ToolKind): number {
+  return limits.toolMs ?? TIMEOUTS[kind];
 }
 
 export interface TimeoutOption {
   readonly timeoutMs?: number;
 }
 
-async function query(tool: string, args: readonly string[], what: string, options: TimeoutOption = {}): Promise<string> {
-  const { stdout } = await runTool(tool, args, { what, timeoutMs: options.timeoutMs ?? toolLimit('query') });
+async function query(limits: TimeLimits, tool: string, args: readonly string[], what: string, options: TimeoutOption = {}): Promise<string> {
+  const { stdout } = await runTool(tool, args, { what, timeoutMs: options.timeoutMs ?? toolLimit(limits, 'query') });
   return stdout.toString('utf8');
 }
 
@@ -52,10 +69,10 @@ async function query(tool: string, args: readonly string[], what: string, option
 export class VmExistsError extends ToolError {}
 
 /** Creates a named, offline DisposableVM that Qubes removes when it shuts down. */
-export async function createDispVM(name: string, template: string, label: string, options: TimeoutOption = {}): Promise<void> {
+async function createDispVM(limits: TimeLimits, name: string, template: string, label: string, options: TimeoutOption = {}): Promise<void> {
   const args = ['--class', 'DispVM', '--template', template, '--label', label, '--prop', 'netvm=', '--prop', 'auto_cleanup=True', name];
   try {
-    await runTool('qvm-create', args, { what: `qvm-create ${name}`, timeoutMs: options.timeoutMs ?? toolLimit('create') });
+    await runTool('qvm-create', args, { what: `qvm-create ${name}`, timeoutMs: options.timeoutMs ?? toolLimit(limits, 'create') });
   } catch (error) {
     if (error instanceof ToolError && /\balready exists\b/i.test(error.stderr)) throw new VmExistsError(error.tool, error.toolExitCode, error.stderr, error.message, { cause: error });
     throw error;
@@ -63,8 +80,8 @@ export async function createDispVM(name: string, template: string, label: string
 }
 
 /** Starts a qube and waits until it runs. */
-export async function startVM(name: string, options: TimeoutOption = {}): Promise<void> {
-  await runTool('qvm-start', [name], { what: `qvm-start ${name}`, timeoutMs: options.timeoutMs ?? timeLimits().startMs ?? TIMEOUTS.start });
+async function startVM(limits: TimeLimits, name: string, options: TimeoutOption = {}): Promise<void> {
+  await runTool('qvm-start', [name], { what: `qvm-start ${name}`, timeoutMs: options.timeoutMs ?? limits.startMs ?? TIMEOUTS.start });
 }
 
 /**
@@ -89,13 +106,13 @@ async function undo(tool: string, args: readonly string[], what: string, timeout
  * undone; one that is halted is done (qvm-kill passes over QubesVMNotStartedError: qubes-core-admin-client
  * qubesadmin/tools/qvm_kill.py, R4.2; qubesadmin/utils kill, R4.3).
  */
-export function killVM(name: string, options: TimeoutOption = {}): Promise<UndoOutcome> {
-  return undo('qvm-kill', [name], `qvm-kill ${name}`, options.timeoutMs ?? toolLimit('kill'), isNoSuchDomain);
+function killVM(limits: TimeLimits, name: string, options: TimeoutOption = {}): Promise<UndoOutcome> {
+  return undo('qvm-kill', [name], `qvm-kill ${name}`, options.timeoutMs ?? toolLimit(limits, 'kill'), isNoSuchDomain);
 }
 
 /** Removes a halted qube without asking; a qube that no longer exists is already undone. */
-export function removeVM(name: string, options: TimeoutOption = {}): Promise<UndoOutcome> {
-  return undo('qvm-remove', ['-f', name], `qvm-remove ${name}`, options.timeoutMs ?? toolLimit('remove'), isNoSuchDomain);
+function removeVM(limits: TimeLimits, name: string, options: TimeoutOption = {}): Promise<UndoOutcome> {
+  return undo('qvm-remove', ['-f', name], `qvm-remove ${name}`, options.timeoutMs ?? toolLimit(limits, 'remove'), isNoSuchDomain);
 }
 
 /**
@@ -108,10 +125,10 @@ function isNoSuchDomain(error: unknown): boolean {
 }
 
 /** qvm-check answers with its exit code: 0 yes, 1 no; a qube that does not exist is "no" too (exit 2, "no such domain"). */
-async function check(args: readonly string[], options: TimeoutOption): Promise<boolean> {
+async function check(limits: TimeLimits, args: readonly string[], options: TimeoutOption): Promise<boolean> {
   const what = `qvm-check ${args.join(' ')}`;
   try {
-    const { exitCode, stderr } = await runTool('qvm-check', args, { what, okExitCodes: [0, 1], timeoutMs: options.timeoutMs ?? toolLimit('query') });
+    const { exitCode, stderr } = await runTool('qvm-check', args, { what, okExitCodes: [0, 1], timeoutMs: options.timeoutMs ?? toolLimit(limits, 'query') });
     // Why: exit 1 is qvm-check's "no" ("non-existent!", "not running"), but a tool that failed (qubesd unreachable) exits 1 too,
     // with an error line. Read as "no", such a failure would make detach skip its steps and kill a device VM still in use.
     if (exitCode === 1 && /(^|\s)error:|Traceback|Exception\b/.test(stderr)) throw exitStatusError('qvm-check', what, exitCode, stderr);
@@ -123,18 +140,18 @@ async function check(args: readonly string[], options: TimeoutOption): Promise<b
 }
 
 /** Whether the qube exists and is running. */
-export function isRunning(name: string, options: TimeoutOption = {}): Promise<boolean> {
-  return check(['--running', name], options);
+function isRunning(limits: TimeLimits, name: string, options: TimeoutOption = {}): Promise<boolean> {
+  return check(limits, ['--running', name], options);
 }
 
 /** Whether a qube of that name exists. */
-export function vmExists(name: string, options: TimeoutOption = {}): Promise<boolean> {
-  return check([name], options);
+function vmExists(limits: TimeLimits, name: string, options: TimeoutOption = {}): Promise<boolean> {
+  return check(limits, [name], options);
 }
 
 /** A qube's property as qvm-prefs prints it (the final newline dropped; an unset VM property prints as empty). */
-export async function getPref(vm: string, prop: string, options: TimeoutOption = {}): Promise<string> {
-  return (await query('qvm-prefs', [vm, prop], `qvm-prefs ${vm} ${prop}`, options)).replace(/\r?\n$/, '');
+async function getPref(limits: TimeLimits, vm: string, prop: string, options: TimeoutOption = {}): Promise<string> {
+  return (await query(limits, 'qvm-prefs', [vm, prop], `qvm-prefs ${vm} ${prop}`, options)).replace(/\r?\n$/, '');
 }
 
 /** How Qubes prints a qube's uuid: Python's str(uuid.UUID), lowercase, with hyphens. */
@@ -146,10 +163,10 @@ export const QUBE_UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a
  * reuses: QubesOS/qubes-core-admin, qubes/vm/__init__.py (`uuid = qubes.property("uuid", type=uuid.UUID, write_once=True,
  * clone=False)`), the same in R4.2 (tag v4.2.0) and R4.3. A name freed by qvm-remove can be taken by any new qube; a uuid cannot.
  */
-export async function vmUuid(name: string, options: TimeoutOption = {}): Promise<string | undefined> {
+async function vmUuid(limits: TimeLimits, name: string, options: TimeoutOption = {}): Promise<string | undefined> {
   let text: string;
   try {
-    text = await getPref(name, 'uuid', options);
+    text = await getPref(limits, name, 'uuid', options);
   } catch (error) {
     // qvm-prefs, like qvm-check, rejects an unknown qube name as an argparse error: exit 2, "no such domain".
     if (isNoSuchDomain(error)) return undefined;
@@ -164,18 +181,18 @@ export async function vmUuid(name: string, options: TimeoutOption = {}): Promise
  * klass`: klass is computed by the client, not a qubesd property, and newer qubesadmin refuses it in qvm-prefs ("no such
  * property", QubesOS/qubes-core-admin-client commit 02bc30a, qubesadmin/tools/qvm_prefs.py); qvm-ls's CLASS column is stable.
  */
-export async function vmClass(name: string, options: TimeoutOption = {}): Promise<string | undefined> {
-  return (await listVMs(options)).find((vm) => vm.name === name)?.vmClass;
+async function vmClass(limits: TimeLimits, name: string, options: TimeoutOption = {}): Promise<string | undefined> {
+  return (await listVMs(limits, options)).find((vm) => vm.name === name)?.vmClass;
 }
 
 /** A global property as qubes-prefs prints it. */
-export async function getGlobalPref(prop: string, options: TimeoutOption = {}): Promise<string> {
-  return (await query('qubes-prefs', [prop], `qubes-prefs ${prop}`, options)).replace(/\r?\n$/, '');
+async function getGlobalPref(limits: TimeLimits, prop: string, options: TimeoutOption = {}): Promise<string> {
+  return (await query(limits, 'qubes-prefs', [prop], `qubes-prefs ${prop}`, options)).replace(/\r?\n$/, '');
 }
 
 /** Every qube with its state and class. */
-export async function listVMs(options: TimeoutOption = {}): Promise<VmInfo[]> {
-  return parseVmList(await query('qvm-ls', ['--raw-data', '--fields', 'NAME,STATE,CLASS'], 'qvm-ls', options));
+async function listVMs(limits: TimeLimits, options: TimeoutOption = {}): Promise<VmInfo[]> {
+  return parseVmList(await query(limits, 'qvm-ls', ['--raw-data', '--fields', 'NAME,STATE,CLASS'], 'qvm-ls', options));
 }
 
 export interface AttachOptions extends TimeoutOption {
@@ -204,7 +221,7 @@ export class ReadOnlyDeviceError extends ToolError {}
 const ONLY_READ_ONLY = /\bonly read-only\b/i;
 
 /** Attaches `backend:port` (R4.3: `backend:port:deviceId`, the identity qvm-block checks) to `vm`. */
-export async function attachBlock(vm: string, backend: string, port: string, options: AttachOptions): Promise<void> {
+async function attachBlock(limits: TimeLimits, vm: string, backend: string, port: string, options: AttachOptions): Promise<void> {
   // Without an explicit read-only=no, Qubes silently attaches a read-only device read-only; asking for read-write makes it say so,
   // which lets the caller tell the user (ext/block.py in qubesd).
   const mode = options.readOnly ? ['--ro'] : ['-o', 'read-only=no'];
@@ -212,7 +229,7 @@ export async function attachBlock(vm: string, backend: string, port: string, opt
   const device = `${backend}:${port}${options.deviceId === undefined ? '' : `:${options.deviceId}`}`;
   args.push(vm, device);
   try {
-    await runTool('qvm-block', args, { what: `qvm-block attach ${vm} ${device}`, timeoutMs: options.timeoutMs ?? toolLimit('block') });
+    await runTool('qvm-block', args, { what: `qvm-block attach ${vm} ${device}`, timeoutMs: options.timeoutMs ?? toolLimit(limits, 'block') });
   } catch (error) {
     if (!(error instanceof ToolError) || error.failure.kind !== 'exit-status') throw error;
     const Refusal = NOT_EXPOSED.test(error.stderr) ? DeviceNotExposedError : ONLY_READ_ONLY.test(error.stderr) ? ReadOnlyDeviceError : undefined;
@@ -236,16 +253,16 @@ export async function attachBlock(vm: string, backend: string, port: string, opt
 const NOTHING_ATTACHED = /\bnot attached\b|\bnot found\.|\bno such backend vm\b|\bno backend vm\b|\bdoesn't expose (?:block )?device\b/;
 
 /** Detaches `backend:port` from `vm`; already undone when Qubes says nothing of that is attached, or a qube involved is gone. */
-export function detachBlock(vm: string, backend: string, port: string, options: TimeoutOption = {}): Promise<UndoOutcome> {
-  return undo('qvm-block', ['detach', vm, `${backend}:${port}`], `qvm-block detach ${vm} ${backend}:${port}`, options.timeoutMs ?? toolLimit('block'), (error) => isNoSuchDomain(error) || NOTHING_ATTACHED.test(error.stderr));
+function detachBlock(limits: TimeLimits, vm: string, backend: string, port: string, options: TimeoutOption = {}): Promise<UndoOutcome> {
+  return undo('qvm-block', ['detach', vm, `${backend}:${port}`], `qvm-block detach ${vm} ${backend}:${port}`, options.timeoutMs ?? toolLimit(limits, 'block'), (error) => isNoSuchDomain(error) || NOTHING_ATTACHED.test(error.stderr));
 }
 
 /**
  * The block devices `backend` offers (and on R4.3 those attached to it), as qvm-block lists them: for the user's information
  * only (the listing is human output, not a stable interface; Qubes itself decides at attach time).
  */
-export async function listBlocks(backend: string, options: TimeoutOption = {}): Promise<BlockRow[]> {
-  return parseBlockList(await query('qvm-block', ['list', backend], `qvm-block list ${backend}`, options));
+async function listBlocks(limits: TimeLimits, backend: string, options: TimeoutOption = {}): Promise<BlockRow[]> {
+  return parseBlockList(await query(limits, 'qvm-block', ['list', backend], `qvm-block list ${backend}`, options));
 }
 
 export interface CommandOptions extends TimeoutOption {
@@ -258,9 +275,9 @@ export interface CommandOptions extends TimeoutOption {
  * holds on the stream: bytes go into one buffer of cap + 1 as they arrive, each chunk is zeroed once copied (a key file passes
  * here), and the call is stopped the moment the cap is passed, so a qube answering with /dev/zero costs dom0 the cap and no more.
  */
-export async function runCommand(vm: VmName | string, user: string, command: string, maxStdoutBytes = DEFAULT_MAX_STDOUT_BYTES, options: CommandOptions = {}): Promise<Buffer> {
+async function runCommand(limits: TimeLimits, vm: VmName | string, user: string, command: string, maxStdoutBytes = DEFAULT_MAX_STDOUT_BYTES, options: CommandOptions = {}): Promise<Buffer> {
   throwIfInterrupted();
-  const timeoutMs = options.timeoutMs ?? toolLimit('command');
+  const timeoutMs = options.timeoutMs ?? toolLimit(limits, 'command');
   const what = `qvm-run in ${vm}`;
   const child = execa('qvm-run', ['--pass-io', '--no-autostart', '--no-gui', '-u', user, vm, command], {
     ...CHILD_OPTIONS,
@@ -324,7 +341,7 @@ export interface ServiceCall {
 }
 
 /** Calls `service+argument` in `vm` as root, without starting the qube; stdin and stdout are the service's. */
-export function runService(vm: string, service: string, argument: string, options: TimeoutOption = {}): ServiceCall {
+function runService(vm: string, service: string, argument: string, options: TimeoutOption = {}): ServiceCall {
   throwIfInterrupted();
   const timeoutMs = options.timeoutMs ?? TIMEOUTS.service;
   const what = `${service}+${argument} in ${vm}`;
@@ -377,7 +394,7 @@ const INTERACTIVE_OUTPUT = ['--filter-escape-chars', '--no-color-output', '--no-
  * On a terminal, dom0's side goes raw so every key (Ctrl-C included) reaches the remote shell's own pseudo-terminal, which
  * echoes what it should and hides passphrases; the terminal is restored afterwards. Resolves with the service's exit code.
  */
-export async function runInteractiveService(vm: string, service: string, argument: string, options: TimeoutOption = {}): Promise<number> {
+async function runInteractiveService(vm: string, service: string, argument: string, options: TimeoutOption = {}): Promise<number> {
   throwIfInterrupted();
   const timeoutMs = options.timeoutMs ?? TIMEOUTS.service;
   const what = `${service}+${argument} in ${vm}`;
@@ -406,24 +423,24 @@ export async function runInteractiveService(vm: string, service: string, argumen
 }
 
 /** A qube's feature as qvm-features prints it, or undefined when it is not set (qvm-features' exit 1, no output). */
-export async function getFeature(vm: string, feature: string, options: TimeoutOption = {}): Promise<string | undefined> {
-  const { exitCode, stdout } = await runTool('qvm-features', [vm, feature], { what: `qvm-features ${vm} ${feature}`, okExitCodes: [0, 1], timeoutMs: options.timeoutMs ?? toolLimit('query') });
+async function getFeature(limits: TimeLimits, vm: string, feature: string, options: TimeoutOption = {}): Promise<string | undefined> {
+  const { exitCode, stdout } = await runTool('qvm-features', [vm, feature], { what: `qvm-features ${vm} ${feature}`, okExitCodes: [0, 1], timeoutMs: options.timeoutMs ?? toolLimit(limits, 'query') });
   return exitCode === 0 ? stdout.toString('utf8').replace(/\r?\n$/, '') : undefined;
 }
 
 /** A qube's tags, one per line as `qvm-tags VM list` prints them. */
-export async function listTags(vm: string, options: TimeoutOption = {}): Promise<string[]> {
-  return (await query('qvm-tags', [vm, 'list'], `qvm-tags ${vm} list`, options)).split('\n').filter((tag) => tag !== '');
+async function listTags(limits: TimeLimits, vm: string, options: TimeoutOption = {}): Promise<string[]> {
+  return (await query(limits, 'qvm-tags', [vm, 'list'], `qvm-tags ${vm} list`, options)).split('\n').filter((tag) => tag !== '');
 }
 
 /** Adds a tag to a qube. */
-export async function addTag(vm: string, tag: string, options: TimeoutOption = {}): Promise<void> {
-  await runTool('qvm-tags', [vm, 'add', tag], { what: `qvm-tags ${vm} add ${tag}`, timeoutMs: options.timeoutMs ?? toolLimit('query') });
+async function addTag(limits: TimeLimits, vm: string, tag: string, options: TimeoutOption = {}): Promise<void> {
+  await runTool('qvm-tags', [vm, 'add', tag], { what: `qvm-tags ${vm} add ${tag}`, timeoutMs: options.timeoutMs ?? toolLimit(limits, 'query') });
 }
 
 /** Every qube with its uuid, class, state and netvm (qvm-ls's columns are qube properties: qubesadmin/tools/qvm_ls.py). */
-export async function listVmFacts(options: TimeoutOption = {}): Promise<VmFacts[]> {
-  return parseVmFacts(await query('qvm-ls', ['--raw-data', '--fields', 'NAME,UUID,CLASS,STATE,NETVM'], 'qvm-ls', options));
+async function listVmFacts(limits: TimeLimits, options: TimeoutOption = {}): Promise<VmFacts[]> {
+  return parseVmFacts(await query(limits, 'qvm-ls', ['--raw-data', '--fields', 'NAME,UUID,CLASS,STATE,NETVM'], 'qvm-ls', options));
 }
 
 /**
@@ -434,8 +451,87 @@ export async function listVmFacts(options: TimeoutOption = {}): Promise<VmFacts[
  * reply, which --fail turns into exit 1. Returns the uuid. Not interruptible by the caller's scope on purpose (the caller runs it
  * so): qubesd finishes a hand-out whatever the client does, and the reply is the only way to learn which qube it was.
  */
-export async function createDisposable(template: string, options: TimeoutOption = {}): Promise<string> {
+async function createDisposable(limits: TimeLimits, template: string, options: TimeoutOption = {}): Promise<string> {
   const what = `admin.vm.CreateDisposable on ${template}`;
-  const { stdout } = await runTool('qubesd-query', ['--fail', 'dom0', 'admin.vm.CreateDisposable', template], { what, input: 'uuid', maxStdoutBytes: 4096, timeoutMs: options.timeoutMs ?? timeLimits().startMs ?? TIMEOUTS.start });
+  const { stdout } = await runTool('qubesd-query', ['--fail', 'dom0', 'admin.vm.CreateDisposable', template], { what, input: 'uuid', maxStdoutBytes: 4096, timeoutMs: options.timeoutMs ?? limits.startMs ?? TIMEOUTS.start });
   return parseCreateDisposableReply(stdout, what);
+}
+
+/**
+ * Qubes as dom0 sees it: every call to a `qvm-*` tool (and to qubesd-query), each bounded by the time limits the adapter was
+ * made with (qubesAdapter) unless the call passes its own `timeoutMs`. The functions need no `this`: each may be passed on alone.
+ */
+export interface Qubes {
+  /** TOOL_TIMEOUT_S when set, else TIMEOUTS[kind]: the bound of one call of that kind (mapping-export.ts waits that long). */
+  toolLimit(kind: ToolKind): number;
+  /** REPLY_TIMEOUT_S when set, else `callDefaultMs`: how long a service call may wait for the next message (service-call.ts). */
+  replyLimit(callDefaultMs: number): number;
+  /** Creates a named, offline DisposableVM (VmExistsError when the name is taken). Tool limit ('create'). */
+  createDispVM(name: string, template: string, label: string, options?: TimeoutOption): Promise<void>;
+  /** Starts a qube and waits until it runs. START_TIMEOUT_S. */
+  startVM(name: string, options?: TimeoutOption): Promise<void>;
+  /** Stops a qube at once; already-undone when it no longer exists. */
+  killVM(name: string, options?: TimeoutOption): Promise<UndoOutcome>;
+  /** Removes a halted qube; already-undone when it no longer exists. */
+  removeVM(name: string, options?: TimeoutOption): Promise<UndoOutcome>;
+  isRunning(name: string, options?: TimeoutOption): Promise<boolean>;
+  vmExists(name: string, options?: TimeoutOption): Promise<boolean>;
+  getPref(vm: string, prop: string, options?: TimeoutOption): Promise<string>;
+  /** A qube's uuid, or undefined when no qube has that name. */
+  vmUuid(name: string, options?: TimeoutOption): Promise<string | undefined>;
+  /** A qube's class as qvm-ls lists it, or undefined when no qube has that name. */
+  vmClass(name: string, options?: TimeoutOption): Promise<string | undefined>;
+  getGlobalPref(prop: string, options?: TimeoutOption): Promise<string>;
+  listVMs(options?: TimeoutOption): Promise<VmInfo[]>;
+  /** DeviceNotExposedError or ReadOnlyDeviceError for Qubes' two refusals the callers act on. */
+  attachBlock(vm: string, backend: string, port: string, options: AttachOptions): Promise<void>;
+  detachBlock(vm: string, backend: string, port: string, options?: TimeoutOption): Promise<UndoOutcome>;
+  listBlocks(backend: string, options?: TimeoutOption): Promise<BlockRow[]>;
+  /** A shell command's stdout in a running qube, capped as it streams. */
+  runCommand(vm: VmName | string, user: string, command: string, maxStdoutBytes?: number, options?: CommandOptions): Promise<Buffer>;
+  /** A qrexec service call in `vm` as root; its whole length is bounded only by the safety net TIMEOUTS.service. */
+  runService(vm: string, service: string, argument: string, options?: TimeoutOption): ServiceCall;
+  /** An interactive service on dom0's terminal; resolves with its exit code. */
+  runInteractiveService(vm: string, service: string, argument: string, options?: TimeoutOption): Promise<number>;
+  getFeature(vm: string, feature: string, options?: TimeoutOption): Promise<string | undefined>;
+  listTags(vm: string, options?: TimeoutOption): Promise<string[]>;
+  addTag(vm: string, tag: string, options?: TimeoutOption): Promise<void>;
+  listVmFacts(options?: TimeoutOption): Promise<VmFacts[]>;
+  /** admin.vm.CreateDisposable on `template`; returns the uuid of the qube handed out. START_TIMEOUT_S. */
+  createDisposable(template: string, options?: TimeoutOption): Promise<string>;
+}
+
+/** The adapter with `limits` bound into every call (a copy: the caller's object changing later changes nothing here). */
+export function qubesAdapter(limits: TimeLimits): Qubes {
+  const bound: TimeLimits = Object.freeze({ ...limits });
+  const withLimits =
+    <A extends unknown[], R>(call: (limits: TimeLimits, ...args: A) => R) =>
+    (...args: A): R =>
+      call(bound, ...args);
+  return Object.freeze({
+    toolLimit: withLimits(toolLimit),
+    replyLimit: (callDefaultMs: number) => bound.replyMs ?? callDefaultMs,
+    createDispVM: withLimits(createDispVM),
+    startVM: withLimits(startVM),
+    killVM: withLimits(killVM),
+    removeVM: withLimits(removeVM),
+    isRunning: withLimits(isRunning),
+    vmExists: withLimits(vmExists),
+    getPref: withLimits(getPref),
+    vmUuid: withLimits(vmUuid),
+    vmClass: withLimits(vmClass),
+    getGlobalPref: withLimits(getGlobalPref),
+    listVMs: withLimits(listVMs),
+    attachBlock: withLimits(attachBlock),
+    detachBlock: withLimits(detachBlock),
+    listBlocks: withLimits(listBlocks),
+    runCommand: withLimits(runCommand),
+    runService,
+    runInteractiveService,
+    getFeature: withLimits(getFeature),
+    listTags: withLimits(listTags),
+    addTag: withLimits(addTag),
+    listVmFacts: withLimits(listVmFacts),
+    createDisposable: withLimits(createDisposable),
+  });
 }

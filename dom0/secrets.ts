@@ -11,7 +11,7 @@ import type { KeyFileSpec } from './names.ts';
 import { notice } from './output.ts';
 import { readPassphrase } from './prompt.ts';
 import { askpassPassphrase } from './askpass.ts';
-import { runCommand } from './qubes.ts';
+import type { Qubes } from './qubes.ts';
 
 export interface SecretSource {
   /** What the prompt names: "sys-usb:sda". */
@@ -40,9 +40,9 @@ function promptFor(kind: SecretKind, target: string): string {
 const shellQuote = (text: string): string => `'${text.replace(/'/g, `'\\''`)}'`;
 
 /** A key file's bytes: from dom0's file system, or from a VM's /home/user (that VM sees nothing of ours), capped as it streams. */
-async function readKeyFile(spec: KeyFileSpec): Promise<Buffer> {
+async function readKeyFile(qubes: Qubes, spec: KeyFileSpec): Promise<Buffer> {
   if (spec.kind === 'dom0') return readCapped(spec.path, MAX_KEY_FILE_BYTES, 'key file');
-  return runCommand(spec.vm, 'user', `cat -- ${shellQuote(spec.path)}`, MAX_KEY_FILE_BYTES, { what: `key file ${spec.vm}:${spec.path}` });
+  return qubes.runCommand(spec.vm, 'user', `cat -- ${shellQuote(spec.path)}`, MAX_KEY_FILE_BYTES, { what: `key file ${spec.vm}:${spec.path}` });
 }
 
 /**
@@ -84,6 +84,8 @@ export class SecretDialogue {
   private answered = 0;
 
   constructor(
+    /** Reads a key file that lives in a qube. */
+    private readonly qubes: Qubes,
     private readonly plan: SecretPlan,
     private readonly source: SecretSource,
     /** "header VM dm-header-disp1234", for the misbehaving error. */
@@ -117,9 +119,9 @@ export class SecretDialogue {
   private secretOf(kind: SecretKind): Promise<Buffer> {
     switch (kind) {
       case 'key-file':
-        return readKeyFile(this.source.keyFile!);
+        return readKeyFile(this.qubes, this.source.keyFile!);
       case 'new-key-file':
-        return readKeyFile(this.source.newKeyFile!);
+        return readKeyFile(this.qubes, this.source.newKeyFile!);
       case 'passphrase':
         return this.passphrase(promptFor(kind, this.source.target));
       default:

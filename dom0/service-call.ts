@@ -4,8 +4,7 @@ import type { z } from 'zod';
 import { OperationError, TimeoutError, ToolError } from '../shared/errors.ts';
 import { StreamTruncatedError } from '../shared/protocol/frame.ts';
 import { Channel } from '../shared/protocol/channel.ts';
-import { runService } from './qubes.ts';
-import { timeLimits } from './time-limits.ts';
+import type { Qubes } from './qubes.ts';
 
 /** How long a service may take to send its next message (the user's typing happens in dom0, between messages). */
 export const DEFAULT_REPLY_TIMEOUT_MS = 120_000;
@@ -62,8 +61,8 @@ function withTimeout<T>(promise: Promise<T>, timeoutMs: number, onTimeout: () =>
  * sets REPLY_TIMEOUT_S means every wait for a VM. Waits for the user (passphrase prompts) are never under this timer: it runs
  * only while dom0 waits for the VM's next message, and stops while dom0 answers a secret request.
  */
-export function replyTimeout(options: Pick<ServiceCallOptions, 'replyTimeoutMs'>): number {
-  return timeLimits().replyMs ?? options.replyTimeoutMs ?? DEFAULT_REPLY_TIMEOUT_MS;
+export function replyTimeout(qubes: Qubes, options: Pick<ServiceCallOptions, 'replyTimeoutMs'>): number {
+  return qubes.replyLimit(options.replyTimeoutMs ?? DEFAULT_REPLY_TIMEOUT_MS);
 }
 
 /** qrexec's exit code for a service that does not exist in the qube (or whose program cannot be found, as `node` in its wrapper). */
@@ -77,10 +76,10 @@ function silentServiceError(vm: string, service: string, exitCode: number): Oper
 }
 
 /** Calls `service+argument` in `vm`, runs `conversation` over it, then waits for the call to end cleanly. */
-export async function callService<T>(vm: string, service: string, argument: string, options: ServiceCallOptions, conversation: (channel: TimedChannel) => Promise<T>): Promise<T> {
-  const call = runService(vm, service, argument);
+export async function callService<T>(qubes: Qubes, vm: string, service: string, argument: string, options: ServiceCallOptions, conversation: (channel: TimedChannel) => Promise<T>): Promise<T> {
+  const call = qubes.runService(vm, service, argument);
   const what = `${service} in ${vm}`;
-  const timeoutMs = replyTimeout(options);
+  const timeoutMs = replyTimeout(qubes, options);
   const channel = new TimedChannel(call.stdout, call.stdin, options.peer, timeoutMs, what);
   let result: T;
   try {

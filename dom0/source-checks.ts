@@ -4,20 +4,20 @@
 // knowledge. The listing cannot say it reliably: a description can imitate a "used by" column (qubes-listings.ts).
 import { OperationError } from '../shared/errors.ts';
 import { sourceLabel, type SourceSpec } from './names.ts';
-import { isRunning, listBlocks } from './qubes.ts';
+import type { Qubes } from './qubes.ts';
 import { readAttachmentState } from './state.ts';
 
 /**
  * The source is not ours already and exists; returns the rest of its row in Qubes' listing (description, and who uses it if
  * anyone), raw. Called with the source's lock held, so no other command of ours is between this check and the record's start.
  */
-export async function assertSourceAvailable(source: SourceSpec): Promise<string> {
+export async function assertSourceAvailable(qubes: Qubes, source: SourceSpec): Promise<string> {
   const label = sourceLabel(source);
   // Our own record, not the listing, says whether we hold it: a second command must not take over (and then drop) its record.
   const state = await readAttachmentState(source);
   if (state) throw new OperationError(`${label} is already ${state.phase === 'attached' ? 'attached' : `held (${state.phase})`} by qvm-block-split: see 'qvm-block-split status'`);
   // Both asked at once (two tool calls on every command's critical path); the listing counts only when the qube runs.
-  const [running, listed] = await Promise.all([isRunning(source.backend), listBlocks(source.backend).then((rows) => ({ rows }), (error: unknown) => ({ error }))]);
+  const [running, listed] = await Promise.all([qubes.isRunning(source.backend), qubes.listBlocks(source.backend).then((rows) => ({ rows }), (error: unknown) => ({ error }))]);
   if (!running) throw new OperationError(`${source.backend} is not running, so ${label} does not exist`);
   if ('error' in listed) throw listed.error;
   const device = listed.rows.find((entry) => entry.backend === source.backend && entry.port === source.port);

@@ -2,8 +2,9 @@
 // waiting only for what it needs: the device VM is prepared and given the disk while the header VM still starts, and the
 // destination starts while the key is derived. The header area goes from the device VM to the header VM through dom0 unparsed; the volume key comes back sealed to the device VM; the mapping goes to the destination.
 import type { AttachCommand } from '../cli.ts';
-import { CleanupStack } from '../cleanup-stack.ts';
-import { resolveDispVmSettings, type AttachOrder, type SplitConfig } from '../config.ts';
+import type { CleanupStack } from '../cleanup-stack.ts';
+import type { CommandContext } from '../command-context.ts';
+import { resolveDispVmSettings, type AttachOrder } from '../config.ts';
 import { attachSource, newMappingName, openMapping, PinMismatchError, prepareDeviceVm, withDeviceHeaderSource } from '../device-steps.ts';
 import { AttachVms } from '../attach-vms.ts';
 import { chooseSupply } from '../preloaded.ts';
@@ -20,7 +21,7 @@ import { OperationError } from '../../shared/errors.ts';
 import type { LuksType } from '../../shared/protocol/contract.ts';
 import type { HeaderParsed } from '../../shared/protocol/messages.ts';
 import type { HeaderFacts } from '../header-steps.ts';
-import { detachBlock, listBlocks } from '../qubes.ts';
+import type { Qubes } from '../qubes.ts';
 import { frontendDevOf } from '../qubes-listings.ts';
 import { recordCommand, type AttachmentRecorder } from '../state.ts';
 import { statusLine, type StatusLine } from '../status-line.ts';
@@ -31,8 +32,8 @@ import { assertSourceAvailable } from '../source-checks.ts';
  * whose description is our mapping's name, and whose "used by" must name the destination); only for the user's information,
  * so anything unexpected just leaves it unsaid.
  */
-async function frontendDevice(deviceVm: string, port: string, destination: string): Promise<string | undefined> {
-  const listed = await listBlocks(deviceVm).catch(() => []);
+async function frontendDevice(qubes: Qubes, deviceVm: string, port: string, destination: string): Promise<string | undefined> {
+  const listed = await qubes.listBlocks(deviceVm).catch(() => []);
   const row = listed.find((entry) => entry.backend === deviceVm && entry.port === port);
   return row ? frontendDevOf(row, destination) : undefined;
 }
@@ -67,29 +68,29 @@ async function volumesToCheck(command: AttachCommand): Promise<KnownVolume[]> {
   return entries.flatMap((entry) => (entry.kind === 'volume' ? [entry.volume] : []));
 }
 
-export async function attachCommand(command: AttachCommand, stack: CleanupStack, config: SplitConfig): Promise<AttachOutcome> {
+export async function attachCommand(command: AttachCommand, { stack, config, qubes }: CommandContext): Promise<AttachOutcome> {
   const label = sourceLabel(command.source);
   await acquireSourceLock(command.source, stack);
   // Asked while the source is checked (a query and the configuration; a failed check leaves it unused).
-  const settingsAsked = resolveDispVmSettings(config);
+  const settingsAsked = resolveDispVmSettings(qubes, config);
   settingsAsked.catch(() => undefined);
-  const description = await assertSourceAvailable(command.source);
+  const description = await assertSourceAvailable(qubes, command.source);
   const known = await volumesToCheck(command);
   const settings = await settingsAsked;
   // Where the VMs will come from is only asked of Qubes: it overlaps the checks (a failed check leaves it unused).
-  const supply = chooseSupply(settings.template);
+  const supply = chooseSupply(qubes, settings.template);
   supply.catch(() => undefined);
   // Everything that needs no secret and no VM is checked before the first VM starts.
-  const destinationFacts = await checkDestination(command.destination, command.source, settings.template);
+  const destinationFacts = await checkDestination(qubes, command.destination, command.source, settings.template);
   await checkKeyFile(command.keyFile);
   // The record exists from here on, so `cleanup` can finish the job if this process dies without unwinding.
   const recorder = await recordCommand({ source: command.source, phase: 'attaching', readOnly: command.readOnly }, stack);
 
   const line = statusLine();
   line.show('starting the DisposableVMs');
-  const vms = new AttachVms({ template: settings.template, label: settings.label, order: settings.attachOrder, destination: command.destination }, stack, recorder, supply);
+  const vms = new AttachVms(qubes, { template: settings.template, label: settings.label, order: settings.attachOrder, destination: command.destination }, stack, recorder, supply);
   try {
-    return await attachWith(command, vms, { stack, recorder, line, label, known, description, destinationFacts, template: settings.template, order: settings.attachOrder });
+    return await attachWith(command, vms, { stack, qubes, recorder, line, label, known, description, destinationFacts, template: settings.template, order: settings.attachOrder });
   } finally {
     // No start may still be under way when the stack unwinds: a VM registered after that would be left behind.
     await vms.settled();
@@ -98,6 +99,7 @@ export async function attachCommand(command: AttachCommand, stack: CleanupStack,
 
 interface AttachContext {
   readonly stack: CleanupStack;
+  readonly qubes: Qubes;
   readonly recorder: AttachmentRecorder;
   readonly line: StatusLine;
   readonly label: string;
@@ -109,24 +111,24 @@ interface AttachContext {
 }
 
 /** The device VM, prepared and holding the source disk: its name, public key and whether the source is read-only. */
-async function readyDevice(command: AttachCommand, vms: AttachVms, { stack, recorder, line, label, template }: AttachContext) {
+async function readyDevice(command: AttachCommand, vms: AttachVms, { stack, qubes, recorder, line, label, template }: AttachContext) {
   const device = await vms.vm('device');
   await recorder.update({ deviceVm: device });
   line.show(`preparing ${device} and attaching ${label} to it`);
-  const publicKey = await prepareDeviceVm(device, template);
-  const readOnly = await attachSource(device, command.source, command.readOnly, stack);
+  const publicKey = await prepareDeviceVm(qubes, device, template);
+  const readOnly = await attachSource(qubes, device, command.source, command.readOnly, stack);
   return { device, publicKey, readOnly };
 }
 
 async function attachWith(command: AttachCommand, vms: AttachVms, context: AttachContext): Promise<AttachOutcome> {
-  const { stack, recorder, line, label, known, description, destinationFacts } = context;
+  const { stack, qubes, recorder, line, label, known, description, destinationFacts } = context;
   const { device, publicKey: devicePublicKey, readOnly } = await readyDevice(command, vms, context);
   // The header bytes come from the device VM first (a device VM that refuses to read the disk stops the attach before the header
   // VM is contacted); the header VM may still be starting meanwhile.
-  const { facts, unlocked, headerVm } = await withDeviceHeaderSource(device, async (source) => {
+  const { facts, unlocked, headerVm } = await withDeviceHeaderSource(qubes, device, async (source) => {
     const header = await vms.vm('header');
     line.show(`reading the header in ${header}`);
-    const result = await unlockInHeaderVm(header, command.luksType, source, devicePublicKey, { target: label, keyFile: command.keyFile, ...(command.askpass ? { askpass: command.askpass } : {}) }, (reported) =>
+    const result = await unlockInHeaderVm(qubes, header, command.luksType, source, devicePublicKey, { target: label, keyFile: command.keyFile, ...(command.askpass ? { askpass: command.askpass } : {}) }, (reported) =>
       approveKnownHeader(reported, command).then(() => approveLayout(reported, command, `header VM ${header}`)),
     );
     return { ...result, headerVm: header };
@@ -134,14 +136,14 @@ async function attachWith(command: AttachCommand, vms: AttachVms, context: Attac
   const layout = mappingLayout(facts.parsed);
   // The header VM has done its job: it goes now, not at the end, so it holds the passphrase no longer than needed; and out of the
   // record, so that `status` and `cleanup` no longer name a VM that is gone. Meanwhile the device VM opens the mapping.
-  const headerGone = destroyDispVM(recorder.vm(headerVm)).then(() => recorder.forget(headerVm));
+  const headerGone = destroyDispVM(qubes, recorder.vm(headerVm)).then(() => recorder.forget(headerVm));
   // The original's order, one after the other: the header VM goes first.
   if (context.order === 'serial') await headerGone;
 
   line.show(`opening the mapping in ${device}`);
   const mappingName = newMappingName();
   const pinned = expectedPin(known, facts.parsed);
-  const [mapping] = await Promise.allSettled([openMapping(device, mappingName, unlocked, layout, readOnly, stack, pinned?.pin), headerGone]);
+  const [mapping] = await Promise.allSettled([openMapping(qubes, device, mappingName, unlocked, layout, readOnly, stack, pinned?.pin), headerGone]);
   await headerGone;
   if (mapping.status === 'rejected') {
     if (mapping.reason instanceof PinMismatchError && pinned) {
@@ -154,9 +156,9 @@ async function attachWith(command: AttachCommand, vms: AttachVms, context: Attac
 
   line.show(`attaching the decrypted disk to ${command.destination ?? 'a new DisposableVM'}`);
   const destination = await vms.vm('destination');
-  await attachMappingWhenExposed(destination, { deviceVm: device, device: opened.device, name: opened.name }, opened.readOnly);
-  stack.defer(`detach ${device}:${opened.device} from ${destination}`, () => detachBlock(destination, device, opened.device));
-  const frontend = await frontendDevice(device, opened.device, destination);
+  await attachMappingWhenExposed(qubes, destination, { deviceVm: device, device: opened.device, name: opened.name }, opened.readOnly);
+  stack.defer(`detach ${device}:${opened.device} from ${destination}`, () => qubes.detachBlock(destination, device, opened.device));
+  const frontend = await frontendDevice(qubes, device, opened.device, destination);
   await recorder.update({ destination: { vm: destination, createdByUs: command.destination === undefined, ...(frontend ? { frontend } : {}) }, phase: 'attached' });
 
   // Everything now belongs to the attachment: detach undoes it.

@@ -6,7 +6,8 @@ import { DISPVM_NAME, ownerRole, POOLED_DISPVM_NAME, type DispVmRole } from '../
 import { liveLockHolders, LockHeldError, takeSourceLock, type SourceLock } from '../lock.ts';
 import { sourceLabel } from '../names.ts';
 import { info, warning } from '../output.ts';
-import { listTags, listVMs, vmUuid } from '../qubes.ts';
+import type { Qubes } from '../qubes.ts';
+import type { CommandContext } from '../command-context.ts';
 import { listAttachmentStates, readAttachmentState, removeAttachmentState, vmsNamedBy, vmsSharedWith, type AttachmentPhase, type AttachmentState } from '../state.ts';
 import { destroyAndReport, tearDown } from '../attachment.ts';
 import { removeUnclaimedHandOuts } from '../preloaded.ts';
@@ -29,7 +30,7 @@ type RecordOutcome =
   | { readonly kind: 'in use'; readonly state: AttachmentState };
 
 /** Tears down one record stuck half-way, under its source's lock; a live command's record is left alone. */
-async function cleanRecord(state: AttachmentState, all: readonly AttachmentState[]): Promise<RecordOutcome> {
+async function cleanRecord(qubes: Qubes, state: AttachmentState, all: readonly AttachmentState[]): Promise<RecordOutcome> {
   const label = sourceLabel(state.source);
   let lock: SourceLock;
   try {
@@ -49,8 +50,8 @@ async function cleanRecord(state: AttachmentState, all: readonly AttachmentState
       warning(`the record of ${label} names ${shared.join(', ')}, which another record names too; left alone (remove the record that is not yours)`);
       return { kind: 'in use', state: current };
     }
-    const leftAlone = await tearDown(current);
-    await removeUnclaimedHandOuts(current, new Set(all.filter((other) => other !== state).flatMap(vmsNamedBy)));
+    const leftAlone = await tearDown(qubes, current);
+    await removeUnclaimedHandOuts(qubes, current, new Set(all.filter((other) => other !== state).flatMap(vmsNamedBy)));
     await removeAttachmentState(current.source);
     info(`cleaned up the ${current.phase === 'overwriting' || current.phase === 'inspecting' ? `interrupted ${current.phase === 'overwriting' ? 'overwrite' : 'inspect'}` : `${current.phase} attachment`} of ${label}`);
     return { kind: 'cleaned', leftAlone };
@@ -60,10 +61,10 @@ async function cleanRecord(state: AttachmentState, all: readonly AttachmentState
 }
 
 /** The role of a qube that is ours by its name (named DisposableVMs) or by our tag (pooled ones), or undefined. */
-async function leftoverRole(name: string): Promise<DispVmRole | undefined> {
+async function leftoverRole(qubes: Qubes, name: string): Promise<DispVmRole | undefined> {
   const match = DISPVM_NAME.exec(name);
   if (match) return match[1] as DispVmRole;
-  return POOLED_DISPVM_NAME.test(name) ? ownerRole(await listTags(name)) : undefined;
+  return POOLED_DISPVM_NAME.test(name) ? ownerRole(await qubes.listTags(name)) : undefined;
 }
 
 /**
@@ -71,12 +72,12 @@ async function leftoverRole(name: string): Promise<DispVmRole | undefined> {
  * killed between qvm-create (or a hand-out) and its record left. While any command runs, unrecorded ones may be its own and
  * stay; `spared` names stay too.
  */
-async function removeLeftovers(spared: ReadonlySet<string>): Promise<number> {
+async function removeLeftovers(qubes: Qubes, spared: ReadonlySet<string>): Promise<number> {
   const live = await liveLockHolders();
   let removed = 0;
-  for (const vm of await listVMs()) {
+  for (const vm of await qubes.listVMs()) {
     if (spared.has(vm.name)) continue;
-    const role = await leftoverRole(vm.name);
+    const role = await leftoverRole(qubes, vm.name);
     if (role === undefined) continue;
     if (vm.vmClass !== 'DispVM') {
       warning(`${vm.name} is named or tagged like a DisposableVM of qvm-block-split but is a ${vm.vmClass}; left alone`);
@@ -92,13 +93,13 @@ async function removeLeftovers(spared: ReadonlySet<string>): Promise<number> {
       continue;
     }
     // Known from here on by the uuid it has now: destroyRecordedDispVM reads it again before each step.
-    const uuid = await vmUuid(vm.name);
-    if (uuid !== undefined && (await destroyAndReport({ name: vm.name, uuid }, true))) removed++;
+    const uuid = await qubes.vmUuid(vm.name);
+    if (uuid !== undefined && (await destroyAndReport(qubes, { name: vm.name, uuid }, true))) removed++;
   }
   return removed;
 }
 
-export async function cleanupCommand(): Promise<void> {
+export async function cleanupCommand({ qubes }: CommandContext): Promise<void> {
   const states = await listAttachmentStates();
   let cleaned = 0;
   // Names that leftover removal must not touch: VMs of records still in use, and qubes a record's teardown found not to be ours
@@ -106,10 +107,10 @@ export async function cleanupCommand(): Promise<void> {
   const spared = new Set<string>();
   for (const state of states) {
     // Complete attachments are detach's business: cleanup neither locks nor touches them.
-    const outcome: RecordOutcome = state.phase === 'attached' ? { kind: 'in use', state } : await cleanRecord(state, states);
+    const outcome: RecordOutcome = state.phase === 'attached' ? { kind: 'in use', state } : await cleanRecord(qubes, state, states);
     if (outcome.kind === 'cleaned') cleaned++;
     for (const name of outcome.kind === 'in use' ? vmsNamedBy(outcome.state) : outcome.kind === 'cleaned' ? outcome.leftAlone : []) spared.add(name);
   }
-  cleaned += await removeLeftovers(spared);
+  cleaned += await removeLeftovers(qubes, spared);
   if (cleaned === 0) info('nothing to clean up');
 }

@@ -2,14 +2,14 @@
 // run again. The destination qube is left as it is, as in the original.
 import { OperationError } from '../../shared/errors.ts';
 import { detachRecorded } from '../attachment.ts';
-import type { CleanupStack } from '../cleanup-stack.ts';
+import type { CommandContext } from '../command-context.ts';
 import { acquireSourceLock } from '../lock.ts';
 import type { DetachCommand } from '../cli.ts';
 import { sourceLabel } from '../names.ts';
 import { info, notice } from '../output.ts';
 import { readAttachmentState } from '../state.ts';
 
-export async function detachCommand({ source }: DetachCommand, stack: CleanupStack): Promise<void> {
+export async function detachCommand({ source }: DetachCommand, { stack, qubes }: CommandContext): Promise<void> {
   const label = sourceLabel(source);
   await acquireSourceLock(source, stack);
   const state = await readAttachmentState(source);
@@ -18,7 +18,7 @@ export async function detachCommand({ source }: DetachCommand, stack: CleanupSta
   if (state.phase === 'overwriting' || state.phase === 'inspecting') {
     throw new OperationError(`${label} is not attached (${state.phase === 'overwriting' ? 'an overwrite' : 'an inspect'} was interrupted): run 'qvm-block-split cleanup'`);
   }
-  const leftAlone = await detachRecorded(state);
+  const leftAlone = await detachRecorded(qubes, state);
   const device = leftAlone.includes(state.deviceVm) ? `the qube now called ${state.deviceVm} is not its device VM and was left alone` : `device VM ${state.deviceVm} removed`;
   info(`detached ${label}${state.destination ? ` from ${state.destination.vm}` : ''}; ${device}`);
   // The default destination is a DisposableVM of ours that may hold the user's work: it is never closed for them.

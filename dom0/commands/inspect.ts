@@ -2,8 +2,8 @@
 // the header area (served in steps) to an offline header DisposableVM that parses it; dom0 prints the VM's typed report and the
 // warnings it draws from it itself. Both VMs are gone when the command ends.
 import type { InspectCommand } from '../cli.ts';
-import type { CleanupStack } from '../cleanup-stack.ts';
-import { resolveDispVmSettings, type SplitConfig } from '../config.ts';
+import type { CommandContext } from '../command-context.ts';
+import { resolveDispVmSettings } from '../config.ts';
 import { attachSource, prepareDeviceVm, withDeviceHeaderSource } from '../device-steps.ts';
 import { startDispVMs } from '../dispvms.ts';
 import { headerWarnings, slotWords, vmWarnings } from '../header-summary.ts';
@@ -51,19 +51,19 @@ function asText(source: string, parsed: HeaderParsed, warnings: readonly string[
   ].join('\n');
 }
 
-export async function inspectCommand(command: InspectCommand, stack: CleanupStack, config: SplitConfig): Promise<void> {
+export async function inspectCommand(command: InspectCommand, { stack, config, qubes }: CommandContext): Promise<void> {
   const label = sourceLabel(command.source);
   await acquireSourceLock(command.source, stack);
-  await assertSourceAvailable(command.source);
-  const settings = await resolveDispVmSettings(config);
+  await assertSourceAvailable(qubes, command.source);
+  const settings = await resolveDispVmSettings(qubes, config);
   // Recorded like an overwrite, so `cleanup` removes the VMs of an inspect killed without unwinding.
   const recorder = await recordCommand({ source: command.source, phase: 'inspecting', readOnly: true }, stack);
-  const vms = await startDispVMs(['device', 'header'], settings.template, settings.label, stack, (vm) => recorder.add(vm));
+  const vms = await startDispVMs(qubes, ['device', 'header'], settings.template, settings.label, stack, (vm) => recorder.add(vm));
   await recorder.update({ deviceVm: vms.device });
-  await prepareDeviceVm(vms.device, settings.template);
+  await prepareDeviceVm(qubes, vms.device, settings.template);
   // Read-only: looking must never be able to change the disk.
-  await attachSource(vms.device, command.source, true, stack);
-  const found = await withDeviceHeaderSource(vms.device, (source) => inspectInHeaderVm(vms.header, source));
+  await attachSource(qubes, vms.device, command.source, true, stack);
+  const found = await withDeviceHeaderSource(qubes, vms.device, (source) => inspectInHeaderVm(qubes, vms.header, source));
   await stack.unwind();
   if (found.kind === 'absent') throw new OperationError(`${label} holds no LUKS header we can read (${sanitizePeerText(found.reason, 200)})`);
   const warnings = headerWarnings(found.parsed);

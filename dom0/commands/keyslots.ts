@@ -7,8 +7,7 @@ import { OperationError } from '../../shared/errors.ts';
 import { sanitizePeerText } from '../../shared/protocol/channel.ts';
 import { HEADER_PROBE_BYTES, type HeaderParsed, type KeyslotOperation } from '../../shared/protocol/messages.ts';
 import type { KeyslotCommand } from '../cli.ts';
-import type { CleanupStack } from '../cleanup-stack.ts';
-import type { SplitConfig } from '../config.ts';
+import type { CommandContext } from '../command-context.ts';
 import { assertAtLeast, assertConfirmable, diskWords, setUpWrite } from '../destructive.ts';
 import { withDeviceHeaderSource } from '../device-steps.ts';
 import { inspectInHeaderVm, keyslotsInHeaderVm, type HeaderFacts, type KeyslotsSettings } from '../header-steps.ts';
@@ -93,15 +92,16 @@ function doneWords(command: KeyslotCommand, before: HeaderParsed, after: HeaderP
   }
 }
 
-export async function keyslotCommand(command: KeyslotCommand, stack: CleanupStack, config: SplitConfig): Promise<void> {
+export async function keyslotCommand(command: KeyslotCommand, context: CommandContext): Promise<void> {
+  const { stack, qubes } = context;
   const { source, yes } = command;
   const operation = OPERATION[command.command];
   assertConfirmable(yes, command.command, 'rewrites the header and needs confirmation');
-  const { vms, disk } = await setUpWrite(source, ['device', 'header', 'verify'], stack, config);
+  const { vms, disk } = await setUpWrite(context, source, ['device', 'header', 'verify']);
   assertAtLeast(disk, HEADER_PROBE_BYTES, 'a LUKS header');
-  const openSource = <T>(work: (source: HeaderSource) => Promise<T>): Promise<T> => withDeviceHeaderSource(vms.device, work);
+  const openSource = <T>(work: (source: HeaderSource) => Promise<T>): Promise<T> => withDeviceHeaderSource(qubes, vms.device, work);
   // The "before", from the VM that only parses: the facts the header VM must report, and what is shown against the result.
-  const found = await openSource((device) => inspectInHeaderVm(vms.verify, device));
+  const found = await openSource((device) => inspectInHeaderVm(qubes, vms.verify, device));
   if (found.kind === 'absent') throw new OperationError(`${disk.label} holds no LUKS header we can use (${sanitizePeerText(found.reason, 200)}): nothing was changed`);
   const before = found.parsed;
   // Said before any secret is asked: the header VM refuses it too.
@@ -110,13 +110,13 @@ export async function keyslotCommand(command: KeyslotCommand, stack: CleanupStac
   }
   let progress: ProgressLine | undefined;
   const { area } = await openSource((device) =>
-    keyslotsInHeaderVm(vms.header, settingsOf(command), device, { target: disk.label, keyFile: command.keyFile, newKeyFile: command.newKeyFile }, async (facts) => checkSameHeader(facts, before, `header VM ${vms.header}`), (elapsedMs, expectedMs) => {
+    keyslotsInHeaderVm(qubes, vms.header, settingsOf(command), device, { target: disk.label, keyFile: command.keyFile, newKeyFile: command.newKeyFile }, async (facts) => checkSameHeader(facts, before, `header VM ${vms.header}`), (elapsedMs, expectedMs) => {
       progress ??= new ProgressLine(`deriving the new key slot in ${vms.header}`);
       progress.updateTime(elapsedMs, expectedMs);
     }),
   );
   progress?.finishTime();
-  const outcome = await rewriteHeaderArea({
+  const outcome = await rewriteHeaderArea(qubes, {
     device: vms.device,
     verify: vms.verify,
     disk,

@@ -2,21 +2,19 @@
 // `list`. The files are dom0/known-volumes.ts's business; this is what the user asked and what they are told.
 import { OperationError } from '../../shared/errors.ts';
 import type { AttachCommand, AttachKnownCommand, ForgetCommand, ListCommand, RememberCommand } from '../cli.ts';
-import type { CleanupStack } from '../cleanup-stack.ts';
+import type { CommandContext } from '../command-context.ts';
 import { forgetKnownVolume, listKnownVolumes, presentSources, readKnownVolume, storableDescription, storeKnownVolume, volumesDir, type KnownVolume } from '../known-volumes.ts';
 import { sourceLabel } from '../names.ts';
 import { info, warning } from '../output.ts';
-import { listBlocks } from '../qubes.ts';
 import { listAttachmentStates } from '../state.ts';
 import { attachCommand } from './attach.ts';
-import type { SplitConfig } from '../config.ts';
 
-export async function rememberCommand(command: RememberCommand, stack: CleanupStack, config: SplitConfig): Promise<void> {
+export async function rememberCommand(command: RememberCommand, context: CommandContext): Promise<void> {
   // Before any VM: a name already taken (or a file under it that does not parse) is the user's to sort out.
   const taken = (await listKnownVolumes()).find((entry) => (entry.kind === 'volume' ? entry.volume.name : entry.name) === command.name);
   if (taken) throw new OperationError(`a known volume '${command.name}' already exists: 'qvm-block-split forget ${command.name}' first`);
   const { attach } = command;
-  const outcome = await attachCommand(attach, stack, config);
+  const outcome = await attachCommand(attach, context);
   const volume: KnownVolume = {
     name: command.name,
     source: attach.source,
@@ -54,10 +52,10 @@ export function attachOfVolume(volume: KnownVolume, changes: Partial<Pick<Attach
   };
 }
 
-export async function attachKnownCommand(command: AttachKnownCommand, stack: CleanupStack, config: SplitConfig): Promise<void> {
+export async function attachKnownCommand(command: AttachKnownCommand, context: CommandContext): Promise<void> {
   const volume = await readKnownVolume(command.name);
   const destination = command.destination === undefined ? volume.destination : command.destination === '@dispvm' ? undefined : command.destination;
-  await attachCommand(attachOfVolume(volume, { destination, readOnly: command.readOnly || volume.readOnly }), stack, config);
+  await attachCommand(attachOfVolume(volume, { destination, readOnly: command.readOnly || volume.readOnly }), context);
 }
 
 export async function forgetCommand({ name }: ForgetCommand): Promise<void> {
@@ -80,7 +78,7 @@ function whereaboutsWords(where: Whereabouts): string {
   }
 }
 
-export async function listCommand({ json }: ListCommand): Promise<void> {
+export async function listCommand({ json }: ListCommand, { qubes }: CommandContext): Promise<void> {
   const entries = await listKnownVolumes();
   if (entries.length === 0) {
     if (json) process.stdout.write('[]\n');
@@ -90,7 +88,7 @@ export async function listCommand({ json }: ListCommand): Promise<void> {
   const states = await listAttachmentStates();
   // A listing that fails (a source qube not running is no failure) leaves presence unknown rather than the command failed.
   const volumes = entries.flatMap((entry) => (entry.kind === 'volume' ? [entry.volume] : []));
-  const present = await presentSources(volumes, listBlocks).catch((error: unknown) => {
+  const present = await presentSources(volumes, qubes.listBlocks).catch((error: unknown) => {
     warning(`cannot list block devices: ${(error as Error).message}`);
     return undefined;
   });

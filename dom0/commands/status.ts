@@ -6,7 +6,8 @@ import { lockHolder } from '../lock.ts';
 import type { StatusCommand } from '../cli.ts';
 import { sourceLabel } from '../names.ts';
 import { info } from '../output.ts';
-import { isRunning } from '../qubes.ts';
+import type { Qubes } from '../qubes.ts';
+import type { CommandContext } from '../command-context.ts';
 import { listAttachmentStates, recordedVm, type AttachmentState } from '../state.ts';
 
 interface StatusRow {
@@ -26,16 +27,16 @@ async function liveHolder(state: AttachmentState): Promise<{ pid: number } | { p
   }
 }
 
-async function checkDevice(state: AttachmentState): Promise<string | undefined> {
+async function checkDevice(qubes: Qubes, state: AttachmentState): Promise<string | undefined> {
   const device = recordedVm(state, state.deviceVm);
   if (!device) return undefined;
-  const identity = await checkRecordedVm(device);
+  const identity = await checkRecordedVm(qubes, device);
   if (identity.kind === 'refused') return identity.reason;
-  if (identity.kind === 'gone' || !(await isRunning(device.name))) return `device VM ${device.name} is not running`;
+  if (identity.kind === 'gone' || !(await qubes.isRunning(device.name))) return `device VM ${device.name} is not running`;
   return undefined;
 }
 
-async function check(state: AttachmentState): Promise<StatusRow> {
+async function check(qubes: Qubes, state: AttachmentState): Promise<StatusRow> {
   const problems: string[] = [];
   if (state.phase !== 'attached') {
     const holder = await liveHolder(state);
@@ -44,9 +45,9 @@ async function check(state: AttachmentState): Promise<StatusRow> {
     if (holder) problems.push(holder.problem);
     problems.push(`${state.phase} (interrupted? run 'qvm-block-split cleanup')`);
   }
-  const device = state.deviceVm ? await checkDevice(state) : undefined;
+  const device = state.deviceVm ? await checkDevice(qubes, state) : undefined;
   if (device) problems.push(device);
-  if (state.destination && !(await isRunning(state.destination.vm))) problems.push(`destination ${state.destination.vm} is not running`);
+  if (state.destination && !(await qubes.isRunning(state.destination.vm))) problems.push(`destination ${state.destination.vm} is not running`);
   return { state, progress: undefined, problems };
 }
 
@@ -66,14 +67,14 @@ function describe({ state, progress, problems }: StatusRow): string {
 }
 
 /** Prints one line per attachment; returns the number of attachments with problems. */
-export async function statusCommand({ source }: StatusCommand): Promise<number> {
+export async function statusCommand({ source }: StatusCommand, { qubes }: CommandContext): Promise<number> {
   const states = (await listAttachmentStates()).filter(
     (state) => !source || (state.source.backend === source.backend && state.source.port === source.port),
   );
   if (source && states.length === 0) throw new OperationError(`${sourceLabel(source)} is not attached by qvm-block-split`);
   // On stderr, so that scripts reading stdout still see nothing to parse.
   if (states.length === 0) info('nothing is attached by qvm-block-split');
-  const rows = await Promise.all(states.map(check));
+  const rows = await Promise.all(states.map((state) => check(qubes, state)));
   for (const row of rows) process.stdout.write(`${describe(row)}\n`);
   return rows.filter((row) => row.problems.length > 0).length;
 }

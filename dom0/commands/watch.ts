@@ -10,13 +10,12 @@ import { followAdminEvents } from '../admin-events.ts';
 import { toQubesEvent } from '../admin-event-types.ts';
 import { detachRecorded } from '../attachment.ts';
 import { CleanupStack } from '../cleanup-stack.ts';
-import type { SplitConfig } from '../config.ts';
+import type { CommandContext } from '../command-context.ts';
 import { interruptionSignal } from '../interruption.ts';
 import { listKnownVolumes, presentSources, type KnownVolume } from '../known-volumes.ts';
 import { acquireSourceLock } from '../lock.ts';
 import { sourceLabel } from '../names.ts';
 import { info, warning } from '../output.ts';
-import { isRunning, listBlocks } from '../qubes.ts';
 import { listAttachmentStates, readAttachmentState, type AttachmentState } from '../state.ts';
 import { attachCommand } from './attach.ts';
 import { attachOfVolume } from './known.ts';
@@ -40,8 +39,9 @@ export class Watcher {
   /** The ASKPASS program from the config: how a volume without a key file is unlocked with no terminal. */
   private readonly askpass: string | undefined;
 
-  constructor(private readonly config: SplitConfig) {
-    this.askpass = config.askpass;
+  /** The run's context; each attach and teardown gets a clean-up stack of its own. */
+  constructor(private readonly context: CommandContext) {
+    this.askpass = context.config.askpass;
   }
 
   /** A reconciliation waits to run: later events need no other (it reads the state when it starts). */
@@ -83,7 +83,7 @@ export class Watcher {
   private async reconcileNow(): Promise<void> {
     const volumes = (await listKnownVolumes()).flatMap((entry) => (entry.kind === 'volume' && entry.volume.autoAttach ? [entry.volume] : []));
     if (volumes.length === 0) return;
-    const [present, states] = await Promise.all([presentSources(volumes, listBlocks), listAttachmentStates()]);
+    const [present, states] = await Promise.all([presentSources(volumes, this.context.qubes.listBlocks), listAttachmentStates()]);
     for (const volume of volumes) {
       const key = sourceLabel(volume.source);
       if (this.busy.has(key)) continue;
@@ -92,13 +92,13 @@ export class Watcher {
       const state = states.find((candidate) => sameSource(volume, candidate));
       if (state) {
         if (state.phase !== 'attached') continue;
-        const destinationGone = state.destination !== null && !(await isRunning(state.destination.vm));
+        const destinationGone = state.destination !== null && !(await this.context.qubes.isRunning(state.destination.vm));
         if (!plugged || destinationGone) this.start(key, () => this.detach(volume, plugged ? `${state.destination!.vm} stopped` : 'its drive went away'));
         continue;
       }
       if (!plugged || this.failed.has(key)) continue;
       // A named destination is attached to when it runs (its start is an event too); a new DisposableVM is made at once.
-      if (volume.destination !== undefined && !(await isRunning(volume.destination))) continue;
+      if (volume.destination !== undefined && !(await this.context.qubes.isRunning(volume.destination))) continue;
       if (volume.keyFile === undefined && this.askpass === undefined) {
         this.failed.add(key);
         await tell(`volume ${volume.name} needs a passphrase and watch has no terminal: give it a key file (remember --key-file) or set ASKPASS in the config`, true);
@@ -111,7 +111,7 @@ export class Watcher {
   private async attach(volume: KnownVolume): Promise<void> {
     const stack = new CleanupStack();
     try {
-      const outcome = await stack.run(() => attachCommand(attachOfVolume(volume, this.askpass ? { askpass: this.askpass } : {}), stack, this.config));
+      const outcome = await stack.run(() => attachCommand(attachOfVolume(volume, this.askpass ? { askpass: this.askpass } : {}), { ...this.context, stack }));
       await tell(`attached volume ${volume.name} (${sourceLabel(volume.source)}, ${outcome.luksType} ${outcome.uuid})`);
     } catch (error) {
       if (error instanceof InterruptedError) throw error;
@@ -127,15 +127,15 @@ export class Watcher {
       // Read again under the lock: a user's detach may have been quicker.
       const state = await readAttachmentState(volume.source);
       if (!state || state.phase !== 'attached') return;
-      await detachRecorded(state);
+      await detachRecorded(this.context.qubes, state);
     });
     await tell(`detached volume ${volume.name} (${sourceLabel(volume.source)}): ${why}`);
   }
 }
 
 /** Follows qubesd until interrupted (SIGTERM from systemd, Ctrl-C); each relevant event reconciles. */
-export async function watchCommand(config: SplitConfig): Promise<void> {
-  const watcher = new Watcher(config);
+export async function watchCommand(context: CommandContext): Promise<void> {
+  const watcher = new Watcher(context);
   const signal = interruptionSignal();
   info('watch: following qubesd events for known volumes marked auto-attach');
   try {

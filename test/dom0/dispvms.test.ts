@@ -3,10 +3,12 @@
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
 import { CleanupStack } from '../../dom0/cleanup-stack.ts';
 import { destroyDispVM, destroyRecordedDispVM, DISPVM_NAME, startDispVMs, type DispVmIdentity } from '../../dom0/dispvms.ts';
+import { qubesAdapter } from '../../dom0/qubes.ts';
 import { useTmpDir } from '../helpers/tmp.ts';
 import { installFakeTools, type FakeAnswer } from './fake-tools.ts';
 
 const fakes = installFakeTools(useTmpDir());
+const qubes = qubesAdapter({});
 const OURS = '0b5e3c1a-6f0e-4a7b-9c55-0d7f3e2a1b90';
 const THEIRS = '7d1c2b3a-4e5f-4a6b-8c7d-9e0f1a2b3c4d';
 const vm: DispVmIdentity = { name: 'dm-device-disp12345678', uuid: OURS };
@@ -40,24 +42,24 @@ describe('destroyRecordedDispVM', () => {
     fakes.answer('qvm-prefs', prefs);
     fakes.answer('qvm-ls', list);
     fakes.answer('qvm-check', check);
-    expect((await destroyRecordedDispVM(vm)).kind).toBe(outcome);
+    expect((await destroyRecordedDispVM(qubes, vm)).kind).toBe(outcome);
     expect(fakes.takeCalls()).toEqual(calls);
   });
 
   it('checks again before qvm-remove when the killed qube is still there', async () => {
-    expect(await destroyRecordedDispVM(vm)).toEqual({ kind: 'removed' });
+    expect(await destroyRecordedDispVM(qubes, vm)).toEqual({ kind: 'removed' });
     // Still there and still running after the kill (qvm-check answers yes to both): killed once more, checked, then removed.
     expect(fakes.takeCalls()).toEqual([PREFS, LS, KILL, EXISTS, `qvm-check [--running] [${vm.name}]`, KILL, EXISTS, PREFS, LS, `qvm-remove [-f] [${vm.name}]`]);
   });
 
   it('says why it refused, naming both uuids', async () => {
     fakes.answer('qvm-prefs', { stdout: `${THEIRS}\n` });
-    expect(await destroyRecordedDispVM(vm)).toEqual({ kind: 'refused', reason: `${vm.name} is not the DisposableVM the record names: its uuid is ${THEIRS}, the record says ${OURS}` });
+    expect(await destroyRecordedDispVM(qubes, vm)).toEqual({ kind: 'refused', reason: `${vm.name} is not the DisposableVM the record names: its uuid is ${THEIRS}, the record says ${OURS}` });
   });
 
   it('does not go ahead when Qubes cannot say which qube it is', async () => {
     fakes.answer('qvm-prefs', { exit: 1, stderr: 'qvm-prefs: error: Got empty response from qubesd\n' });
-    await expect(destroyRecordedDispVM(vm)).rejects.toThrow(/qvm-prefs/);
+    await expect(destroyRecordedDispVM(qubes, vm)).rejects.toThrow(/qvm-prefs/);
     expect(fakes.takeCalls()).toEqual([PREFS]);
   });
 });
@@ -65,13 +67,13 @@ describe('destroyRecordedDispVM', () => {
 describe('destroyDispVM (a VM of the running command)', () => {
   it('goes by name before the uuid is known', async () => {
     fakes.answer('qvm-check', { exit: 1 });
-    expect(await destroyDispVM({ name: vm.name })).toEqual({ kind: 'removed' });
+    expect(await destroyDispVM(qubes, { name: vm.name })).toEqual({ kind: 'removed' });
     expect(fakes.takeCalls()).toEqual([KILL, EXISTS]);
   });
 
   it('leaves a qube with another uuid alone, with a warning', async () => {
     fakes.answer('qvm-prefs', { stdout: `${THEIRS}\n` });
-    expect((await destroyDispVM(vm)).kind).toBe('refused');
+    expect((await destroyDispVM(qubes, vm)).kind).toBe('refused');
     expect(fakes.takeCalls()).toEqual([PREFS]);
     expect(stderr.join('')).toMatch(/warning: dm-device-disp12345678 is not the DisposableVM this command created: its uuid is 7d1c.*; left alone/);
   });
@@ -79,7 +81,7 @@ describe('destroyDispVM (a VM of the running command)', () => {
   it('kills its own VM by name when Qubes cannot tell the uuid twice (a VM left running may hold the disk)', async () => {
     fakes.answer('qvm-prefs', { exit: 1, stderr: 'qubesd down\n' });
     fakes.answer('qvm-check', { exit: 1 });
-    expect(await destroyDispVM(vm)).toEqual({ kind: 'removed' });
+    expect(await destroyDispVM(qubes, vm)).toEqual({ kind: 'removed' });
     expect(fakes.takeCalls()).toEqual([PREFS, PREFS, KILL, EXISTS]);
   });
 });
@@ -89,7 +91,7 @@ describe('startDispVMs', () => {
     fakes.answer('qvm-check', { exit: 1 });
     const stack = new CleanupStack();
     const created: DispVmIdentity[] = [];
-    const vms = await startDispVMs(['device', 'destination'], 'sim-dvm', 'red', stack, (identity) => void created.push(identity));
+    const vms = await startDispVMs(qubes, ['device', 'destination'], 'sim-dvm', 'red', stack, (identity) => void created.push(identity));
     expect(vms.device).toMatch(/^dm-device-disp[0-9]{8}$/);
     expect(vms.destination).toMatch(/^dm-destination-disp[0-9]{8}$/);
     expect(vms.destination.length).toBeLessThanOrEqual(31);

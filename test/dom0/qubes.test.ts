@@ -2,12 +2,16 @@ import { beforeEach, describe, expect, it } from 'vitest';
 import { InterruptedError, OperationError, ParseError, TimeoutError, ToolError } from '../../shared/errors.ts';
 import { loadConfig, resolveDispVmSettings } from '../../dom0/config.ts';
 import { runInterruptible } from '../../dom0/interruption.ts';
-import * as qubes from '../../dom0/qubes.ts';
+import { attachMappingWhenExposed } from '../../dom0/mapping-export.ts';
+import { DeviceNotExposedError, qubesAdapter, ReadOnlyDeviceError, TIMEOUTS, type Qubes, type TimeLimits, type UndoOutcome } from '../../dom0/qubes.ts';
+import { callService } from '../../dom0/service-call.ts';
 import { MAX_STDERR_BYTES, runTool, toolFailureOf } from '../../dom0/run-tool.ts';
 import { useTmpDir } from '../helpers/tmp.ts';
 import { installFakeTools } from './fake-tools.ts';
 
 const fakes = installFakeTools(useTmpDir());
+// The adapter as main() makes it from a configuration that sets no reply or tool limit.
+const qubes = qubesAdapter({});
 beforeEach(() => {
   for (const tool of ['qvm-check', 'qvm-run', 'qvm-start', 'qvm-ls', 'qvm-prefs', 'qubes-prefs', 'qvm-block']) fakes.answer(tool, {});
   fakes.takeCalls();
@@ -115,7 +119,7 @@ describe('qubes adapter answers', () => {
     expect(toolFailureOf(await qubes.runCommand('vault', 'user', 'cat k', 99).catch((e: unknown) => e))).toEqual({ kind: 'output-cap', stream: 'stdout', limitBytes: 99 });
   });
 
-  it.each<[string, () => Promise<qubes.UndoOutcome>, string, { exit: number; stderr: string }]>([
+  it.each<[string, () => Promise<UndoOutcome>, string, { exit: number; stderr: string }]>([
     // Each row: Qubes' words for "nothing left to undo" (sources cited at qubes.ts NOTHING_ATTACHED and isNoSuchDomain).
     ['R4.2 qubesd: not attached', () => qubes.detachBlock('work', 'dev', 'dm-0'), 'qvm-block', { exit: 1, stderr: 'device dm-0 of class block not attached to work\n' }],
     ['R4.3 qubesd: not attached', () => qubes.detachBlock('work', 'dev', 'dm-0'), 'qvm-block', { exit: 1, stderr: 'Error: block device dm-0 not attached to work\n' }],
@@ -133,7 +137,7 @@ describe('qubes adapter answers', () => {
     expect(await call()).toBe('done');
   });
 
-  it.each<[string, () => Promise<qubes.UndoOutcome>, string, { exit: number; stderr: string }]>([
+  it.each<[string, () => Promise<UndoOutcome>, string, { exit: number; stderr: string }]>([
     ['detach: qubesd unreachable', () => qubes.detachBlock('work', 'dev', 'dm-0'), 'qvm-block', { exit: 1, stderr: 'qvm-block: error: Failed to connect to qubesd service\n' }],
     ['detach: "no such domain" with the wrong exit code', () => qubes.detachBlock('work', 'dev', 'dm-0'), 'qvm-block', { exit: 1, stderr: "no such domain: 'work'\n" }],
     ['kill: failed', () => qubes.killVM('work'), 'qvm-kill', { exit: 1, stderr: "qvm-kill: error: Failed to kill 'work': libxl error\n" }],
@@ -145,9 +149,9 @@ describe('qubes adapter answers', () => {
 
   it('tells a device offered only read-only and one not exposed apart on attach', async () => {
     fakes.answer('qvm-block', { exit: 1, stderr: 'This device can be attached only read-only\n' });
-    await expect(qubes.attachBlock('dev', 'sys-usb', 'sda', { readOnly: false })).rejects.toThrow(qubes.ReadOnlyDeviceError);
+    await expect(qubes.attachBlock('dev', 'sys-usb', 'sda', { readOnly: false })).rejects.toThrow(ReadOnlyDeviceError);
     fakes.answer('qvm-block', { exit: 1, stderr: "qvm-block: error: backend vm 'sys-usb' doesn't expose device 'sda'\n" });
-    await expect(qubes.attachBlock('dev', 'sys-usb', 'sda', { readOnly: false })).rejects.toThrow(qubes.DeviceNotExposedError);
+    await expect(qubes.attachBlock('dev', 'sys-usb', 'sda', { readOnly: false })).rejects.toThrow(DeviceNotExposedError);
   });
 
   it('names a listing above the cap and a flood of errors as output-cap failures', async () => {
@@ -184,9 +188,9 @@ describe('qubes adapter answers', () => {
   it('falls back to qubes-prefs default_dispvm for the template', async () => {
     const config = await loadConfig('/nonexistent/split-dm-crypt.conf');
     fakes.answer('qubes-prefs', { stdout: 'debian-12-dvm\n' });
-    expect(await resolveDispVmSettings(config)).toEqual({ template: 'debian-12-dvm', label: 'red', attachOrder: 'concurrent' });
+    expect(await resolveDispVmSettings(qubes, config)).toEqual({ template: 'debian-12-dvm', label: 'red', attachOrder: 'concurrent' });
     fakes.answer('qubes-prefs', { stdout: '\n' });
-    await expect(resolveDispVmSettings(config)).rejects.toThrow(/no DisposableVM template/);
+    await expect(resolveDispVmSettings(qubes, config)).rejects.toThrow(/no DisposableVM template/);
   });
 });
 
@@ -216,5 +220,61 @@ describe('runService', () => {
     const call = qubes.runService('vm', 'splitdmcrypt.DeviceWipe', '', { timeoutMs: 200 });
     call.stdout.resume();
     await expect(call.exited).rejects.toThrow(/splitdmcrypt\.DeviceWipe\+ in vm did not finish within 1 s/);
+  });
+});
+
+describe('the limits bound into an adapter', () => {
+  /** A call's failure and how long it took to come. */
+  async function timed(call: () => Promise<unknown>): Promise<{ error: unknown; ms: number }> {
+    const started = Date.now();
+    const error = await call().then(() => undefined, (e: unknown) => e);
+    return { error, ms: Date.now() - started };
+  }
+
+  it('two adapters in one process, called at the same time, each stop a hanging tool at its own TOOL_TIMEOUT_S', async () => {
+    fakes.answer('qvm-ls', { sleepS: 5 });
+    const short = qubesAdapter({ toolMs: 300 });
+    const long = qubesAdapter({ toolMs: 1500 });
+    const [fromLong, fromShort] = await Promise.all([timed(() => long.listVMs()), timed(() => short.listVMs())]);
+    expect(toolFailureOf(fromShort.error)).toEqual({ kind: 'time-limit', limitMs: 300 });
+    expect(toolFailureOf(fromLong.error)).toEqual({ kind: 'time-limit', limitMs: 1500 });
+    expect(fromShort.ms).toBeLessThan(1500);
+    expect(fromLong.ms).toBeGreaterThanOrEqual(1500);
+    // The short adapter made afterwards changed nothing in the long one, nor did the first in the second.
+    expect([short.toolLimit('query'), long.toolLimit('query')]).toEqual([300, 1500]);
+  });
+
+  it('qvm-start and the hand-out of a disposable get START_TIMEOUT_S, not the tool limit', async () => {
+    fakes.answer('qvm-start', { sleepS: 5 });
+    const qubes = qubesAdapter({ startMs: 400, toolMs: 100 });
+    expect(toolFailureOf((await timed(() => qubes.startVM('slow'))).error)).toEqual({ kind: 'time-limit', limitMs: 400 });
+  });
+
+  it('without limits each call keeps its own default; the caller\'s object changing later changes nothing', () => {
+    const defaults = qubesAdapter({});
+    expect([defaults.toolLimit('block'), defaults.toolLimit('query'), defaults.replyLimit(600_000)]).toEqual([TIMEOUTS.block, TIMEOUTS.query, 600_000]);
+    const limits: { -readonly [K in keyof TimeLimits]: TimeLimits[K] } = { toolMs: 7_000, replyMs: 9_000 };
+    const bound: Qubes = qubesAdapter(limits);
+    limits.toolMs = 1;
+    limits.replyMs = 1;
+    expect([bound.toolLimit('block'), bound.replyLimit(600_000)]).toEqual([7_000, 9_000]);
+  });
+
+  it('a service call waits for a reply as long as the adapter\'s REPLY_TIMEOUT_S, not the call\'s own default', async () => {
+    // Silent for 2 s, then gone: with the call's own 60 s the call would have ended without answering, not timed out.
+    fakes.answer('qvm-run', { sleepS: 2 });
+    const qubes = qubesAdapter({ replyMs: 300 });
+    const { error } = await timed(() => callService(qubes, 'vm', 'splitdmcrypt.DevicePrepare', '', { peer: 'device VM vm', replyTimeoutMs: 60_000 }, (channel) => channel.receiveBytes('anything', 1)));
+    expect(error).toBeInstanceOf(TimeoutError);
+    expect((error as Error).message).toBe('splitdmcrypt.DevicePrepare in vm did not answer within 1 s');
+  });
+
+  it('the wait for a mapping to be exposed lasts the adapter\'s qvm-block limit', async () => {
+    fakes.answer('qvm-block', { exit: 1, stderr: "qvm-block: error: backend vm 'dev' doesn't expose device 'dm-0'\n" });
+    const { error, ms } = await timed(() => attachMappingWhenExposed(qubesAdapter({ toolMs: 500 }), 'work', { deviceVm: 'dev', device: 'dm-0', name: 'split-dm-crypt-0' }, false));
+    expect(error).toBeInstanceOf(TimeoutError);
+    expect((error as Error).message).toMatch(/^dev never exposed the mapping dev:dm-0 \(split-dm-crypt-0\) to dom0 within 1 s/);
+    expect(ms).toBeGreaterThanOrEqual(500);
+    expect(ms).toBeLessThan(TIMEOUTS.block);
   });
 });

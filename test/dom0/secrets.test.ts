@@ -17,6 +17,9 @@ vi.mock('../../dom0/prompt.ts', () => ({
   },
 }));
 const { SecretDialogue } = await import('../../dom0/secrets.ts');
+const { qubesAdapter } = await import('../../dom0/qubes.ts');
+// Only a key file in a qube would reach Qubes; no test here has one.
+const qubes = qubesAdapter({});
 type Dialogue = InstanceType<typeof SecretDialogue>;
 
 let stderr: string[] = [];
@@ -41,8 +44,8 @@ async function ask(dialogue: Dialogue, kind: SecretRequest['kind'], attempt = 1)
 }
 
 const source = { target: 'sys-usb:sda', keyFile: undefined };
-const unlock = () => new SecretDialogue('unlock', source, 'header VM dm-header-disp00000001');
-const format = () => new SecretDialogue('format', source, 'header VM dm-header-disp00000001');
+const unlock = () => new SecretDialogue(qubes, 'unlock', source, 'header VM dm-header-disp00000001');
+const format = () => new SecretDialogue(qubes, 'format', source, 'header VM dm-header-disp00000001');
 
 describe('SecretDialogue', () => {
   it('unlock: asks for the passphrase with its prompt and seals the answer', async () => {
@@ -92,13 +95,13 @@ describe('SecretDialogue', () => {
   });
 
   it('a key file is answered exactly once', async () => {
-    const dialogue = new SecretDialogue('unlock', { target: 'sys-usb:sda', keyFile: { kind: 'dom0', path: '/nonexistent' } as never }, 'header VM x');
+    const dialogue = new SecretDialogue(qubes, 'unlock', { target: 'sys-usb:sda', keyFile: { kind: 'dom0', path: '/nonexistent' } as never }, 'header VM x');
     await expect(ask(dialogue, 'passphrase')).rejects.toThrow(/misbehaved: it asked for a passphrase where dom0 answers only a key file/);
   });
 });
 
 describe('SecretDialogue, unlock-then-new (key-slot changes)', () => {
-  const change = () => new SecretDialogue('unlock-then-new', source, 'header VM dm-header-disp00000001');
+  const change = () => new SecretDialogue(qubes, 'unlock-then-new', source, 'header VM dm-header-disp00000001');
 
   it('answers the existing passphrase (retried), then one new passphrase typed twice, and nothing after', async () => {
     const dialogue = change();

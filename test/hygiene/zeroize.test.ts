@@ -23,8 +23,9 @@ vi.mock('../../shared/seal.ts', async (original) => {
 });
 
 const { SecretDialogue } = await import('../../dom0/secrets.ts');
-type Source = ConstructorParameters<typeof SecretDialogue>[1];
-const answerSecretRequest = (c: Channel, request: SecretRequest, source: Source) => new SecretDialogue('unlock', source, 'test header VM').answer(c, request);
+const { qubesAdapter } = await import('../../dom0/qubes.ts');
+type Source = ConstructorParameters<typeof SecretDialogue>[2];
+const answerSecretRequest = (c: Channel, request: SecretRequest, source: Source) => new SecretDialogue(qubesAdapter({}), 'unlock', source, 'test header VM').answer(c, request);
 const { requestSecret } = await import('../../vm/lib/secret-request.ts');
 const { readAllCapped } = await import('../../vm/lib/stdin-secrets.ts');
 

@@ -35,7 +35,17 @@ export class AttachVms {
     private readonly ledger: HandOutLedger,
     private readonly supply: Promise<DispVmSupply>,
   ) {
-    if (plan.order === 'concurrent') for (const role of ['device', 'header', 'destination'] as const) void this.vm(role).catch(() => undefined);
+    // A named destination is the user's own qube: it waits for startDestinationEarly, so that a source whose header does not parse
+    // or is refused never starts it. Our DisposableVMs start at once.
+    if (plan.order === 'concurrent') {
+      for (const role of ['device', 'header'] as const) void this.vm(role).catch(() => undefined);
+      if (plan.destination === undefined) this.startDestinationEarly();
+    }
+  }
+
+  /** In the concurrent order, starts the destination now (while the key is derived) rather than when the mapping needs it. */
+  startDestinationEarly(): void {
+    if (this.plan.order === 'concurrent') void this.vm('destination').catch(() => undefined);
   }
 
   /** The qube for `role`, obtained on first ask. */

@@ -128,9 +128,12 @@ async function attachWith(command: AttachCommand, vms: AttachVms, context: Attac
   const { facts, unlocked, headerVm } = await withDeviceHeaderSource(qubes, device, async (source) => {
     const header = await vms.vm('header');
     line.show(`reading the header in ${header}`);
-    const result = await unlockInHeaderVm(qubes, header, command.luksType, source, devicePublicKey, { target: label, keyFile: command.keyFile, ...(command.askpass ? { askpass: command.askpass } : {}) }, (reported) =>
-      approveKnownHeader(reported, command).then(() => approveLayout(reported, command, `header VM ${header}`)),
-    );
+    const result = await unlockInHeaderVm(qubes, header, command.luksType, source, devicePublicKey, { target: label, keyFile: command.keyFile, ...(command.askpass ? { askpass: command.askpass } : {}) }, async (reported) => {
+      await approveKnownHeader(reported, command);
+      await approveLayout(reported, command, `header VM ${header}`);
+      // The header is one dom0 accepts: a named destination starts while the passphrase is asked and the key derived.
+      vms.startDestinationEarly();
+    });
     return { ...result, headerVm: header };
   });
   const layout = mappingLayout(facts.parsed);

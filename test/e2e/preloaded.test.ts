@@ -6,6 +6,7 @@ import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { describe, expect, it } from 'vitest';
 import { useTmpDir } from '../helpers/tmp.ts';
+import { readCalls } from '../sim/faults.ts';
 import { attachments, makeVolume, newSim, runSplit, sim, startSplit } from '../helpers/sim.ts';
 
 const tmp = useTmpDir();
@@ -158,11 +159,24 @@ describe('Ctrl-C in each window of the concurrent attach leaves nothing behind',
     await expectNothingLeft(dir);
   });
 
+  it('a named, halted destination is not started for a source whose header does not parse', async () => {
+    const { dir, volume } = await setUp('no-header-destination', '4.3', 0);
+    const disk = readFileSync(volume.path);
+    disk.fill(0x5a, 0, 2 * 1024 * 1024);
+    writeFileSync(volume.path, disk);
+    const run = await runSplit(dir, ['attach', 'work', 'sys-usb:sda'], `${volume.passphrase}\n`);
+    expect(run.exitCode).toBe(1);
+    expect(sim('transcript', dir).toString('latin1')).toContain('HeaderUnlock');
+    expect(readCalls(dir).filter((call) => call.key === 'qvm-start' && call.argv.includes('work'))).toEqual([]);
+    expect(qubes(dir).find((q) => q.name === 'work')?.state).toBe('Halted');
+    await expectNothingLeft(dir);
+  });
+
   it('while a named, halted destination starts during the key derivation: it is stopped again', async () => {
     const { dir, volume } = await setUp('sigint-destination', '4.3', 0);
     sim('set', dir, 'start-delay-ms', '1500');
     const child = startSplit(dir, ['attach', 'work', 'sys-usb:sda'], `${volume.passphrase}\n`);
-    await waitFor('the header VM asked', () => sim('transcript', dir).toString('latin1').includes('HeaderUnlock'));
+    await waitFor('work starting', () => qubes(dir).find((q) => q.name === 'work')?.state !== 'Halted');
     child.kill('SIGINT');
     expect((await child).exitCode).toBe(130);
     await expectNothingLeft(dir);

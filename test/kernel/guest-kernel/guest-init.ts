@@ -11,7 +11,9 @@ mount -t proc proc /proc; mount -t sysfs sysfs /sys; mount -t devtmpfs devtmpfs 
 say() { echo "${MARKER}$*"; }
 yes_no() { if "$@"; then echo yes; else echo no; fi; }
 differs() { ! cmp -s "$1" "$2"; }
-finish() { say done; echo o > /proc/sysrq-trigger; while :; do sleep 60; done; }
+# The pause lets the serial line drain first: the kernel prints "sysrq: Power Off" straight to the console, and it once landed
+# in the middle of the last marker still queued in the tty (a volume key cut in two).
+finish() { say done; sleep 1; echo o > /proc/sysrq-trigger; while :; do sleep 60; done; }
 `;
 
 /** The host's root read-only over 9p at /host, with what its cryptsetup needs in a chroot (proc, sys, dev, a writable run and tmp). */

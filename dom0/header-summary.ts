@@ -4,7 +4,7 @@
 import { sanitizePeerText } from '../shared/protocol/channel.ts';
 import type { HeaderParsed, KeyslotSummary } from '../shared/protocol/messages.ts';
 import { offsetWords } from './device-steps.ts';
-import { DEFAULT_DATA_OFFSET } from './layout-checks.ts';
+import { DEFAULT_DATA_OFFSET, isUsualDataOffset } from './layout-checks.ts';
 
 /**
  * PBKDF2 iterations below which a key slot is called weak even for PBKDF2: OWASP's Password Storage Cheat Sheet (2023) figures
@@ -52,6 +52,6 @@ export function headerWarnings(parsed: HeaderParsed): string[] {
     if (slot.areaCipher !== parsed.cipher) warnings.push(`key slot ${slot.id}'s key material is encrypted with ${slot.areaCipher}, not with the data's cipher ${parsed.cipher}`);
   }
   const usual = DEFAULT_DATA_OFFSET[parsed.luksType];
-  if (parsed.dataOffset !== usual) warnings.push(`the data starts at ${offsetWords(parsed)}, not at cryptsetup's default (sector ${usual})`);
+  if (!isUsualDataOffset(parsed.luksType, parsed.dataOffset)) warnings.push(`the data starts at ${offsetWords(parsed)}, not at cryptsetup's default (sector ${usual})`);
   return warnings;
 }

@@ -17,6 +17,15 @@ import { confirm } from './prompt.ts';
 /** cryptsetup's default data offsets (512-byte sectors): LUKS1 aligns its payload to 1 MiB after 8 key slots, LUKS2 uses 16 MiB. */
 export const DEFAULT_DATA_OFFSET: Readonly<Record<LuksType, number>> = { luks1: 4096, luks2: 32768 };
 
+/**
+ * The data offsets attached and inspected without a word: cryptsetup's default for the type, and for LUKS2 also LUKS1's, which a
+ * LUKS1 volume converted in place keeps (`upgrade`, `cryptsetup convert`). Both are layouts cryptsetup itself makes; a hostile
+ * header VM choosing between the two says one bit, no more than it says by failing or not.
+ */
+const USUAL_DATA_OFFSETS: Readonly<Record<LuksType, readonly number[]>> = { luks1: [4096], luks2: [32768, 4096] };
+
+export const isUsualDataOffset = (luksType: LuksType, dataOffset: number): boolean => USUAL_DATA_OFFSETS[luksType].includes(dataOffset);
+
 /** The mapping layout of a report dom0 accepted: a cipher and key size of the table's mapped rows, typed, and where the data is. */
 export function mappingLayout(parsed: HeaderParsed): MappingLayout {
   const key = mappedCipherKey(parsed.cipher, parsed.keyBytes);
@@ -51,8 +60,8 @@ export async function approveLayout(facts: HeaderFacts, command: Pick<AttachComm
   // Never silent: a header read from its secondary copy, or copies that disagree, is said before the passphrase is asked.
   if (parsed.copy === 'secondary') warning(`the primary LUKS2 header is unusable: ${peer} used the secondary copy`);
   for (const text of parsed.warnings) warning(`${peer}: ${sanitizePeerText(text, 200)}`);
+  if (isUsualDataOffset(parsed.luksType, parsed.dataOffset) || parsed.dataOffset === command.acceptedDataOffset) return;
   const usual = DEFAULT_DATA_OFFSET[parsed.luksType];
-  if (parsed.dataOffset === usual || parsed.dataOffset === command.acceptedDataOffset) return;
   const what = `the ${parsed.luksType} header places the data at ${offsetWords(parsed)}, not at cryptsetup's default ${offsetWords({ dataOffset: usual })}`;
   if (!process.stdin.isTTY) {
     throw new OperationError(`${what}: if you made the volume that way, attach with --data-offset=${parsed.dataOffset}`);

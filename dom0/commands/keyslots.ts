@@ -14,8 +14,7 @@ import { inspectInHeaderVm, keyslotsInHeaderVm, type HeaderFacts, type KeyslotsS
 import { rewriteHeaderArea } from '../header-rewrite.ts';
 import { describeHeader, slotWords } from '../header-summary.ts';
 import { misbehaving, type HeaderSource } from '../header-transfer.ts';
-import { DEFAULT_DATA_OFFSET } from '../layout-checks.ts';
-import { hint, info } from '../output.ts';
+import { info } from '../output.ts';
 import { ProgressLine } from '../progress.ts';
 import { sizeWords } from '../source-checks.ts';
 
@@ -135,9 +134,4 @@ export async function keyslotCommand(command: KeyslotCommand, context: CommandCo
   if (outcome.kind === 'unchanged') throw new OperationError(`the header ${vms.header} returned is the disk's own, unchanged: nothing was written to ${disk.label}`);
   await stack.unwind();
   info(`${doneWords(command, before, outcome.parsed)} of ${disk.label}; ${outcome.bytes} bytes written`);
-  const after = outcome.parsed;
-  // A converted header keeps LUKS1's data offset, which attach asks to be named for LUKS2 (layout-checks.ts).
-  if (after.luksType !== before.luksType && after.dataOffset !== DEFAULT_DATA_OFFSET[after.luksType]) {
-    hint(`the data stays at sector ${after.dataOffset}: attach it with --data-offset=${after.dataOffset}`);
-  }
 }

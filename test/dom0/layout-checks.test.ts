@@ -74,6 +74,13 @@ describe('approveLayout (no terminal)', () => {
     expect(DEFAULT_DATA_OFFSET).toEqual({ luks1: 4096, luks2: 32768 });
   });
 
+  it("accepts LUKS1's offset in a LUKS2 header (a converted volume keeps it), and no other", async () => {
+    const converted = facts({ dataOffset: 4096, headerBytes: 2 * MIB }, 2 * MIB);
+    await expect(approveLayout(converted, { luksType: 'luks2', acceptedDataOffset: undefined }, 'x')).resolves.toBeUndefined();
+    const near = facts({ dataOffset: 4095, headerBytes: 2 * MIB - 512 }, 2 * MIB - 512);
+    await expect(approveLayout(near, { luksType: 'luks2', acceptedDataOffset: undefined }, 'x')).rejects.toThrow(/--data-offset=4095/);
+  });
+
   it('refuses another offset unless --data-offset names exactly it', async () => {
     const reported = facts({ dataOffset: 8192, headerBytes: 4 * MIB }, 4 * MIB);
     await expect(approveLayout(reported, { luksType: 'luks2', acceptedDataOffset: undefined }, 'x')).rejects.toThrow(/--data-offset=8192/);

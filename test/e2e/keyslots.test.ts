@@ -99,9 +99,13 @@ describe('upgrade', { timeout: 300_000 }, () => {
     expect(await cryptsetupTestPassphrase(volume.path, volume.passphrase)).toBe(0);
     await expectKey(volume, volume.passphrase);
     expectSameData(volume, original);
-    // And it attaches through our own chain, plaintext intact; its data stays at LUKS1's offset, which LUKS2 attach asks to name.
-    expect(run.stderr).toMatch(/hint: the data stays at sector 4096: attach it with --data-offset=4096/);
-    const attach = await runSplit(dir, ['attach', '--data-offset=4096', 'work', 'sys-usb:sda'], `${volume.passphrase}\n`);
+    // And it attaches through our own chain, plaintext intact. Its data stays at LUKS1's offset, which attach and inspect take for
+    // LUKS2 without asking, an option or a warning.
+    const inspected = await runSplit(dir, ['inspect', 'sys-usb:sda']);
+    expect(inspected.exitCode, inspected.stderr).toBe(0);
+    expect(inspected.stdout).toMatch(/luks2/);
+    expect(`${inspected.stdout}${inspected.stderr}`).not.toMatch(/data starts at/);
+    const attach = await runSplit(dir, ['attach', 'work', 'sys-usb:sda'], `${volume.passphrase}\n`);
     expect(attach.exitCode, attach.stderr).toBe(0);
     expect(sim('read-block', dir, 'work', 'xvdi').subarray(0, volume.plaintext.length).equals(volume.plaintext)).toBe(true);
     expect((await runSplit(dir, ['detach', 'sys-usb:sda'])).exitCode).toBe(0);

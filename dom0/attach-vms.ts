@@ -8,6 +8,7 @@ import type { CleanupStack } from './cleanup-stack.ts';
 import type { AttachOrder } from './config.ts';
 import { startNamedDispVM, type DispVmRole } from './dispvms.ts';
 import { info } from './output.ts';
+import { OwnStart } from './own-start.ts';
 import { handOutDispVM, type DispVmSupply, type HandOutLedger } from './preloaded.ts';
 import type { Qubes } from './qubes.ts';
 
@@ -79,12 +80,22 @@ export class AttachVms {
 
   /**
    * Starts the named destination when it is halted. What we started we stop again if the attach fails: the user's qube is then as
-   * it was. Started only once our qvm-start succeeded: a qube someone else started meanwhile is not ours to stop.
+   * it was. That includes a start we interrupted, which Qubes finishes anyway (own-start.ts); not a qube whose start Qubes refused
+   * because someone else had started it meanwhile: that one is not ours to stop.
    */
   private async startNamedDestination(name: string): Promise<string> {
     if (await this.qubes.isRunning(name)) return name;
-    await this.qubes.startVM(name);
-    this.stack.defer(`stop ${name}, started for this attach`, () => this.qubes.killVM(name));
+    const start = new OwnStart(this.qubes, name);
+    const stop = this.stack.defer(`stop ${name}, started for this attach`, async () => {
+      await start.settled();
+      return this.qubes.killVM(name);
+    });
+    try {
+      await start.start();
+    } catch (error) {
+      if (!start.mayStillComeUp) this.stack.release(stop);
+      throw error;
+    }
     return name;
   }
 }

@@ -11,7 +11,7 @@ export type Undo = () => unknown;
 export type CleanupToken = { readonly description: string };
 
 export interface DeferOptions {
-  /** Runs even after releaseAll() (a lock: ownership of the resources passes on, the lock does not). */
+  /** Runs even after commit() (a lock: ownership of the resources passes on, the lock does not). */
   readonly always?: boolean;
 }
 
@@ -42,6 +42,10 @@ export class CleanupStack {
   private readonly warn: (message: string) => void;
   private readonly notify: (message: string) => void;
   private readonly settleMs: number;
+  /** The interruption of the command run() runs, while it runs. */
+  private interruption: AbortSignal | undefined;
+  /** Whether the command has passed commit(). */
+  private committed = false;
 
   constructor(options: CleanupStackOptions = {}) {
     this.warn = options.warn ?? warning;
@@ -62,8 +66,15 @@ export class CleanupStack {
     if (index >= 0) this.entries.splice(index, 1);
   }
 
-  /** Drops every undo except the `always` ones: the command succeeded and its resources now belong to something else. */
-  releaseAll(): void {
+  /**
+   * The command's point of no return: every undo except the `always` ones is dropped, since what they would undo now belongs to
+   * something else (an attachment that outlives the command). An interruption that came before this point, which the command has
+   * not noticed yet (no tool ran since), is honoured here: InterruptedError, and the unwind undoes everything. One that comes after
+   * no longer undoes anything, and the command ends as it succeeded. Why: exit 130 and "clean-up has run" must be true.
+   */
+  commit(): void {
+    if (this.interruption?.aborted) throw this.interruption.reason;
+    this.committed = true;
     const kept = this.entries.filter((entry) => entry.always);
     this.entries.splice(0, this.entries.length, ...kept);
   }
@@ -88,7 +99,8 @@ export class CleanupStack {
 
   /**
    * Runs a command with signal handling: the first SIGINT/SIGTERM/SIGHUP stops the command's child processes, unwinds and ends
-   * it with InterruptedError; later signals only say that clean-up is in progress. Whatever is left on the stack when the
+   * it with InterruptedError; later signals only say that clean-up is in progress. After commit() a signal undoes nothing, and a
+   * command that completed before it noticed a signal ends as it succeeded, saying so. Whatever is left on the stack when the
    * command ends (success or failure) is unwound before this returns. A command that succeeded but whose clean-up failed
    * (now or in an unwind() it ran itself) ends with OperationError: something of it may still exist.
    */
@@ -96,6 +108,10 @@ export class CleanupStack {
     const controller = new AbortController();
     let interruptedBy: string | undefined;
     const onSignal = (signal: NodeJS.Signals): void => {
+      if (this.committed) {
+        this.notify('too late to interrupt: the command has completed, nothing of it is undone');
+        return;
+      }
       if (interruptedBy !== undefined || controller.signal.aborted) {
         this.notify('clean-up in progress, please wait');
         return;
@@ -105,19 +121,23 @@ export class CleanupStack {
       controller.abort(new InterruptedError(`interrupted by ${signal}; clean-up has run`));
     };
     for (const signal of INTERRUPT_SIGNALS) process.on(signal, onSignal);
+    this.interruption = controller.signal;
+    this.committed = false;
     try {
       const outcome = await this.settle(runInterruptible(controller.signal, command), controller.signal);
       // From here on signals only get the "in progress" answer: the outcome is decided.
       if (interruptedBy === undefined) interruptedBy = '';
       await this.unwind();
-      if (controller.signal.aborted) throw controller.signal.reason;
-      if (!outcome.ok) throw outcome.error;
+      if (!outcome.ok) throw controller.signal.aborted ? controller.signal.reason : outcome.error;
+      // The command did all its work before it noticed the interruption (no tool ran after it): that is what happened.
+      if (controller.signal.aborted) this.notify('the command had completed when the interruption came');
       // Why: exit 0 would tell a script that nothing is left, while a DisposableVM may still hold the source disk.
       if (this.failed.length > 0) {
         throw new OperationError(`clean-up incomplete (${this.failed.length === 1 ? 'one step' : `${this.failed.length} steps`} failed, see above): run 'qvm-block-split cleanup' to remove anything left`);
       }
       return outcome.value;
     } finally {
+      this.interruption = undefined;
       for (const signal of INTERRUPT_SIGNALS) process.off(signal, onSignal);
     }
   }

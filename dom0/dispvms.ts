@@ -4,6 +4,7 @@
 import { randomInt } from 'node:crypto';
 import { OperationError } from '../shared/errors.ts';
 import type { CleanupStack } from './cleanup-stack.ts';
+import { OwnStart } from './own-start.ts';
 import { warning } from './output.ts';
 import { VmExistsError, type Qubes } from './qubes.ts';
 
@@ -152,12 +153,16 @@ export async function destroyRecordedDispVM(qubes: Qubes, vm: DispVmIdentity): P
 export async function startNamedDispVM(qubes: Qubes, role: DispVmRole, template: string, label: string, stack: CleanupStack, onCreated?: (vm: DispVmIdentity) => unknown): Promise<string> {
   const name = await createFresh(qubes, role, template, label);
   let uuid: string | undefined;
-  stack.defer(`remove DisposableVM ${name}`, () => destroyDispVM(qubes, { name, uuid }));
+  const start = new OwnStart(qubes, name);
+  stack.defer(`remove DisposableVM ${name}`, async () => {
+    await start.settled();
+    return destroyDispVM(qubes, { name, uuid });
+  });
   uuid = await qubes.vmUuid(name);
   // Why an error: we created it a moment ago; a qube that is not there now is not one we can vouch for.
   if (uuid === undefined) throw new OperationError(`DisposableVM ${name} vanished right after qvm-create`);
   await onCreated?.({ name, uuid });
-  await qubes.startVM(name);
+  await start.start();
   return name;
 }
 

@@ -156,7 +156,7 @@ export async function liveLockHolders(): Promise<number[]> {
   return pids;
 }
 
-/** Takes the lock of `source` and registers its release on `stack`; the release survives releaseAll(). */
+/** Takes the lock of `source` and registers its release on `stack`; the release survives commit(). */
 export async function acquireSourceLock(source: SourceSpec, stack: CleanupStack): Promise<SourceLock> {
   const lock = await takeSourceLock(source);
   stack.defer(`release the lock of ${sourceLabel(source)}`, () => lock.release(), { always: true });

@@ -9,6 +9,7 @@ import { OperationError } from '../shared/errors.ts';
 import type { CleanupStack } from './cleanup-stack.ts';
 import { destroyDispVM, ownerRole, ownerTag, POOLED_DISPVM_NAME, type DispVmIdentity, type DispVmRole } from './dispvms.ts';
 import { runUninterruptible } from './interruption.ts';
+import { OwnStart } from './own-start.ts';
 import { info } from './output.ts';
 import type { Qubes } from './qubes.ts';
 import type { AttachmentState, HandOutIntent } from './state.ts';
@@ -70,8 +71,10 @@ export async function handOutDispVM(qubes: Qubes, role: DispVmRole, template: st
   const intent: HandOutIntent = { role, template, candidates: [...pool], requestedAt: new Date().toISOString() };
   await ledger.intend(intent);
   const handedOut = runUninterruptible(async () => identify(qubes, await qubes.createDisposable(template), template));
+  let start: OwnStart | undefined;
   stack.defer(`remove the disposable handed out for the ${role} VM`, async () => {
     const vm = await handedOut.catch(() => undefined);
+    await start?.settled();
     if (vm) await destroyDispVM(qubes, vm);
   });
   const vm = await handedOut;
@@ -84,7 +87,10 @@ export async function handOutDispVM(qubes: Qubes, role: DispVmRole, template: st
   if (netvm !== '') throw new OperationError(`${vm.name}, handed out by ${template}'s pool, has netvm ${netvm}: refused (the ${role} VM must be offline)`);
   if (!POOLED_DISPVM_NAME.test(vm.name)) throw new OperationError(`the disposable ${template}'s pool handed out is called ${JSON.stringify(vm.name)}, not dispNNNN: refused`);
   // An empty pool hands out a new disposable that is not started (dispvm.py gen_disposable).
-  if (!running) await qubes.startVM(vm.name);
+  if (!running) {
+    start = new OwnStart(qubes, vm.name);
+    await start.start();
+  }
   return vm.name;
 }
 

@@ -79,9 +79,15 @@ async function createDispVM(limits: TimeLimits, name: string, template: string, 
   }
 }
 
+export interface StartOptions extends TimeoutOption {
+  /** A qube that runs already is no error (qvm-start --skip-if-running); one still starting is waited for. */
+  readonly skipIfRunning?: boolean;
+}
+
 /** Starts a qube and waits until it runs. */
-async function startVM(limits: TimeLimits, name: string, options: TimeoutOption = {}): Promise<void> {
-  await runTool('qvm-start', [name], { what: `qvm-start ${name}`, timeoutMs: options.timeoutMs ?? limits.startMs ?? TIMEOUTS.start });
+async function startVM(limits: TimeLimits, name: string, options: StartOptions = {}): Promise<void> {
+  const args = options.skipIfRunning ? ['--skip-if-running', name] : [name];
+  await runTool('qvm-start', args, { what: `qvm-start ${name}`, timeoutMs: options.timeoutMs ?? limits.startMs ?? TIMEOUTS.start });
 }
 
 /**
@@ -469,7 +475,7 @@ export interface Qubes {
   /** Creates a named, offline DisposableVM (VmExistsError when the name is taken). Tool limit ('create'). */
   createDispVM(name: string, template: string, label: string, options?: TimeoutOption): Promise<void>;
   /** Starts a qube and waits until it runs. START_TIMEOUT_S. */
-  startVM(name: string, options?: TimeoutOption): Promise<void>;
+  startVM(name: string, options?: StartOptions): Promise<void>;
   /** Stops a qube at once; already-undone when it no longer exists. */
   killVM(name: string, options?: TimeoutOption): Promise<UndoOutcome>;
   /** Removes a halted qube; already-undone when it no longer exists. */

@@ -232,7 +232,7 @@ export class AttachmentRecorder {
 
 /**
  * Starts the record of a command on `source`, written at once (so `cleanup` can finish its work if the process dies without
- * unwinding, and `status` shows it), and registers its removal on `stack` (dropped by releaseAll when an attach succeeds).
+ * unwinding, and `status` shows it), and registers its removal on `stack` (dropped by commit() when an attach succeeds).
  */
 export async function recordCommand(
   start: { readonly source: SourceSpec; readonly phase: AttachmentPhase; readonly readOnly: boolean },

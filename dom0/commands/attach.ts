@@ -164,8 +164,8 @@ async function attachWith(command: AttachCommand, vms: AttachVms, context: Attac
   const frontend = await frontendDevice(qubes, device, opened.device, destination);
   await recorder.update({ destination: { vm: destination, createdByUs: command.destination === undefined, ...(frontend ? { frontend } : {}) }, phase: 'attached' });
 
-  // Everything now belongs to the attachment: detach undoes it.
-  stack.releaseAll();
+  // Everything now belongs to the attachment: detach undoes it. A Ctrl-C that came since the last tool undoes it all here instead.
+  stack.commit();
   line.done();
   const networked = destinationFacts?.netvm ? `; ${destination} is networked (netvm ${destinationFacts.netvm})` : '';
   info(`attached ${label} to ${destination}${opened.readOnly ? ' read-only' : ''} (device VM ${device}, mapping ${opened.device})${networked}`);

@@ -5,6 +5,7 @@ import { join, resolve } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { CleanupStack } from '../../dom0/cleanup-stack.ts';
+import { InterruptedError } from '../../shared/errors.ts';
 import { useTmpDir } from '../helpers/tmp.ts';
 
 function recordingStack() {
@@ -30,7 +31,7 @@ describe('CleanupStack', () => {
     expect(events).toHaveLength(4);
   });
 
-  it('drops a released undo; releaseAll keeps only the `always` ones', async () => {
+  it('drops a released undo; commit() keeps only the `always` ones', async () => {
     const { events, stack, undo } = recordingStack();
     stack.defer('lock', undo('lock'), { always: true });
     const token = stack.defer('vm', undo('vm'));
@@ -38,7 +39,7 @@ describe('CleanupStack', () => {
     stack.release(token);
     stack.release(token);
     expect(stack.size).toBe(2);
-    stack.releaseAll();
+    stack.commit();
     await stack.unwind();
     expect(events).toEqual(['lock']);
   });
@@ -69,13 +70,70 @@ describe('CleanupStack', () => {
     const { events, stack, undo } = recordingStack();
     const value = await stack.run(async () => {
       stack.defer('released', undo('released'));
-      stack.releaseAll();
+      stack.commit();
       stack.defer('temporary', undo('temporary'));
       return 7;
     });
     expect(value).toBe(7);
     expect(events).toEqual(['temporary']);
     expect(process.listenerCount('SIGINT')).toBe(0);
+  });
+});
+
+describe('CleanupStack: an interruption and the point of no return', () => {
+  // process.emit runs run()'s handler as a delivered signal would, without signalling the test worker.
+  const interrupt = () => process.emit('SIGINT', 'SIGINT');
+
+  it('a Ctrl-C after the last tool but before commit(): commit refuses, everything is undone, exit 130', async () => {
+    const { events, stack, undo } = recordingStack();
+    const run = stack.run(async () => {
+      stack.defer('lock', undo('lock'), { always: true });
+      stack.defer('vm', undo('vm'));
+      stack.defer('attachment', undo('attachment'));
+      interrupt();
+      stack.commit();
+      events.push('committed');
+      return 'attached';
+    });
+    await expect(run).rejects.toBeInstanceOf(InterruptedError);
+    expect(events).toEqual(['notice: interrupted: cleaning up', 'attachment', 'vm', 'lock']);
+  });
+
+  it('a Ctrl-C after commit() undoes nothing: the command ends as it succeeded, and says so', async () => {
+    const { events, stack, undo } = recordingStack();
+    const value = await stack.run(async () => {
+      stack.defer('lock', undo('lock'), { always: true });
+      stack.defer('vm', undo('vm'));
+      stack.commit();
+      interrupt();
+      await sleep(1);
+      return 'attached';
+    });
+    expect(value).toBe('attached');
+    expect(events).toEqual(['notice: too late to interrupt: the command has completed, nothing of it is undone', 'lock']);
+  });
+
+  it('a command that did all its work before noticing the Ctrl-C ends as it succeeded, and says so', async () => {
+    const { events, stack, undo } = recordingStack();
+    const value = await stack.run(async () => {
+      stack.defer('temporary VM', undo('temporary VM'));
+      interrupt();
+      return 'detached';
+    });
+    expect(value).toBe('detached');
+    expect(events).toEqual(['notice: interrupted: cleaning up', 'temporary VM', 'notice: the command had completed when the interruption came']);
+  });
+
+  it('a stack used again after a committed run() is interruptible again', async () => {
+    const { events, stack, undo } = recordingStack();
+    await stack.run(async () => stack.commit());
+    const run = stack.run(async () => {
+      stack.defer('vm', undo('vm'));
+      interrupt();
+      stack.commit();
+    });
+    await expect(run).rejects.toBeInstanceOf(InterruptedError);
+    expect(events).toEqual(['notice: interrupted: cleaning up', 'vm']);
   });
 });
 

@@ -72,10 +72,10 @@ describe('source lock', () => {
     expect(existsSync(lock.path)).toBe(true);
   });
 
-  it('acquireSourceLock releases on unwind, even after releaseAll', async () => {
+  it('acquireSourceLock releases on unwind, even after commit()', async () => {
     const stack = new CleanupStack();
     const lock = await acquireSourceLock(source, stack);
-    stack.releaseAll();
+    stack.commit();
     await stack.unwind();
     expect(existsSync(lock.path)).toBe(false);
   });

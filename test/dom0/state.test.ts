@@ -147,12 +147,12 @@ describe('recordCommand', () => {
     expect(await readAttachmentState(source)).toBeUndefined();
   });
 
-  it('lets an attach keep its record after releaseAll', async () => {
+  it('lets an attach keep its record after commit()', async () => {
     const stack = new CleanupStack();
     const recorder = await recordCommand({ source, phase: 'attaching', readOnly: true }, stack);
     await recorder.add(DEVICE);
     await recorder.update({ deviceVm: DEVICE.name, phase: 'attached' });
-    stack.releaseAll();
+    stack.commit();
     await stack.unwind();
     expect((await readAttachmentState(source))?.phase).toBe('attached');
   });

@@ -15,7 +15,7 @@ import { emitCommand } from './qubesd-events.ts';
 import { qvmBlock } from './qvm-block.ts';
 import { qvmFeatures, qvmTags } from './qvm-features.ts';
 import { createDisposableWorker, preloadFill, qubesdQuery } from './preload.ts';
-import { qvmCreate, qvmKill, qvmRemove, qvmStart } from './qvm-lifecycle.ts';
+import { qvmCreate, qvmKill, qvmRemove, qvmStart, startQubeWorker } from './qvm-lifecycle.ts';
 import { qubesPrefs, qvmCheck, qvmLs, qvmPrefs } from './qvm-queries.ts';
 import { removeBlock } from './remove-block.ts';
 import { endOnSignals } from './signals.ts';
@@ -79,6 +79,8 @@ function worldCommand(command: string, dir: string, rest: readonly string[]): Ou
     // Internal: qubesd's side of CreateDisposable and its pool refills (preload.ts).
     case 'create-disposable': return createDisposableWorker([dir, ...rest]);
     case 'preload-fill': return preloadFill([dir, ...rest]);
+    // Internal: qubesd's side of a qube's start, which outlives a killed qvm-start (qvm-lifecycle.ts).
+    case 'start-qube': return startQubeWorker([dir, ...rest]);
     case 'fault': return faultCommand(dir, rest);
     case 'hostile': return hostileCommand(dir, REPO, rest);
     default: throw new SimToolError(USAGE, 64);

@@ -1,7 +1,9 @@
 // Fake qvm-create, qvm-start, qvm-kill and qvm-remove (qubesadmin's tools over qubesd), with their messages and exit codes.
-import { randomUUID } from 'node:crypto';
-import { cpSync, existsSync, mkdirSync, readdirSync, readFileSync, rmSync, symlinkSync } from 'node:fs';
+import { spawn } from 'node:child_process';
+import { randomInt, randomUUID } from 'node:crypto';
+import { cpSync, existsSync, mkdirSync, readdirSync, readFileSync, renameSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
+import { setTimeout as sleep } from 'node:timers/promises';
 import { detachAll } from './attachments.ts';
 import { bootKernel } from './kernel-model.ts';
 import { bootGuest, powerOffGuest } from './qemu/guest-vm.ts';
@@ -104,21 +106,62 @@ export async function qvmStart(dir: string, rawArgs: readonly string[]): Promise
         if (!args.flags.has('--skip-if-running')) fail(vm.name, 'Domain is already running');
         return;
       }
-      // The boot takes time; the state stays unlocked meanwhile, so other tools run.
-      await waitForBoot(dir);
-      if (vm.qemu) await bootGuest(dir, vm.name, state.settings);
-      withState(dir, (current) => {
-        const now = current.vms[vm.name];
-        if (!now && vm.qemu) powerOffGuest(dir, vm.name);
-        if (!now) return fail(vm.name, `No such domain: '${vm.name}'`);
-        if (now.running) return;
-        now.running = true;
-        bootKernel(dir, now.name, current.settings);
-        recordStart(dir, current, now.name);
-      });
+      const outcome = await startInQubesd(dir, vm.name);
+      if (outcome.kind === 'failed') fail(vm.name, outcome.reason);
+      if (outcome.kind === 'error') throw new SimToolError(outcome.message, outcome.exitCode);
     }),
   );
   return exitCode;
+}
+
+type StartOutcome = { kind: 'started' } | { kind: 'failed'; reason: string } | { kind: 'error'; message: string; exitCode: number };
+
+/**
+ * admin.vm.Start runs in qubesd and goes on when its client goes: QubesDaemonProtocol.connection_lost cancels only operations
+ * marked cancellable (QubesOS/qubes-core-admin qubes/api/__init__.py), which vm_start is not (qubes/api/admin.py). A killed
+ * qvm-start therefore leaves its qube starting, and the qube comes up later; while it boots, qvm-kill finds it not started
+ * and ignores it (qubesadmin.utils.kill's ignored QubesVMNotStartedError, qubes-core-admin-client qubesadmin/utils/__init__.py).
+ * So here: the boot runs in a detached `qubes-sim start-qube` process, and qvm-start only waits for its reply file.
+ */
+async function startInQubesd(dir: string, name: string): Promise<StartOutcome> {
+  const replyFile = join(dir, `start-qube.${process.pid}.${randomInt(1e9)}`);
+  spawn(process.execPath, [process.argv[1]!, 'start-qube', dir, name, replyFile], { detached: true, stdio: 'ignore' }).unref();
+  while (!existsSync(replyFile)) await sleep(10);
+  const outcome = JSON.parse(readFileSync(replyFile, 'utf8')) as StartOutcome;
+  rmSync(replyFile, { force: true });
+  return outcome;
+}
+
+/** `start-qube DIR NAME REPLY-FILE`: qubesd's side of one start (startInQubesd); the outcome goes to REPLY-FILE. */
+export async function startQubeWorker([dir = '', name = '', replyFile = '']: readonly string[]): Promise<void> {
+  const reply = (outcome: StartOutcome) => {
+    writeFileSync(`${replyFile}.tmp`, JSON.stringify(outcome));
+    renameSync(`${replyFile}.tmp`, replyFile);
+  };
+  try {
+    reply(await bootQube(dir, name));
+  } catch (error) {
+    reply({ kind: 'error', message: error instanceof Error ? error.message : String(error), exitCode: error instanceof SimToolError ? error.exitCode : 1 });
+  }
+}
+
+async function bootQube(dir: string, name: string): Promise<StartOutcome> {
+  const state = readState(dir);
+  const vm = state.vms[name];
+  if (!vm) return { kind: 'failed', reason: `No such domain: '${name}'` };
+  // The boot takes time; the state stays unlocked meanwhile, so other tools run.
+  await waitForBoot(dir);
+  if (vm.qemu) await bootGuest(dir, vm.name, state.settings);
+  return withState(dir, (current): StartOutcome => {
+    const now = current.vms[vm.name];
+    if (!now && vm.qemu) powerOffGuest(dir, vm.name);
+    if (!now) return { kind: 'failed', reason: `No such domain: '${vm.name}'` };
+    if (now.running) return { kind: 'started' };
+    now.running = true;
+    bootKernel(dir, now.name, current.settings);
+    recordStart(dir, current, now.name);
+    return { kind: 'started' };
+  });
 }
 
 /** The qube's processes (services and commands qvm-run started, each the leader of its group) end with it, as a domain's do. */

@@ -22,16 +22,29 @@ export async function checkDestination(qubes: Qubes, destination: VmName | undef
   };
   if (destination === source.backend) refuse(`it is the qube that holds the encrypted disk ${source.backend}:${source.port}, which must never see its plaintext`);
   if (DISPVM_NAME.test(destination)) refuse('it is one of split-dm-crypt\'s own DisposableVMs');
-  const qube = (await qubes.listVMs()).find((vm) => vm.name === destination);
+  // The four queries are asked at once (each a tool call before any VM starts); their answers are judged in this order.
+  const [listed, sourceNetvm, forDispVms, netvm] = await Promise.allSettled([
+    qubes.listVMs(),
+    qubes.getPref(source.backend, 'netvm'),
+    qubes.getPref(destination, 'template_for_dispvms'),
+    qubes.getPref(destination, 'netvm'),
+  ]);
+  const qube = answer(listed).find((vm) => vm.name === destination);
   if (!qube) throw new OperationError(`there is no qube named ${destination} (see 'qvm-ls')`);
   // The source's network qube carries whatever the source sends: a compromised source and its netvm must not share the plaintext.
-  if ((await qubes.getPref(source.backend, 'netvm')) === destination) refuse(`it is the network qube of ${source.backend}, which holds the encrypted disk`);
+  if (answer(sourceNetvm) === destination) refuse(`it is the network qube of ${source.backend}, which holds the encrypted disk`);
   if (qube.vmClass === 'TemplateVM' || qube.vmClass === 'AdminVM') refuse(`it is a ${qube.vmClass === 'TemplateVM' ? 'template: every qube based on it would see what it writes' : 'dom0'}`);
-  if (destination === dispVmTemplate || (await qubes.getPref(destination, 'template_for_dispvms')) === 'True') {
+  if (destination === dispVmTemplate || answer(forDispVms) === 'True') {
     refuse('it is a disposable template: every DisposableVM started from it afterwards would inherit what it keeps');
   }
-  const netvm = await qubes.getPref(destination, 'netvm');
-  return { netvm: netvm === '' || netvm === 'None' ? undefined : netvm };
+  const destinationNetvm = answer(netvm);
+  return { netvm: destinationNetvm === '' || destinationNetvm === 'None' ? undefined : destinationNetvm };
+}
+
+/** A settled query's answer, or its error thrown where the answer is first needed. */
+function answer<T>(settled: PromiseSettledResult<T>): T {
+  if (settled.status === 'rejected') throw settled.reason;
+  return settled.value;
 }
 
 /** A dom0 key file that cannot be read is said now, in words, before any VM starts (its bytes are read only when asked for). */

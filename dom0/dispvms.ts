@@ -4,6 +4,7 @@
 import { randomInt } from 'node:crypto';
 import { OperationError } from '../shared/errors.ts';
 import type { CleanupStack } from './cleanup-stack.ts';
+import { allInOrder } from './all-in-order.ts';
 import { OwnStart } from './own-start.ts';
 import { warning } from './output.ts';
 import { VmExistsError, type Qubes } from './qubes.ts';
@@ -168,10 +169,8 @@ export async function startNamedDispVM(qubes: Qubes, role: DispVmRole, template:
 
 /** Settles every start, then throws the first failure (each started VM is on the stack already) or returns the names by role. */
 export async function allStarted<R extends string>(starts: readonly (readonly [R, Promise<string>])[]): Promise<Record<R, string>> {
-  const settled = await Promise.allSettled(starts.map(async ([role, start]) => [role, await start] as const));
-  const failed = settled.find((result): result is PromiseRejectedResult => result.status === 'rejected');
-  if (failed) throw failed.reason;
-  return Object.fromEntries(settled.map((result) => (result as PromiseFulfilledResult<readonly [R, string]>).value)) as Record<R, string>;
+  const named = await allInOrder<(readonly [R, string])[]>(starts.map(async ([role, start]) => [role, await start] as const));
+  return Object.fromEntries(named) as Record<R, string>;
 }
 
 /** Creates and starts one offline, named DisposableVM per role, all at once (startNamedDispVM each). */

@@ -6,6 +6,7 @@ import type { CleanupStack } from '../cleanup-stack.ts';
 import type { CommandContext } from '../command-context.ts';
 import { resolveDispVmSettings, type AttachOrder } from '../config.ts';
 import { attachSource, newMappingName, openMapping, PinMismatchError, prepareDeviceVm, withDeviceHeaderSource } from '../device-steps.ts';
+import { allInOrder } from '../all-in-order.ts';
 import { AttachVms } from '../attach-vms.ts';
 import { chooseSupply } from '../preloaded.ts';
 import { destroyDispVM } from '../dispvms.ts';
@@ -71,18 +72,19 @@ async function volumesToCheck(command: AttachCommand): Promise<KnownVolume[]> {
 export async function attachCommand(command: AttachCommand, { stack, config, qubes }: CommandContext): Promise<AttachOutcome> {
   const label = sourceLabel(command.source);
   await acquireSourceLock(command.source, stack);
-  // Asked while the source is checked (a query and the configuration; a failed check leaves it unused).
+  // Everything that needs no secret and no VM is checked before the first VM starts. The checks are queries and file reads,
+  // independent of each other: they run side by side, and when several fail the first in this order is said.
   const settingsAsked = resolveDispVmSettings(qubes, config);
-  settingsAsked.catch(() => undefined);
-  const description = await assertSourceAvailable(qubes, command.source);
-  const known = await volumesToCheck(command);
-  const settings = await settingsAsked;
   // Where the VMs will come from is only asked of Qubes: it overlaps the checks (a failed check leaves it unused).
-  const supply = chooseSupply(qubes, settings.template);
+  const supply = settingsAsked.then((settings) => chooseSupply(qubes, settings.template));
   supply.catch(() => undefined);
-  // Everything that needs no secret and no VM is checked before the first VM starts.
-  const destinationFacts = await checkDestination(qubes, command.destination, command.source, settings.template);
-  await checkKeyFile(command.keyFile);
+  const [description, known, settings, destinationFacts] = await allInOrder([
+    assertSourceAvailable(qubes, command.source),
+    volumesToCheck(command),
+    settingsAsked,
+    settingsAsked.then((settings) => checkDestination(qubes, command.destination, command.source, settings.template)),
+    checkKeyFile(command.keyFile),
+  ]);
   // The record exists from here on, so `cleanup` can finish the job if this process dies without unwinding.
   const recorder = await recordCommand({ source: command.source, phase: 'attaching', readOnly: command.readOnly }, stack);
 

@@ -11,7 +11,7 @@ import { toQubesEvent } from '../admin-event-types.ts';
 import { detachRecorded } from '../attachment.ts';
 import { CleanupStack } from '../cleanup-stack.ts';
 import type { CommandContext } from '../command-context.ts';
-import { interruptionSignal } from '../interruption.ts';
+import { interruptionSignal, throwIfInterrupted } from '../interruption.ts';
 import { listKnownVolumes, presentSources, type KnownVolume } from '../known-volumes.ts';
 import { acquireSourceLock } from '../lock.ts';
 import { sourceLabel } from '../names.ts';
@@ -148,6 +148,8 @@ export async function watchCommand(context: CommandContext): Promise<void> {
       }
       void watcher.reconcile();
     }
+    // The stream ends only when the watch is stopped: that is an interruption (main says "watch: stopped"), not a completion.
+    throwIfInterrupted();
   } finally {
     await watcher.settled();
   }

@@ -108,7 +108,8 @@ async function oneAttach(work: string, volume: string, scenario: Scenario): Prom
   const run = await timed(process.execPath, [CLI, 'attach', 'sys-usb:sda'], { env, input: `${passphraseOf(0)}\n` });
   if (run.exitCode !== 0 || !/attached sys-usb:sda to/.test(run.stderr)) throw new Error(`${scenario}: attach on the simulator failed (${run.exitCode}): ${run.stderr.slice(0, 500)}`);
   const steps = readSteps(log);
-  rmSync(join(dir, '..'), { recursive: true, force: true });
+  // Retried: the simulated qubesd's detached helpers (a pool refill, a start) may still be writing in it for a moment.
+  rmSync(join(dir, '..'), { recursive: true, force: true, maxRetries: 10, retryDelay: 200 });
   return { s: run.ms / 1000, steps };
 }
 

@@ -9,7 +9,7 @@ import type { AttachOrder } from './config.ts';
 import { startNamedDispVM, type DispVmRole } from './dispvms.ts';
 import { info } from './output.ts';
 import { OwnStart } from './own-start.ts';
-import { handOutDispVM, type DispVmSupply, type HandOutLedger } from './preloaded.ts';
+import { handOutDispVM, type DispVmSupply, type HandOutLedger, type ObtainedVm } from './preloaded.ts';
 import type { Qubes } from './qubes.ts';
 
 export type AttachRole = 'device' | 'header' | 'destination';
@@ -26,7 +26,7 @@ export interface AttachVmPlan {
 const refusedHandOut = (error: unknown): boolean => error instanceof ToolError && error.tool === 'qubesd-query' && error.toolExitCode === 1;
 
 export class AttachVms {
-  private readonly started = new Map<AttachRole, Promise<string>>();
+  private readonly started = new Map<AttachRole, Promise<ObtainedVm>>();
 
   /** `supply`: chooseSupply(plan.template), which the caller may start early (it only asks Qubes). */
   constructor(
@@ -49,8 +49,28 @@ export class AttachVms {
     if (this.plan.order === 'concurrent') void this.vm('destination').catch(() => undefined);
   }
 
-  /** The qube for `role`, obtained on first ask. */
-  vm(role: AttachRole): Promise<string> {
+  /** The qube for `role`, obtained on first ask, tagged and recorded: ready to be given anything. */
+  async vm(role: AttachRole): Promise<string> {
+    const { name, bookkept } = await this.obtain(role);
+    await bookkept;
+    return name;
+  }
+
+  /**
+   * The qube for `role` as soon as its name is known, possibly before it is tagged and recorded: only for a step that gives it
+   * nothing of the source (DevicePrepare), run beside vm(role).
+   */
+  async vmBeforeBookkeeping(role: AttachRole): Promise<string> {
+    return (await this.obtain(role)).name;
+  }
+
+  /** Waits until every start asked for, and its bookkeeping, has ended (success or not). */
+  async settled(): Promise<void> {
+    const obtained = await Promise.allSettled(this.started.values());
+    await Promise.allSettled(obtained.map((result) => (result.status === 'fulfilled' ? result.value.bookkept : undefined)));
+  }
+
+  private obtain(role: AttachRole): Promise<ObtainedVm> {
     let started = this.started.get(role);
     if (!started) {
       started = role === 'destination' && this.plan.destination !== undefined ? this.startNamedDestination(this.plan.destination) : this.dispVm(role);
@@ -59,14 +79,10 @@ export class AttachVms {
     return started;
   }
 
-  /** Waits until every start asked for has ended (success or not). */
-  async settled(): Promise<void> {
-    await Promise.allSettled(this.started.values());
-  }
-
-  private async dispVm(role: DispVmRole): Promise<string> {
+  private async dispVm(role: DispVmRole): Promise<ObtainedVm> {
     const { template, label } = this.plan;
-    const named = () => startNamedDispVM(this.qubes, role, template, label, this.stack, (vm) => this.ledger.add(vm));
+    // A named DisposableVM is recorded before it starts (startNamedDispVM's onCreated): its bookkeeping is done.
+    const named = async () => ({ name: await startNamedDispVM(this.qubes, role, template, label, this.stack, (vm) => this.ledger.add(vm)), bookkept: Promise.resolve() });
     const supply = await this.supply;
     if (supply.kind === 'named') return named();
     try {
@@ -83,8 +99,9 @@ export class AttachVms {
    * it was. That includes a start we interrupted, which Qubes finishes anyway (own-start.ts); not a qube whose start Qubes refused
    * because someone else had started it meanwhile: that one is not ours to stop.
    */
-  private async startNamedDestination(name: string): Promise<string> {
-    if (await this.qubes.isRunning(name)) return name;
+  private async startNamedDestination(name: string): Promise<ObtainedVm> {
+    const obtained = { name, bookkept: Promise.resolve() };
+    if (await this.qubes.isRunning(name)) return obtained;
     const start = new OwnStart(this.qubes, name);
     const stop = this.stack.defer(`stop ${name}, started for this attach`, async () => {
       await start.settled();
@@ -96,6 +113,6 @@ export class AttachVms {
       if (!start.mayStillComeUp) this.stack.release(stop);
       throw error;
     }
-    return name;
+    return obtained;
   }
 }

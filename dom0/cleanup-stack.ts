@@ -1,6 +1,7 @@
 // Explicit lifetimes: every acquisition (VM created, device attached, mapping made, lock taken) registers its undo here the
 // moment it exists; a failure or an interruption unwinds them in reverse order. Ownership can pass on (release), e.g. to an
 // attachment that must outlive the command.
+import { setMaxListeners } from 'node:events';
 import { InterruptedError, OperationError } from '../shared/errors.ts';
 import { runInterruptible, runUninterruptible } from './interruption.ts';
 import { notice, warning } from './output.ts';
@@ -32,6 +33,9 @@ export interface CleanupStackOptions {
 export const INTERRUPT_SIGNALS = ['SIGINT', 'SIGTERM', 'SIGHUP'] as const;
 /** Longer than execa's 5 s grace between SIGTERM and SIGKILL, so killed tools have reported before unwinding starts. */
 export const DEFAULT_SETTLE_MS = 7_000;
+
+/** How many tools a command may run at once before Node warns of a listener leak on its interruption signal. */
+const MAX_TOOLS_AT_ONCE = 100;
 
 const describeError = (error: unknown): string => (error instanceof Error ? error.message : String(error));
 
@@ -106,6 +110,9 @@ export class CleanupStack {
    */
   async run<T>(command: () => Promise<T>): Promise<T> {
     const controller = new AbortController();
+    // Every tool the command runs listens to this signal while it runs, and independent queries run side by side (a dozen
+    // before an attach's first VM): Node's default of 10 would print a leak warning into the user's terminal.
+    setMaxListeners(MAX_TOOLS_AT_ONCE, controller.signal);
     let interruptedBy: string | undefined;
     const onSignal = (signal: NodeJS.Signals): void => {
       if (this.committed) {

@@ -62,36 +62,48 @@ async function identify(qubes: Qubes, uuid: string, template: string): Promise<D
   return { name: found.name, uuid, running: found.state !== 'Halted', netvm: found.netvm };
 }
 
+/** A qube obtained for a role: its name, and its bookkeeping (tag and record), which must be done before it is given anything. */
+export interface ObtainedVm {
+  readonly name: string;
+  readonly bookkept: Promise<void>;
+}
+
 /**
  * Takes one disposable of `template`'s pool for `role` and returns its name, started and offline. It is on `stack` from the
  * moment qubesd was asked: the hand-out runs to its end even when the command is interrupted (qubesd finishes it anyway, and
- * only its reply says which qube it was), and the undo waits for it.
+ * only its reply says which qube it was), and the undo waits for it. Its tag and record (`bookkept`) follow while the caller
+ * goes on: the intent stays in the record until both are done, so a command that dies meanwhile still leaves `cleanup` enough.
  */
-export async function handOutDispVM(qubes: Qubes, role: DispVmRole, template: string, pool: readonly string[], stack: CleanupStack, ledger: HandOutLedger): Promise<string> {
+export async function handOutDispVM(qubes: Qubes, role: DispVmRole, template: string, pool: readonly string[], stack: CleanupStack, ledger: HandOutLedger): Promise<ObtainedVm> {
   const intent: HandOutIntent = { role, template, candidates: [...pool], requestedAt: new Date().toISOString() };
   await ledger.intend(intent);
   const handedOut = runUninterruptible(async () => identify(qubes, await qubes.createDisposable(template), template));
   let start: OwnStart | undefined;
+  let bookkept: Promise<void> = Promise.resolve();
   stack.defer(`remove the disposable handed out for the ${role} VM`, async () => {
     const vm = await handedOut.catch(() => undefined);
-    await start?.settled();
+    await Promise.allSettled([start?.settled(), bookkept]);
     if (vm) await destroyDispVM(qubes, vm);
   });
   const vm = await handedOut;
-  // Tag first: from here on `cleanup` finds it by the tag even if the record never names it.
-  await qubes.addTag(vm.name, ownerTag(role));
-  await ledger.add({ name: vm.name, uuid: vm.uuid });
-  await ledger.settle(intent);
   const { netvm, running } = vm;
   // Why check the qube and not only the template: its netvm could have been set between our look at the template and the hand-out.
   if (netvm !== '') throw new OperationError(`${vm.name}, handed out by ${template}'s pool, has netvm ${netvm}: refused (the ${role} VM must be offline)`);
   if (!POOLED_DISPVM_NAME.test(vm.name)) throw new OperationError(`the disposable ${template}'s pool handed out is called ${JSON.stringify(vm.name)}, not dispNNNN: refused`);
+  // Tag first: from then on `cleanup` finds it by the tag even if the record never names it; a record naming a pooled qube
+  // without our tag would not let `cleanup` remove it (dispvms.ts checkRecordedVm).
+  bookkept = (async () => {
+    await qubes.addTag(vm.name, ownerTag(role));
+    await ledger.add({ name: vm.name, uuid: vm.uuid });
+    await ledger.settle(intent);
+  })();
+  bookkept.catch(() => undefined);
   // An empty pool hands out a new disposable that is not started (dispvm.py gen_disposable).
   if (!running) {
     start = new OwnStart(qubes, vm.name);
     await start.start();
   }
-  return vm.name;
+  return { name: vm.name, bookkept };
 }
 
 /**

@@ -114,10 +114,12 @@ interface AttachContext {
 
 /** The device VM, prepared and holding the source disk: its name, public key and whether the source is read-only. */
 async function readyDevice(command: AttachCommand, vms: AttachVms, { stack, qubes, recorder, line, label, template }: AttachContext) {
-  const device = await vms.vm('device');
+  const named = await vms.vmBeforeBookkeeping('device');
+  line.show(`preparing ${named} and attaching ${label} to it`);
+  // DevicePrepare gives the device VM nothing of the source: it runs while a pooled one is still being tagged and recorded. The
+  // disk goes to it only after both.
+  const [publicKey, device] = await allInOrder([prepareDeviceVm(qubes, named, template), vms.vm('device')]);
   await recorder.update({ deviceVm: device });
-  line.show(`preparing ${device} and attaching ${label} to it`);
-  const publicKey = await prepareDeviceVm(qubes, device, template);
   const readOnly = await attachSource(qubes, device, command.source, command.readOnly, stack);
   return { device, publicKey, readOnly };
 }

@@ -5,6 +5,7 @@ import { join, resolve } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { CleanupStack } from '../../dom0/cleanup-stack.ts';
+import { runTool } from '../../dom0/run-tool.ts';
 import { InterruptedError } from '../../shared/errors.ts';
 import { useTmpDir } from '../helpers/tmp.ts';
 
@@ -134,6 +135,22 @@ describe('CleanupStack: an interruption and the point of no return', () => {
     });
     await expect(run).rejects.toBeInstanceOf(InterruptedError);
     expect(events).toEqual(['notice: interrupted: cleaning up', 'vm']);
+  });
+});
+
+describe('CleanupStack and many tools at once', () => {
+  it('a dozen tools side by side under one interruption signal: no listener-leak warning reaches the terminal', async () => {
+    const warnings: string[] = [];
+    const onWarning = (warning: Error) => warnings.push(`${warning.name}: ${warning.message}`);
+    process.on('warning', onWarning);
+    try {
+      const stack = new CleanupStack();
+      await stack.run(() => Promise.all(Array.from({ length: 12 }, () => runTool('true', [], { what: 'true', timeoutMs: 10_000 }))));
+      await sleep(10);
+    } finally {
+      process.off('warning', onWarning);
+    }
+    expect(warnings).toEqual([]);
   });
 });
 

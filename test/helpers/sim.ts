@@ -84,7 +84,11 @@ export function startSplit(dir: string, args: readonly string[], input = ''): Re
 /** Runs qvm-block-split to completion. */
 export async function runSplit(dir: string, args: readonly string[], input = ''): Promise<SimRun> {
   const result = await startSplit(dir, args, input);
-  return { exitCode: result.exitCode ?? -1, stdout: String(result.stdout), stderr: String(result.stderr) };
+  const stderr = String(result.stderr);
+  // Whatever a test checks, Node's own warnings (a listener leak, a deprecation) must never reach the user's terminal.
+  const nodeWarning = /^\(node:[0-9]+\) .*Warning.*$/m.exec(stderr);
+  if (nodeWarning) throw new Error(`qvm-block-split ${args.join(' ')} printed a Node warning: ${nodeWarning[0]}`);
+  return { exitCode: result.exitCode ?? -1, stdout: String(result.stdout), stderr };
 }
 
 export interface TestVolume {

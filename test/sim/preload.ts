@@ -14,15 +14,15 @@
 // - R4.2 (release4.2 qubes/api/admin.py) has no pool and takes no payload (`no_payload=True`): a payload is a ProtocolError,
 //   which qubesd answers by closing the connection without a reply.
 // qubesd does the work in its own process: a client that goes away (Ctrl-C on qubesd-query) does not stop a hand-out half-way.
-// So does the simulator: the work runs in a detached `qubes-sim create-disposable` process that writes the reply to a file.
+// So does the simulator: the work runs in a detached `qubes-sim create-disposable` process (qubesd-work.ts).
 import { spawn } from 'node:child_process';
 import { randomInt, randomUUID } from 'node:crypto';
-import { existsSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
-import { join } from 'node:path';
+import { readFileSync, rmSync } from 'node:fs';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { bootKernel } from './kernel-model.ts';
 import { recordEvent, recordStart } from './qubesd-events.ts';
 import { makeVmTree, stopVm } from './qvm-lifecycle.ts';
+import { inQubesd, writeReply } from './qubesd-work.ts';
 import { waitForBoot } from './start-latency.ts';
 import { readState, SimToolError, vmDir, withState, type SimState, type SimVm } from './state.ts';
 
@@ -104,10 +104,7 @@ export async function preloadFill([dir = '', template = '', delay = '0']: readon
 
 /** The detached half of CreateDisposable: does the work and writes qubesd's reply bytes (hex) to `replyFile`. */
 export async function createDisposableWorker([dir = '', template = '', payload = '', replyFile = '']: readonly string[]): Promise<void> {
-  const reply = (bytes: Buffer | undefined) => {
-    writeFileSync(`${replyFile}.tmp`, bytes ? bytes.toString('hex') : 'abort');
-    renameSync(`${replyFile}.tmp`, replyFile);
-  };
+  const reply = (bytes: Buffer | undefined) => writeReply(replyFile, bytes ? bytes.toString('hex') : 'abort');
   try {
     reply(await handOut(dir, template, payload));
   } catch (error) {
@@ -177,11 +174,7 @@ export async function qubesdQuery(dir: string, rawArgs: readonly string[]): Prom
   const fail = flags.has('--fail');
   if (src !== 'dom0' || method !== 'admin.vm.CreateDisposable' || !dest || arg !== '') throw new SimToolError(`qubesd-query: the simulator serves admin.vm.CreateDisposable from dom0 only`, 2);
   const payload = flags.has('-e') || flags.has('--empty') ? '' : readFileSync(0).toString('latin1');
-  const replyFile = join(dir, `create-disposable.${process.pid}.${randomInt(1e9)}`);
-  spawn(process.execPath, [process.argv[1]!, 'create-disposable', dir, dest, payload, replyFile], { detached: true, stdio: 'ignore' }).unref();
-  while (!existsSync(replyFile)) await sleep(10);
-  const text = readFileSync(replyFile, 'utf8');
-  rmSync(replyFile, { force: true });
+  const text = await inQubesd(dir, 'create-disposable', [dest, payload]);
   if (text === 'abort') return fail ? 1 : 0;
   const bytes = Buffer.from(text, 'hex');
   process.stdout.write(bytes);

@@ -1,14 +1,13 @@
 // Fake qvm-create, qvm-start, qvm-kill and qvm-remove (qubesadmin's tools over qubesd), with their messages and exit codes.
-import { spawn } from 'node:child_process';
-import { randomInt, randomUUID } from 'node:crypto';
-import { cpSync, existsSync, mkdirSync, readdirSync, readFileSync, renameSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
+import { randomUUID } from 'node:crypto';
+import { cpSync, existsSync, mkdirSync, readdirSync, readFileSync, rmSync, symlinkSync } from 'node:fs';
 import { join } from 'node:path';
-import { setTimeout as sleep } from 'node:timers/promises';
 import { detachAll } from './attachments.ts';
 import { bootKernel } from './kernel-model.ts';
 import { bootGuest, powerOffGuest } from './qemu/guest-vm.ts';
 import { recordEvent, recordStart, recordStop } from './qubesd-events.ts';
 import { leavePool } from './preload.ts';
+import { inQubesd, writeReply } from './qubesd-work.ts';
 import { waitForBoot } from './start-latency.ts';
 import { lastValue, parseToolArgs, usageError } from './tool-args.ts';
 import { readState, SimToolError, vmDir, vmProcsDir, vmRoot, withState, writeMappings, type SimState, type SimVm, type VmClass } from './state.ts';
@@ -124,20 +123,12 @@ type StartOutcome = { kind: 'started' } | { kind: 'failed'; reason: string } | {
  * So here: the boot runs in a detached `qubes-sim start-qube` process, and qvm-start only waits for its reply file.
  */
 async function startInQubesd(dir: string, name: string): Promise<StartOutcome> {
-  const replyFile = join(dir, `start-qube.${process.pid}.${randomInt(1e9)}`);
-  spawn(process.execPath, [process.argv[1]!, 'start-qube', dir, name, replyFile], { detached: true, stdio: 'ignore' }).unref();
-  while (!existsSync(replyFile)) await sleep(10);
-  const outcome = JSON.parse(readFileSync(replyFile, 'utf8')) as StartOutcome;
-  rmSync(replyFile, { force: true });
-  return outcome;
+  return JSON.parse(await inQubesd(dir, 'start-qube', [name])) as StartOutcome;
 }
 
 /** `start-qube DIR NAME REPLY-FILE`: qubesd's side of one start (startInQubesd); the outcome goes to REPLY-FILE. */
 export async function startQubeWorker([dir = '', name = '', replyFile = '']: readonly string[]): Promise<void> {
-  const reply = (outcome: StartOutcome) => {
-    writeFileSync(`${replyFile}.tmp`, JSON.stringify(outcome));
-    renameSync(`${replyFile}.tmp`, replyFile);
-  };
+  const reply = (outcome: StartOutcome) => writeReply(replyFile, JSON.stringify(outcome));
   try {
     reply(await bootQube(dir, name));
   } catch (error) {

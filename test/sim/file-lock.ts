@@ -2,7 +2,7 @@
 // A lock file created exclusively holds its owner's PID. Why the PID: a tool can die inside its critical section (qvm-run's
 // relay SIGKILLs a service's process group when dom0 drops the call, which may catch a VM tool recording its call), and its
 // lock must not make every later tool wait; a lock whose owner is gone is broken at once, one of unknown owner after a while.
-import { closeSync, openSync, readFileSync, renameSync, statSync, unlinkSync, writeSync } from 'node:fs';
+import { closeSync, existsSync, openSync, readFileSync, rmSync, statSync, unlinkSync, writeFileSync, writeSync } from 'node:fs';
 import { SimToolError } from './state.ts';
 import { sleepSync } from './sleep-sync.ts';
 
@@ -21,46 +21,76 @@ function ownerAlive(pid: number): boolean {
   }
 }
 
-/** Whether the lock at `path` has lost its owner (false when it is gone meanwhile). */
-function isStale(path: string): boolean {
+/** The inode of the lock file at `path` when it has lost its owner; undefined while it has one (or is gone). */
+function staleLock(path: string): number | undefined {
   try {
-    const age = Date.now() - statSync(path).mtimeMs;
+    const { ino, mtimeMs } = statSync(path);
+    const age = Date.now() - mtimeMs;
     const pid = Number(readFileSync(path, 'latin1'));
-    if (age > STALE_MS) return true;
-    if (Number.isInteger(pid) && pid > 0) return !ownerAlive(pid);
-    return age > UNWRITTEN_MS;
+    if (age > STALE_MS) return ino;
+    if (Number.isInteger(pid) && pid > 0) return ownerAlive(pid) ? undefined : ino;
+    return age > UNWRITTEN_MS ? ino : undefined;
   } catch {
+    return undefined;
+  }
+}
+
+/** Creates `path` exclusively with our PID in it; false when it exists. */
+function create(path: string): boolean {
+  try {
+    const fd = openSync(path, 'wx');
+    try {
+      writeSync(fd, String(process.pid));
+    } finally {
+      closeSync(fd);
+    }
+    return true;
+  } catch (error) {
+    if ((error as NodeJS.ErrnoException).code !== 'EEXIST') throw error;
     return false;
   }
 }
 
-/** Breaks a stale lock: renamed away first (atomic), so of several tools seeing it stale only one removes it. */
-function breakLock(path: string): void {
-  const aside = `${path}.stale.${process.pid}`;
-  try {
-    renameSync(path, aside);
-    unlinkSync(aside);
-  } catch {
-    // Broken or released by someone else meanwhile.
+/**
+ * Breaks the stale lock file `ino` at `path`. Why under a breaker lock of its own, and only that very file: between one tool's
+ * look at a stale lock and its removal, another tool may have broken it and taken the lock anew; removing that live lock let two
+ * tools write the state at once, and a qube qvm-create had just added vanished. A breaker whose owner died is cleared.
+ */
+function breakLock(path: string, ino: number): void {
+  const breaker = `${path}.breaking`;
+  if (!create(breaker)) {
+    if (staleLock(breaker) !== undefined) rmSync(breaker, { force: true });
+    // Another tool is breaking it, a moment's work.
+    else sleepSync(1);
+    return;
   }
+  try {
+    if (staleLock(path) === ino) rmSync(path, { force: true });
+  } finally {
+    rmSync(breaker, { force: true });
+  }
+}
+
+/**
+ * Test hook (test/sim-tests/file-lock.test.ts): a tool that found the lock stale creates the file that
+ * QUBES_SIM_TEST_PAUSE_BEFORE_BREAK names and waits until the test removes it, so that another tool can break and take the lock
+ * in between, the race that once lost a qube.
+ */
+function pauseBeforeBreak(): void {
+  const marker = process.env.QUBES_SIM_TEST_PAUSE_BEFORE_BREAK;
+  if (!marker) return;
+  writeFileSync(marker, '');
+  while (existsSync(marker)) sleepSync(10);
 }
 
 function acquire(path: string, what: string): void {
   const started = Date.now();
   for (;;) {
-    try {
-      const fd = openSync(path, 'wx');
-      try {
-        writeSync(fd, String(process.pid));
-      } finally {
-        closeSync(fd);
-      }
-      return;
-    } catch (error) {
-      if ((error as NodeJS.ErrnoException).code !== 'EEXIST') throw error;
-    }
-    if (isStale(path)) {
-      breakLock(path);
+    if (create(path)) return;
+    const stale = staleLock(path);
+    if (stale !== undefined) {
+      pauseBeforeBreak();
+      breakLock(path, stale);
       continue;
     }
     if (Date.now() - started > GIVE_UP_MS) throw new SimToolError(`qubes-sim: the ${what} lock was held for a minute`);

@@ -21,7 +21,7 @@ import type { HeaderSource } from './header-transfer.ts';
 import type { SourceSpec } from './names.ts';
 import { notice, warning } from './output.ts';
 import { DeviceNotExposedError, ReadOnlyDeviceError, type Qubes } from './qubes.ts';
-import { callService } from './service-call.ts';
+import { callService, OpenedService } from './service-call.ts';
 
 const peer = (vm: string) => `device VM ${vm}`;
 
@@ -88,19 +88,33 @@ export async function describeSource(qubes: Qubes, vm: string): Promise<SourceDe
   return described;
 }
 
+/** DeviceSendHeader, opened ahead of its request (attach opens it while DevicePrepare runs): see OpenedService. */
+export function openHeaderSend(qubes: Qubes, vm: string): OpenedService {
+  return new OpenedService(qubes, vm, 'splitdmcrypt.DeviceSendHeader', '', { peer: peer(vm) });
+}
+
+/** What an attach brings to the header read: the call opened ahead, and what to do once the device VM has agreed to read. */
+export interface HeaderReadAhead {
+  readonly call?: OpenedService;
+  /** Called when the device VM has described the disk (it checked that nothing parsed it) and is about to read it. */
+  readonly onDescribed?: () => void;
+}
+
 /**
  * Runs `work` with the source disk's first bytes (at most MAX_HEADER_TRANSFER_BYTES), read through the device VM in one request
  * and held by dom0 unparsed; dom0 forwards to a header VM only what that VM declares it needs. Why always the same read: the
  * source qube sees which sectors the device VM reads, so reads that followed a header VM's requests would be a channel from a
  * compromised header VM to the networked source; one fixed read tells the source nothing. The bytes are zeroed afterwards.
  */
-export async function withDeviceHeaderSource<T>(qubes: Qubes, vm: string, work: (source: HeaderSource) => Promise<T>): Promise<T> {
-  const { prefix, diskBytes } = await callService(qubes, vm, 'splitdmcrypt.DeviceSendHeader', '', { peer: peer(vm) }, async (channel) => {
+export async function withDeviceHeaderSource<T>(qubes: Qubes, vm: string, work: (source: HeaderSource) => Promise<T>, ahead: HeaderReadAhead = {}): Promise<T> {
+  const call = ahead.call ?? openHeaderSend(qubes, vm);
+  const { prefix, diskBytes } = await call.converse(async (channel) => {
     channel.send({ type: 'send-header' });
     const described = await channel.receive(SourceDescribed);
     warnScanned(vm, described);
     const length = Math.min(MAX_HEADER_TRANSFER_BYTES, described.diskBytes);
     if (length === 0) throw new OperationError('the source disk is empty (0 bytes)');
+    ahead.onDescribed?.();
     channel.send({ type: 'read-header', offset: 0, length });
     const bytes = await channel.receiveBytes('header bytes', length);
     channel.send({ type: 'read-done' });
@@ -127,18 +141,24 @@ export interface MappingLayout {
   readonly sectorSize: 512 | 4096;
 }
 
-/** Hands the sealed key to the device VM, which creates the mapping; returns what the device VM reports. */
 /** The device VM refused to map: the key or layout does not give the known volume's pin. Nothing was mapped. */
 export class PinMismatchError extends OperationError {}
 
+/** DeviceOpen, opened ahead of its request (attach opens it while the key is derived): see OpenedService. */
+export function openDeviceOpen(qubes: Qubes, vm: string): OpenedService {
+  return new OpenedService(qubes, vm, 'splitdmcrypt.DeviceOpen', '', { peer: peer(vm) });
+}
+
 /**
- * Has the device VM map the volume. With `expectedPin` (a known volume) it maps only when the key and layout give that pin, and
- * PinMismatchError says it did not.
+ * Hands the sealed key to the device VM, which creates the mapping; returns what the device VM reports. With `expectedPin` (a
+ * known volume) it maps only when the key and layout give that pin, and PinMismatchError says it did not. `call`: DeviceOpen
+ * opened ahead (openDeviceOpen), else opened here.
  */
-export async function openMapping(qubes: Qubes, vm: string, name: string, unlocked: Unlocked, layout: MappingLayout, readOnly: boolean, stack: CleanupStack, expectedPin?: string) {
+export async function openMapping(qubes: Qubes, vm: string, name: string, unlocked: Unlocked, layout: MappingLayout, readOnly: boolean, stack: CleanupStack, ahead: { readonly expectedPin?: string | undefined; readonly call?: OpenedService } = {}) {
+  const { expectedPin } = ahead;
   // The box must carry a key of the size the header announced: the device VM checks it again after opening.
   if (unlocked.sealedKey.box.length !== layout.key.keyBytes + 16) throw new OperationError(`${peer(vm)}: the sealed key does not have the length of the announced ${layout.key.keyBytes * 8}-bit key`);
-  const opened = await callService(qubes, vm, 'splitdmcrypt.DeviceOpen', '', { peer: peer(vm) }, async (channel) => {
+  const opened = await (ahead.call ?? openDeviceOpen(qubes, vm)).converse(async (channel) => {
     channel.send({
       type: 'device-open',
       name,

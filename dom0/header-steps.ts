@@ -11,7 +11,7 @@ import { misbehaving, serveHeaderInSteps, type HeaderSource } from './header-tra
 import { SecretDialogue, type SecretSource } from './secrets.ts';
 import { statusLine } from './status-line.ts';
 import type { Qubes } from './qubes.ts';
-import { callService, type TimedChannel } from './service-call.ts';
+import { callService, OpenedService, type TimedChannel } from './service-call.ts';
 
 const peer = (vm: string) => `header VM ${vm}`;
 
@@ -27,9 +27,15 @@ const UNLOCK_SLOT_SLACK_MS = 30_000;
 /** The longest any one key slot may take: Argon2 at our caps (1 GiB, the work cap) in WebAssembly on a slow DisposableVM. */
 const UNLOCK_SLOT_CAP_MS = 15 * 60_000;
 
+/** HeaderUnlock, opened ahead of its request (attach opens it while the device VM reads the header): see OpenedService. */
+export function openHeaderUnlock(qubes: Qubes, vm: string, luksType: LuksType): OpenedService {
+  return new OpenedService(qubes, vm, 'splitdmcrypt.HeaderUnlock', luksType, { peer: peer(vm) });
+}
+
 /**
- * Unlock: the header VM gets the disk's header in steps from `source` (the device VM's transfer, opened by the caller first, so a
- * device VM that refuses to read the disk stops the attach before the header VM is contacted), says what it parsed (`approve` checks it against what was sent and may ask
+ * Unlock: the header VM gets the disk's header in steps from `source` (the device VM's transfer, begun by the caller first, so a
+ * device VM that refuses to read the disk stops the attach before the header VM is contacted: `call`, when opened ahead, is
+ * opened only once the device VM has agreed to read), says what it parsed (`approve` checks it against what was sent and may ask
  * the user), then asks for the secret as the plan allows, and returns the volume key sealed to the device VM.
  */
 export function unlockInHeaderVm(
@@ -40,8 +46,9 @@ export function unlockInHeaderVm(
   devicePublicKey: Uint8Array,
   secrets: SecretSource,
   approve: (facts: HeaderFacts) => Promise<void>,
+  call: OpenedService = openHeaderUnlock(qubes, vm, luksType),
 ): Promise<{ facts: HeaderFacts; unlocked: Unlocked }> {
-  return callService(qubes, vm, 'splitdmcrypt.HeaderUnlock', luksType, { peer: peer(vm) }, async (channel) => {
+  return call.converse(async (channel) => {
     channel.send({ type: 'unlock-request', luksType, devicePublicKey, secretKind: secrets.keyFile ? 'key-file' : 'passphrase' });
     const { sentBytes, message: parsed } = await serveHeaderInSteps(channel, source, HeaderParsed);
     const facts = { parsed, sentBytes, diskBytes: source.diskBytes };

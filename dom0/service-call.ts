@@ -4,7 +4,7 @@ import type { z } from 'zod';
 import { OperationError, TimeoutError, ToolError } from '../shared/errors.ts';
 import { StreamTruncatedError } from '../shared/protocol/frame.ts';
 import { Channel } from '../shared/protocol/channel.ts';
-import type { Qubes } from './qubes.ts';
+import type { Qubes, ServiceCall } from './qubes.ts';
 
 /** How long a service may take to send its next message (the user's typing happens in dom0, between messages). */
 export const DEFAULT_REPLY_TIMEOUT_MS = 120_000;
@@ -75,32 +75,67 @@ function silentServiceError(vm: string, service: string, exitCode: number): Oper
   return new OperationError(`${service} in ${vm} ended with exit code ${exitCode} before answering (see that qube's journal)`);
 }
 
+/**
+ * A service call opened ahead of its conversation. Why: a call's first part is qrexec connecting and the service's Node starting in
+ * the VM, a few hundred ms that need nothing from dom0; opened while dom0 still waits for an earlier step, the service is ready
+ * when its request comes. It is sent nothing until `converse`, so opening early gives the VM nothing earlier than before.
+ */
+export class OpenedService {
+  private readonly call: ServiceCall;
+  private conversing = false;
+
+  constructor(
+    private readonly qubes: Qubes,
+    private readonly vm: string,
+    private readonly service: string,
+    argument: string,
+    private readonly options: ServiceCallOptions,
+  ) {
+    this.call = qubes.runService(vm, service, argument);
+  }
+
+  /** Runs `conversation` over the call, then waits for it to end cleanly (callService). Once only. */
+  async converse<T>(conversation: (channel: TimedChannel) => Promise<T>): Promise<T> {
+    if (this.conversing) throw new Error(`${this.service} in ${this.vm}: one conversation per call`);
+    this.conversing = true;
+    const { call, vm, service } = this;
+    const what = `${service} in ${vm}`;
+    const timeoutMs = replyTimeout(this.qubes, this.options);
+    const channel = new TimedChannel(call.stdout, call.stdin, this.options.peer, timeoutMs, what);
+    let result: T;
+    try {
+      result = await conversation(channel);
+    } catch (error) {
+      const silent = error instanceof StreamTruncatedError && error.offset === 0 && error.received === 0;
+      if (!silent) call.kill();
+      const ended = await call.exited.catch(() => undefined);
+      // A call that ended without a single byte: the usual first-install mistake, said in words instead of a framing error.
+      if (silent && ended !== undefined) throw silentServiceError(vm, service, ended.exitCode);
+      if (silent) call.kill();
+      throw error;
+    }
+    call.stdin.end();
+    // Why: a service that replied but never exits would otherwise hold the command until the 48-hour safety net.
+    const ended = withTimeout(call.exited, timeoutMs, () => new TimeoutError(`${what} did not end within ${seconds(timeoutMs)} s after its reply`));
+    const { exitCode, stderr } = await ended.catch(async (error: unknown) => {
+      call.kill();
+      await call.exited.catch(() => undefined);
+      throw error;
+    });
+    if (exitCode !== 0) throw new ToolError('qvm-run', exitCode, stderr, `${what} ended with exit code ${exitCode} after its reply`);
+    return result;
+  }
+
+  /** Ends a call that was never conversed with (the step before it failed) and waits for it to end; nothing once conversed. */
+  async abandon(): Promise<void> {
+    if (this.conversing) return;
+    this.conversing = true;
+    this.call.kill();
+    await this.call.exited.catch(() => undefined);
+  }
+}
+
 /** Calls `service+argument` in `vm`, runs `conversation` over it, then waits for the call to end cleanly. */
 export async function callService<T>(qubes: Qubes, vm: string, service: string, argument: string, options: ServiceCallOptions, conversation: (channel: TimedChannel) => Promise<T>): Promise<T> {
-  const call = qubes.runService(vm, service, argument);
-  const what = `${service} in ${vm}`;
-  const timeoutMs = replyTimeout(qubes, options);
-  const channel = new TimedChannel(call.stdout, call.stdin, options.peer, timeoutMs, what);
-  let result: T;
-  try {
-    result = await conversation(channel);
-  } catch (error) {
-    const silent = error instanceof StreamTruncatedError && error.offset === 0 && error.received === 0;
-    if (!silent) call.kill();
-    const ended = await call.exited.catch(() => undefined);
-    // A call that ended without a single byte: the usual first-install mistake, said in words instead of a framing error.
-    if (silent && ended !== undefined) throw silentServiceError(vm, service, ended.exitCode);
-    if (silent) call.kill();
-    throw error;
-  }
-  call.stdin.end();
-  // Why: a service that replied but never exits would otherwise hold the command until the 48-hour safety net.
-  const ended = withTimeout(call.exited, timeoutMs, () => new TimeoutError(`${what} did not end within ${seconds(timeoutMs)} s after its reply`));
-  const { exitCode, stderr } = await ended.catch(async (error: unknown) => {
-    call.kill();
-    await call.exited.catch(() => undefined);
-    throw error;
-  });
-  if (exitCode !== 0) throw new ToolError('qvm-run', exitCode, stderr, `${what} ended with exit code ${exitCode} after its reply`);
-  return result;
+  return await new OpenedService(qubes, vm, service, argument, options).converse(conversation);
 }

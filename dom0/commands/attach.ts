@@ -5,12 +5,12 @@ import type { AttachCommand } from '../cli.ts';
 import type { CleanupStack } from '../cleanup-stack.ts';
 import type { CommandContext } from '../command-context.ts';
 import { resolveDispVmSettings, type AttachOrder } from '../config.ts';
-import { attachSource, newMappingName, openMapping, PinMismatchError, prepareDeviceVm, withDeviceHeaderSource } from '../device-steps.ts';
+import { attachSource, newMappingName, openDeviceOpen, openHeaderSend, openMapping, PinMismatchError, prepareDeviceVm, withDeviceHeaderSource } from '../device-steps.ts';
 import { allInOrder } from '../all-in-order.ts';
 import { AttachVms } from '../attach-vms.ts';
 import { chooseSupply } from '../preloaded.ts';
 import { destroyDispVM } from '../dispvms.ts';
-import { unlockInHeaderVm } from '../header-steps.ts';
+import { openHeaderUnlock, unlockInHeaderVm } from '../header-steps.ts';
 import { checkDestination, checkKeyFile } from '../destination-checks.ts';
 import { approveLayout, mappingLayout } from '../layout-checks.ts';
 import { acquireSourceLock } from '../lock.ts';
@@ -24,6 +24,7 @@ import type { HeaderParsed } from '../../shared/protocol/messages.ts';
 import type { HeaderFacts } from '../header-steps.ts';
 import type { Qubes } from '../qubes.ts';
 import { frontendDevOf } from '../qubes-listings.ts';
+import type { OpenedService } from '../service-call.ts';
 import { recordCommand, type AttachmentRecorder } from '../state.ts';
 import { statusLine, type StatusLine } from '../status-line.ts';
 import { assertSourceAvailable } from '../source-checks.ts';
@@ -112,23 +113,69 @@ interface AttachContext {
   readonly order: AttachOrder;
 }
 
-/** The device VM, prepared and holding the source disk: its name, public key and whether the source is read-only. */
-async function readyDevice(command: AttachCommand, vms: AttachVms, { stack, qubes, recorder, line, label, template }: AttachContext) {
+/**
+ * Service calls opened ahead of their conversations (OpenedService), so each VM's service has started by the time dom0 needs it.
+ * The attach ends every one it did not converse with before its clean-up runs.
+ */
+class CallsAhead {
+  private readonly opened: Promise<OpenedService | undefined>[] = [];
+
+  /** `enabled` false (the original's serial order): nothing is opened ahead, each step opens its own call when it comes. */
+  constructor(private readonly enabled: boolean) {}
+
+  /** Opens a call now. */
+  now(open: () => OpenedService): OpenedService | undefined {
+    if (!this.enabled) return undefined;
+    const call = open();
+    this.opened.push(Promise.resolve(call));
+    return call;
+  }
+
+  /** Opens a call once `ready` resolves (when it fails, so does the step that awaits this, on its own). */
+  after<T>(ready: Promise<T>, open: (value: T) => OpenedService): Promise<OpenedService> | undefined {
+    if (!this.enabled) return undefined;
+    const call = ready.then(open);
+    this.opened.push(call.catch(() => undefined));
+    return call;
+  }
+
+  /** Ends every call opened and not conversed with. */
+  async abandonUnused(): Promise<void> {
+    await Promise.all(this.opened.map(async (call) => (await call)?.abandon()));
+  }
+}
+
+/** The device VM, prepared and holding the source disk: its name, public key, whether the source is read-only, and DeviceSendHeader opened. */
+async function readyDevice(command: AttachCommand, vms: AttachVms, ahead: CallsAhead, { stack, qubes, recorder, line, label, template }: AttachContext) {
   const named = await vms.vmBeforeBookkeeping('device');
   line.show(`preparing ${named} and attaching ${label} to it`);
   // DevicePrepare gives the device VM nothing of the source: it runs while a pooled one is still being tagged and recorded. The
-  // disk goes to it only after both.
+  // disk goes to it only after both. DeviceSendHeader starts meanwhile too: it reads nothing before its request.
+  const sendHeader = ahead.now(() => openHeaderSend(qubes, named));
   const [publicKey, device] = await allInOrder([prepareDeviceVm(qubes, named, template), vms.vm('device')]);
   await recorder.update({ deviceVm: device });
   const readOnly = await attachSource(qubes, device, command.source, command.readOnly, stack);
-  return { device, publicKey, readOnly };
+  return { device, publicKey, readOnly, sendHeader };
 }
 
 async function attachWith(command: AttachCommand, vms: AttachVms, context: AttachContext): Promise<AttachOutcome> {
+  const ahead = new CallsAhead(context.order === 'concurrent');
+  try {
+    return await attachSteps(command, vms, ahead, context);
+  } finally {
+    await ahead.abandonUnused();
+  }
+}
+
+async function attachSteps(command: AttachCommand, vms: AttachVms, ahead: CallsAhead, context: AttachContext): Promise<AttachOutcome> {
   const { stack, qubes, recorder, line, label, known, description, destinationFacts } = context;
-  const { device, publicKey: devicePublicKey, readOnly } = await readyDevice(command, vms, context);
-  // The header bytes come from the device VM first (a device VM that refuses to read the disk stops the attach before the header
-  // VM is contacted); the header VM may still be starting meanwhile.
+  const { device, publicKey: devicePublicKey, readOnly, sendHeader } = await readyDevice(command, vms, ahead, context);
+  // The header bytes come from the device VM first: a device VM that refuses to read the disk stops the attach before the header
+  // VM is contacted. HeaderUnlock is opened once the device VM has agreed to read (the header VM may still be starting then), and
+  // DeviceOpen once the header is approved, so it is ready when the key comes.
+  const openUnlock = (header: string) => openHeaderUnlock(qubes, header, command.luksType);
+  let unlockCall: Promise<OpenedService> | undefined;
+  let deviceOpen: OpenedService | undefined;
   const { facts, unlocked, headerVm } = await withDeviceHeaderSource(qubes, device, async (source) => {
     const header = await vms.vm('header');
     line.show(`reading the header in ${header}`);
@@ -137,9 +184,10 @@ async function attachWith(command: AttachCommand, vms: AttachVms, context: Attac
       await approveLayout(reported, command, `header VM ${header}`);
       // The header is one dom0 accepts: a named destination starts while the passphrase is asked and the key derived.
       vms.startDestinationEarly();
-    });
+      deviceOpen = ahead.now(() => openDeviceOpen(qubes, device));
+    }, unlockCall ? await unlockCall : undefined);
     return { ...result, headerVm: header };
-  });
+  }, { ...(sendHeader ? { call: sendHeader } : {}), onDescribed: () => (unlockCall = ahead.after(vms.vm('header'), openUnlock)) });
   const layout = mappingLayout(facts.parsed);
   // The header VM has done its job: it goes now, not at the end, so it holds the passphrase no longer than needed; and out of the
   // record, so that `status` and `cleanup` no longer name a VM that is gone. Meanwhile the device VM opens the mapping.
@@ -150,7 +198,7 @@ async function attachWith(command: AttachCommand, vms: AttachVms, context: Attac
   line.show(`opening the mapping in ${device}`);
   const mappingName = newMappingName();
   const pinned = expectedPin(known, facts.parsed);
-  const [mapping] = await Promise.allSettled([openMapping(qubes, device, mappingName, unlocked, layout, readOnly, stack, pinned?.pin), headerGone]);
+  const [mapping] = await Promise.allSettled([openMapping(qubes, device, mappingName, unlocked, layout, readOnly, stack, { expectedPin: pinned?.pin, ...(deviceOpen ? { call: deviceOpen } : {}) }), headerGone]);
   await headerGone;
   if (mapping.status === 'rejected') {
     if (mapping.reason instanceof PinMismatchError && pinned) {

@@ -4,7 +4,7 @@ import { loadConfig, resolveDispVmSettings } from '../../dom0/config.ts';
 import { runInterruptible } from '../../dom0/interruption.ts';
 import { attachMappingWhenExposed } from '../../dom0/mapping-export.ts';
 import { DeviceNotExposedError, qubesAdapter, ReadOnlyDeviceError, TIMEOUTS, type Qubes, type TimeLimits, type UndoOutcome } from '../../dom0/qubes.ts';
-import { callService } from '../../dom0/service-call.ts';
+import { callService, OpenedService } from '../../dom0/service-call.ts';
 import { MAX_STDERR_BYTES, runTool, toolFailureOf } from '../../dom0/run-tool.ts';
 import { useTmpDir } from '../helpers/tmp.ts';
 import { installFakeTools } from './fake-tools.ts';
@@ -267,6 +267,29 @@ describe('the limits bound into an adapter', () => {
     const { error } = await timed(() => callService(qubes, 'vm', 'splitdmcrypt.DevicePrepare', '', { peer: 'device VM vm', replyTimeoutMs: 60_000 }, (channel) => channel.receiveBytes('anything', 1)));
     expect(error).toBeInstanceOf(TimeoutError);
     expect((error as Error).message).toBe('splitdmcrypt.DevicePrepare in vm did not answer within 1 s');
+  });
+
+  it('a call opened ahead of its conversation: the reply limit runs only from the conversation on, and abandon after it does nothing', async () => {
+    fakes.answer('qvm-run', { echoStdin: true });
+    const call = new OpenedService(qubesAdapter({ replyMs: 300 }), 'vm', 'splitdmcrypt.DeviceOpen', '', { peer: 'device VM vm' });
+    // Three times the reply limit before the conversation: no timeout, since dom0 was not waiting for the VM.
+    await new Promise((resolve) => setTimeout(resolve, 1000));
+    const echoed = await call.converse(async (channel) => {
+      channel.sendBytes(Buffer.from('ping'));
+      return channel.receiveBytes('echo', 4);
+    });
+    expect(echoed.toString()).toBe('ping');
+    const { error, ms } = await timed(() => call.abandon());
+    expect([error, ms < 1000]).toEqual([undefined, true]);
+  });
+
+  it('a call opened ahead and never conversed with: abandon ends it at once, and it takes no conversation afterwards', async () => {
+    fakes.answer('qvm-run', { sleepS: 30 });
+    const call = new OpenedService(qubes, 'vm', 'splitdmcrypt.DeviceOpen', '', { peer: 'device VM vm' });
+    const { error, ms } = await timed(() => call.abandon());
+    expect(error).toBeUndefined();
+    expect(ms).toBeLessThan(10_000);
+    await expect(call.converse(async () => 1)).rejects.toThrow('splitdmcrypt.DeviceOpen in vm: one conversation per call');
   });
 
   it('the wait for a mapping to be exposed lasts the adapter\'s qvm-block limit', async () => {

@@ -191,39 +191,45 @@ async function attachSteps(command: AttachCommand, vms: AttachVms, ahead: CallsA
   const layout = mappingLayout(facts.parsed);
   // The header VM has done its job: it goes now, not at the end, so it holds the passphrase no longer than needed; and out of the
   // record, so that `status` and `cleanup` no longer name a VM that is gone. Meanwhile the device VM opens the mapping.
+  // Its removal goes on while the mapping is opened and attached; it is awaited before anything is reported, either way.
   const headerGone = destroyDispVM(qubes, recorder.vm(headerVm)).then(() => recorder.forget(headerVm));
-  // The original's order, one after the other: the header VM goes first.
-  if (context.order === 'serial') await headerGone;
+  headerGone.catch(() => undefined);
+  try {
+    // The original's order, one after the other: the header VM goes first.
+    if (context.order === 'serial') await headerGone;
 
-  line.show(`opening the mapping in ${device}`);
-  const mappingName = newMappingName();
-  const pinned = expectedPin(known, facts.parsed);
-  const [mapping] = await Promise.allSettled([openMapping(qubes, device, mappingName, unlocked, layout, readOnly, stack, { expectedPin: pinned?.pin, ...(deviceOpen ? { call: deviceOpen } : {}) }), headerGone]);
-  await headerGone;
-  if (mapping.status === 'rejected') {
-    if (mapping.reason instanceof PinMismatchError && pinned) {
-      throw new OperationError(`${label} is not volume ${pinned.volume.name}: its key or layout differs (re-formatted? then 'qvm-block-split forget ${pinned.volume.name}')`);
+    line.show(`opening the mapping in ${device}`);
+    const mappingName = newMappingName();
+    const pinned = expectedPin(known, facts.parsed);
+    const [mapping] = await Promise.allSettled([openMapping(qubes, device, mappingName, unlocked, layout, readOnly, stack, { expectedPin: pinned?.pin, ...(deviceOpen ? { call: deviceOpen } : {}) })]);
+    if (mapping.status === 'rejected') {
+      if (mapping.reason instanceof PinMismatchError && pinned) {
+        throw new OperationError(`${label} is not volume ${pinned.volume.name}: its key or layout differs (re-formatted? then 'qvm-block-split forget ${pinned.volume.name}')`);
+      }
+      throw mapping.reason;
     }
-    throw mapping.reason;
+    const opened = mapping.value;
+    await recorder.update({ mapping: { name: opened.name, device: opened.device }, readOnly: opened.readOnly });
+
+    line.show(`attaching the decrypted disk to ${command.destination ?? 'a new DisposableVM'}`);
+    const destination = await vms.vm('destination');
+    await attachMappingWhenExposed(qubes, destination, { deviceVm: device, device: opened.device, name: opened.name }, opened.readOnly);
+    stack.defer(`detach ${device}:${opened.device} from ${destination}`, () => qubes.detachBlock(destination, device, opened.device));
+    const [frontend] = await allInOrder([frontendDevice(qubes, device, opened.device, destination), headerGone]);
+    await recorder.update({ destination: { vm: destination, createdByUs: command.destination === undefined, ...(frontend ? { frontend } : {}) }, phase: 'attached' });
+
+    // Everything now belongs to the attachment: detach undoes it. A Ctrl-C that came since the last tool undoes it all here instead.
+    stack.commit();
+    line.done();
+    const networked = destinationFacts?.netvm ? `; ${destination} is networked (netvm ${destinationFacts.netvm})` : '';
+    info(`attached ${label} to ${destination}${opened.readOnly ? ' read-only' : ''} (device VM ${device}, mapping ${opened.device})${networked}`);
+    if (frontend) info(`in ${destination} it is /dev/${frontend}: e.g. 'sudo mount /dev/${frontend} /mnt' there (the filesystem's own tools, not ours)`);
+    if (pinned) info(`it is known volume ${pinned.volume.name}: its pin matched`);
+    return { description, luksType: facts.parsed.luksType, uuid: facts.parsed.uuid, pin: opened.pin, dataOffset: facts.parsed.dataOffset };
+  } finally {
+    // No removal may still be under way when the clean-up stack unwinds.
+    await headerGone.catch(() => undefined);
   }
-  const opened = mapping.value;
-  await recorder.update({ mapping: { name: opened.name, device: opened.device }, readOnly: opened.readOnly });
-
-  line.show(`attaching the decrypted disk to ${command.destination ?? 'a new DisposableVM'}`);
-  const destination = await vms.vm('destination');
-  await attachMappingWhenExposed(qubes, destination, { deviceVm: device, device: opened.device, name: opened.name }, opened.readOnly);
-  stack.defer(`detach ${device}:${opened.device} from ${destination}`, () => qubes.detachBlock(destination, device, opened.device));
-  const frontend = await frontendDevice(qubes, device, opened.device, destination);
-  await recorder.update({ destination: { vm: destination, createdByUs: command.destination === undefined, ...(frontend ? { frontend } : {}) }, phase: 'attached' });
-
-  // Everything now belongs to the attachment: detach undoes it. A Ctrl-C that came since the last tool undoes it all here instead.
-  stack.commit();
-  line.done();
-  const networked = destinationFacts?.netvm ? `; ${destination} is networked (netvm ${destinationFacts.netvm})` : '';
-  info(`attached ${label} to ${destination}${opened.readOnly ? ' read-only' : ''} (device VM ${device}, mapping ${opened.device})${networked}`);
-  if (frontend) info(`in ${destination} it is /dev/${frontend}: e.g. 'sudo mount /dev/${frontend} /mnt' there (the filesystem's own tools, not ours)`);
-  if (pinned) info(`it is known volume ${pinned.volume.name}: its pin matched`);
-  return { description, luksType: facts.parsed.luksType, uuid: facts.parsed.uuid, pin: opened.pin, dataOffset: facts.parsed.dataOffset };
 }
 
 /** A named volume must show its own UUID and type before any passphrase is asked: another drive in the port stops here. */

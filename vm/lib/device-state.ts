@@ -1,5 +1,6 @@
 // Device VM facts kept between service calls, all under /run (tmpfs: gone with the DisposableVM) and /etc (template config).
 import { mkdir, readFile, unlink, writeFile } from 'node:fs/promises';
+import { setTimeout as sleep } from 'node:timers/promises';
 import { OperationError } from '../../shared/errors.ts';
 import { SOURCE_FRONTEND } from '../../shared/protocol/contract.ts';
 import { PUBLIC_KEY_BYTES } from '../../shared/seal.ts';
@@ -36,6 +37,15 @@ export async function partitionScanAllowed(): Promise<boolean> {
 }
 
 /**
+ * How long a kernel that scans partitions is given to finish once the disk is there. Why: the disk's sysfs entry, whose size
+ * waitForDisk looks for, is made before its partition table is read (add_disk: device_add, then the scan), so a look at once
+ * can miss partitions that appear a moment later; a device service that is already running when the disk comes (dom0 opens
+ * DeviceSendHeader ahead) looks at once. Waited only where a scan can happen (the template's opt-out, or no_part_scan turned
+ * off after DevicePrepare); with no_part_scan on, no partition can appear and nothing is waited for.
+ */
+export const PARTITION_SCAN_SETTLE_MS = 1000;
+
+/**
  * Defence in depth before anything reads the source disk: it is present, the kernel made no partition devices for it,
  * and no_part_scan is still on. With the template's explicit opt-out (allow_partition_scan=yes) neither refuses: the partition
  * devices the kernel made are returned, so dom0 can say what the kernel parsed.
@@ -43,6 +53,8 @@ export async function partitionScanAllowed(): Promise<boolean> {
 export async function assertSourceUnparsed(): Promise<{ readonly scannedPartitions: readonly string[] }> {
   if (!(await waitForDisk(SOURCE_FRONTEND))) throw new OperationError(`no source disk at /dev/${SOURCE_FRONTEND} (waited ${SOURCE_DISK_WAIT_MS / 1000} s for it to appear)`);
   const allowed = await partitionScanAllowed();
+  // Where the kernel may scan, its scan is given time to end before we look for partitions (PARTITION_SCAN_SETTLE_MS).
+  if (!(await noPartScanIsOn())) await sleep(PARTITION_SCAN_SETTLE_MS);
   const partitions = await partitionsOf(SOURCE_FRONTEND);
   if (partitions.length > 0 && !allowed) {
     throw new OperationError(`the kernel scanned the source disk's partition table (found ${partitions.join(', ')}): refusing to use it`);

@@ -8,7 +8,7 @@ import { describe, expect, it } from 'vitest';
 import { OperationError } from '../../../shared/errors.ts';
 import { BytesFollow, DeviceClosed, DeviceOpened, DevicePrepared, DeviceWiped, HeaderWritten, Progress, SourceDescribed } from '../../../shared/protocol/messages.ts';
 import { sealTo } from '../../../shared/seal.ts';
-import { callService, deviceVmTree, useVmTrees } from './harness.ts';
+import { callService, deviceVmTree, useVmTrees, writeTree } from './harness.ts';
 
 const DISK_BYTES = 2 * 1024 * 1024;
 const disk = (): Buffer => randomBytes(DISK_BYTES);
@@ -49,6 +49,20 @@ describe('device services', () => {
     call.channel.send({ type: 'describe-source' });
     expect(await call.channel.receive(SourceDescribed)).toMatchObject({ diskBytes: DISK_BYTES, readOnly: true, scannedPartitions: [] });
     expect(await call.finish()).toMatchObject({ exitCode: 0, stderr: '' });
+  });
+
+  it('where the kernel may scan (the template\'s opt-out), a partition that appears just after the disk is still reported', async () => {
+    const root = vmTree();
+    deviceVmTree(root, disk(), { noPartScan: 'N' });
+    writeTree(root, { 'etc/split-dm-crypt/device-vm.conf': 'allow_partition_scan=yes\n' });
+    const call = callService('splitdmcrypt.DeviceSendHeader', '', root);
+    call.channel.send({ type: 'send-header' });
+    // The kernel's scan ends a moment after the disk's sysfs entry exists (add_disk: device_add, then the partition table).
+    await new Promise((resolve) => setTimeout(resolve, 300));
+    writeTree(root, { 'sys/block/xvds/xvds1/partition': '1\n' });
+    expect(await call.channel.receive(SourceDescribed)).toMatchObject({ diskBytes: DISK_BYTES, scannedPartitions: ['xvds1'] });
+    call.channel.send({ type: 'read-done' });
+    expect(await call.finish()).toMatchObject({ exitCode: 0 });
   });
 
   it('DeviceSendHeader sends exactly the ranges asked for, and nothing past 16 MiB or the disk', async () => {

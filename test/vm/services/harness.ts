@@ -58,7 +58,7 @@ export function callService(service: string, argument: string, sysroot: string):
   };
 }
 
-function writeTree(root: string, files: Readonly<Record<string, string | Uint8Array>>): void {
+export function writeTree(root: string, files: Readonly<Record<string, string | Uint8Array>>): void {
   for (const [path, content] of Object.entries(files)) {
     mkdirSync(dirname(join(root, path)), { recursive: true });
     writeFileSync(join(root, path), content);

@@ -373,7 +373,8 @@ function runService(vm: string, service: string, argument: string, options: Time
   // while dom0 is still busy with another VM (the header VM replies during the device VM's header transfer).
   const stdout = child.stdout.pipe(new PassThrough());
   const kill = (): void => {
-    child.kill();
+    // The whole group: whatever qvm-run started may hold the call's pipes open.
+    supervision.stop();
     // The rest of a reply dom0 stopped reading (a header area of a length it refused) is dropped: execa settles only once the
     // child's stdout has ended, and a pipe nobody drains never ends, so the call would hang instead of failing.
     child.stdout.unpipe(stdout);

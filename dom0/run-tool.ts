@@ -44,6 +44,8 @@ export const CHILD_OPTIONS = { detached: true, reject: false } as const;
 export interface Supervision {
   readonly timedOut: boolean;
   readonly canceled: boolean;
+  /** Stops the whole process group now, as the time limit does (a call dom0 abandons). */
+  stop(): void;
 }
 
 /**
@@ -51,7 +53,6 @@ export interface Supervision {
  * (the tool and whatever it started, which may hold its pipes open): SIGTERM, then SIGKILL after KILL_GRACE_MS.
  */
 export function supervise(child: { pid?: number | undefined; finally(onFinally: () => void): unknown }, timeoutMs: number): Supervision {
-  const state = { timedOut: false, canceled: false };
   const signal = interruptionSignal();
   const killGroup = (name: NodeJS.Signals) => {
     try {
@@ -64,6 +65,7 @@ export function supervise(child: { pid?: number | undefined; finally(onFinally: 
     killGroup('SIGTERM');
     setTimeout(() => killGroup('SIGKILL'), KILL_GRACE_MS).unref();
   };
+  const state = { timedOut: false, canceled: false, stop };
   const timer = setTimeout(() => {
     state.timedOut = true;
     stop();

@@ -83,18 +83,30 @@ function silentServiceError(vm: string, service: string, exitCode: number): Oper
 export class OpenedService {
   private readonly call: ServiceCall;
   private conversing = false;
+  private endedCleanly: Promise<void> | undefined;
 
+  /**
+   * `endsLater`: converse returns as soon as the conversation is over, and the call's clean end (exit code 0) is checked in
+   * `ended`, which the caller must await before it counts the step as done (attach: before its commit). Why: the service's exit
+   * and qrexec's teardown take tens of ms that the next step need not wait for; what it needs is the reply, already checked.
+   */
   constructor(
     private readonly qubes: Qubes,
     private readonly vm: string,
     private readonly service: string,
     argument: string,
     private readonly options: ServiceCallOptions,
+    private readonly endsLater = false,
   ) {
     this.call = qubes.runService(vm, service, argument);
   }
 
-  /** Runs `conversation` over the call, then waits for it to end cleanly (callService). Once only. */
+  /** After its conversation: settles once the call has ended, fulfilled on a clean end and rejected otherwise; undefined before. */
+  get ended(): Promise<void> | undefined {
+    return this.endedCleanly;
+  }
+
+  /** Runs `conversation` over the call, then waits for it to end cleanly (callService), unless it ends later. Once only. */
   async converse<T>(conversation: (channel: TimedChannel) => Promise<T>): Promise<T> {
     if (this.conversing) throw new Error(`${this.service} in ${this.vm}: one conversation per call`);
     this.conversing = true;
@@ -115,6 +127,14 @@ export class OpenedService {
       throw error;
     }
     call.stdin.end();
+    this.endedCleanly = this.endCleanly(what, timeoutMs);
+    this.endedCleanly.catch(() => undefined);
+    if (!this.endsLater) await this.endedCleanly;
+    return result;
+  }
+
+  private async endCleanly(what: string, timeoutMs: number): Promise<void> {
+    const { call } = this;
     // Why: a service that replied but never exits would otherwise hold the command until the 48-hour safety net.
     const ended = withTimeout(call.exited, timeoutMs, () => new TimeoutError(`${what} did not end within ${seconds(timeoutMs)} s after its reply`));
     const { exitCode, stderr } = await ended.catch(async (error: unknown) => {
@@ -123,12 +143,14 @@ export class OpenedService {
       throw error;
     });
     if (exitCode !== 0) throw new ToolError('qvm-run', exitCode, stderr, `${what} ended with exit code ${exitCode} after its reply`);
-    return result;
   }
 
-  /** Ends a call that was never conversed with (the step before it failed) and waits for it to end; nothing once conversed. */
+  /** Ends a call that was never conversed with (the step before it failed) and waits for it to end; once conversed, waits for its end. */
   async abandon(): Promise<void> {
-    if (this.conversing) return;
+    if (this.conversing) {
+      await this.endedCleanly?.catch(() => undefined);
+      return;
+    }
     this.conversing = true;
     this.call.kill();
     await this.call.exited.catch(() => undefined);

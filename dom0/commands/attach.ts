@@ -5,7 +5,7 @@ import type { AttachCommand } from '../cli.ts';
 import type { CleanupStack } from '../cleanup-stack.ts';
 import type { CommandContext } from '../command-context.ts';
 import { resolveDispVmSettings, type AttachOrder } from '../config.ts';
-import { attachSource, newMappingName, openDeviceOpen, openHeaderSend, openMapping, PinMismatchError, prepareDeviceVm, withDeviceHeaderSource } from '../device-steps.ts';
+import { attachSource, newMappingName, openDeviceOpen, openDevicePrepare, openHeaderSend, openMapping, PinMismatchError, prepareDeviceVm, withDeviceHeaderSource } from '../device-steps.ts';
 import { allInOrder } from '../all-in-order.ts';
 import { AttachVms } from '../attach-vms.ts';
 import { chooseSupply } from '../preloaded.ts';
@@ -18,7 +18,7 @@ import { sourceLabel } from '../names.ts';
 import { info, warning } from '../output.ts';
 import { attachMappingWhenExposed } from '../mapping-export.ts';
 import { listKnownVolumes, type KnownVolume } from '../known-volumes.ts';
-import { OperationError } from '../../shared/errors.ts';
+import { InterruptedError, OperationError } from '../../shared/errors.ts';
 import type { LuksType } from '../../shared/protocol/contract.ts';
 import type { HeaderParsed } from '../../shared/protocol/messages.ts';
 import type { HeaderFacts } from '../header-steps.ts';
@@ -114,8 +114,9 @@ interface AttachContext {
 }
 
 /**
- * Service calls opened ahead of their conversations (OpenedService), so each VM's service has started by the time dom0 needs it.
- * The attach ends every one it did not converse with before its clean-up runs.
+ * Service calls opened ahead of their conversations (OpenedService), so each VM's service has started by the time dom0 needs it,
+ * and each ending later: the next step goes on with the reply while the call's clean end is checked, all of them before the
+ * attach commits. The attach ends every call it did not converse with, and waits for every end, before its clean-up runs.
  */
 class CallsAhead {
   private readonly opened: Promise<OpenedService | undefined>[] = [];
@@ -123,23 +124,37 @@ class CallsAhead {
   /** `enabled` false (the original's serial order): nothing is opened ahead, each step opens its own call when it comes. */
   constructor(private readonly enabled: boolean) {}
 
-  /** Opens a call now. */
-  now(open: () => OpenedService): OpenedService | undefined {
+  /** Opens a call now (`open` gets the endsLater flag to pass on). */
+  now(open: (endsLater: boolean) => OpenedService): OpenedService | undefined {
     if (!this.enabled) return undefined;
-    const call = open();
+    const call = open(true);
     this.opened.push(Promise.resolve(call));
     return call;
   }
 
   /** Opens a call once `ready` resolves (when it fails, so does the step that awaits this, on its own). */
-  after<T>(ready: Promise<T>, open: (value: T) => OpenedService): Promise<OpenedService> | undefined {
+  after<T>(ready: Promise<T>, open: (value: T, endsLater: boolean) => OpenedService): Promise<OpenedService> | undefined {
     if (!this.enabled) return undefined;
-    const call = ready.then(open);
+    const call = ready.then((value) => open(value, true));
     this.opened.push(call.catch(() => undefined));
     return call;
   }
 
-  /** Ends every call opened and not conversed with. */
+  /** Every call conversed with has ended cleanly; the first failure, in the order opened, otherwise. */
+  async allEnded(): Promise<void> {
+    const calls = await Promise.all(this.opened);
+    await allInOrder(calls.map((call) => call?.ended ?? Promise.resolve()));
+  }
+
+  /** After a failure: the first call, in the order opened, that ended badly after its reply (waiting for every end), if any. */
+  async firstFailedEnd(): Promise<unknown> {
+    return this.allEnded().then(
+      () => undefined,
+      (error: unknown) => error,
+    );
+  }
+
+  /** Ends every call opened and not conversed with, and waits for the end of the others. */
   async abandonUnused(): Promise<void> {
     await Promise.all(this.opened.map(async (call) => (await call)?.abandon()));
   }
@@ -151,8 +166,9 @@ async function readyDevice(command: AttachCommand, vms: AttachVms, ahead: CallsA
   line.show(`preparing ${named} and attaching ${label} to it`);
   // DevicePrepare gives the device VM nothing of the source: it runs while a pooled one is still being tagged and recorded. The
   // disk goes to it only after both. DeviceSendHeader starts meanwhile too: it reads nothing before its request.
-  const sendHeader = ahead.now(() => openHeaderSend(qubes, named));
-  const [publicKey, device] = await allInOrder([prepareDeviceVm(qubes, named, template), vms.vm('device')]);
+  const sendHeader = ahead.now((endsLater) => openHeaderSend(qubes, named, endsLater));
+  const prepare = ahead.now((endsLater) => openDevicePrepare(qubes, named, endsLater));
+  const [publicKey, device] = await allInOrder([prepareDeviceVm(qubes, named, template, prepare), vms.vm('device')]);
   await recorder.update({ deviceVm: device });
   const readOnly = await attachSource(qubes, device, command.source, command.readOnly, stack);
   return { device, publicKey, readOnly, sendHeader };
@@ -162,6 +178,12 @@ async function attachWith(command: AttachCommand, vms: AttachVms, context: Attac
   const ahead = new CallsAhead(context.order === 'concurrent');
   try {
     return await attachSteps(command, vms, ahead, context);
+  } catch (error) {
+    if (error instanceof InterruptedError) throw error;
+    // A call that went wrong after its reply (it never ended, or ended with an error) came first in the pipeline: what failed
+    // after it may only follow from it (a DevicePrepare that never ended kept no key for DeviceOpen), so it is the one said.
+    await ahead.abandonUnused();
+    throw (await ahead.firstFailedEnd()) ?? error;
   } finally {
     await ahead.abandonUnused();
   }
@@ -173,7 +195,7 @@ async function attachSteps(command: AttachCommand, vms: AttachVms, ahead: CallsA
   // The header bytes come from the device VM first: a device VM that refuses to read the disk stops the attach before the header
   // VM is contacted. HeaderUnlock is opened once the device VM has agreed to read (the header VM may still be starting then), and
   // DeviceOpen once the header is approved, so it is ready when the key comes.
-  const openUnlock = (header: string) => openHeaderUnlock(qubes, header, command.luksType);
+  const openUnlock = (header: string, endsLater: boolean) => openHeaderUnlock(qubes, header, command.luksType, endsLater);
   let unlockCall: Promise<OpenedService> | undefined;
   let deviceOpen: OpenedService | undefined;
   const { facts, unlocked, headerVm } = await withDeviceHeaderSource(qubes, device, async (source) => {
@@ -184,7 +206,7 @@ async function attachSteps(command: AttachCommand, vms: AttachVms, ahead: CallsA
       await approveLayout(reported, command, `header VM ${header}`);
       // The header is one dom0 accepts: a named destination starts while the passphrase is asked and the key derived.
       vms.startDestinationEarly();
-      deviceOpen = ahead.now(() => openDeviceOpen(qubes, device));
+      deviceOpen = ahead.now((endsLater) => openDeviceOpen(qubes, device, endsLater));
     }, unlockCall ? await unlockCall : undefined);
     return { ...result, headerVm: header };
   }, { ...(sendHeader ? { call: sendHeader } : {}), onDescribed: () => (unlockCall = ahead.after(vms.vm('header'), openUnlock)) });
@@ -192,7 +214,9 @@ async function attachSteps(command: AttachCommand, vms: AttachVms, ahead: CallsA
   // The header VM has done its job: it goes now, not at the end, so it holds the passphrase no longer than needed; and out of the
   // record, so that `status` and `cleanup` no longer name a VM that is gone. Meanwhile the device VM opens the mapping.
   // Its removal goes on while the mapping is opened and attached; it is awaited before anything is reported, either way.
-  const headerGone = destroyDispVM(qubes, recorder.vm(headerVm)).then(() => recorder.forget(headerVm));
+  // Not before its HeaderUnlock call has ended: removing the qube would break the call, and its end is checked.
+  const unlockEnded = unlockCall ? unlockCall.then((call) => call.ended) : Promise.resolve();
+  const headerGone = unlockEnded.catch(() => undefined).then(() => destroyDispVM(qubes, recorder.vm(headerVm))).then(() => recorder.forget(headerVm));
   headerGone.catch(() => undefined);
   try {
     // The original's order, one after the other: the header VM goes first.
@@ -215,7 +239,7 @@ async function attachSteps(command: AttachCommand, vms: AttachVms, ahead: CallsA
     const destination = await vms.vm('destination');
     await attachMappingWhenExposed(qubes, destination, { deviceVm: device, device: opened.device, name: opened.name }, opened.readOnly);
     stack.defer(`detach ${device}:${opened.device} from ${destination}`, () => qubes.detachBlock(destination, device, opened.device));
-    const [frontend] = await allInOrder([frontendDevice(qubes, device, opened.device, destination), headerGone]);
+    const [frontend] = await allInOrder([frontendDevice(qubes, device, opened.device, destination), headerGone, ahead.allEnded()]);
     await recorder.update({ destination: { vm: destination, createdByUs: command.destination === undefined, ...(frontend ? { frontend } : {}) }, phase: 'attached' });
 
     // Everything now belongs to the attachment: detach undoes it. A Ctrl-C that came since the last tool undoes it all here instead.

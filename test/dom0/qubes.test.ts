@@ -4,7 +4,7 @@ import { loadConfig, resolveDispVmSettings } from '../../dom0/config.ts';
 import { runInterruptible } from '../../dom0/interruption.ts';
 import { attachMappingWhenExposed } from '../../dom0/mapping-export.ts';
 import { DeviceNotExposedError, qubesAdapter, ReadOnlyDeviceError, TIMEOUTS, type Qubes, type TimeLimits, type UndoOutcome } from '../../dom0/qubes.ts';
-import { callService, OpenedService } from '../../dom0/service-call.ts';
+import { callService, OpenedService, type TimedChannel } from '../../dom0/service-call.ts';
 import { MAX_STDERR_BYTES, runTool, toolFailureOf } from '../../dom0/run-tool.ts';
 import { useTmpDir } from '../helpers/tmp.ts';
 import { installFakeTools } from './fake-tools.ts';
@@ -281,6 +281,19 @@ describe('the limits bound into an adapter', () => {
     expect(echoed.toString()).toBe('ping');
     const { error, ms } = await timed(() => call.abandon());
     expect([error, ms < 1000]).toEqual([undefined, true]);
+  });
+
+  it('a call that ends later returns its reply, and its failing end shows in `ended`; one that does not end later fails itself', async () => {
+    fakes.answer('qvm-run', { echoStdin: true, exit: 3 });
+    const conversation = async (channel: TimedChannel) => {
+      channel.sendBytes(Buffer.from('ping'));
+      return (await channel.receiveBytes('echo', 4)).toString();
+    };
+    const later = new OpenedService(qubes, 'vm', 'splitdmcrypt.DeviceOpen', '', { peer: 'device VM vm' }, true);
+    expect(await later.converse(conversation)).toBe('ping');
+    await expect(later.ended).rejects.toThrow('splitdmcrypt.DeviceOpen in vm ended with exit code 3 after its reply');
+    const now = new OpenedService(qubes, 'vm', 'splitdmcrypt.DeviceOpen', '', { peer: 'device VM vm' });
+    await expect(now.converse(conversation)).rejects.toThrow('splitdmcrypt.DeviceOpen in vm ended with exit code 3 after its reply');
   });
 
   it('a call opened ahead and never conversed with: abandon ends it at once, and it takes no conversation afterwards', async () => {

@@ -120,6 +120,7 @@ interface AttachContext {
  */
 class CallsAhead {
   private readonly opened: Promise<OpenedService | undefined>[] = [];
+  private closing = false;
 
   /** `enabled` false (the original's serial order): nothing is opened ahead, each step opens its own call when it comes. */
   constructor(private readonly enabled: boolean) {}
@@ -132,10 +133,13 @@ class CallsAhead {
     return call;
   }
 
-  /** Opens a call once `ready` resolves (when it fails, so does the step that awaits this, on its own). */
-  after<T>(ready: Promise<T>, open: (value: T, endsLater: boolean) => OpenedService): Promise<OpenedService> | undefined {
+  /**
+   * Opens a call once `ready` resolves (when it fails, so does the step that awaits this, on its own); not when the attach has
+   * failed meanwhile: a call to a qube about to be removed would only be opened to be ended.
+   */
+  after<T>(ready: Promise<T>, open: (value: T, endsLater: boolean) => OpenedService): Promise<OpenedService | undefined> | undefined {
     if (!this.enabled) return undefined;
-    const call = ready.then((value) => open(value, true));
+    const call = ready.then((value) => (this.closing ? undefined : open(value, true)));
     this.opened.push(call.catch(() => undefined));
     return call;
   }
@@ -154,8 +158,9 @@ class CallsAhead {
     );
   }
 
-  /** Ends every call opened and not conversed with, and waits for the end of the others. */
+  /** Ends every call opened and not conversed with, and waits for the end of the others; opens none after this. */
   async abandonUnused(): Promise<void> {
+    this.closing = true;
     await Promise.all(this.opened.map(async (call) => (await call)?.abandon()));
   }
 }
@@ -196,7 +201,7 @@ async function attachSteps(command: AttachCommand, vms: AttachVms, ahead: CallsA
   // VM is contacted. HeaderUnlock is opened once the device VM has agreed to read (the header VM may still be starting then), and
   // DeviceOpen once the header is approved, so it is ready when the key comes.
   const openUnlock = (header: string, endsLater: boolean) => openHeaderUnlock(qubes, header, command.luksType, endsLater);
-  let unlockCall: Promise<OpenedService> | undefined;
+  let unlockCall: Promise<OpenedService | undefined> | undefined;
   let deviceOpen: OpenedService | undefined;
   const { facts, unlocked, headerVm } = await withDeviceHeaderSource(qubes, device, async (source) => {
     const header = await vms.vm('header');
@@ -215,7 +220,7 @@ async function attachSteps(command: AttachCommand, vms: AttachVms, ahead: CallsA
   // record, so that `status` and `cleanup` no longer name a VM that is gone. Meanwhile the device VM opens the mapping.
   // Its removal goes on while the mapping is opened and attached; it is awaited before anything is reported, either way.
   // Not before its HeaderUnlock call has ended: removing the qube would break the call, and its end is checked.
-  const unlockEnded = unlockCall ? unlockCall.then((call) => call.ended) : Promise.resolve();
+  const unlockEnded = unlockCall ? unlockCall.then((call) => call?.ended) : Promise.resolve();
   const headerGone = unlockEnded.catch(() => undefined).then(() => destroyDispVM(qubes, recorder.vm(headerVm))).then(() => recorder.forget(headerVm));
   headerGone.catch(() => undefined);
   try {

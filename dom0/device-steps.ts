@@ -25,9 +25,9 @@ import { callService, OpenedService } from './service-call.ts';
 
 const peer = (vm: string) => `device VM ${vm}`;
 
-/** DevicePrepare, opened ahead of its request: see OpenedService (`endsLater` there). */
-export function openDevicePrepare(qubes: Qubes, vm: string, endsLater = false): OpenedService {
-  return new OpenedService(qubes, vm, 'splitdmcrypt.DevicePrepare', '', { peer: peer(vm) }, endsLater);
+/** DevicePrepare, opened ahead of its request: see OpenedService. */
+export function openDevicePrepare(qubes: Qubes, vm: string): OpenedService {
+  return new OpenedService(qubes, vm, 'splitdmcrypt.DevicePrepare', '', { peer: peer(vm) });
 }
 
 /** Turns on no_part_scan and returns the device VM's ephemeral public key; `call`: DevicePrepare opened ahead. */
@@ -94,8 +94,8 @@ export async function describeSource(qubes: Qubes, vm: string): Promise<SourceDe
 }
 
 /** DeviceSendHeader, opened ahead of its request (attach opens it while DevicePrepare runs): see OpenedService. */
-export function openHeaderSend(qubes: Qubes, vm: string, endsLater = false): OpenedService {
-  return new OpenedService(qubes, vm, 'splitdmcrypt.DeviceSendHeader', '', { peer: peer(vm) }, endsLater);
+export function openHeaderSend(qubes: Qubes, vm: string): OpenedService {
+  return new OpenedService(qubes, vm, 'splitdmcrypt.DeviceSendHeader', '', { peer: peer(vm) });
 }
 
 /** What an attach brings to the header read: the call opened ahead, and what to do once the device VM has agreed to read. */
@@ -150,8 +150,8 @@ export interface MappingLayout {
 export class PinMismatchError extends OperationError {}
 
 /** DeviceOpen, opened ahead of its request (attach opens it while the key is derived): see OpenedService. */
-export function openDeviceOpen(qubes: Qubes, vm: string, endsLater = false): OpenedService {
-  return new OpenedService(qubes, vm, 'splitdmcrypt.DeviceOpen', '', { peer: peer(vm) }, endsLater);
+export function openDeviceOpen(qubes: Qubes, vm: string): OpenedService {
+  return new OpenedService(qubes, vm, 'splitdmcrypt.DeviceOpen', '', { peer: peer(vm) });
 }
 
 /**

@@ -28,8 +28,8 @@ const UNLOCK_SLOT_SLACK_MS = 30_000;
 const UNLOCK_SLOT_CAP_MS = 15 * 60_000;
 
 /** HeaderUnlock, opened ahead of its request (attach opens it while the device VM reads the header): see OpenedService. */
-export function openHeaderUnlock(qubes: Qubes, vm: string, luksType: LuksType, endsLater = false): OpenedService {
-  return new OpenedService(qubes, vm, 'splitdmcrypt.HeaderUnlock', luksType, { peer: peer(vm) }, endsLater);
+export function openHeaderUnlock(qubes: Qubes, vm: string, luksType: LuksType): OpenedService {
+  return new OpenedService(qubes, vm, 'splitdmcrypt.HeaderUnlock', luksType, { peer: peer(vm) });
 }
 
 /**

@@ -85,20 +85,26 @@ export class OpenedService {
   private conversing = false;
   private endedCleanly: Promise<void> | undefined;
 
-  /**
-   * `endsLater`: converse returns as soon as the conversation is over, and the call's clean end (exit code 0) is checked in
-   * `ended`, which the caller must await before it counts the step as done (attach: before its commit). Why: the service's exit
-   * and qrexec's teardown take tens of ms that the next step need not wait for; what it needs is the reply, already checked.
-   */
+  private endsLater = false;
+
   constructor(
     private readonly qubes: Qubes,
     private readonly vm: string,
     private readonly service: string,
     argument: string,
     private readonly options: ServiceCallOptions,
-    private readonly endsLater = false,
   ) {
     this.call = qubes.runService(vm, service, argument);
+  }
+
+  /**
+   * From now on converse returns as soon as the conversation is over, and the call's clean end (exit code 0) is checked in
+   * `ended`, which the caller must await before it counts the step as done (attach: before its commit). Why: the service's exit
+   * and qrexec's teardown take tens of ms that the next step need not wait for; what it needs is the reply, already checked.
+   */
+  endLater(): this {
+    this.endsLater = true;
+    return this;
   }
 
   /** After its conversation: settles once the call has ended, fulfilled on a clean end and rejected otherwise; undefined before. */

@@ -125,10 +125,10 @@ class CallsAhead {
   /** `enabled` false (the original's serial order): nothing is opened ahead, each step opens its own call when it comes. */
   constructor(private readonly enabled: boolean) {}
 
-  /** Opens a call now (`open` gets the endsLater flag to pass on). */
-  now(open: (endsLater: boolean) => OpenedService): OpenedService | undefined {
+  /** Opens a call now. */
+  now(open: () => OpenedService): OpenedService | undefined {
     if (!this.enabled) return undefined;
-    const call = open(true);
+    const call = open().endLater();
     this.opened.push(Promise.resolve(call));
     return call;
   }
@@ -137,9 +137,9 @@ class CallsAhead {
    * Opens a call once `ready` resolves (when it fails, so does the step that awaits this, on its own); not when the attach has
    * failed meanwhile: a call to a qube about to be removed would only be opened to be ended.
    */
-  after<T>(ready: Promise<T>, open: (value: T, endsLater: boolean) => OpenedService): Promise<OpenedService | undefined> | undefined {
+  after<T>(ready: Promise<T>, open: (value: T) => OpenedService): Promise<OpenedService | undefined> | undefined {
     if (!this.enabled) return undefined;
-    const call = ready.then((value) => (this.closing ? undefined : open(value, true)));
+    const call = ready.then((value) => (this.closing ? undefined : open(value).endLater()));
     this.opened.push(call.catch(() => undefined));
     return call;
   }
@@ -150,8 +150,9 @@ class CallsAhead {
     await allInOrder(calls.map((call) => call?.ended ?? Promise.resolve()));
   }
 
-  /** After a failure: the first call, in the order opened, that ended badly after its reply (waiting for every end), if any. */
+  /** After a failure: the first call, in the order opened, that ended badly after its reply (waiting for every end), if any; opens none after this. */
   async firstFailedEnd(): Promise<unknown> {
+    this.closing = true;
     return this.allEnded().then(
       () => undefined,
       (error: unknown) => error,
@@ -171,8 +172,8 @@ async function readyDevice(command: AttachCommand, vms: AttachVms, ahead: CallsA
   line.show(`preparing ${named} and attaching ${label} to it`);
   // DevicePrepare gives the device VM nothing of the source: it runs while a pooled one is still being tagged and recorded. The
   // disk goes to it only after both. DeviceSendHeader starts meanwhile too: it reads nothing before its request.
-  const sendHeader = ahead.now((endsLater) => openHeaderSend(qubes, named, endsLater));
-  const prepare = ahead.now((endsLater) => openDevicePrepare(qubes, named, endsLater));
+  const sendHeader = ahead.now(() => openHeaderSend(qubes, named));
+  const prepare = ahead.now(() => openDevicePrepare(qubes, named));
   const [publicKey, device] = await allInOrder([prepareDeviceVm(qubes, named, template, prepare), vms.vm('device')]);
   await recorder.update({ deviceVm: device });
   const readOnly = await attachSource(qubes, device, command.source, command.readOnly, stack);
@@ -187,7 +188,6 @@ async function attachWith(command: AttachCommand, vms: AttachVms, context: Attac
     if (error instanceof InterruptedError) throw error;
     // A call that went wrong after its reply (it never ended, or ended with an error) came first in the pipeline: what failed
     // after it may only follow from it (a DevicePrepare that never ended kept no key for DeviceOpen), so it is the one said.
-    await ahead.abandonUnused();
     throw (await ahead.firstFailedEnd()) ?? error;
   } finally {
     await ahead.abandonUnused();
@@ -200,7 +200,7 @@ async function attachSteps(command: AttachCommand, vms: AttachVms, ahead: CallsA
   // The header bytes come from the device VM first: a device VM that refuses to read the disk stops the attach before the header
   // VM is contacted. HeaderUnlock is opened once the device VM has agreed to read (the header VM may still be starting then), and
   // DeviceOpen once the header is approved, so it is ready when the key comes.
-  const openUnlock = (header: string, endsLater: boolean) => openHeaderUnlock(qubes, header, command.luksType, endsLater);
+  const openUnlock = (header: string) => openHeaderUnlock(qubes, header, command.luksType);
   let unlockCall: Promise<OpenedService | undefined> | undefined;
   let deviceOpen: OpenedService | undefined;
   const { facts, unlocked, headerVm } = await withDeviceHeaderSource(qubes, device, async (source) => {
@@ -211,7 +211,7 @@ async function attachSteps(command: AttachCommand, vms: AttachVms, ahead: CallsA
       await approveLayout(reported, command, `header VM ${header}`);
       // The header is one dom0 accepts: a named destination starts while the passphrase is asked and the key derived.
       vms.startDestinationEarly();
-      deviceOpen = ahead.now((endsLater) => openDeviceOpen(qubes, device, endsLater));
+      deviceOpen = ahead.now(() => openDeviceOpen(qubes, device));
     }, unlockCall ? await unlockCall : undefined);
     return { ...result, headerVm: header };
   }, { ...(sendHeader ? { call: sendHeader } : {}), onDescribed: () => (unlockCall = ahead.after(vms.vm('header'), openUnlock)) });

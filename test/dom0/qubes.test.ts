@@ -289,7 +289,7 @@ describe('the limits bound into an adapter', () => {
       channel.sendBytes(Buffer.from('ping'));
       return (await channel.receiveBytes('echo', 4)).toString();
     };
-    const later = new OpenedService(qubes, 'vm', 'splitdmcrypt.DeviceOpen', '', { peer: 'device VM vm' }, true);
+    const later = new OpenedService(qubes, 'vm', 'splitdmcrypt.DeviceOpen', '', { peer: 'device VM vm' }).endLater();
     expect(await later.converse(conversation)).toBe('ping');
     await expect(later.ended).rejects.toThrow('splitdmcrypt.DeviceOpen in vm ended with exit code 3 after its reply');
     const now = new OpenedService(qubes, 'vm', 'splitdmcrypt.DeviceOpen', '', { peer: 'device VM vm' });

@@ -37,10 +37,13 @@ export class AttachVms {
     private readonly supply: Promise<DispVmSupply>,
   ) {
     // A named destination is the user's own qube: it waits for startDestinationEarly, so that a source whose header does not parse
-    // or is refused never starts it. Our DisposableVMs start at once.
+    // or is refused never starts it. Our DisposableVMs start at once, but for a destination from the preloaded pool: its hand-out
+    // takes less than a second, less than the passphrase and the key derivation that follow the header's approval, so it is
+    // asked for then (startDestinationEarly). Until then the pool is left as it is for a disk that is refused, and its listing
+    // and tagging stay off the steps the device and header VMs wait for.
     if (plan.order === 'concurrent') {
       for (const role of ['device', 'header'] as const) void this.vm(role).catch(() => undefined);
-      if (plan.destination === undefined) this.startDestinationEarly();
+      if (plan.destination === undefined) void supply.then((chosen) => chosen.kind === 'named' && this.startDestinationEarly()).catch(() => undefined);
     }
   }
 

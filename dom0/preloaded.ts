@@ -21,17 +21,26 @@ export type DispVmSupply = { readonly kind: 'named' } | { readonly kind: 'preloa
 /** The pool's members as the template's `preload-dispvm` feature lists them (dvmtemplate.py get_feat_preload). */
 const poolMembers = (feature: string | undefined): string[] => (feature ?? '').split(' ').filter((name) => POOLED_DISPVM_NAME.test(name));
 
-/** dvmtemplate.py get_feat_preload_max: dom0's feature for the default_dispvm when dom0 has one, else the template's. */
-async function readPool(qubes: Qubes, template: string): Promise<{ max: number; members: string[]; netvm: string }> {
-  // Asked at once: each is a tool call, and this is on every attach's critical path.
-  const [defaultDispVm, globalMax, localMax, members, netvm] = await Promise.all([
-    qubes.getGlobalPref('default_dispvm'),
-    qubes.getFeature('dom0', 'preload-dispvm-max'),
-    qubes.getFeature(template, 'preload-dispvm-max'),
-    qubes.getFeature(template, 'preload-dispvm'),
-    qubes.getPref(template, 'netvm'),
+/**
+ * dvmtemplate.py get_feat_preload_max: dom0's feature for the default_dispvm when dom0 has one, else the template's. What does
+ * not depend on the template is asked at once, while the template is still being resolved; the rest as soon as it is known:
+ * each is a tool call, and this is on every attach's critical path. `templateIsDefault`: the template is default_dispvm's
+ * value (no TEMPLATE_FOR_DISPVMS), so that need not be asked again.
+ */
+async function readPool(qubes: Qubes, template: Promise<string>, templateIsDefault: boolean): Promise<{ max: number; members: string[]; netvm: string }> {
+  const globalMaxAsked = qubes.getFeature('dom0', 'preload-dispvm-max');
+  const defaultDispVmAsked = templateIsDefault ? undefined : qubes.getGlobalPref('default_dispvm');
+  globalMaxAsked.catch(() => undefined);
+  defaultDispVmAsked?.catch(() => undefined);
+  const name = await template;
+  const [globalMax, defaultDispVm, localMax, members, netvm] = await Promise.all([
+    globalMaxAsked,
+    defaultDispVmAsked,
+    qubes.getFeature(name, 'preload-dispvm-max'),
+    qubes.getFeature(name, 'preload-dispvm'),
+    qubes.getPref(name, 'netvm'),
   ]);
-  const value = (defaultDispVm === template ? globalMax : undefined) ?? localMax;
+  const value = (templateIsDefault || defaultDispVm === name ? globalMax : undefined) ?? localMax;
   return { max: value !== undefined && /^[0-9]{1,4}$/.test(value) ? Number(value) : 0, members: poolMembers(members), netvm };
 }
 
@@ -40,11 +49,11 @@ async function readPool(qubes: Qubes, template: string): Promise<{ max: number; 
  * since the user who turned it on expects it. R4.2 has no such feature unless set by hand, and then refuses the hand-out's
  * payload: startDispVM falls back for that.
  */
-export async function chooseSupply(qubes: Qubes, template: string): Promise<DispVmSupply> {
-  const { max, members, netvm } = await readPool(qubes, template);
+export async function chooseSupply(qubes: Qubes, template: Promise<string>, templateIsDefault: boolean): Promise<DispVmSupply> {
+  const { max, members, netvm } = await readPool(qubes, template, templateIsDefault);
   if (max === 0) return { kind: 'named' };
   if (netvm === '') return { kind: 'preloaded', pool: members };
-  info(`${template} preloads disposables, but with netvm ${netvm} they are networked from their start: using named offline DisposableVMs instead`);
+  info(`${await template} preloads disposables, but with netvm ${netvm} they are networked from their start: using named offline DisposableVMs instead`);
   return { kind: 'named' };
 }
 
@@ -55,11 +64,28 @@ export interface HandOutLedger {
   add(vm: DispVmIdentity): Promise<unknown>;
 }
 
-/** The qube qubesd handed out, by the uuid it answered with, with its state and netvm (one listing: one tool call). */
-async function identify(qubes: Qubes, uuid: string, template: string): Promise<DispVmIdentity & { readonly running: boolean; readonly netvm: string }> {
+/** A qube as one listing shows it (one tool call): name, uuid, whether it runs, netvm. */
+type ListedVm = DispVmIdentity & { readonly running: boolean; readonly netvm: string };
+
+/** The qube qubesd handed out, by the uuid it answered with. */
+async function identifyByUuid(qubes: Qubes, uuid: string, template: string): Promise<ListedVm> {
   const found = (await qubes.listVmFacts()).find((vm) => vm.uuid === uuid);
   if (!found) throw new OperationError(`the disposable ${template}'s pool handed out (uuid ${uuid}) is gone`);
   return { name: found.name, uuid, running: found.state !== 'Halted', netvm: found.netvm };
+}
+
+/** The qube qubesd handed out, by the name it answered with. */
+async function identifyByName(qubes: Qubes, name: string, template: string): Promise<ListedVm> {
+  const found = (await qubes.listVmFacts()).find((vm) => vm.name === name);
+  if (!found) throw new OperationError(`the disposable ${template}'s pool handed out (${name}) is gone`);
+  return { name, uuid: found.uuid, running: found.state !== 'Halted', netvm: found.netvm };
+}
+
+/** A qube handed out must be offline and called as qubesd calls its disposables, before it is given anything. */
+function checkHandedOut(vm: ListedVm, role: DispVmRole, template: string): void {
+  // Why check the qube and not only the template: its netvm could have been set between our look at the template and the hand-out.
+  if (vm.netvm !== '') throw new OperationError(`${vm.name}, handed out by ${template}'s pool, has netvm ${vm.netvm}: refused (the ${role} VM must be offline)`);
+  if (!POOLED_DISPVM_NAME.test(vm.name)) throw new OperationError(`the disposable ${template}'s pool handed out is called ${JSON.stringify(vm.name)}, not dispNNNN: refused`);
 }
 
 /** A qube obtained for a role: its name, and its bookkeeping (tag and record), which must be done before it is given anything. */
@@ -69,41 +95,63 @@ export interface ObtainedVm {
 }
 
 /**
- * Takes one disposable of `template`'s pool for `role` and returns its name, started and offline. It is on `stack` from the
- * moment qubesd was asked: the hand-out runs to its end even when the command is interrupted (qubesd finishes it anyway, and
- * only its reply says which qube it was), and the undo waits for it. Its tag and record (`bookkept`) follow while the caller
- * goes on: the intent stays in the record until both are done, so a command that dies meanwhile still leaves `cleanup` enough.
+ * Takes one disposable of `template`'s pool for `role` and returns its name, started. It is on `stack` from the moment qubesd
+ * was asked: the hand-out runs to its end even when the command is interrupted (qubesd finishes it anyway, and only its reply
+ * says which qube it was), and the undo waits for it. Its bookkeeping (`bookkept`: the checks that it is offline and ours to
+ * use, its tag and record) follows while the caller goes on: the intent stays in the record until all is done, so a command
+ * that dies meanwhile still leaves `cleanup` enough.
+ *
+ * From a pool with members (`pool`, as chooseSupply read it) the qube is asked for by name, and one of those members comes back
+ * running: qubesd hands a pooled qube out only once its preloading completed, unpaused (qubes/vm/dispvm.py from_appvm and
+ * get_preload). The caller may then start a step that gives it nothing of the source (DevicePrepare) while the qube is listed
+ * and tagged. Otherwise (an empty pool, or a name not among the members: a new qube, not started) by uuid, listed, and
+ * started first. An empty pool keeps asking by uuid so that R4.2, where the feature was set by hand, still refuses the payload
+ * and the caller falls back to named DisposableVMs.
  */
 export async function handOutDispVM(qubes: Qubes, role: DispVmRole, template: string, pool: readonly string[], stack: CleanupStack, ledger: HandOutLedger): Promise<ObtainedVm> {
   const intent: HandOutIntent = { role, template, candidates: [...pool], requestedAt: new Date().toISOString() };
   await ledger.intend(intent);
-  const handedOut = runUninterruptible(async () => identify(qubes, await qubes.createDisposable(template), template));
+  const byName = pool.length > 0;
+  // What the undo removes: the name first, the uuid as soon as the listing gives it (destroyDispVM then checks it is still ours).
+  let handedOutVm: { name: string; uuid?: string } | undefined;
+  const handedOut = runUninterruptible(async () => {
+    const listed = byName ? undefined : await identifyByUuid(qubes, await qubes.createDisposable(template), template);
+    handedOutVm = listed ?? { name: await qubes.handOutByName(template) };
+    return listed;
+  });
   let start: OwnStart | undefined;
   let bookkept: Promise<void> = Promise.resolve();
   stack.defer(`remove the disposable handed out for the ${role} VM`, async () => {
-    const vm = await handedOut.catch(() => undefined);
+    await handedOut.catch(() => undefined);
     await Promise.allSettled([start?.settled(), bookkept]);
-    if (vm) await destroyDispVM(qubes, vm);
+    if (handedOutVm) await destroyDispVM(qubes, handedOutVm);
   });
-  const vm = await handedOut;
-  const { netvm, running } = vm;
-  // Why check the qube and not only the template: its netvm could have been set between our look at the template and the hand-out.
-  if (netvm !== '') throw new OperationError(`${vm.name}, handed out by ${template}'s pool, has netvm ${netvm}: refused (the ${role} VM must be offline)`);
-  if (!POOLED_DISPVM_NAME.test(vm.name)) throw new OperationError(`the disposable ${template}'s pool handed out is called ${JSON.stringify(vm.name)}, not dispNNNN: refused`);
-  // Tag first: from then on `cleanup` finds it by the tag even if the record never names it; a record naming a pooled qube
-  // without our tag would not let `cleanup` remove it (dispvms.ts checkRecordedVm).
+  const listedAtHandOut = await handedOut;
+  const name = handedOutVm!.name;
+  const running = listedAtHandOut ? listedAtHandOut.running : pool.includes(name);
+  // Tag first (beside the listing, before the record): from then on `cleanup` finds it by the tag even if the record never
+  // names it; a record naming a pooled qube without our tag would not let `cleanup` remove it (dispvms.ts checkRecordedVm).
+  const listed = listedAtHandOut ? Promise.resolve(listedAtHandOut) : identifyByName(qubes, name, template);
+  listed.then((vm) => (handedOutVm = vm)).catch(() => undefined);
+  const checked = listed.then((vm) => {
+    checkHandedOut(vm, role, template);
+    if (running && !vm.running) throw new OperationError(`${name}, handed out by ${template}'s pool as preloaded, is not running: refused`);
+    return vm;
+  });
+  if (!running) {
+    const vm = await checked;
+    start = new OwnStart(qubes, vm.name);
+    await start.start();
+  } else if (listedAtHandOut) {
+    await checked;
+  }
   bookkept = (async () => {
-    await qubes.addTag(vm.name, ownerTag(role));
+    const [vm] = await Promise.all([checked, qubes.addTag(name, ownerTag(role))]);
     await ledger.add({ name: vm.name, uuid: vm.uuid });
     await ledger.settle(intent);
   })();
   bookkept.catch(() => undefined);
-  // An empty pool hands out a new disposable that is not started (dispvm.py gen_disposable).
-  if (!running) {
-    start = new OwnStart(qubes, vm.name);
-    await start.start();
-  }
-  return { name: vm.name, bookkept };
+  return { name, bookkept };
 }
 
 /**

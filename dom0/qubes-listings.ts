@@ -103,3 +103,13 @@ export function parseCreateDisposableReply(reply: Buffer, what: string): string 
   if (!match) throw new ParseError('qubesd', 'reply', 0, `${what}: qubesd's reply is not a qube uuid (${JSON.stringify(reply.toString('latin1').slice(0, 80))})`);
   return match[1]!;
 }
+
+/**
+ * qubesd's reply to CreateDisposable with no payload: exactly `0\0dispNNNN`, the only names qubesd gives the disposables it
+ * makes (qubes/vm/dispvm.py gen_disposable: "disp" and get_new_unused_dispid's number below 10000); anything else is refused.
+ */
+export function parseCreateDisposableNameReply(reply: Buffer, what: string): string {
+  const match = /^0\0(disp[0-9]{1,4})$/.exec(reply.toString('latin1'));
+  if (!match) throw new ParseError('qubesd', 'reply', 0, `${what}: qubesd's reply is not a disposable's name (${JSON.stringify(reply.toString('latin1').slice(0, 80))})`);
+  return match[1]!;
+}

@@ -8,7 +8,7 @@ import { PassThrough, type Readable, type Writable } from 'node:stream';
 import { InterruptedError, OperationError, ToolError } from '../shared/errors.ts';
 import { interruptionSignal, throwIfInterrupted } from './interruption.ts';
 import type { VmName } from './names.ts';
-import { parseBlockList, parseCreateDisposableReply, parseVmFacts, parseVmList, type BlockRow, type VmFacts, type VmInfo } from './qubes-listings.ts';
+import { parseBlockList, parseCreateDisposableNameReply, parseCreateDisposableReply, parseVmFacts, parseVmList, type BlockRow, type VmFacts, type VmInfo } from './qubes-listings.ts';
 import { CHILD_OPTIONS, DEFAULT_MAX_STDOUT_BYTES, exitStatusError, failureOf, MAX_STDERR_BYTES, outputCapError, runTool, sanitizeStderr, supervise, timeLimitError } from './run-tool.ts';
 
 export type { BlockRow, VmInfo } from './qubes-listings.ts';
@@ -465,6 +465,19 @@ async function createDisposable(limits: TimeLimits, template: string, options: T
 }
 
 /**
+ * admin.vm.CreateDisposable on `template` with no payload (qubesd-query --empty): the reply is the qube's name, which lets the
+ * caller talk to it at once instead of first looking its uuid up. Asked only of a pool that has members (preloaded.ts), where the
+ * name is one of them or a new dispNNNN; qubesd does not hand out a dispid again soon after its qube is gone (qubes/app.py
+ * get_new_unused_dispid, _no_dispid_reuse_period), so the name keeps pointing at this qube while the caller looks it up.
+ * Not interruptible by the caller's scope, for the reason createDisposable gives.
+ */
+async function handOutByName(limits: TimeLimits, template: string, options: TimeoutOption = {}): Promise<string> {
+  const what = `admin.vm.CreateDisposable on ${template}`;
+  const { stdout } = await runTool('qubesd-query', ['--fail', '--empty', 'dom0', 'admin.vm.CreateDisposable', template], { what, maxStdoutBytes: 4096, timeoutMs: options.timeoutMs ?? limits.startMs ?? TIMEOUTS.start });
+  return parseCreateDisposableNameReply(stdout, what);
+}
+
+/**
  * Qubes as dom0 sees it: every call to a `qvm-*` tool (and to qubesd-query), each bounded by the time limits the adapter was
  * made with (qubesAdapter) unless the call passes its own `timeoutMs`. The functions need no `this`: each may be passed on alone.
  */
@@ -506,6 +519,8 @@ export interface Qubes {
   listVmFacts(options?: TimeoutOption): Promise<VmFacts[]>;
   /** admin.vm.CreateDisposable on `template`; returns the uuid of the qube handed out. START_TIMEOUT_S. */
   createDisposable(template: string, options?: TimeoutOption): Promise<string>;
+  /** admin.vm.CreateDisposable on `template` with no payload; returns the name of the qube handed out. START_TIMEOUT_S. */
+  handOutByName(template: string, options?: TimeoutOption): Promise<string>;
 }
 
 /** The adapter with `limits` bound into every call (a copy: the caller's object changing later changes nothing here). */
@@ -540,5 +555,6 @@ export function qubesAdapter(limits: TimeLimits): Qubes {
     addTag: withLimits(addTag),
     listVmFacts: withLimits(listVmFacts),
     createDisposable: withLimits(createDisposable),
+    handOutByName: withLimits(handOutByName),
   });
 }

@@ -77,7 +77,11 @@ export async function attachCommand(command: AttachCommand, { stack, config, qub
   // independent of each other: they run side by side, and when several fail the first in this order is said.
   const settingsAsked = resolveDispVmSettings(qubes, config);
   // Where the VMs will come from is only asked of Qubes: it overlaps the checks (a failed check leaves it unused).
-  const supply = settingsAsked.then((settings) => chooseSupply(qubes, settings.template));
+  const supply = chooseSupply(
+    qubes,
+    settingsAsked.then((settings) => settings.template),
+    config.templateForDispVms === undefined,
+  );
   supply.catch(() => undefined);
   const [description, known, settings, destinationFacts] = await allInOrder([
     assertSourceAvailable(qubes, command.source),

@@ -3,7 +3,7 @@
 import { describe, expect, it } from 'vitest';
 import { normalizeConfig } from '../../dom0/config.ts';
 import { isOurDispVmName, ownerRole } from '../../dom0/dispvms.ts';
-import { parseCreateDisposableReply, parseVmFacts } from '../../dom0/qubes-listings.ts';
+import { parseCreateDisposableNameReply, parseCreateDisposableReply, parseVmFacts } from '../../dom0/qubes-listings.ts';
 import { parseAttachmentState } from '../../dom0/state.ts';
 import { ParseError, UsageError } from '../../shared/errors.ts';
 
@@ -23,6 +23,26 @@ describe('parseCreateDisposableReply', () => {
     ['a second value after it', `0\0uuid:${UUID}\0uuid:${UUID}`],
   ])('refuses %s', (_why, reply) => {
     expect(() => parseCreateDisposableReply(Buffer.from(reply, 'latin1'), 'x')).toThrow(ParseError);
+  });
+});
+
+describe('parseCreateDisposableNameReply', () => {
+  it('takes exactly 0, NUL, dispNNNN', () => {
+    expect(parseCreateDisposableNameReply(Buffer.from('0\0disp42', 'latin1'), 'x')).toBe('disp42');
+    expect(parseCreateDisposableNameReply(Buffer.from('0\0disp9999', 'latin1'), 'x')).toBe('disp9999');
+  });
+
+  it.each([
+    ['a uuid reply', `0\0uuid:${UUID}`],
+    ['a name qubesd does not give disposables', '0\0work'],
+    ['a dispid of five digits', '0\0disp10000'],
+    ['an exception reply', `2\0QubesException\0\0no\0`],
+    ['a trailing newline', '0\0disp42\n'],
+    ['nothing (qubesd closed without a reply)', ''],
+    ['a second value after it', '0\0disp42\0disp43'],
+    ['an option-like name', '0\0-disp42'],
+  ])('refuses %s', (_why, reply) => {
+    expect(() => parseCreateDisposableNameReply(Buffer.from(reply, 'latin1'), 'x')).toThrow(ParseError);
   });
 });
 

@@ -85,6 +85,53 @@ describe('attach with preloaded disposables', () => {
     expect(attachments(dir)).toEqual([]);
   });
 
+  it('a pool with fewer members than an attach needs: asked by name, the one left over is a new qube, started by us, and offline', async () => {
+    const { dir, volume } = await setUp('short-pool', '4.3', 1);
+    const before = pool(dir);
+    const run = await runSplit(dir, ['attach', 'sys-usb:sda'], `${volume.passphrase}\n`);
+    expect(run.exitCode, run.stderr).toBe(0);
+    const handOuts = readCalls(dir).filter((call) => call.key === 'qubesd-query');
+    // Device and header at once (the destination later): both asked for the qube's name, as the pool had a member.
+    expect(handOuts.length).toBeGreaterThanOrEqual(2);
+    for (const call of handOuts.slice(0, 2)) expect(call.argv).toContain('--empty');
+    const started = readCalls(dir).filter((call) => call.key === 'qvm-start').map((call) => call.argv.at(-1));
+    expect(started.length).toBeGreaterThanOrEqual(1);
+    for (const name of started) {
+      expect(before).not.toContain(name);
+      expect(name).toMatch(/^disp[0-9]+$/);
+    }
+    const device = /device VM (disp[0-9]+)/.exec(run.stderr)![1]!;
+    expect(tool(dir, 'qvm-prefs', device, 'netvm').trim()).toBe('');
+    expect((await runSplit(dir, ['detach', 'sys-usb:sda'])).exitCode).toBe(0);
+    expect(qubes(dir).some((q) => q.name === device)).toBe(false);
+    expect(attachments(dir)).toEqual([]);
+  });
+
+  it('a pooled qube that has a netvm when handed out is refused before it is given the disk or the header, and removed', async () => {
+    const { dir, volume } = await setUp('networked-member', '4.3', 3);
+    // As if its netvm had been set between our look at the template (offline) and the hand-out.
+    const [first, second] = pool(dir);
+    for (const member of [first!, second!]) tool(dir, 'qvm-prefs', member, 'netvm', 'sys-usb');
+    const run = await runSplit(dir, ['attach', 'sys-usb:sda'], `${volume.passphrase}\n`);
+    expect(run.exitCode).toBe(1);
+    expect(run.stderr).toMatch(/^qvm-block-split: error: disp[0-9]+, handed out by sim-dvm's pool, has netvm sys-usb: refused \(the (device|header) VM must be offline\)$/m);
+    expect(readCalls(dir).filter((call) => call.key === 'qvm-block' && call.argv[0] === 'attach')).toEqual([]);
+    expect(sim('transcript', dir).toString('latin1')).not.toMatch(/send-header|HeaderUnlock/);
+    for (const member of [first!, second!]) expect(qubes(dir).some((q) => q.name === member)).toBe(false);
+    await expectNothingLeft(dir);
+  });
+
+  it('the destination comes from the pool only once the header is approved: a source whose header does not parse leaves it there', async () => {
+    const { dir, volume } = await setUp('no-header-pool', '4.3', 3);
+    const disk = readFileSync(volume.path);
+    disk.fill(0x5a, 0, 2 * 1024 * 1024);
+    writeFileSync(volume.path, disk);
+    const run = await runSplit(dir, ['attach', 'sys-usb:sda'], `${volume.passphrase}\n`);
+    expect(run.exitCode).toBe(1);
+    expect(readCalls(dir).filter((call) => call.key === 'qubesd-query').length).toBe(2);
+    await expectNothingLeft(dir);
+  });
+
   it('R4.3 with preloading on but a networked template: named offline DisposableVMs, and why', async () => {
     const { dir, volume } = await setUp('networked', '4.3', 2);
     tool(dir, 'qvm-prefs', 'sim-dvm', 'netvm', 'sys-usb');
@@ -144,6 +191,16 @@ describe('Ctrl-C in each window of the concurrent attach leaves nothing behind',
     sim('set', dir, 'preload-handout-ms', '1500');
     const child = startSplit(dir, ['attach', 'sys-usb:sda'], `${volume.passphrase}\n`);
     await waitFor('a hand-out asked for', () => recordText(dir).includes('"handOuts"'));
+    child.kill('SIGINT');
+    expect((await child).exitCode).toBe(130);
+    await expectNothingLeft(dir);
+  });
+
+  it('while the pool hands out the destination, during the key derivation', async () => {
+    const { dir, volume } = await setUp('sigint-destination-handout', '4.3', 3);
+    sim('set', dir, 'preload-handout-ms', '1500');
+    const child = startSplit(dir, ['attach', 'sys-usb:sda'], `${volume.passphrase}\n`);
+    await waitFor('the destination asked for', () => readCalls(dir).filter((call) => call.key === 'qubesd-query').length === 3);
     child.kill('SIGINT');
     expect((await child).exitCode).toBe(130);
     await expectNothingLeft(dir);

@@ -1,12 +1,16 @@
 // Sealing secrets to a recipient's ephemeral X25519 key (tweetnacl box with a one-time sender key), so the hop in between — dom0 — only
 // ever forwards ciphertext. Used for the volume key (header VM -> device VM) and for passphrases and key files (dom0 -> header VM).
 import nacl from 'tweetnacl';
-import { OperationError } from './errors.ts';
+import { InternalError, OperationError } from './errors.ts';
 import { zeroize } from './bytes.ts';
+import { BOX_OVERHEAD_BYTES, NONCE_BYTES, PUBLIC_KEY_BYTES } from './sealed-box-sizes.ts';
 
-export const PUBLIC_KEY_BYTES = nacl.box.publicKeyLength; // 32
-export const NONCE_BYTES = nacl.box.nonceLength; // 24
-export const BOX_OVERHEAD_BYTES = nacl.box.overheadLength; // 16
+export { BOX_OVERHEAD_BYTES, NONCE_BYTES, PUBLIC_KEY_BYTES, sealedLength } from './sealed-box-sizes.ts';
+
+// The sizes schemas check (sealed-box-sizes.ts) must be the ones tweetnacl seals with.
+if (nacl.box.publicKeyLength !== PUBLIC_KEY_BYTES || nacl.box.nonceLength !== NONCE_BYTES || nacl.box.overheadLength !== BOX_OVERHEAD_BYTES) {
+  throw new InternalError('sealed-box-sizes.ts does not match tweetnacl');
+}
 
 export interface SealedBox {
   readonly senderPublicKey: Uint8Array;
@@ -106,9 +110,4 @@ export function openSealed(sealed: SealedBox, recipientSecretKey: Uint8Array): U
   } finally {
     zeroize(key, padded);
   }
-}
-
-/** The box length that carries a plaintext of `plaintextBytes`: what dom0 checks before forwarding a sealed key. */
-export function sealedLength(plaintextBytes: number): number {
-  return plaintextBytes + BOX_OVERHEAD_BYTES;
 }

@@ -2,7 +2,7 @@
 import type { MappedCipherKey } from '../luks-common/ciphers.ts';
 import { PIN_PATTERN } from '../volume-pin.ts';
 import { z } from 'zod';
-import { NONCE_BYTES, PUBLIC_KEY_BYTES, sealedLength } from '../seal.ts';
+import { NONCE_BYTES, PUBLIC_KEY_BYTES, sealedLength } from '../sealed-box-sizes.ts';
 import { LUKS_TYPES, MAX_KEY_FILE_BYTES } from './contract.ts';
 
 /** Caps on frame bodies, checked before reading: control messages are tiny; only a sealed key file is large. */

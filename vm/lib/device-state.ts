@@ -3,7 +3,7 @@ import { mkdir, readFile, unlink, writeFile } from 'node:fs/promises';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { OperationError } from '../../shared/errors.ts';
 import { SOURCE_FRONTEND } from '../../shared/protocol/contract.ts';
-import { PUBLIC_KEY_BYTES } from '../../shared/seal.ts';
+import { PUBLIC_KEY_BYTES } from '../../shared/sealed-box-sizes.ts';
 import { zeroize } from '../../shared/bytes.ts';
 import { deviceSectors, isReadOnly, noPartScanIsOn, partitionsOf, SOURCE_DEVICE_PATH, SOURCE_DISK_WAIT_MS, waitForDisk } from './kernel.ts';
 import { vmPath } from './sysroot.ts';

@@ -17,7 +17,8 @@ import {
   type Unlocked,
 } from '../shared/protocol/messages.ts';
 import type { CleanupStack } from './cleanup-stack.ts';
-import type { HeaderSource } from './header-transfer.ts';
+import { allInOrder } from './all-in-order.ts';
+import { ArrivingHeaderBytes, type HeaderSource } from './header-transfer.ts';
 import type { SourceSpec } from './names.ts';
 import { notice, warning } from './output.ts';
 import { DeviceNotExposedError, ReadOnlyDeviceError, type Qubes } from './qubes.ts';
@@ -98,38 +99,41 @@ export function openHeaderSend(qubes: Qubes, vm: string): OpenedService {
   return new OpenedService(qubes, vm, 'splitdmcrypt.DeviceSendHeader', '', { peer: peer(vm) });
 }
 
-/** What an attach brings to the header read: the call opened ahead, and what to do once the device VM has agreed to read. */
-export interface HeaderReadAhead {
-  readonly call?: OpenedService;
-  /** Called when the device VM has described the disk (it checked that nothing parsed it) and is about to read it. */
-  readonly onDescribed?: () => void;
-}
-
 /**
  * Runs `work` with the source disk's first bytes (at most MAX_HEADER_TRANSFER_BYTES), read through the device VM in one request
  * and held by dom0 unparsed; dom0 forwards to a header VM only what that VM declares it needs. Why always the same read: the
  * source qube sees which sectors the device VM reads, so reads that followed a header VM's requests would be a channel from a
- * compromised header VM to the networked source; one fixed read tells the source nothing. The bytes are zeroed afterwards.
+ * compromised header VM to the networked source; one fixed read tells the source nothing. `work` starts once the device VM has
+ * described the disk, and is served each range as soon as it has arrived (ArrivingHeaderBytes): the header VM need not wait for
+ * the whole read. A read that fails is the error said, before whatever `work` made of it. The bytes are zeroed afterwards.
+ * `call`: DeviceSendHeader opened ahead (attach opens it while DevicePrepare runs), else opened here.
  */
-export async function withDeviceHeaderSource<T>(qubes: Qubes, vm: string, work: (source: HeaderSource) => Promise<T>, ahead: HeaderReadAhead = {}): Promise<T> {
-  const call = ahead.call ?? openHeaderSend(qubes, vm);
-  const { prefix, diskBytes } = await call.converse(async (channel) => {
+export async function withDeviceHeaderSource<T>(qubes: Qubes, vm: string, work: (source: HeaderSource) => Promise<T>, call: OpenedService = openHeaderSend(qubes, vm)): Promise<T> {
+  let prefix: ArrivingHeaderBytes | undefined;
+  let onDescribed: (diskBytes: number) => void = () => undefined;
+  const described = new Promise<number>((resolve) => (onDescribed = resolve));
+  const transfer = call.converse(async (channel) => {
     channel.send({ type: 'send-header' });
-    const described = await channel.receive(SourceDescribed);
-    warnScanned(vm, described);
-    const length = Math.min(MAX_HEADER_TRANSFER_BYTES, described.diskBytes);
+    const reply = await channel.receive(SourceDescribed);
+    warnScanned(vm, reply);
+    const length = Math.min(MAX_HEADER_TRANSFER_BYTES, reply.diskBytes);
     if (length === 0) throw new OperationError('the source disk is empty (0 bytes)');
-    ahead.onDescribed?.();
+    const arriving = new ArrivingHeaderBytes(length);
+    prefix = arriving;
+    onDescribed(reply.diskBytes);
     channel.send({ type: 'read-header', offset: 0, length });
-    const bytes = await channel.receiveBytes('header bytes', length);
+    await channel.receiveBytesInto('header bytes', arriving.bytes, (filled) => arriving.arrived(filled));
     channel.send({ type: 'read-done' });
-    return { prefix: bytes, diskBytes: described.diskBytes };
   });
+  transfer.catch((error: unknown) => prefix?.fail(error));
   try {
-    // The disk's true size (layouts are checked against it); what can be served is the prefix, min(16 MiB, disk).
-    return await work({ diskBytes, read: async (offset, length) => prefix.subarray(offset, offset + length) });
+    // The conversation either describes the disk (and goes on reading) or fails before: then its error is the one said.
+    const diskBytes = await Promise.race([described, transfer.then(() => described)]);
+    const [, result] = await allInOrder([transfer, work(prefix!.source(diskBytes))]);
+    return result;
   } finally {
-    prefix.fill(0);
+    await transfer.catch(() => undefined);
+    prefix?.bytes.fill(0);
   }
 }
 

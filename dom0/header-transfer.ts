@@ -17,6 +17,53 @@ export function bufferSource(bytes: Buffer): HeaderSource {
   return { diskBytes: bytes.length, read: async (offset, length) => bytes.subarray(offset, offset + length) };
 }
 
+/**
+ * The disk's first bytes while they still arrive from the device VM, in order: a read is served as soon as its range is in, so
+ * the header VM parses the first kilobytes while the rest of the fixed read (up to 16 MiB) still crosses dom0. What is read
+ * is the same as from the whole buffer; a transfer that fails fails every read still waiting for bytes, with its own error.
+ */
+export class ArrivingHeaderBytes {
+  /** Filled in order by the transfer (received into it), zeroed by its owner. */
+  readonly bytes: Buffer;
+  private filled = 0;
+  private failure: { readonly error: unknown } | undefined;
+  private waiting: { readonly end: number; readonly resolve: () => void; readonly reject: (error: unknown) => void }[] = [];
+
+  constructor(length: number) {
+    this.bytes = Buffer.alloc(length);
+  }
+
+  /** The transfer's progress: the first `filled` bytes are in. */
+  arrived(filled: number): void {
+    this.filled = filled;
+    const ready = this.waiting.filter((wait) => wait.end <= filled);
+    this.waiting = this.waiting.filter((wait) => wait.end > filled);
+    for (const wait of ready) wait.resolve();
+  }
+
+  /** The transfer failed: every read waiting, and every later one that needs bytes not in, fails with `error`. */
+  fail(error: unknown): void {
+    this.failure = { error };
+    for (const wait of this.waiting) wait.reject(error);
+    this.waiting = [];
+  }
+
+  /** A source for the header VM's transfer: `diskBytes` is the disk's true size, reads are clamped to what is transferred. */
+  source(diskBytes: number): HeaderSource {
+    return {
+      diskBytes,
+      read: async (offset, length) => {
+        const end = Math.min(offset + length, this.bytes.length);
+        if (end > this.filled) {
+          if (this.failure) throw this.failure.error;
+          await new Promise<void>((resolve, reject) => this.waiting.push({ end, resolve, reject }));
+        }
+        return this.bytes.subarray(offset, end);
+      },
+    };
+  }
+}
+
 /** The error for a VM that broke the protocol's rules: one line that names it as misbehaving. */
 export function misbehaving(peer: string, what: string): OperationError {
   return new OperationError(`${peer} misbehaved: ${what}; stopped`);

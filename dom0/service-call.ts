@@ -33,6 +33,10 @@ export class TimedChannel extends Channel {
     return this.bounded(super.readRaw(count, what));
   }
 
+  override readRawInto(target: Buffer, what: string, onProgress?: (filled: number) => void): Promise<void> {
+    return this.bounded(super.readRawInto(target, what, onProgress));
+  }
+
   /** The next wait for the peer lasts at least `ms` (never less than the call's own limit). */
   extendNextReply(ms: number): void {
     this.nextTimeoutMs = Math.max(ms, this.timeoutMs);

@@ -202,10 +202,10 @@ async function attachSteps(command: AttachCommand, vms: AttachVms, ahead: CallsA
   const { stack, qubes, recorder, line, label, known, description, destinationFacts } = context;
   const { device, publicKey: devicePublicKey, readOnly, sendHeader } = await readyDevice(command, vms, ahead, context);
   // The header bytes come from the device VM first: a device VM that refuses to read the disk stops the attach before the header
-  // VM is contacted. HeaderUnlock is opened once the device VM has agreed to read (the header VM may still be starting then), and
-  // DeviceOpen once the header is approved, so it is ready when the key comes.
-  const openUnlock = (header: string) => openHeaderUnlock(qubes, header, command.luksType);
-  let unlockCall: Promise<OpenedService | undefined> | undefined;
+  // VM is sent anything. HeaderUnlock is opened once the device VM holds the disk (the header VM may still be starting then): its
+  // service starts while the device VM checks and describes the disk, and is sent its request only after that. DeviceOpen is
+  // opened once the header is approved, so it is ready when the key comes.
+  const unlockCall = ahead.after(vms.vm('header'), (header) => openHeaderUnlock(qubes, header, command.luksType));
   let deviceOpen: OpenedService | undefined;
   const { facts, unlocked, headerVm } = await withDeviceHeaderSource(qubes, device, async (source) => {
     const header = await vms.vm('header');
@@ -218,7 +218,7 @@ async function attachSteps(command: AttachCommand, vms: AttachVms, ahead: CallsA
       deviceOpen = ahead.now(() => openDeviceOpen(qubes, device));
     }, unlockCall ? await unlockCall : undefined);
     return { ...result, headerVm: header };
-  }, { ...(sendHeader ? { call: sendHeader } : {}), onDescribed: () => (unlockCall = ahead.after(vms.vm('header'), openUnlock)) });
+  }, sendHeader);
   const layout = mappingLayout(facts.parsed);
   // The header VM has done its job: it goes now, not at the end, so it holds the passphrase no longer than needed; and out of the
   // record, so that `status` and `cleanup` no longer name a VM that is gone. Meanwhile the device VM opens the mapping.

@@ -92,6 +92,21 @@ export class Channel {
     return this.attributed(this.reader.readExact(count, what));
   }
 
+  /**
+   * A counted run of exactly `target.length` raw bytes, received into `target` (its length checked before a byte is read), with
+   * `onProgress` told how many are in after each piece: the first bytes can be used while the rest still come.
+   */
+  async receiveBytesInto(what: string, target: Buffer, onProgress?: (filled: number) => void): Promise<void> {
+    const { length } = await this.receive(BytesFollow);
+    if (length !== target.length) throw new ProtocolError(what, `announced ${length} bytes, expected exactly ${target.length}`);
+    await this.readRawInto(target, what, onProgress);
+  }
+
+  /** `target.length` raw bytes into `target`, after a `bytes` frame the caller has already received and checked. */
+  readRawInto(target: Buffer, what: string, onProgress?: (filled: number) => void): Promise<void> {
+    return this.attributed(this.reader.readInto(target, what, onProgress));
+  }
+
   /** A framing error names the peer it came from: "invalid protocol frame length ... (from device VM dm-device-disp1234)". */
   private async attributed<T>(work: Promise<T>): Promise<T> {
     try {

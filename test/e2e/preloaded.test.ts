@@ -51,6 +51,13 @@ async function setUp(name: string, release: '4.2' | '4.3', preload: number) {
   return { dir, volume };
 }
 
+/** Overwrites the volume's first 2 MiB (its whole LUKS1 header area), so no header parses. */
+function spoilHeader(path: string): void {
+  const disk = readFileSync(path);
+  disk.fill(0x5a, 0, 2 * 1024 * 1024);
+  writeFileSync(path, disk);
+}
+
 const recordText = (dir: string): string => {
   const folder = join(dir, 'dom0', 'run', 'attachments');
   return existsSync(folder) ? readdirSync(folder).map((file) => readFileSync(join(folder, file), 'utf8')).join('\n') : '';
@@ -123,9 +130,7 @@ describe('attach with preloaded disposables', () => {
 
   it('the destination comes from the pool only once the header is approved: a source whose header does not parse leaves it there', async () => {
     const { dir, volume } = await setUp('no-header-pool', '4.3', 3);
-    const disk = readFileSync(volume.path);
-    disk.fill(0x5a, 0, 2 * 1024 * 1024);
-    writeFileSync(volume.path, disk);
+    spoilHeader(volume.path);
     const run = await runSplit(dir, ['attach', 'sys-usb:sda'], `${volume.passphrase}\n`);
     expect(run.exitCode).toBe(1);
     expect(readCalls(dir).filter((call) => call.key === 'qubesd-query').length).toBe(2);
@@ -218,9 +223,7 @@ describe('Ctrl-C in each window of the concurrent attach leaves nothing behind',
 
   it('a named, halted destination is not started for a source whose header does not parse', async () => {
     const { dir, volume } = await setUp('no-header-destination', '4.3', 0);
-    const disk = readFileSync(volume.path);
-    disk.fill(0x5a, 0, 2 * 1024 * 1024);
-    writeFileSync(volume.path, disk);
+    spoilHeader(volume.path);
     const run = await runSplit(dir, ['attach', 'work', 'sys-usb:sda'], `${volume.passphrase}\n`);
     expect(run.exitCode).toBe(1);
     expect(sim('transcript', dir).toString('latin1')).toContain('HeaderUnlock');

@@ -139,9 +139,12 @@ export async function handOutDispVM(qubes: Qubes, role: DispVmRole, template: st
     return vm;
   });
   if (!running) {
+    // Not among the members read: a new qube, to be started; or one that joined the pool since, which comes running.
     const vm = await checked;
-    start = new OwnStart(qubes, vm.name);
-    await start.start();
+    if (!vm.running) {
+      start = new OwnStart(qubes, vm.name);
+      await start.start();
+    }
   } else if (listedAtHandOut) {
     await checked;
   }

@@ -6,7 +6,7 @@ import { readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
 import { LUKS1_HEADER_AREA_BYTES } from '../../shared/luks1/constants.ts';
 import { useTmpDir } from '../helpers/tmp.ts';
-import { makeLuks2Volume, runSplit, type TestVolume } from '../helpers/sim.ts';
+import { makeLuks2Volume, runSplit, sim, type TestVolume } from '../helpers/sim.ts';
 import { expectNothingLeft, expectRefused, installHostile, keyHex, luks1Disk, observations, serviceVms, trace, useHostileScripts, withDisk, type Baseline } from './kit.ts';
 
 const tmp = useTmpDir();
@@ -58,5 +58,22 @@ describe('the header VM receives only the header', { timeout: 180_000 }, () => {
     expectRefused(run, context, /header/i);
     expect(serviceVms(context.dir, 'splitdmcrypt.DeviceOpen')).toEqual([]);
     expectNothingLeft(context);
+  });
+});
+
+// The header VM is served each range as soon as it has arrived from the device VM; a device VM that stops half-way through the
+// fixed read must still fail the attach with its own error, whether the header VM was still waiting for bytes or already had
+// all it needed (and unlocked): nothing is mapped or attached, nothing is left.
+describe('a device VM that stops half-way through the header read', { timeout: 180_000 }, () => {
+  it.each([
+    ['before the header VM has the key material (64 KiB of 8 MiB)', 64 * 1024],
+    ['after the header VM has all it needs (3 MiB of 8 MiB)', 3 * 1024 * 1024],
+  ])('%s: refused, naming the device VM', async (_when, cutBytesAfter) => {
+    const context = await luks1Disk(tmp, `cut-${cutBytesAfter}`);
+    installHostile(context.dir, { service: 'splitdmcrypt.DeviceSendHeader', script: scripts.path('proxy'), args: { cutBytesAfter } });
+    const run = await runSplit(context.dir, ['attach', 'work', 'sys-usb:sda'], `${context.volume.passphrase}\n`);
+    expect(observations(context.dir, 'cut')).toHaveLength(1);
+    expectRefused(run, context, /device VM dm-device-disp\d{8}/);
+    expect(sim('mappings', context.dir).toString().trim()).toBe('');
   });
 });

@@ -2,7 +2,8 @@
 // dom0 sent in `bytes` frames to DIR/hostile/received-<vm>-<pid>.bin ({event: 'in-bytes', offset, length, file}), and with
 // `patch` rewrites fields of the service's replies ({"device-opened": {"readOnly": false}}), and `encode` re-encodes a reply of a
 // type as a msgpackr record ('records') or with a msgpack timestamp added ('with-date': field `at`, extension type -1): a
-// compromised VM that does the real work and lies about it, or says it in a form our encoder never uses.
+// compromised VM that does the real work and lies about it, or says it in a form our encoder never uses. `cutBytesAfter` stops
+// the service's raw bytes half-way and ends the call.
 import { spawn } from 'node:child_process';
 import { appendFileSync } from 'node:fs';
 import { join } from 'node:path';
@@ -14,9 +15,11 @@ interface ProxyArgs {
   readonly patch?: Record<string, Record<string, unknown>>;
   /** Frame type -> how to re-encode the service's reply of that type. */
   readonly encode?: Record<string, 'records' | 'with-date'>;
+  /** Passes on at most this many raw bytes of the service's `bytes` runs, then ends the call with exit 0: a VM that stops half-way. */
+  readonly cutBytesAfter?: number;
 }
 
-const { patch = {}, encode = {} } = hostileArgs<ProxyArgs>();
+const { patch = {}, encode = {}, cutBytesAfter } = hostileArgs<ProxyArgs>();
 
 /** The reply as sent on: patched, re-encoded, or as the service wrote it. */
 function replyFrame(type: string, message: Record<string, unknown>, raw: Buffer): Buffer {
@@ -47,9 +50,21 @@ process.stdin.on('end', () => child.stdin.end());
 child.stdin.on('error', () => undefined);
 
 const fromService = new FrameScanner();
+let passedBytes = 0;
+let cut = false;
 child.stdout.on('data', (chunk: Buffer) => {
+  if (cut) return;
   for (const piece of fromService.push(chunk)) {
     if (piece.kind === 'bytes') {
+      if (cutBytesAfter !== undefined && passedBytes + piece.data.length >= cutBytesAfter) {
+        process.stdout.write(piece.data.subarray(0, cutBytesAfter - passedBytes));
+        cut = true;
+        observe('cut', { after: cutBytesAfter });
+        child.kill('SIGKILL');
+        process.stdout.end(() => process.exit(0));
+        return;
+      }
+      passedBytes += piece.data.length;
       process.stdout.write(piece.data);
       continue;
     }
@@ -58,4 +73,6 @@ child.stdout.on('data', (chunk: Buffer) => {
     process.stdout.write(replyFrame(type, piece.message as Record<string, unknown>, piece.raw));
   }
 });
-child.on('close', (code) => process.stdout.end(() => process.exit(code ?? 1)));
+child.on('close', (code) => {
+  if (!cut) process.stdout.end(() => process.exit(code ?? 1));
+});

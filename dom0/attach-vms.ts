@@ -27,6 +27,8 @@ const refusedHandOut = (error: unknown): boolean => error instanceof ToolError &
 
 export class AttachVms {
   private readonly started = new Map<AttachRole, Promise<ObtainedVm>>();
+  /** Settles once a start that depends on the supply chosen (a named destination DisposableVM) has been asked for, or not. */
+  private supplyChosen: Promise<void> = Promise.resolve();
 
   /** `supply`: chooseSupply(plan.template), which the caller may start early (it only asks Qubes). */
   constructor(
@@ -43,7 +45,7 @@ export class AttachVms {
     // and tagging stay off the steps the device and header VMs wait for.
     if (plan.order === 'concurrent') {
       for (const role of ['device', 'header'] as const) void this.vm(role).catch(() => undefined);
-      if (plan.destination === undefined) void supply.then((chosen) => chosen.kind === 'named' && this.startDestinationEarly()).catch(() => undefined);
+      if (plan.destination === undefined) this.supplyChosen = supply.then((chosen) => void (chosen.kind === 'named' && this.startDestinationEarly())).catch(() => undefined);
     }
   }
 
@@ -69,6 +71,7 @@ export class AttachVms {
 
   /** Waits until every start asked for, and its bookkeeping, has ended (success or not). */
   async settled(): Promise<void> {
+    await this.supplyChosen;
     const obtained = await Promise.allSettled(this.started.values());
     await Promise.allSettled(obtained.map((result) => (result.status === 'fulfilled' ? result.value.bookkept : undefined)));
   }

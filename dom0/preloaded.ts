@@ -67,18 +67,11 @@ export interface HandOutLedger {
 /** A qube as one listing shows it (one tool call): name, uuid, whether it runs, netvm. */
 type ListedVm = DispVmIdentity & { readonly running: boolean; readonly netvm: string };
 
-/** The qube qubesd handed out, by the uuid it answered with. */
-async function identifyByUuid(qubes: Qubes, uuid: string, template: string): Promise<ListedVm> {
-  const found = (await qubes.listVmFacts()).find((vm) => vm.uuid === uuid);
-  if (!found) throw new OperationError(`the disposable ${template}'s pool handed out (uuid ${uuid}) is gone`);
-  return { name: found.name, uuid, running: found.state !== 'Halted', netvm: found.netvm };
-}
-
-/** The qube qubesd handed out, by the name it answered with. */
-async function identifyByName(qubes: Qubes, name: string, template: string): Promise<ListedVm> {
-  const found = (await qubes.listVmFacts()).find((vm) => vm.name === name);
-  if (!found) throw new OperationError(`the disposable ${template}'s pool handed out (${name}) is gone`);
-  return { name, uuid: found.uuid, running: found.state !== 'Halted', netvm: found.netvm };
+/** The qube qubesd handed out, by the uuid or the name it answered with. */
+async function identify(qubes: Qubes, by: { readonly uuid: string } | { readonly name: string }, template: string): Promise<ListedVm> {
+  const found = (await qubes.listVmFacts()).find((vm) => ('uuid' in by ? vm.uuid === by.uuid : vm.name === by.name));
+  if (!found) throw new OperationError(`the disposable ${template}'s pool handed out (${'uuid' in by ? `uuid ${by.uuid}` : by.name}) is gone`);
+  return { name: found.name, uuid: found.uuid, running: found.state !== 'Halted', netvm: found.netvm };
 }
 
 /** A qube handed out must be offline and called as qubesd calls its disposables, before it is given anything. */
@@ -115,7 +108,7 @@ export async function handOutDispVM(qubes: Qubes, role: DispVmRole, template: st
   // What the undo removes: the name first, the uuid as soon as the listing gives it (destroyDispVM then checks it is still ours).
   let handedOutVm: { name: string; uuid?: string } | undefined;
   const handedOut = runUninterruptible(async () => {
-    const listed = byName ? undefined : await identifyByUuid(qubes, await qubes.createDisposable(template), template);
+    const listed = byName ? undefined : await identify(qubes, { uuid: await qubes.createDisposable(template) }, template);
     handedOutVm = listed ?? { name: await qubes.handOutByName(template) };
     return listed;
   });
@@ -131,7 +124,7 @@ export async function handOutDispVM(qubes: Qubes, role: DispVmRole, template: st
   const running = listedAtHandOut ? listedAtHandOut.running : pool.includes(name);
   // Tag first (beside the listing, before the record): from then on `cleanup` finds it by the tag even if the record never
   // names it; a record naming a pooled qube without our tag would not let `cleanup` remove it (dispvms.ts checkRecordedVm).
-  const listed = listedAtHandOut ? Promise.resolve(listedAtHandOut) : identifyByName(qubes, name, template);
+  const listed = listedAtHandOut ? Promise.resolve(listedAtHandOut) : identify(qubes, { name }, template);
   listed.then((vm) => (handedOutVm = vm)).catch(() => undefined);
   const checked = listed.then((vm) => {
     checkHandedOut(vm, role, template);

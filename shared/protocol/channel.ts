@@ -81,10 +81,15 @@ export class Channel {
 
   /** Receives a counted run of raw bytes whose length must be exactly `expected` (or at most `max` when `expected` is undefined). */
   async receiveBytes(what: string, expected: number | undefined, max = expected ?? 0): Promise<Buffer> {
+    return this.readRaw(await this.receiveAnnouncement(what, expected, max), what);
+  }
+
+  /** A `bytes` frame's length, checked to be exactly `expected` (when given) and at most `max` before a byte of the run is read. */
+  private async receiveAnnouncement(what: string, expected: number | undefined, max: number): Promise<number> {
     const { length } = await this.receive(BytesFollow);
     if (expected !== undefined && length !== expected) throw new ProtocolError(what, `announced ${length} bytes, expected exactly ${expected}`);
     if (length > max) throw new ProtocolError(what, `announced ${length} bytes, more than the cap of ${max}`);
-    return this.readRaw(length, what);
+    return length;
   }
 
   /** Exactly `count` raw bytes, after a `bytes` frame the caller has already received and checked. */
@@ -97,8 +102,7 @@ export class Channel {
    * `onProgress` told how many are in after each piece: the first bytes can be used while the rest still come.
    */
   async receiveBytesInto(what: string, target: Buffer, onProgress?: (filled: number) => void): Promise<void> {
-    const { length } = await this.receive(BytesFollow);
-    if (length !== target.length) throw new ProtocolError(what, `announced ${length} bytes, expected exactly ${target.length}`);
+    await this.receiveAnnouncement(what, target.length, target.length);
     await this.readRawInto(target, what, onProgress);
   }
 

@@ -68,6 +68,23 @@ describe('frames', () => {
     await expect(channelOver(encodeFrame({ type: 'bytes', length: 10 }), payload.subarray(0, 5)).receiveBytes('area', 10)).rejects.toThrow(/truncated/);
   });
 
+  it('receives counted bytes into a buffer only when the announced length is the buffer\'s, reporting each piece', async () => {
+    const payload = Buffer.from('0123456789');
+    const target = Buffer.alloc(10);
+    const seen: number[] = [];
+    await channelOver(encodeFrame({ type: 'bytes', length: 10 }), payload).receiveBytesInto('prefix', target, (filled) => seen.push(filled));
+    expect(target).toEqual(payload);
+    expect(seen.at(-1)).toBe(10);
+    // A peer that announces more or less than dom0 asked for is refused before a byte is read into the buffer; a 4 GiB run
+    // already by the frame's schema.
+    for (const [length, refusal] of [[11, new ProtocolError('prefix', 'announced 11 bytes, expected exactly 10')], [9, new ProtocolError('prefix', 'announced 9 bytes, expected exactly 10')], [0xffff_ffff, ParseError]] as const) {
+      const untouched = Buffer.alloc(10);
+      await expect(channelOver(encodeFrame({ type: 'bytes', length }), payload).receiveBytesInto('prefix', untouched)).rejects.toThrow(refusal);
+      expect(untouched.equals(Buffer.alloc(10))).toBe(true);
+    }
+    await expect(channelOver(encodeFrame({ type: 'bytes', length: 10 }), payload.subarray(0, 5)).receiveBytesInto('prefix', Buffer.alloc(10))).rejects.toThrow(/prefix at byte \d+: truncated: received 5 of 10 bytes/);
+  });
+
   it('sanitizes peer text to printable ASCII with a length cap', () => {
     expect(sanitizePeerText('a\nb\u00e9c')).toBe('a?b?c');
     expect(sanitizePeerText('x'.repeat(1000))).toHaveLength(303);

@@ -64,12 +64,12 @@ export interface HandOutLedger {
   add(vm: DispVmIdentity): Promise<unknown>;
 }
 
-/** A qube as one listing shows it (one tool call): name, uuid, whether it runs, netvm. */
+/** A qube as qubesd describes it: name, uuid, whether it runs, netvm. */
 type ListedVm = DispVmIdentity & { readonly running: boolean; readonly netvm: string };
 
-/** The qube qubesd handed out, by the uuid or the name it answered with. */
+/** The qube qubesd handed out, by the uuid (looked for in the whole listing) or the name (asked of qubesd) it answered with. */
 async function identify(qubes: Qubes, by: { readonly uuid: string } | { readonly name: string }, template: string): Promise<ListedVm> {
-  const found = (await qubes.listVmFacts()).find((vm) => ('uuid' in by ? vm.uuid === by.uuid : vm.name === by.name));
+  const found = 'uuid' in by ? (await qubes.listVmFacts()).find((vm) => vm.uuid === by.uuid) : await qubes.vmFacts(by.name);
   if (!found) throw new OperationError(`the disposable ${template}'s pool handed out (${'uuid' in by ? `uuid ${by.uuid}` : by.name}) is gone`);
   return { name: found.name, uuid: found.uuid, running: found.state !== 'Halted', netvm: found.netvm };
 }

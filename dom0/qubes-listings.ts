@@ -44,6 +44,38 @@ export function parseVmList(stdout: string): VmInfo[] {
   return vms;
 }
 
+/**
+ * Parses qubesd's admin.vm.List reply: one `NAME class=CLASS state=STATE` line per qube, R4.3 adding ` uuid=UUID`
+ * (QubesOS/qubes-core-admin qubes/api/admin.py vm_list, tag v4.2.39 and main). Strict, like the qvm-ls listing: it is machine output.
+ */
+export function parseAdminVmList(reply: string): VmInfo[] {
+  const vms: VmInfo[] = [];
+  let offset = 0;
+  for (const line of reply.split('\n')) {
+    const lineOffset = offset;
+    offset += line.length + 1;
+    if (line === '') continue;
+    const match = /^(\S+) class=(\S+) state=(\S+)(?: uuid=[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12})?$/.exec(line);
+    if (!match) throw new ParseError('admin.vm.List reply', 'line', lineOffset, 'expected NAME class=CLASS state=STATE');
+    const [, name, vmClass, state] = match as unknown as [string, string, string, string];
+    if (!isVmName(name)) throw new ParseError('admin.vm.List reply', 'NAME', lineOffset, 'not a qube name');
+    if (!WORD.test(state)) throw new ParseError('admin.vm.List reply', 'state', lineOffset, 'not a state word');
+    if (!WORD.test(vmClass)) throw new ParseError('admin.vm.List reply', 'class', lineOffset, 'not a class word');
+    vms.push({ name, state, vmClass });
+  }
+  return vms;
+}
+
+/**
+ * The value in qubesd's admin.vm.property.Get / admin.property.Get reply, `default=True|False type=TYPE VALUE` (qubes/api/admin.py
+ * _serialize_property: TYPE is vm, int, bool, label or str; an unset qube property is the empty VALUE).
+ */
+export function parsePropertyReply(reply: string, what: string): string {
+  const match = /^default=(?:True|False) type=(?:vm|int|bool|label|str) ([^\n\0]*)$/.exec(reply);
+  if (!match) throw new ParseError('qubesd', 'reply', 0, `${what}: qubesd's reply is not a property value (${JSON.stringify(reply.slice(0, 80))})`);
+  return match[1]!;
+}
+
 const DEVICE_ID = /^([A-Za-z][A-Za-z0-9_.-]{0,30}):([^\s:]+)$/;
 
 /**

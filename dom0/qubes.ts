@@ -1,4 +1,6 @@
-// The one adapter through which dom0 reaches Qubes: the real `qvm-*` tools, found on PATH, each call with a time limit. main()
+// The one adapter through which dom0 reaches Qubes: reads of properties, features, tags and the qube list (and tagging) as Admin
+// API calls on qubesd's socket (qubesd-call.ts), everything else through the real `qvm-*` tools, found on PATH; each call with a
+// time limit. main()
 // makes it once, with the limits the configuration sets bound in (qubesAdapter), and hands it to the command; no module variable
 // holds the limits. Failures become ToolError (tool, exit code, sanitized stderr), ToolTimeoutError, ToolOutputCapError or
 // InterruptedError, each with its reason as a field (run-tool.ts); Qubes' own wording is read here only, where the tool is known.
@@ -8,7 +10,9 @@ import { PassThrough, type Readable, type Writable } from 'node:stream';
 import { InterruptedError, OperationError, ToolError } from '../shared/errors.ts';
 import { interruptionSignal, throwIfInterrupted } from './interruption.ts';
 import type { VmName } from './names.ts';
-import { parseBlockList, parseCreateDisposableNameReply, parseCreateDisposableReply, parseVmFacts, parseVmList, type BlockRow, type VmFacts, type VmInfo } from './qubes-listings.ts';
+import { parseAdminVmList, parseBlockList, parseCreateDisposableNameReply, parseCreateDisposableReply, parsePropertyReply, parseVmFacts, type BlockRow, type VmFacts, type VmInfo } from './qubes-listings.ts';
+import { qubesdSocketPath } from './admin-events.ts';
+import { callQubesd, QubesdException, type QubesdRequest } from './qubesd-call.ts';
 import { CHILD_OPTIONS, DEFAULT_MAX_STDOUT_BYTES, exitStatusError, failureOf, MAX_STDERR_BYTES, outputCapError, runTool, sanitizeStderr, supervise, timeLimitError } from './run-tool.ts';
 
 export type { BlockRow, VmInfo } from './qubes-listings.ts';
@@ -59,6 +63,9 @@ function toolLimit(limits: TimeLimits, kind: ToolKind): number {
 export interface TimeoutOption {
   readonly timeoutMs?: number;
 }
+
+/** One Admin API call on qubesd's socket, bounded by the adapter's query limit unless the call passes its own. */
+export type AskQubesd = (request: QubesdRequest, options?: TimeoutOption) => Promise<string>;
 
 async function query(limits: TimeLimits, tool: string, args: readonly string[], what: string, options: TimeoutOption = {}): Promise<string> {
   const { stdout } = await runTool(tool, args, { what, timeoutMs: options.timeoutMs ?? toolLimit(limits, 'query') });
@@ -127,6 +134,8 @@ function removeVM(limits: TimeLimits, name: string, options: TimeoutOption = {})
  * qvm-kill, qvm-remove and qvm-block alike.
  */
 function isNoSuchDomain(error: unknown): boolean {
+  // qubesd's own answer to a call on a qube that does not exist (AbstractQubesAPI's lookup of the destination).
+  if (error instanceof QubesdException) return error.qubesType === 'QubesVMNotFoundError';
   return error instanceof ToolError && error.failure.kind === 'exit-status' && error.failure.exitCode === 2 && /no such domain/i.test(error.stderr);
 }
 
@@ -155,9 +164,10 @@ function vmExists(limits: TimeLimits, name: string, options: TimeoutOption = {})
   return check(limits, [name], options);
 }
 
-/** A qube's property as qvm-prefs prints it (the final newline dropped; an unset VM property prints as empty). */
-async function getPref(limits: TimeLimits, vm: string, prop: string, options: TimeoutOption = {}): Promise<string> {
-  return (await query(limits, 'qvm-prefs', [vm, prop], `qvm-prefs ${vm} ${prop}`, options)).replace(/\r?\n$/, '');
+/** A qube's property (admin.vm.property.Get; an unset VM property is empty). */
+async function getPref(ask: AskQubesd, vm: string, prop: string, options: TimeoutOption = {}): Promise<string> {
+  const request = { method: 'admin.vm.property.Get', dest: vm, arg: prop };
+  return parsePropertyReply(await ask(request, options), `${prop} of ${vm}`);
 }
 
 /** How Qubes prints a qube's uuid: Python's str(uuid.UUID), lowercase, with hyphens. */
@@ -169,36 +179,59 @@ export const QUBE_UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a
  * reuses: QubesOS/qubes-core-admin, qubes/vm/__init__.py (`uuid = qubes.property("uuid", type=uuid.UUID, write_once=True,
  * clone=False)`), the same in R4.2 (tag v4.2.0) and R4.3. A name freed by qvm-remove can be taken by any new qube; a uuid cannot.
  */
-async function vmUuid(limits: TimeLimits, name: string, options: TimeoutOption = {}): Promise<string | undefined> {
+async function vmUuid(ask: AskQubesd, name: string, options: TimeoutOption = {}): Promise<string | undefined> {
   let text: string;
   try {
-    text = await getPref(limits, name, 'uuid', options);
+    text = await getPref(ask, name, 'uuid', options);
   } catch (error) {
-    // qvm-prefs, like qvm-check, rejects an unknown qube name as an argparse error: exit 2, "no such domain".
     if (isNoSuchDomain(error)) return undefined;
     throw error;
   }
-  if (!QUBE_UUID.test(text)) throw new OperationError(`qvm-prefs ${name} uuid did not print a uuid (${JSON.stringify(text.slice(0, 80))})`);
+  if (!QUBE_UUID.test(text)) throw new OperationError(`qubesd's uuid of ${name} is not a uuid (${JSON.stringify(text.slice(0, 80))})`);
   return text;
 }
 
+/** One qube as admin.vm.List lists it on that qube alone, or undefined when no qube has that name. */
+async function listOneVM(ask: AskQubesd, name: string, options: TimeoutOption = {}): Promise<VmInfo | undefined> {
+  let reply: string;
+  try {
+    reply = await ask({ method: 'admin.vm.List', dest: name }, options);
+  } catch (error) {
+    if (isNoSuchDomain(error)) return undefined;
+    throw error;
+  }
+  const [vm, ...more] = parseAdminVmList(reply);
+  if (!vm || more.length > 0 || vm.name !== name) throw new OperationError(`qubesd's admin.vm.List on ${name} listed ${more.length + (vm ? 1 : 0)} qubes, not ${name} alone`);
+  return vm;
+}
+
 /**
- * A qube's class (DispVM, AppVM...) as qvm-ls lists it, or undefined when no qube has that name. Why not `qvm-prefs NAME
- * klass`: klass is computed by the client, not a qubesd property, and newer qubesadmin refuses it in qvm-prefs ("no such
- * property", QubesOS/qubes-core-admin-client commit 02bc30a, qubesadmin/tools/qvm_prefs.py); qvm-ls's CLASS column is stable.
+ * A qube's class (DispVM, AppVM...) as admin.vm.List gives it (the qube's Python class name), or undefined when no qube has that
+ * name. Why not the `klass` property: it is computed by the client, not a qubesd property (QubesOS/qubes-core-admin-client
+ * commit 02bc30a, qubesadmin/tools/qvm_prefs.py; qubesd's property.Get refuses it).
  */
-async function vmClass(limits: TimeLimits, name: string, options: TimeoutOption = {}): Promise<string | undefined> {
-  return (await listVMs(limits, options)).find((vm) => vm.name === name)?.vmClass;
+async function vmClass(ask: AskQubesd, name: string, options: TimeoutOption = {}): Promise<string | undefined> {
+  return (await listOneVM(ask, name, options))?.vmClass;
 }
 
-/** A global property as qubes-prefs prints it. */
-async function getGlobalPref(limits: TimeLimits, prop: string, options: TimeoutOption = {}): Promise<string> {
-  return (await query(limits, 'qubes-prefs', [prop], `qubes-prefs ${prop}`, options)).replace(/\r?\n$/, '');
+/** A global property (admin.property.Get on dom0). */
+async function getGlobalPref(ask: AskQubesd, prop: string, options: TimeoutOption = {}): Promise<string> {
+  return parsePropertyReply(await ask({ method: 'admin.property.Get', dest: 'dom0', arg: prop }, options), `global ${prop}`);
 }
 
-/** Every qube with its state and class. */
-async function listVMs(limits: TimeLimits, options: TimeoutOption = {}): Promise<VmInfo[]> {
-  return parseVmList(await query(limits, 'qvm-ls', ['--raw-data', '--fields', 'NAME,STATE,CLASS'], 'qvm-ls', options));
+/** Every qube with its state and class (admin.vm.List on dom0). */
+async function listVMs(ask: AskQubesd, options: TimeoutOption = {}): Promise<VmInfo[]> {
+  return parseAdminVmList(await ask({ method: 'admin.vm.List', dest: 'dom0' }, options));
+}
+
+/**
+ * One qube's uuid, class, state and netvm, or undefined when no qube has that name: its listing and two properties, asked at
+ * once. Not one snapshot (neither is qvm-ls, which asks qubesd per qube too); each value is what qubesd said when asked.
+ */
+async function vmFacts(ask: AskQubesd, name: string, options: TimeoutOption = {}): Promise<VmFacts | undefined> {
+  const [listed, uuid, netvm] = await Promise.all([listOneVM(ask, name, options), vmUuid(ask, name, options), getPref(ask, name, 'netvm', options).catch((error: unknown) => (isNoSuchDomain(error) ? undefined : Promise.reject(error)))]);
+  if (!listed || uuid === undefined || netvm === undefined) return undefined;
+  return { name: listed.name, uuid, vmClass: listed.vmClass, state: listed.state, netvm };
 }
 
 export interface AttachOptions extends TimeoutOption {
@@ -429,20 +462,24 @@ async function runInteractiveService(vm: string, service: string, argument: stri
   }
 }
 
-/** A qube's feature as qvm-features prints it, or undefined when it is not set (qvm-features' exit 1, no output). */
-async function getFeature(limits: TimeLimits, vm: string, feature: string, options: TimeoutOption = {}): Promise<string | undefined> {
-  const { exitCode, stdout } = await runTool('qvm-features', [vm, feature], { what: `qvm-features ${vm} ${feature}`, okExitCodes: [0, 1], timeoutMs: options.timeoutMs ?? toolLimit(limits, 'query') });
-  return exitCode === 0 ? stdout.toString('utf8').replace(/\r?\n$/, '') : undefined;
+/** A qube's feature (admin.vm.feature.Get), or undefined when it is not set (qubesd's QubesFeatureNotFoundError). */
+async function getFeature(ask: AskQubesd, vm: string, feature: string, options: TimeoutOption = {}): Promise<string | undefined> {
+  try {
+    return await ask({ method: 'admin.vm.feature.Get', dest: vm, arg: feature }, options);
+  } catch (error) {
+    if (error instanceof QubesdException && error.qubesType === 'QubesFeatureNotFoundError') return undefined;
+    throw error;
+  }
 }
 
-/** A qube's tags, one per line as `qvm-tags VM list` prints them. */
-async function listTags(limits: TimeLimits, vm: string, options: TimeoutOption = {}): Promise<string[]> {
-  return (await query(limits, 'qvm-tags', [vm, 'list'], `qvm-tags ${vm} list`, options)).split('\n').filter((tag) => tag !== '');
+/** A qube's tags (admin.vm.tag.List: one per line). */
+async function listTags(ask: AskQubesd, vm: string, options: TimeoutOption = {}): Promise<string[]> {
+  return (await ask({ method: 'admin.vm.tag.List', dest: vm }, options)).split('\n').filter((tag) => tag !== '');
 }
 
-/** Adds a tag to a qube. */
-async function addTag(limits: TimeLimits, vm: string, tag: string, options: TimeoutOption = {}): Promise<void> {
-  await runTool('qvm-tags', [vm, 'add', tag], { what: `qvm-tags ${vm} add ${tag}`, timeoutMs: options.timeoutMs ?? toolLimit(limits, 'query') });
+/** Adds a tag to a qube (admin.vm.tag.Set). */
+async function addTag(ask: AskQubesd, vm: string, tag: string, options: TimeoutOption = {}): Promise<void> {
+  await ask({ method: 'admin.vm.tag.Set', dest: vm, arg: tag }, options);
 }
 
 /** Every qube with its uuid, class, state and netvm (qvm-ls's columns are qube properties: qubesadmin/tools/qvm_ls.py). */
@@ -478,8 +515,8 @@ async function handOutByName(limits: TimeLimits, template: string, options: Time
 }
 
 /**
- * Qubes as dom0 sees it: every call to a `qvm-*` tool (and to qubesd-query), each bounded by the time limits the adapter was
- * made with (qubesAdapter) unless the call passes its own `timeoutMs`. The functions need no `this`: each may be passed on alone.
+ * Qubes as dom0 sees it: every Admin API call on qubesd's socket and every call to a `qvm-*` tool (and to qubesd-query), each
+ * bounded by the time limits the adapter was made with (qubesAdapter) unless the call passes its own `timeoutMs`. The functions need no `this`: each may be passed on alone.
  */
 export interface Qubes {
   /** TOOL_TIMEOUT_S when set, else TIMEOUTS[kind]: the bound of one call of that kind (mapping-export.ts waits that long). */
@@ -517,19 +554,29 @@ export interface Qubes {
   listTags(vm: string, options?: TimeoutOption): Promise<string[]>;
   addTag(vm: string, tag: string, options?: TimeoutOption): Promise<void>;
   listVmFacts(options?: TimeoutOption): Promise<VmFacts[]>;
+  /** One qube's uuid, class, state and netvm, or undefined when no qube has that name. */
+  vmFacts(name: string, options?: TimeoutOption): Promise<VmFacts | undefined>;
   /** admin.vm.CreateDisposable on `template`; returns the uuid of the qube handed out. START_TIMEOUT_S. */
   createDisposable(template: string, options?: TimeoutOption): Promise<string>;
   /** admin.vm.CreateDisposable on `template` with no payload; returns the name of the qube handed out. START_TIMEOUT_S. */
   handOutByName(template: string, options?: TimeoutOption): Promise<string>;
 }
 
-/** The adapter with `limits` bound into every call (a copy: the caller's object changing later changes nothing here). */
-export function qubesAdapter(limits: TimeLimits): Qubes {
+/**
+ * The adapter with `limits` bound into every call (a copy: the caller's object changing later changes nothing here), and qubesd's
+ * socket: $SPLIT_DM_CRYPT_QUBESD_SOCKET when set (the simulator's), else qubesadmin's.
+ */
+export function qubesAdapter(limits: TimeLimits, socketPath: string = qubesdSocketPath()): Qubes {
   const bound: TimeLimits = Object.freeze({ ...limits });
   const withLimits =
     <A extends unknown[], R>(call: (limits: TimeLimits, ...args: A) => R) =>
     (...args: A): R =>
       call(bound, ...args);
+  const ask: AskQubesd = (request, options = {}) => callQubesd(request, { socketPath, timeoutMs: options.timeoutMs ?? toolLimit(bound, 'query') });
+  const withQubesd =
+    <A extends unknown[], R>(call: (ask: AskQubesd, ...args: A) => R) =>
+    (...args: A): R =>
+      call(ask, ...args);
   return Object.freeze({
     toolLimit: withLimits(toolLimit),
     replyLimit: (callDefaultMs: number) => bound.replyMs ?? callDefaultMs,
@@ -539,21 +586,22 @@ export function qubesAdapter(limits: TimeLimits): Qubes {
     removeVM: withLimits(removeVM),
     isRunning: withLimits(isRunning),
     vmExists: withLimits(vmExists),
-    getPref: withLimits(getPref),
-    vmUuid: withLimits(vmUuid),
-    vmClass: withLimits(vmClass),
-    getGlobalPref: withLimits(getGlobalPref),
-    listVMs: withLimits(listVMs),
+    getPref: withQubesd(getPref),
+    vmUuid: withQubesd(vmUuid),
+    vmClass: withQubesd(vmClass),
+    getGlobalPref: withQubesd(getGlobalPref),
+    listVMs: withQubesd(listVMs),
     attachBlock: withLimits(attachBlock),
     detachBlock: withLimits(detachBlock),
     listBlocks: withLimits(listBlocks),
     runCommand: withLimits(runCommand),
     runService,
     runInteractiveService,
-    getFeature: withLimits(getFeature),
-    listTags: withLimits(listTags),
-    addTag: withLimits(addTag),
+    getFeature: withQubesd(getFeature),
+    listTags: withQubesd(listTags),
+    addTag: withQubesd(addTag),
     listVmFacts: withLimits(listVmFacts),
+    vmFacts: withQubesd(vmFacts),
     createDisposable: withLimits(createDisposable),
     handOutByName: withLimits(handOutByName),
   });

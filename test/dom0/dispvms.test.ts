@@ -5,42 +5,46 @@ import { CleanupStack } from '../../dom0/cleanup-stack.ts';
 import { destroyDispVM, destroyRecordedDispVM, DISPVM_NAME, startDispVMs, type DispVmIdentity } from '../../dom0/dispvms.ts';
 import { qubesAdapter } from '../../dom0/qubes.ts';
 import { useTmpDir } from '../helpers/tmp.ts';
-import { installFakeTools, type FakeAnswer } from './fake-tools.ts';
+import { installFakeTools, type FakeAnswer, type FakeQubesdAnswer } from './fake-tools.ts';
 
 const fakes = installFakeTools(useTmpDir());
 const qubes = qubesAdapter({});
 const OURS = '0b5e3c1a-6f0e-4a7b-9c55-0d7f3e2a1b90';
 const THEIRS = '7d1c2b3a-4e5f-4a6b-8c7d-9e0f1a2b3c4d';
 const vm: DispVmIdentity = { name: 'dm-device-disp12345678', uuid: OURS };
-const ls = (klass: string): FakeAnswer => ({ stdout: `dom0|Running|AdminVM\n${vm.name}|Running|${klass}\n` });
-const NO_SUCH: FakeAnswer = { exit: 2, stderr: `qvm-prefs: error: no such domain: '${vm.name}'\n` };
+const ls = (klass: string): FakeQubesdAnswer => ({ value: `${vm.name} class=${klass} state=Running\n` });
+const uuidIs = (uuid: string): FakeQubesdAnswer => ({ value: `default=False type=str ${uuid}` });
+const NO_SUCH: FakeQubesdAnswer = { exception: ['QubesVMNotFoundError', `No such domain: '${vm.name}'`] };
+/** qubesd answering nothing: an unexpected exception on its side, or qubesd going away. */
+const NO_ANSWER: FakeQubesdAnswer = { drop: true };
 
 let stderr: string[] = [];
 beforeEach(() => {
   for (const tool of ['qvm-check', 'qvm-kill', 'qvm-remove', 'qvm-create', 'qvm-start']) fakes.answer(tool, {});
-  fakes.answer('qvm-prefs', { stdout: `${OURS}\n` });
-  fakes.answer('qvm-ls', ls('DispVM'));
+  fakes.resetQubesd();
+  fakes.answerQubesd('admin.vm.property.Get+uuid', uuidIs(OURS));
+  fakes.answerQubesd('admin.vm.List', ls('DispVM'));
   fakes.takeCalls();
   stderr = [];
   vi.spyOn(process.stderr, 'write').mockImplementation((chunk: string | Uint8Array) => (stderr.push(String(chunk)), true));
 });
 afterEach(() => vi.restoreAllMocks());
 
-const PREFS = `qvm-prefs [${vm.name}] [uuid]`;
-const LS = 'qvm-ls [--raw-data] [--fields] [NAME,STATE,CLASS]';
+const PREFS = `qubesd [admin.vm.property.Get] [${vm.name}] [uuid]`;
+const LS = `qubesd [admin.vm.List] [${vm.name}]`;
 const KILL = `qvm-kill [${vm.name}]`;
 const EXISTS = `qvm-check [${vm.name}]`;
 
 describe('destroyRecordedDispVM', () => {
-  it.each<[string, FakeAnswer, FakeAnswer, FakeAnswer, string, string[]]>([
-    // [case, qvm-prefs uuid, qvm-ls, qvm-check, outcome, calls]
-    ['the qube recorded, gone after the kill (auto_cleanup)', { stdout: `${OURS}\n` }, ls('DispVM'), { exit: 1 }, 'removed', [PREFS, LS, KILL, EXISTS]],
-    ['the name now has another uuid (reused): never killed', { stdout: `${THEIRS}\n` }, ls('DispVM'), {}, 'refused', [PREFS]],
-    ['the recorded uuid but not a DispVM: never killed', { stdout: `${OURS}\n` }, ls('AppVM'), {}, 'refused', [PREFS, LS]],
+  it.each<[string, FakeQubesdAnswer, FakeQubesdAnswer, FakeAnswer, string, string[]]>([
+    // [case, the uuid property, admin.vm.List, qvm-check, outcome, calls]
+    ['the qube recorded, gone after the kill (auto_cleanup)', uuidIs(OURS), ls('DispVM'), { exit: 1 }, 'removed', [PREFS, LS, KILL, EXISTS]],
+    ['the name now has another uuid (reused): never killed', uuidIs(THEIRS), ls('DispVM'), {}, 'refused', [PREFS]],
+    ['the recorded uuid but not a DispVM: never killed', uuidIs(OURS), ls('AppVM'), {}, 'refused', [PREFS, LS]],
     ['no such qube: nothing to do', NO_SUCH, ls('DispVM'), {}, 'gone', [PREFS]],
   ])('%s', async (_case, prefs, list, check, outcome, calls) => {
-    fakes.answer('qvm-prefs', prefs);
-    fakes.answer('qvm-ls', list);
+    fakes.answerQubesd('admin.vm.property.Get+uuid', prefs);
+    fakes.answerQubesd('admin.vm.List', list);
     fakes.answer('qvm-check', check);
     expect((await destroyRecordedDispVM(qubes, vm)).kind).toBe(outcome);
     expect(fakes.takeCalls()).toEqual(calls);
@@ -53,13 +57,13 @@ describe('destroyRecordedDispVM', () => {
   });
 
   it('says why it refused, naming both uuids', async () => {
-    fakes.answer('qvm-prefs', { stdout: `${THEIRS}\n` });
+    fakes.answerQubesd('admin.vm.property.Get+uuid', uuidIs(THEIRS));
     expect(await destroyRecordedDispVM(qubes, vm)).toEqual({ kind: 'refused', reason: `${vm.name} is not the DisposableVM the record names: its uuid is ${THEIRS}, the record says ${OURS}` });
   });
 
   it('does not go ahead when Qubes cannot say which qube it is', async () => {
-    fakes.answer('qvm-prefs', { exit: 1, stderr: 'qvm-prefs: error: Got empty response from qubesd\n' });
-    await expect(destroyRecordedDispVM(qubes, vm)).rejects.toThrow(/qvm-prefs/);
+    fakes.answerQubesd('admin.vm.property.Get+uuid', NO_ANSWER);
+    await expect(destroyRecordedDispVM(qubes, vm)).rejects.toThrow(/qubesd closed the connection without a reply/);
     expect(fakes.takeCalls()).toEqual([PREFS]);
   });
 });
@@ -72,14 +76,14 @@ describe('destroyDispVM (a VM of the running command)', () => {
   });
 
   it('leaves a qube with another uuid alone, with a warning', async () => {
-    fakes.answer('qvm-prefs', { stdout: `${THEIRS}\n` });
+    fakes.answerQubesd('admin.vm.property.Get+uuid', uuidIs(THEIRS));
     expect((await destroyDispVM(qubes, vm)).kind).toBe('refused');
     expect(fakes.takeCalls()).toEqual([PREFS]);
     expect(stderr.join('')).toMatch(/warning: dm-device-disp12345678 is not the DisposableVM this command created: its uuid is 7d1c.*; left alone/);
   });
 
   it('kills its own VM by name when Qubes cannot tell the uuid twice (a VM left running may hold the disk)', async () => {
-    fakes.answer('qvm-prefs', { exit: 1, stderr: 'qubesd down\n' });
+    fakes.answerQubesd('admin.vm.property.Get+uuid', NO_ANSWER);
     fakes.answer('qvm-check', { exit: 1 });
     expect(await destroyDispVM(qubes, vm)).toEqual({ kind: 'removed' });
     expect(fakes.takeCalls()).toEqual([PREFS, PREFS, KILL, EXISTS]);
@@ -99,8 +103,8 @@ describe('startDispVMs', () => {
     expect(created.map((identity) => identity.uuid)).toEqual([OURS, OURS]);
     const calls = fakes.takeCalls();
     for (const name of Object.values(vms)) {
-      expect(calls.indexOf(`qvm-prefs [${name}] [uuid]`)).toBeGreaterThan(calls.findIndex((call) => call.startsWith('qvm-create') && call.includes(name)));
-      expect(calls.indexOf(`qvm-start [${name}]`)).toBeGreaterThan(calls.indexOf(`qvm-prefs [${name}] [uuid]`));
+      expect(calls.indexOf(`qubesd [admin.vm.property.Get] [${name}] [uuid]`)).toBeGreaterThan(calls.findIndex((call) => call.startsWith('qvm-create') && call.includes(name)));
+      expect(calls.indexOf(`qvm-start [${name}]`)).toBeGreaterThan(calls.indexOf(`qubesd [admin.vm.property.Get] [${name}] [uuid]`));
     }
     expect(stack.size).toBe(2);
   });

@@ -23,6 +23,7 @@ function scripted(world: World): { qubes: Qubes; calls: string[] } {
     handOutByName: async () => (calls.push('hand-out by name'), world.handedOut),
     createDisposable: async () => (calls.push('hand-out by uuid'), facts.uuid),
     listVmFacts: async () => (calls.push('list'), [facts]),
+    vmFacts: async (name: string) => (calls.push('list'), name === facts.name ? facts : undefined),
     addTag: async (vm: string, tag: string) => void calls.push(`tag ${vm} ${tag}`),
     startVM: async (vm: string) => void calls.push(`start ${vm}`),
   };
@@ -83,10 +84,14 @@ describe('handOutDispVM', () => {
     expect(calls.some((call) => call.startsWith('record'))).toBe(false);
   });
 
-  it('refuses a qube the listing does not show', async () => {
+  it.each([
+    ['by name, a name qubesd no longer knows', ['disp12']],
+    ['by uuid, a uuid the listing does not show', []],
+  ])('refuses a qube that is gone: %s', async (_case, pool) => {
     const { qubes } = scripted({ handedOut: 'disp12', listed: {} });
-    const gone = { ...qubes, listVmFacts: async () => [] } as Qubes;
-    const obtained = await handOutDispVM(gone, 'header', 'dvm', ['disp12'], new CleanupStack({ warn: () => undefined, notify: () => undefined }), ledger([]));
-    await expect(obtained.bookkept).rejects.toThrow(/the disposable dvm's pool handed out \(disp12\) is gone/);
+    const gone = { ...qubes, listVmFacts: async () => [], vmFacts: async () => undefined } as Qubes;
+    // By uuid the qube is identified before its name is returned; by name, in its bookkeeping. Either way nothing goes to it.
+    const obtained = handOutDispVM(gone, 'header', 'dvm', pool, new CleanupStack({ warn: () => undefined, notify: () => undefined }), ledger([]));
+    await expect(obtained.then((vm) => vm.bookkept)).rejects.toThrow(/the disposable dvm's pool handed out \((disp12|uuid [0-9a-f-]{36})\) is gone/);
   });
 });

@@ -14,6 +14,11 @@ const fakes = installFakeTools(useTmpDir());
 const qubes = qubesAdapter({});
 beforeEach(() => {
   for (const tool of ['qvm-check', 'qvm-run', 'qvm-start', 'qvm-ls', 'qvm-prefs', 'qubes-prefs', 'qvm-block']) fakes.answer(tool, {});
+  fakes.resetQubesd();
+  fakes.answerQubesd('admin.vm.property.Get', { value: 'default=False type=vm sys-firewall' });
+  fakes.answerQubesd('admin.property.Get', { value: 'default=False type=vm fedora-dvm' });
+  fakes.answerQubesd('admin.vm.List', { value: 'dom0 class=AdminVM state=Running\n' });
+  for (const method of ['admin.vm.feature.Get', 'admin.vm.tag.List', 'admin.vm.tag.Set']) fakes.answerQubesd(method, { value: '' });
   fakes.takeCalls();
 });
 
@@ -26,9 +31,12 @@ describe('qubes adapter command lines', () => {
     [() => qubes.attachBlock('dm-device-disp0001', 'sys-usb', 'sda', { readOnly: true, frontendDev: 'xvds' }), 'qvm-block [attach] [--ro] [-o] [frontend-dev=xvds] [dm-device-disp0001] [sys-usb:sda]'],
     [() => qubes.attachBlock('work', 'dm-device-disp0001', 'dm-0', { readOnly: false }), 'qvm-block [attach] [-o] [read-only=no] [work] [dm-device-disp0001:dm-0]'],
     [() => qubes.detachBlock('work', 'dm-device-disp0001', 'dm-0'), 'qvm-block [detach] [work] [dm-device-disp0001:dm-0]'],
-    [() => qubes.getPref('work', 'netvm'), 'qvm-prefs [work] [netvm]'],
-    [() => qubes.getGlobalPref('default_dispvm'), 'qubes-prefs [default_dispvm]'],
-    [() => qubes.listVMs(), 'qvm-ls [--raw-data] [--fields] [NAME,STATE,CLASS]'],
+    [() => qubes.getPref('work', 'netvm'), 'qubesd [admin.vm.property.Get] [work] [netvm]'],
+    [() => qubes.getGlobalPref('default_dispvm'), 'qubesd [admin.property.Get] [dom0] [default_dispvm]'],
+    [() => qubes.listVMs(), 'qubesd [admin.vm.List] [dom0]'],
+    [() => qubes.getFeature('fedora-dvm', 'preload-dispvm-max'), 'qubesd [admin.vm.feature.Get] [fedora-dvm] [preload-dispvm-max]'],
+    [() => qubes.listTags('disp12'), 'qubesd [admin.vm.tag.List] [disp12]'],
+    [() => qubes.addTag('disp12', 'qvm-block-split-device'), 'qubesd [admin.vm.tag.Set] [disp12] [qvm-block-split-device]'],
     [() => qubes.listBlocks('sys-usb'), 'qvm-block [list] [sys-usb]'],
     [() => qubes.runCommand('vault', 'user', "cat -- 'k e y'"), "qvm-run [--pass-io] [--no-autostart] [--no-gui] [-u] [user] [vault] [cat -- 'k e y']"],
   ])('%#: runs %s', async (call, expected) => {
@@ -54,42 +62,62 @@ describe('qubes adapter answers', () => {
     await expect(qubes.isRunning('work')).rejects.toThrow(ToolError);
   });
 
-  it('drops the final newline of a property', async () => {
-    fakes.answer('qvm-prefs', { stdout: 'sys-firewall\n' });
+  it('reads the value of qubesd\'s property reply, empty for an unset qube property; any other reply is refused', async () => {
     expect(await qubes.getPref('work', 'netvm')).toBe('sys-firewall');
+    fakes.answerQubesd('admin.vm.property.Get', { value: 'default=True type=vm ' });
+    expect(await qubes.getPref('dm-device-disp0001', 'netvm')).toBe('');
+    for (const bad of ['sys-firewall', 'default=False type=vm sys-firewall\n', 'default=Maybe type=vm x', 'default=False type=tuple x', 'default=False type=str a\0b']) {
+      fakes.answerQubesd('admin.vm.property.Get', { value: bad });
+      await expect(qubes.getPref('work', 'netvm')).rejects.toThrow(ParseError);
+    }
   });
 
-  it('reads a qube\'s uuid with qvm-prefs; no such qube is undefined; anything but a uuid is refused', async () => {
-    fakes.answer('qvm-prefs', { stdout: '0b5e3c1a-6f0e-4a7b-9c55-0d7f3e2a1b90\n' });
+  it('reads a qube\'s uuid from qubesd; no such qube is undefined; anything but a uuid is refused', async () => {
+    fakes.answerQubesd('admin.vm.property.Get+uuid', { value: 'default=False type=str 0b5e3c1a-6f0e-4a7b-9c55-0d7f3e2a1b90' });
     expect(await qubes.vmUuid('dm-device-disp00000001')).toBe('0b5e3c1a-6f0e-4a7b-9c55-0d7f3e2a1b90');
-    expect(fakes.takeCalls()).toEqual(['qvm-prefs [dm-device-disp00000001] [uuid]']);
-    fakes.answer('qvm-prefs', { exit: 2, stderr: "usage: qvm-prefs ...\nqvm-prefs: error: no such domain: 'gone'\n" });
+    expect(fakes.takeCalls()).toEqual(['qubesd [admin.vm.property.Get] [dm-device-disp00000001] [uuid]']);
+    fakes.answerQubesd('admin.vm.property.Get+uuid', { exception: ['QubesVMNotFoundError', "No such domain: 'gone'"] });
     expect(await qubes.vmUuid('gone')).toBeUndefined();
-    fakes.answer('qvm-prefs', { stdout: 'sys-usb\n' });
-    await expect(qubes.vmUuid('work')).rejects.toThrow(/did not print a uuid/);
-    fakes.answer('qvm-prefs', { exit: 1, stderr: 'qvm-prefs: error: Got empty response from qubesd\n' });
-    await expect(qubes.vmUuid('work')).rejects.toThrow(ToolError);
+    fakes.answerQubesd('admin.vm.property.Get+uuid', { value: 'default=False type=str sys-usb' });
+    await expect(qubes.vmUuid('work')).rejects.toThrow(/not a uuid/);
+    // qubesd answering nothing (an unexpected exception on its side) is a failure, never "no such qube".
+    fakes.answerQubesd('admin.vm.property.Get+uuid', { drop: true });
+    await expect(qubes.vmUuid('work')).rejects.toThrow(/closed the connection without a reply/);
   });
 
-  it('reads a qube\'s class from qvm-ls (qvm-prefs klass is refused by newer qubesadmin)', async () => {
-    fakes.answer('qvm-ls', { stdout: 'dom0|Running|AdminVM\nwork|Halted|AppVM\ndm-device-disp00000001|Running|DispVM\n' });
+  it('reads a qube\'s class from admin.vm.List on that qube alone (the klass property is the client\'s, not qubesd\'s)', async () => {
+    fakes.answerQubesd('admin.vm.List', { value: 'dm-device-disp00000001 class=DispVM state=Running\n' });
     expect(await qubes.vmClass('dm-device-disp00000001')).toBe('DispVM');
-    expect(await qubes.vmClass('work')).toBe('AppVM');
+    fakes.answerQubesd('admin.vm.List', { exception: ['QubesVMNotFoundError', "No such domain: 'gone'"] });
     expect(await qubes.vmClass('gone')).toBeUndefined();
-    expect(fakes.takeCalls()).toEqual(Array(3).fill('qvm-ls [--raw-data] [--fields] [NAME,STATE,CLASS]'));
+    expect(fakes.takeCalls()).toEqual(['qubesd [admin.vm.List] [dm-device-disp00000001]', 'qubesd [admin.vm.List] [gone]']);
+    // A listing of another qube, or of more than the one asked, is not an answer about it.
+    for (const other of ['work class=AppVM state=Halted\n', 'dm-device-disp00000001 class=DispVM state=Running\nwork class=AppVM state=Halted\n', '']) {
+      fakes.answerQubesd('admin.vm.List', { value: other });
+      await expect(qubes.vmClass('dm-device-disp00000001')).rejects.toThrow(/not dm-device-disp00000001 alone/);
+    }
   });
 
-  it('parses qvm-ls strictly', async () => {
-    fakes.answer('qvm-ls', { stdout: 'dom0|Running|AdminVM\nwork|Halted|AppVM\ndm-device-disp0001|Running|DispVM\n' });
+  it('parses admin.vm.List strictly, R4.2\'s lines and R4.3\'s with a uuid', async () => {
+    fakes.answerQubesd('admin.vm.List', { value: 'dom0 class=AdminVM state=Running\nwork class=AppVM state=Halted uuid=d46c9786-5318-4519-aead-ed64c26ada6b\ndm-device-disp0001 class=DispVM state=Running\n' });
     expect(await qubes.listVMs()).toEqual([
       { name: 'dom0', state: 'Running', vmClass: 'AdminVM' },
       { name: 'work', state: 'Halted', vmClass: 'AppVM' },
       { name: 'dm-device-disp0001', state: 'Running', vmClass: 'DispVM' },
     ]);
-    for (const bad of ['work|Running\n', 'work|Running|AppVM|x\n', 'bad name|Running|AppVM\n', 'work|Run ning|AppVM\n']) {
-      fakes.answer('qvm-ls', { stdout: bad });
+    for (const bad of ['work class=AppVM\n', 'work class=AppVM state=Halted extra=1\n', 'bad/name class=AppVM state=Running\n', 'work class=AppVM state=Run-ning\n', 'work class=AppVM state=Halted uuid=nope\n']) {
+      fakes.answerQubesd('admin.vm.List', { value: bad });
       await expect(qubes.listVMs()).rejects.toThrow(ParseError);
     }
+  });
+
+  it('reads a feature; one not set is undefined; qubesd\'s other exceptions fail with their type', async () => {
+    fakes.answerQubesd('admin.vm.feature.Get', { value: '2' });
+    expect(await qubes.getFeature('fedora-dvm', 'preload-dispvm-max')).toBe('2');
+    fakes.answerQubesd('admin.vm.feature.Get', { exception: ['QubesFeatureNotFoundError', 'Feature not set for domain fedora-dvm: preload-dispvm-max'] });
+    expect(await qubes.getFeature('fedora-dvm', 'preload-dispvm-max')).toBeUndefined();
+    fakes.answerQubesd('admin.vm.feature.Get', { exception: ['QubesVMNotFoundError', "No such domain: 'fedora-dvm'"] });
+    await expect(qubes.getFeature('fedora-dvm', 'preload-dispvm-max')).rejects.toThrow("admin.vm.feature.Get+preload-dispvm-max on fedora-dvm failed: QubesVMNotFoundError: No such domain: 'fedora-dvm'");
   });
 
   it('reports a failure with tool, exit code and sanitized, capped stderr', async () => {
@@ -187,9 +215,9 @@ describe('qubes adapter answers', () => {
 
   it('falls back to qubes-prefs default_dispvm for the template', async () => {
     const config = await loadConfig('/nonexistent/split-dm-crypt.conf');
-    fakes.answer('qubes-prefs', { stdout: 'debian-12-dvm\n' });
+    fakes.answerQubesd('admin.property.Get+default_dispvm', { value: 'default=False type=vm debian-12-dvm' });
     expect(await resolveDispVmSettings(qubes, config)).toEqual({ template: 'debian-12-dvm', label: 'red', attachOrder: 'concurrent' });
-    fakes.answer('qubes-prefs', { stdout: '\n' });
+    fakes.answerQubesd('admin.property.Get+default_dispvm', { value: 'default=True type=vm ' });
     await expect(resolveDispVmSettings(qubes, config)).rejects.toThrow(/no DisposableVM template/);
   });
 });
@@ -231,11 +259,14 @@ describe('the limits bound into an adapter', () => {
     return { error, ms: Date.now() - started };
   }
 
-  it('two adapters in one process, called at the same time, each stop a hanging tool at its own TOOL_TIMEOUT_S', async () => {
-    fakes.answer('qvm-ls', { sleepS: 5 });
+  it.each([
+    ['a hanging tool', () => fakes.answer('qvm-check', { sleepS: 5 }), (qubes: Qubes) => qubes.isRunning('work')],
+    ['a qubesd that never answers', () => fakes.answerQubesd('admin.vm.List', { hang: true }), (qubes: Qubes) => qubes.listVMs()],
+  ])('two adapters in one process, called at the same time, each stop %s at its own TOOL_TIMEOUT_S', async (_case, arrange, call) => {
+    arrange();
     const short = qubesAdapter({ toolMs: 300 });
     const long = qubesAdapter({ toolMs: 1500 });
-    const [fromLong, fromShort] = await Promise.all([timed(() => long.listVMs()), timed(() => short.listVMs())]);
+    const [fromLong, fromShort] = await Promise.all([timed(() => call(long)), timed(() => call(short))]);
     expect(toolFailureOf(fromShort.error)).toEqual({ kind: 'time-limit', limitMs: 300 });
     expect(toolFailureOf(fromLong.error)).toEqual({ kind: 'time-limit', limitMs: 1500 });
     expect(fromShort.ms).toBeLessThan(1500);

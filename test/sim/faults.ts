@@ -10,7 +10,10 @@ import { SimToolError } from './state.ts';
 
 export type FaultMode = 'fail' | 'hang' | 'garbage';
 
-/** `qvm-start` (a dom0 tool), `vmtool:dmsetup` (a tool inside a qube), `service:splitdmcrypt.DeviceOpen`, or `*` for any call. */
+/**
+ * `qvm-start` (a dom0 tool), `vmtool:dmsetup` (a tool inside a qube), `service:splitdmcrypt.DeviceOpen`, `qubesd:admin.vm.List`
+ * (an Admin API call on qubesd's socket), or `*` for any call.
+ */
 export interface Fault {
   readonly target: string;
   /** 1-based: the Nth call of `target` (of any name for `*`). */
@@ -87,6 +90,11 @@ export async function beforeSimCall(kind: string, name: string, argv: readonly s
   if (mode === 'garbage') garbleStdout();
 }
 
+/** Hook for an Admin API call on the simulated qubesd's socket (`qubesd:admin.vm.property.Get`): records it; its fault, if any. */
+export function beforeQubesdCall(dir: string, method: string, dest: string, arg: string): FaultMode | undefined {
+  return record(dir, `qubesd:${method}`, arg ? [dest, arg] : [dest], {}, undefined);
+}
+
 /** Hook where qvm-run starts a service: records it; returns an exit code to end the call with instead of running the service. */
 export async function beforeService(dir: string, vm: string, service: string, argument: string, env: NodeJS.ProcessEnv): Promise<number | undefined> {
   const mode = record(dir, `service:${service}`, argument ? [argument] : [], env, vm);
@@ -110,7 +118,7 @@ export function readCalls(dir: string): CallRecord[] {
  * `fault DIR --clear` removes all faults and the call records, and restarts the numbering.
  */
 export function faultCommand(dir: string, args: readonly string[]): void {
-  const usage = 'usage: qubes-sim fault DIR --target NAME|service:NAME|vmtool:NAME|* --nth N --mode fail|hang|garbage | --clear';
+  const usage = 'usage: qubes-sim fault DIR --target NAME|service:NAME|vmtool:NAME|qubesd:METHOD|* --nth N --mode fail|hang|garbage | --clear';
   if (!existsSync(join(dir, 'state.json'))) throw new SimToolError(`qubes-sim: ${dir} is not a simulator directory`);
   if (args.length === 1 && args[0] === '--clear') {
     locked(dir, () => {
@@ -127,7 +135,7 @@ export function faultCommand(dir: string, args: readonly string[]): void {
   const target = value('--target') ?? value('--tool');
   const nth = Number(value('--nth'));
   const mode = value('--mode') as FaultMode | undefined;
-  if (!target || !/^(\*|[a-z-]+|(service|vmtool):[A-Za-z0-9_.-]+)$/.test(target) || !Number.isInteger(nth) || nth < 1 || !mode || !MODES.includes(mode)) {
+  if (!target || !/^(\*|[a-z-]+|(service|vmtool|qubesd):[A-Za-z0-9_.-]+)$/.test(target) || !Number.isInteger(nth) || nth < 1 || !mode || !MODES.includes(mode)) {
     throw new SimToolError(usage, 64);
   }
   locked(dir, () => writeFileSync(faultsPath(dir), JSON.stringify({ faults: [...readFaults(dir), { target, nth, mode }] })));

@@ -1,18 +1,25 @@
-// `qubesd DIR [--socket PATH]`: the simulated qubesd's Admin API socket, serving admin.Events only (the other calls go
-// through the fake tools). It behaves as QubesOS/qubes-core-admin qubes/api/__init__.py QubesDaemonProtocol does
+// `qubesd DIR [--socket PATH]`: the simulated qubesd's Admin API socket, serving admin.Events and the reads and tagging dom0
+// asks on the socket (qubesd-methods.ts; the other calls go through the fake tools). It behaves as QubesOS/qubes-core-admin qubes/api/__init__.py QubesDaemonProtocol does
 // (release4.2 and main): reads the request until the client's EOF, at most 65536 bytes, else aborts; `METHOD+ARG SRC
 // name DEST\0PAYLOAD` (`keyword adminvm` means dom0), anything else aborts ("framing error"); an unknown source or
 // destination qube is answered with a QubesVMNotFoundError reply and a close; an argument, a payload or another method is
-// refused by aborting (PermissionDenied / ProtocolError are not sent to the client). Then `connection-established` on the
+// refused by aborting (PermissionDenied / ProtocolError are not sent to the client). Every call but admin.Events is recorded
+// as `qubesd:METHOD` and may carry a planned fault (faults.ts): an exception reply, no reply ever, or random bytes.
+// admin.Events: `connection-established` on the
 // app, and every event logged after that moment (qubesd-events.ts), framed as send_event does; a destination other than
 // dom0 gets only that qube's events (qubes/api/admin.py QubesAdminAPI.events). SIGTERM closes every connection, as
 // qubesd does at exit, and removes the socket; a stale socket from a killed server is removed at start (cleanup_socket).
-import { closeSync, existsSync, openSync, readSync, statSync, unlinkSync } from 'node:fs';
+// `qubes-sim init` starts one per simulated Qubes (DIR/qubesd.pid), as a real dom0 always runs qubesd; it ends by itself once
+// DIR's state is gone, so a test that removes its directory leaves no server behind.
+import { randomBytes, randomInt } from 'node:crypto';
+import { closeSync, existsSync, openSync, readSync, rmSync, statSync, unlinkSync, writeFileSync } from 'node:fs';
 import { connect, createServer, type Socket } from 'node:net';
 import { join } from 'node:path';
 import { eventsLogPath, openEventsLog, type LoggedEvent } from './qubesd-events.ts';
 import { takeOverSignals } from './signals.ts';
-import { readState, SimToolError } from './state.ts';
+import { beforeQubesdCall } from './faults.ts';
+import { answerAdminCall, answersMethod, exception, type AdminCall } from './qubesd-methods.ts';
+import { readState, SimToolError, statePath } from './state.ts';
 
 /** qubesd's QubesDaemonProtocol.buffer_size. */
 const MAX_REQUEST_BYTES = 65536;
@@ -74,6 +81,9 @@ function parseRequest(request: Buffer): { method: string; arg: string; src: stri
   return { method: plus < 0 ? methArg : methArg.slice(0, plus), arg: plus < 0 ? '' : methArg.slice(plus + 1), src, dest, payload: request.subarray(nul + 1) };
 }
 
+/** Where `qubes-sim init` finds the server it started. */
+export const qubesdPidPath = (dir: string): string => join(dir, 'qubesd.pid');
+
 const notFound = (name: string): Buffer => Buffer.from(`2\0QubesVMNotFoundError\0\0No such domain: '${name}'\0`, 'latin1');
 
 /** Serves until SIGTERM, SIGINT or SIGHUP; resolves 0 once the socket is gone. */
@@ -93,6 +103,24 @@ export async function serveQubesd(dir: string, args: readonly string[]): Promise
       for (const client of clients) if (client.dest === 'dom0' || ('s' in entry && entry.s === client.dest) || 'raw' in entry) client.socket.write(bytes);
     }
   };
+  /** Calls a fault keeps unanswered, closed at shutdown. */
+  const hanging = new Set<Socket>();
+  const answerCall = (call: AdminCall & { readonly src: string }, socket: Socket): void => {
+    const fault = beforeQubesdCall(dir, call.method, call.dest, call.arg);
+    if (fault === 'hang') return void hanging.add(socket);
+    if (fault === 'garbage') return void socket.end(randomBytes(1 + randomInt(256)));
+    if (fault === 'fail') return void socket.end(exception('QubesException', 'injected failure (qubes-sim fault)').reply);
+    try {
+      const vms = readState(dir).vms;
+      for (const name of [call.src, call.dest]) if (!vms[name]) return void socket.end(notFound(name));
+      const answer = answerAdminCall(dir, call);
+      if ('drop' in answer) socket.destroy();
+      else socket.end(answer.reply);
+    } catch {
+      // qubesd's handler for an unexpected exception: logged there, no reply here.
+      socket.destroy();
+    }
+  };
   const server = createServer({ allowHalfOpen: true }, (socket) => {
     const chunks: Buffer[] = [];
     let length = 0;
@@ -105,6 +133,7 @@ export async function serveQubesd(dir: string, args: readonly string[]): Promise
     socket.on('end', () => {
       const request = parseRequest(Buffer.concat(chunks));
       if (!request) return void socket.destroy();
+      if (answersMethod(request.method)) return answerCall(request, socket);
       const vms = readState(dir).vms;
       for (const name of [request.src, request.dest]) if (!vms[name]) return void socket.end(notFound(name));
       if (request.method !== 'admin.Events' || request.arg !== '' || request.payload.length > 0) return void socket.destroy();
@@ -120,14 +149,35 @@ export async function serveQubesd(dir: string, args: readonly string[]): Promise
     server.once('error', reject);
     server.listen(path, resolve);
   });
-  const poll = setInterval(dispatch, POLL_MS);
+  writeFileSync(qubesdPidPath(dir), `${process.pid}\n`);
   process.stdout.write(`qubesd listening on ${path}\n`);
   return new Promise((resolve) => {
-    takeOverSignals(() => {
+    let stopping = false;
+    const stop = () => {
+      if (stopping) return;
+      stopping = true;
       clearInterval(poll);
       for (const client of clients) client.socket.destroy();
-      server.close(() => resolve(0));
-    });
+      for (const socket of hanging) socket.destroy();
+      server.close(() => {
+        rmSync(qubesdPidPath(dir), { force: true });
+        resolve(0);
+      });
+    };
+    // The simulated Qubes removed, or its owner gone (its test is over): nothing is left to serve.
+    const owner = Number(process.env.QUBES_SIM_QUBESD_OWNER ?? 0);
+    let polls = 0;
+    const ownerGone = () => {
+      if (owner <= 0 || ++polls % 50 !== 0) return false;
+      try {
+        process.kill(owner, 0);
+        return false;
+      } catch (error) {
+        return (error as NodeJS.ErrnoException).code === 'ESRCH';
+      }
+    };
+    const poll = setInterval(() => (existsSync(statePath(dir)) && !ownerGone() ? dispatch() : stop()), POLL_MS);
+    takeOverSignals(stop);
   });
 }
 

@@ -84,9 +84,12 @@ export function qubesPrefs(dir: string, rawArgs: readonly string[]): string {
   return '';
 }
 
+/** A qube's power state as qubesd names it (vm.get_power_state()): what qvm-ls's STATE column and admin.vm.List show. */
+export const vmPowerState = (vm: SimVm): string => (vm.paused ? 'Paused' : vm.running ? 'Running' : 'Halted');
+
 const LS_FIELDS: Record<string, (vm: SimVm) => string> = {
   NAME: (vm) => vm.name,
-  STATE: (vm) => (vm.paused ? 'Paused' : vm.running ? 'Running' : 'Halted'),
+  STATE: vmPowerState,
   CLASS: (vm) => vm.class,
   UUID: (vm) => vm.uuid ?? '',
   LABEL: (vm) => vm.label,

@@ -1,11 +1,13 @@
 // Building a simulated Qubes: `init` (dom0, the DVM template with the project's vm/ installed the way a user installs it,
 // sys-usb, work), `add-vm`, `add-block`, `set`. The fake tools land in DIR/bin (dom0) and DIR/vm-bin (inside qubes).
-import { execFileSync, spawnSync } from 'node:child_process';
+import { execFileSync, spawn, spawnSync } from 'node:child_process';
 import { chmodSync, existsSync, mkdirSync, statSync, writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { bootKernel } from './kernel-model.ts';
 import { ensureGuestImage, GUEST_KERNEL_CHOICES, guestKernelFor, type GuestKernelChoice } from './qemu/guest-image.ts';
 import { makeVmTree } from './qvm-lifecycle.ts';
+import { qubesdPidPath } from './qubesd.ts';
+import { sleepSync } from './sleep-sync.ts';
 import { recordBlockChange } from './qubesd-events.ts';
 import { VM_TOOLS } from './vm-tools.ts';
 import { SimToolError, statePath, transcriptPath, vmRoot, withState, writeState, type SimSettings, type SimState, type SimVm, type VmClass } from './state.ts';
@@ -46,11 +48,32 @@ const INIT_USAGE =
 
 const DELAY = /^[0-9]{1,6}$/;
 
+/** Whose simulated Qubes this is: its QEMU guests and its qubesd end with that process. */
+const ownerPid = (args: readonly string[]): string => optionValue(args, '--owner-pid') ?? String(process.ppid);
+
+/**
+ * Starts the simulated Qubes' qubesd (a real dom0 always runs one) and waits until it listens. Detached, so it outlives this
+ * command; it ends once DIR's state is gone or its owner has exited (QUBES_SIM_QUBESD_OWNER, read by qubesd.ts).
+ */
+function startQubesd(dir: string, repo: string, owner: string): void {
+  const child = spawn(process.execPath, [join(repo, 'dist', 'qubes-sim.mjs'), 'qubesd', dir], {
+    detached: true,
+    stdio: 'ignore',
+    env: { ...process.env, QUBES_SIM_QUBESD_OWNER: owner },
+  });
+  child.unref();
+  const deadline = Date.now() + 15_000;
+  while (!existsSync(qubesdPidPath(dir))) {
+    if (Date.now() > deadline) throw new SimToolError(`qubes-sim: qubesd for ${dir} did not start within 15 s`);
+    sleepSync(10);
+  }
+}
+
 /** The QEMU tier's settings; fails loudly when this machine cannot run it (never a silent fallback to processes). */
 function qemuSettings(repo: string, args: readonly string[]): Partial<SimSettings> {
   const deviceVm = optionValue(args, '--device-vm') ?? 'process';
   const udev = optionValue(args, '--guest-udev') ?? 'yes';
-  const owner = optionValue(args, '--owner-pid') ?? String(process.ppid);
+  const owner = ownerPid(args);
   const kernel = optionValue(args, '--guest-kernel') ?? 'patched';
   const isKernelChoice = (value: string): value is GuestKernelChoice => (GUEST_KERNEL_CHOICES as readonly string[]).includes(value);
   if ((deviceVm !== 'process' && deviceVm !== 'qemu') || (udev !== 'yes' && udev !== 'no') || !/^[1-9][0-9]{0,9}$/.test(owner) || !isKernelChoice(kernel)) {
@@ -94,6 +117,7 @@ export function init(dir: string, repo: string, args: readonly string[]): void {
   writeState(dir, state);
   // The project's VM side goes into the DVM template exactly as a user installs it.
   execFileSync('make', ['-s', '-C', repo, 'install-vm', `DESTDIR=${vmRoot(dir, DVM_TEMPLATE)}`, 'PREFIX=/usr'], { stdio: ['ignore', 'ignore', 'inherit'] });
+  startQubesd(dir, repo, ownerPid(args));
 }
 
 /** `add-vm DIR NAME [--class AppVM|DispVM|TemplateVM] [--template T] [--running] [--template-for-dispvms]`. */

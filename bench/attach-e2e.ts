@@ -15,13 +15,14 @@
 // The fedora-42-xfce rows of the same file are 7.14 s, 9.73 s (concurrent) and 1.04 s; the whonix ones 7.52 s and 0.88 s.
 import { execFileSync } from 'node:child_process';
 import { pbkdf2Sync } from 'node:crypto';
-import { copyFileSync, mkdirSync, mkdtempSync, readFileSync, rmSync, truncateSync, writeFileSync } from 'node:fs';
+import { copyFileSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, truncateSync, writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { loggingWrappers, sim, simEnvironment } from './attach.ts';
 import { median, round, timed, watchLoad, type LoadReport } from './measure.ts';
 import { passphraseOf } from './unlock.ts';
+import { qubesdTimesPath } from '../test/sim/qubesd.ts';
 
 const CLI = resolve('dist/qvm-block-split.mjs');
 
@@ -52,19 +53,21 @@ function stepName(tool: string, args: readonly string[]): string {
   if (service) return `${tool} ${service.split('+')[0]}`;
   const role = args.map((arg) => /^dm-(device|header|destination)-disp/.exec(arg)?.[1]).find(Boolean);
   const verb = tool === 'qvm-block' ? ` ${args[0] ?? ''}` : '';
-  if (tool === 'qubesd-query') return 'qubesd-query CreateDisposable';
+  if (tool === 'qubesd') return `qubesd ${(args[0] ?? '').replace(/^admin\.vm\./, '')}`;
   return `${tool}${verb}${role ? ` ${role}` : ''}`;
 }
 
-function readSteps(log: string): Step[] {
-  const calls = readFileSync(log, 'utf8').split('\n').filter(Boolean).map((line) => {
+/** The steps of one attach: the tools' calls (`log`) and the Admin API calls qubesd answered on its socket (`qubesdLog`). */
+function readSteps(log: string, qubesdLog: string): Step[] {
+  const lines = [log, qubesdLog].flatMap((file) => (existsSync(file) ? readFileSync(file, 'utf8').split('\n') : []));
+  const calls = lines.filter(Boolean).map((line) => {
     const [tool = '?', start = '0', end = '0', ...args] = line.split(' ');
     return { tool, args, start: Number(BigInt(start) / 1000n) / 1e6, end: Number(BigInt(end) / 1000n) / 1e6 };
   });
   const first = Math.min(...calls.map((call) => call.start));
-  // Queries (qvm-check, qvm-prefs, qvm-ls, qvm-features, qvm-tags) are short and many: the table keeps the steps that wait.
+  // Queries (qvm-check, and qubesd's reads and tagging) are short and many: the table keeps the steps that wait.
   return calls
-    .filter((call) => !['qvm-check', 'qvm-prefs', 'qvm-ls', 'qvm-features', 'qvm-tags', 'qubes-prefs'].includes(call.tool))
+    .filter((call) => call.tool !== 'qvm-check' && !(call.tool === 'qubesd' && call.args[0] !== 'admin.vm.CreateDisposable'))
     .sort((a, b) => a.start - b.start)
     .map((call) => ({ step: stepName(call.tool, call.args), start_s: round(call.start - first, 2), s: round(call.end - call.start, 2) }));
 }
@@ -104,10 +107,11 @@ async function oneAttach(work: string, volume: string, scenario: Scenario): Prom
   }
   const log = join(dir, '..', 'calls.log');
   writeFileSync(log, '');
+  writeFileSync(qubesdTimesPath(dir), '');
   env.PATH = `${loggingWrappers(dir, log)}:${env.PATH ?? ''}`;
   const run = await timed(process.execPath, [CLI, 'attach', 'sys-usb:sda'], { env, input: `${passphraseOf(0)}\n` });
   if (run.exitCode !== 0 || !/attached sys-usb:sda to/.test(run.stderr)) throw new Error(`${scenario}: attach on the simulator failed (${run.exitCode}): ${run.stderr.slice(0, 500)}`);
-  const steps = readSteps(log);
+  const steps = readSteps(log, qubesdTimesPath(dir));
   // Retried: the simulated qubesd's detached helpers (a pool refill, a start) may still be writing in it for a moment.
   rmSync(join(dir, '..'), { recursive: true, force: true, maxRetries: 10, retryDelay: 200 });
   return { s: run.ms / 1000, steps };

@@ -3,7 +3,6 @@
 // halted. `concurrent` asks for all of them at once, so every start overlaps everything before the step that needs it; `serial`
 // obtains each when the pipeline first needs it (the original's order). Whatever was asked for is awaited by settled() before
 // the command ends, so no start is still under way when the clean-up stack unwinds (a VM registered after that would be left).
-import { ToolError } from '../shared/errors.ts';
 import type { CleanupStack } from './cleanup-stack.ts';
 import type { AttachOrder } from './config.ts';
 import { startNamedDispVM, type DispVmRole } from './dispvms.ts';
@@ -11,6 +10,7 @@ import { info } from './output.ts';
 import { OwnStart } from './own-start.ts';
 import { handOutDispVM, type DispVmSupply, type HandOutLedger, type ObtainedVm } from './preloaded.ts';
 import type { Qubes } from './qubes.ts';
+import { QubesdNoReplyError } from './qubesd-call.ts';
 
 export type AttachRole = 'device' | 'header' | 'destination';
 
@@ -22,8 +22,8 @@ export interface AttachVmPlan {
   readonly destination: string | undefined;
 }
 
-/** R4.2 (or a qubesd without the `uuid` reply) refuses the hand-out's payload by closing without a reply: qubesd-query --fail exits 1. */
-const refusedHandOut = (error: unknown): boolean => error instanceof ToolError && error.tool === 'qubesd-query' && error.toolExitCode === 1;
+/** R4.2 (or a qubesd without the `uuid` reply) refuses the hand-out's payload by closing the connection without a reply. */
+const refusedHandOut = (error: unknown): boolean => error instanceof QubesdNoReplyError;
 
 export class AttachVms {
   private readonly started = new Map<AttachRole, Promise<ObtainedVm>>();

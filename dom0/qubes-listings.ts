@@ -129,23 +129,22 @@ export function parseVmFacts(stdout: string): VmFacts[] {
   });
 }
 
-/** The value of a qubesd reply `0\0VALUE` whose VALUE matches `value` whole; anything else is refused, naming what was `expected`. */
-function qubesdReplyValue(reply: Buffer, value: RegExp, what: string, expected: string): string {
-  const text = reply.toString('latin1');
-  const match = new RegExp(`^0\0(${value.source})$`).exec(text);
-  if (!match) throw new ParseError('qubesd', 'reply', 0, `${what}: qubesd's reply is not ${expected} (${JSON.stringify(text.slice(0, 80))})`);
+/** The value of a qubesd reply (what follows `0\0`) when it matches `value` whole; anything else is refused, naming what was `expected`. */
+function qubesdReplyValue(reply: string, value: RegExp, what: string, expected: string): string {
+  const match = new RegExp(`^(${value.source})$`).exec(reply);
+  if (!match) throw new ParseError('qubesd', 'reply', 0, `${what}: qubesd's reply is not ${expected} (${JSON.stringify(reply.slice(0, 80))})`);
   return match[1]!;
 }
 
-/** qubesd's reply to CreateDisposable with the `uuid` payload: exactly `0\0uuid:UUID`; anything else is refused. */
-export function parseCreateDisposableReply(reply: Buffer, what: string): string {
+/** The value of qubesd's reply to CreateDisposable with the `uuid` payload: exactly `uuid:UUID`; anything else is refused. */
+export function parseCreateDisposableReply(reply: string, what: string): string {
   return qubesdReplyValue(reply, /uuid:[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}/, what, 'a qube uuid').slice('uuid:'.length);
 }
 
 /**
- * qubesd's reply to CreateDisposable with no payload: exactly `0\0dispNNNN`, the only names qubesd gives the disposables it
+ * The value of qubesd's reply to CreateDisposable with no payload: exactly `dispNNNN`, the only names qubesd gives the disposables it
  * makes (qubes/vm/dispvm.py gen_disposable: "disp" and get_new_unused_dispid's number below 10000); anything else is refused.
  */
-export function parseCreateDisposableNameReply(reply: Buffer, what: string): string {
+export function parseCreateDisposableNameReply(reply: string, what: string): string {
   return qubesdReplyValue(reply, /disp[0-9]{1,4}/, what, "a disposable's name");
 }

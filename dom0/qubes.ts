@@ -489,29 +489,27 @@ async function listVmFacts(limits: TimeLimits, options: TimeoutOption = {}): Pro
 
 /**
  * admin.vm.CreateDisposable on `template` (R4.3: a preloaded disposable when the pool has one, else a new dispNNNN that is not
- * started), through dom0's qubesd-query with the payload `uuid`, so the reply names the qube by the identity it keeps:
- * QubesOS/qubes-core-admin qubes/api/admin.py create_disposable (`"uuid:" + str(dispvm.uuid)`), qubes/tools/qubesd_query.py
- * (prints qubesd's reply as is: `0\0` and the value, or `2\0` and the exception). R4.2 refuses a payload by closing without a
- * reply, which --fail turns into exit 1. Returns the uuid. Not interruptible by the caller's scope on purpose (the caller runs it
- * so): qubesd finishes a hand-out whatever the client does, and the reply is the only way to learn which qube it was.
+ * started) with the payload `uuid`, so the reply names the qube by the identity it keeps: QubesOS/qubes-core-admin
+ * qubes/api/admin.py create_disposable (`"uuid:" + str(dispvm.uuid)`). R4.2 refuses a payload by closing without a reply
+ * (QubesdNoReplyError). Returns the uuid. Bounded by START_TIMEOUT_S. Not interruptible by the caller's scope on purpose (the
+ * caller runs it so): qubesd finishes a hand-out whatever the client does, and the reply is the only way to learn which qube it was.
  */
-async function createDisposable(limits: TimeLimits, template: string, options: TimeoutOption = {}): Promise<string> {
-  const what = `admin.vm.CreateDisposable on ${template}`;
-  const { stdout } = await runTool('qubesd-query', ['--fail', 'dom0', 'admin.vm.CreateDisposable', template], { what, input: 'uuid', maxStdoutBytes: 4096, timeoutMs: options.timeoutMs ?? limits.startMs ?? TIMEOUTS.start });
-  return parseCreateDisposableReply(stdout, what);
+async function createDisposable(limits: TimeLimits, ask: AskQubesd, template: string, options: TimeoutOption = {}): Promise<string> {
+  const request = { method: 'admin.vm.CreateDisposable', dest: template, payload: 'uuid' };
+  const reply = await ask(request, { timeoutMs: options.timeoutMs ?? limits.startMs ?? TIMEOUTS.start });
+  return parseCreateDisposableReply(reply, `admin.vm.CreateDisposable on ${template}`);
 }
 
 /**
- * admin.vm.CreateDisposable on `template` with no payload (qubesd-query --empty): the reply is the qube's name, which lets the
- * caller talk to it at once instead of first looking its uuid up. Asked only of a pool that has members (preloaded.ts), where the
- * name is one of them or a new dispNNNN; qubesd does not hand out a dispid again soon after its qube is gone (qubes/app.py
- * get_new_unused_dispid, _no_dispid_reuse_period), so the name keeps pointing at this qube while the caller looks it up.
+ * admin.vm.CreateDisposable on `template` with no payload: the reply is the qube's name, which lets the caller talk to it at once
+ * instead of first looking its uuid up. Asked only of a pool that has members (preloaded.ts), where the name is one of them or a
+ * new dispNNNN; qubesd does not hand out a dispid again soon after its qube is gone (qubes/app.py get_new_unused_dispid,
+ * _no_dispid_reuse_period), so the name keeps pointing at this qube while the caller looks it up.
  * Not interruptible by the caller's scope, for the reason createDisposable gives.
  */
-async function handOutByName(limits: TimeLimits, template: string, options: TimeoutOption = {}): Promise<string> {
-  const what = `admin.vm.CreateDisposable on ${template}`;
-  const { stdout } = await runTool('qubesd-query', ['--fail', '--empty', 'dom0', 'admin.vm.CreateDisposable', template], { what, maxStdoutBytes: 4096, timeoutMs: options.timeoutMs ?? limits.startMs ?? TIMEOUTS.start });
-  return parseCreateDisposableNameReply(stdout, what);
+async function handOutByName(limits: TimeLimits, ask: AskQubesd, template: string, options: TimeoutOption = {}): Promise<string> {
+  const reply = await ask({ method: 'admin.vm.CreateDisposable', dest: template }, { timeoutMs: options.timeoutMs ?? limits.startMs ?? TIMEOUTS.start });
+  return parseCreateDisposableNameReply(reply, `admin.vm.CreateDisposable on ${template}`);
 }
 
 /**
@@ -602,7 +600,7 @@ export function qubesAdapter(limits: TimeLimits, socketPath: string = qubesdSock
     addTag: withQubesd(addTag),
     listVmFacts: withLimits(listVmFacts),
     vmFacts: withQubesd(vmFacts),
-    createDisposable: withLimits(createDisposable),
-    handOutByName: withLimits(handOutByName),
+    createDisposable: (template: string, options?: TimeoutOption) => createDisposable(bound, ask, template, options),
+    handOutByName: (template: string, options?: TimeoutOption) => handOutByName(bound, ask, template, options),
   });
 }

@@ -8,7 +8,7 @@
 import { connect } from 'node:net';
 import { InterruptedError, ToolError } from '../shared/errors.ts';
 import { interruptionSignal, throwIfInterrupted } from './interruption.ts';
-import { outputCapError, sanitizeStderr, timeLimitError } from './run-tool.ts';
+import { outputCapError, sanitizeStderr, ToolTimeoutError } from './run-tool.ts';
 
 /** The `tool` of every error a call raises: what the user reads in messages and what `toolFailureOf` reports. */
 export const QUBESD = 'qubesd';
@@ -28,6 +28,8 @@ export interface QubesdRequest {
   /** A qube's name, or `dom0` for calls on the whole system (admin.property.Get, admin.vm.List of every qube). */
   readonly dest: string;
   readonly arg?: string;
+  /** Sent after the header, as qubesd-query sends its stdin (admin.vm.CreateDisposable's `uuid`). */
+  readonly payload?: string;
 }
 
 export interface QubesdCallOptions {
@@ -51,19 +53,25 @@ export class QubesdException extends ToolError {
   }
 }
 
+/**
+ * qubesd closed the connection without a reply: what it does with a call it drops (a framing error, an unexpected exception,
+ * and on R4.2 a payload to a method that takes none, such as CreateDisposable's `uuid`).
+ */
+export class QubesdNoReplyError extends ToolError {}
+
 /** How a call names itself in messages: `admin.vm.property.Get+netvm on sys-usb`. */
 export function describeRequest(request: QubesdRequest): string {
   return `${request.method}${request.arg ? `+${request.arg}` : ''} on ${request.dest}`;
 }
 
-/** The bytes qubesadmin writes for the call (no payload: none of the calls made here takes one). */
+/** The bytes qubesadmin writes for the call: the header, then the payload if there is one. */
 export function encodeRequest(request: QubesdRequest): Buffer {
   const arg = request.arg ?? '';
   // A space or NUL in any part would shift qubesd's split of the header onto another call; refuse before anything is sent.
-  if (!METHOD.test(request.method) || !ARGUMENT.test(arg) || !DESTINATION.test(request.dest)) {
+  if (!METHOD.test(request.method) || !ARGUMENT.test(arg) || !DESTINATION.test(request.dest) || !/^[\x20-\x7e]{0,64}$/.test(request.payload ?? '')) {
     throw new ToolError(QUBESD, undefined, '', `refusing to send qubesd a malformed call (${JSON.stringify(describeRequest(request)).slice(0, 120)})`, { failure: { kind: 'not-started', code: undefined } });
   }
-  return Buffer.from(`${request.method}+${arg} dom0 name ${request.dest}\0`, 'ascii');
+  return Buffer.from(`${request.method}+${arg} dom0 name ${request.dest}\0${request.payload ?? ''}`, 'latin1');
 }
 
 /** The value of qubesd's reply, or QubesdException for its exception reply; anything else is a ToolError naming the call. */
@@ -86,7 +94,7 @@ export function parseQubesdReply(reply: Buffer, what: string): string {
 }
 
 function failNoReply(what: string): never {
-  throw new ToolError(QUBESD, undefined, '', `${what}: qubesd closed the connection without a reply`, { failure: { kind: 'exit-status', exitCode: 1 } });
+  throw new QubesdNoReplyError(QUBESD, undefined, '', `${what}: qubesd closed the connection without a reply`, { failure: { kind: 'exit-status', exitCode: 1 } });
 }
 
 /**
@@ -112,7 +120,7 @@ export async function callQubesd(request: QubesdRequest, options: QubesdCallOpti
       socket.destroy();
       outcome();
     };
-    const timer = setTimeout(() => finish(() => reject(timeLimitError(QUBESD, { what, timeoutMs: options.timeoutMs }))), options.timeoutMs);
+    const timer = setTimeout(() => finish(() => reject(new ToolTimeoutError(QUBESD, { kind: 'time-limit', limitMs: options.timeoutMs }, `qubesd did not answer ${what} within ${Math.ceil(options.timeoutMs / 1000)} s`))), options.timeoutMs);
     const onAbort = () => finish(() => reject(new InterruptedError(`interrupted while asking qubesd ${what}`)));
     signal?.addEventListener('abort', onAbort, { once: true });
     socket.on('connect', () => socket.end(header));

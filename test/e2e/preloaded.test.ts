@@ -97,10 +97,10 @@ describe('attach with preloaded disposables', () => {
     const before = pool(dir);
     const run = await runSplit(dir, ['attach', 'sys-usb:sda'], `${volume.passphrase}\n`);
     expect(run.exitCode, run.stderr).toBe(0);
-    const handOuts = readCalls(dir).filter((call) => call.key === 'qubesd-query');
+    const handOuts = readCalls(dir).filter((call) => call.key === 'qubesd:admin.vm.CreateDisposable');
     // Device and header at once (the destination later): both asked for the qube's name, as the pool had a member.
     expect(handOuts.length).toBeGreaterThanOrEqual(2);
-    for (const call of handOuts.slice(0, 2)) expect(call.argv).toContain('--empty');
+    for (const call of handOuts.slice(0, 2)) expect(call.argv).toEqual(['sim-dvm']);
     const started = readCalls(dir).filter((call) => call.key === 'qvm-start').map((call) => call.argv.at(-1));
     expect(started.length).toBeGreaterThanOrEqual(1);
     for (const name of started) {
@@ -133,7 +133,7 @@ describe('attach with preloaded disposables', () => {
     spoilHeader(volume.path);
     const run = await runSplit(dir, ['attach', 'sys-usb:sda'], `${volume.passphrase}\n`);
     expect(run.exitCode).toBe(1);
-    expect(readCalls(dir).filter((call) => call.key === 'qubesd-query').length).toBe(2);
+    expect(readCalls(dir).filter((call) => call.key === 'qubesd:admin.vm.CreateDisposable').length).toBe(2);
     await expectNothingLeft(dir);
   });
 
@@ -205,7 +205,7 @@ describe('Ctrl-C in each window of the concurrent attach leaves nothing behind',
     const { dir, volume } = await setUp('sigint-destination-handout', '4.3', 3);
     sim('set', dir, 'preload-handout-ms', '1500');
     const child = startSplit(dir, ['attach', 'sys-usb:sda'], `${volume.passphrase}\n`);
-    await waitFor('the destination asked for', () => readCalls(dir).filter((call) => call.key === 'qubesd-query').length === 3);
+    await waitFor('the destination asked for', () => readCalls(dir).filter((call) => call.key === 'qubesd:admin.vm.CreateDisposable').length === 3);
     child.kill('SIGINT');
     expect((await child).exitCode).toBe(130);
     await expectNothingLeft(dir);

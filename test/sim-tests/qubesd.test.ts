@@ -1,6 +1,6 @@
 // The simulated qubesd's event stream, read with the project's own client (dom0/admin-events.ts): what the fake tools emit
 // per release, two drives plugged at once, order, only events after the connection, qubesd restarted (cleanly and
-// killed), injected garbage, and qubesd's answers to requests other than admin.Events.
+// killed), injected garbage, and qubesd's answers to malformed requests and methods it does not serve.
 import { spawn } from 'node:child_process';
 import { existsSync, truncateSync, writeFileSync } from 'node:fs';
 import { connect } from 'node:net';
@@ -202,7 +202,7 @@ describe('requests other than admin.Events from dom0', () => {
 
   it.each([
     ['admin.Events+ dom0 name nosuchvm\0', "2\0QubesVMNotFoundError\0\0No such domain: 'nosuchvm'\0|closed", 'an unknown destination'],
-    ['admin.vm.List+ dom0 name dom0\0', '|closed', 'another method (the simulator serves events only)'],
+    ['admin.vm.Start+ dom0 name work\0', '|closed', 'a method the simulator does not serve'],
     ['admin.Events+x dom0 name dom0\0', '|closed', 'an argument'],
     ['admin.Events+ dom0 name dom0\0payload', '|closed', 'a payload'],
     ['admin.Events+ dom0 dom0\0', '|closed', 'a framing error'],

@@ -90,9 +90,12 @@ export async function beforeSimCall(kind: string, name: string, argv: readonly s
   if (mode === 'garbage') garbleStdout();
 }
 
-/** Hook for an Admin API call on the simulated qubesd's socket (`qubesd:admin.vm.property.Get`): records it; its fault, if any. */
-export function beforeQubesdCall(dir: string, method: string, dest: string, arg: string): FaultMode | undefined {
-  return record(dir, `qubesd:${method}`, arg ? [dest, arg] : [dest], {}, undefined);
+/**
+ * Hook for an Admin API call on the simulated qubesd's socket (`qubesd:admin.vm.property.Get`): records it as its destination,
+ * its argument if any and `payload:PAYLOAD` if any; returns its fault, if any.
+ */
+export function beforeQubesdCall(dir: string, method: string, dest: string, arg: string, payload = ''): FaultMode | undefined {
+  return record(dir, `qubesd:${method}`, [dest, ...(arg ? [arg] : []), ...(payload ? [`payload:${payload}`] : [])], {}, undefined);
 }
 
 /** Hook where qvm-run starts a service: records it; returns an exit code to end the call with instead of running the service. */

@@ -102,15 +102,20 @@ export async function preloadFill([dir = '', template = '', delay = '0']: readon
   }));
 }
 
-/** The detached half of CreateDisposable: does the work and writes qubesd's reply bytes (hex) to `replyFile`. */
-export async function createDisposableWorker([dir = '', template = '', payload = '', replyFile = '']: readonly string[]): Promise<void> {
-  const reply = (bytes: Buffer | undefined) => writeReply(replyFile, bytes ? bytes.toString('hex') : 'abort');
+/** CreateDisposable as qubesd answers it: the reply's bytes, or undefined when qubesd closes without one (R4.2 and a payload). */
+export async function createDisposableReply(dir: string, template: string, payload: string): Promise<Buffer | undefined> {
   try {
-    reply(await handOut(dir, template, payload));
+    return await handOut(dir, template, payload);
   } catch (error) {
     const message = error instanceof Error ? error.message : String(error);
-    reply(Buffer.from(`2\0QubesException\0\0${message}\0`, 'latin1'));
+    return Buffer.from(`2\0QubesException\0\0${message}\0`, 'latin1');
   }
+}
+
+/** The detached half of the fake qubesd-query's CreateDisposable: does the work and writes qubesd's reply bytes (hex) to `replyFile`. */
+export async function createDisposableWorker([dir = '', template = '', payload = '', replyFile = '']: readonly string[]): Promise<void> {
+  const bytes = await createDisposableReply(dir, template, payload);
+  writeReply(replyFile, bytes ? bytes.toString('hex') : 'abort');
 }
 
 async function handOut(dir: string, template: string, payload: string): Promise<Buffer | undefined> {

@@ -1,5 +1,5 @@
-// The Admin API calls the simulated qubesd answers besides admin.Events: the reads dom0 makes on qubesd's socket (qube list,
-// properties, features, tags) and tagging. Each answer follows QubesOS/qubes-core-admin qubes/api/admin.py (tag v4.2.39 and
+// The Admin API calls the simulated qubesd answers besides admin.Events and admin.vm.CreateDisposable (preload.ts): the reads
+// dom0 makes on qubesd's socket (qube list, properties, features, tags) and tagging. Each answer follows QubesOS/qubes-core-admin qubes/api/admin.py (tag v4.2.39 and
 // main): vm_list (R4.3 adds ` uuid=`), _serialize_property, vm_feature_get, vm_tag_list, vm_tag_set; exceptions as
 // QubesDaemonProtocol.send_exception frames them (qubes/api/__init__.py), with the messages of qubes/exc.py. A call qubesd
 // would not answer (a method it does not have, an argument where none is wanted, a ValueError such as an invalid tag) is
@@ -34,8 +34,8 @@ const METHODS: Readonly<Record<string, { readonly wantsArg: boolean }>> = {
   'admin.vm.tag.Set': { wantsArg: true },
 };
 
-/** Whether this module answers `method` (admin.Events is the server's own). */
-export const answersMethod = (method: string): boolean => Object.hasOwn(METHODS, method);
+/** Whether `method` is a call the server answers once (admin.Events is a stream; CreateDisposable is preload.ts's, and takes time). */
+export const answersMethod = (method: string): boolean => Object.hasOwn(METHODS, method) || method === 'admin.vm.CreateDisposable';
 
 /** qubes.vm.Tags.validate_tag: anything else raises ValueError, which qubesd does not answer. */
 const TAG = /^[a-zA-Z0-9_-]+$/;

@@ -12,12 +12,13 @@
 // `qubes-sim init` starts one per simulated Qubes (DIR/qubesd.pid), as a real dom0 always runs qubesd; it ends by itself once
 // DIR's state is gone, so a test that removes its directory leaves no server behind.
 import { randomBytes, randomInt } from 'node:crypto';
-import { closeSync, existsSync, openSync, readSync, rmSync, statSync, unlinkSync, writeFileSync } from 'node:fs';
+import { appendFileSync, closeSync, existsSync, mkdirSync, openSync, readSync, rmSync, statSync, unlinkSync, writeFileSync } from 'node:fs';
 import { connect, createServer, type Socket } from 'node:net';
 import { join } from 'node:path';
 import { eventsLogPath, openEventsLog, type LoggedEvent } from './qubesd-events.ts';
 import { takeOverSignals } from './signals.ts';
 import { beforeQubesdCall } from './faults.ts';
+import { createDisposableReply } from './preload.ts';
 import { answerAdminCall, answersMethod, exception, type AdminCall } from './qubesd-methods.ts';
 import { readState, SimToolError, statePath } from './state.ts';
 
@@ -52,6 +53,11 @@ class LogTail {
 
   read(): LoggedEvent[] {
     const size = statSync(this.path).size;
+    // A log emptied under us (a test starting its own record of events) is read again from its start.
+    if (size < this.position) {
+      this.position = 0;
+      this.partial = '';
+    }
     if (size <= this.position) return [];
     const buffer = Buffer.alloc(size - this.position);
     const fd = openSync(this.path, 'r');
@@ -81,6 +87,12 @@ function parseRequest(request: Buffer): { method: string; arg: string; src: stri
   return { method: plus < 0 ? methArg : methArg.slice(0, plus), arg: plus < 0 ? '' : methArg.slice(plus + 1), src, dest, payload: request.subarray(nul + 1) };
 }
 
+/** Wall-clock nanoseconds, as `date +%s%N` prints them. */
+const nowNs = (): string => String(BigInt(Math.round((performance.timeOrigin + performance.now()) * 1000)) * 1000n);
+
+/** One line per answered call: `qubesd START-NS END-NS METHOD DEST ARG`. */
+export const qubesdTimesPath = (dir: string): string => join(dir, 'qubesd', 'calls-timed.log');
+
 /** Where `qubes-sim init` finds the server it started. */
 export const qubesdPidPath = (dir: string): string => join(dir, 'qubesd.pid');
 
@@ -93,6 +105,7 @@ export async function serveQubesd(dir: string, args: readonly string[]): Promise
   if ((args.length !== 0 && args.length !== 2) || (args.length === 2 && socketOption !== 0)) throw new SimToolError('usage: qubes-sim qubesd DIR [--socket PATH]', 64);
   const path = socketOption === 0 ? args[1]! : join(dir, 'qubesd.sock');
   openEventsLog(dir);
+  mkdirSync(join(dir, 'qubesd'), { recursive: true });
   await removeStaleSocket(path);
   const tail = new LogTail(eventsLogPath(dir));
   const clients = new Set<Client>();
@@ -106,16 +119,27 @@ export async function serveQubesd(dir: string, args: readonly string[]): Promise
   /** Calls a fault keeps unanswered, closed at shutdown. */
   const hanging = new Set<Socket>();
   const answerCall = (call: AdminCall & { readonly src: string }, socket: Socket): void => {
-    const fault = beforeQubesdCall(dir, call.method, call.dest, call.arg);
+    const started = nowNs();
+    // Each answered call leaves a line with its times (the benchmark's step table reads them beside the tools' own).
+    const answered = (bytes: Buffer | undefined) => {
+      if (bytes) socket.end(bytes);
+      else socket.destroy();
+      appendFileSync(qubesdTimesPath(dir), `qubesd ${started} ${nowNs()} ${call.method} ${call.dest} ${call.arg}\n`);
+    };
+    const fault = beforeQubesdCall(dir, call.method, call.dest, call.arg, call.payload.toString('latin1').slice(0, 64));
     if (fault === 'hang') return void hanging.add(socket);
-    if (fault === 'garbage') return void socket.end(randomBytes(1 + randomInt(256)));
-    if (fault === 'fail') return void socket.end(exception('QubesException', 'injected failure (qubes-sim fault)').reply);
+    if (fault === 'garbage') return answered(randomBytes(1 + randomInt(256)));
+    if (fault === 'fail') return answered(exception('QubesException', 'injected failure (qubes-sim fault)').reply);
     try {
       const vms = readState(dir).vms;
-      for (const name of [call.src, call.dest]) if (!vms[name]) return void socket.end(notFound(name));
+      for (const name of [call.src, call.dest]) if (!vms[name]) return answered(notFound(name));
+      if (call.method === 'admin.vm.CreateDisposable') {
+        // qubesd does the hand-out whatever the client does meanwhile; the reply goes to it if it is still there.
+        if (call.arg !== '') return answered(undefined);
+        return void createDisposableReply(dir, call.dest, call.payload.toString('latin1')).then(answered, () => answered(undefined));
+      }
       const answer = answerAdminCall(dir, call);
-      if ('drop' in answer) socket.destroy();
-      else socket.end(answer.reply);
+      answered('drop' in answer ? undefined : answer.reply);
     } catch {
       // qubesd's handler for an unexpected exception: logged there, no reply here.
       socket.destroy();

@@ -120,7 +120,7 @@ export async function callQubesd(request: QubesdRequest, options: QubesdCallOpti
       socket.destroy();
       outcome();
     };
-    const timer = setTimeout(() => finish(() => reject(new ToolTimeoutError(QUBESD, { kind: 'time-limit', limitMs: options.timeoutMs }, `qubesd did not answer ${what} within ${Math.ceil(options.timeoutMs / 1000)} s`))), options.timeoutMs);
+    const timer = setTimeout(() => finish(() => reject(new ToolTimeoutError(QUBESD, { kind: 'time-limit', limitMs: options.timeoutMs }, `${what}: qubesd did not answer within ${Math.ceil(options.timeoutMs / 1000)} s`))), options.timeoutMs);
     const onAbort = () => finish(() => reject(new InterruptedError(`interrupted while asking qubesd ${what}`)));
     signal?.addEventListener('abort', onAbort, { once: true });
     socket.on('connect', () => socket.end(header));

@@ -10,9 +10,10 @@ const volume = await makeVolume(tmp, 'attach.img', 'attach pass', 3 * 1024 * 102
 const scenario: Scenario = { name: 'attach', args: ['attach', '--type=luks1', 'sys-usb:sda'], input: `${volume.passphrase}\n` };
 const steps = await recordSteps(scenario, volume, tmp);
 const tally = new Tally();
-// Hangs where dom0 waits (a VM start, a service's reply, a tool); garbage where dom0 reads what it gets (listings, prefs, replies).
-const HANG_ON = ['qvm-start', 'service:splitdmcrypt.HeaderUnlock', 'qvm-kill', 'service:splitdmcrypt.DeviceOpen'];
-const GARBAGE_ON = ['qvm-block', 'service:splitdmcrypt.DeviceSendHeader', 'service:splitdmcrypt.HeaderUnlock', 'service:splitdmcrypt.DeviceOpen'];
+// Hangs where dom0 waits (a VM start, qubesd, a service's reply, a tool); garbage where dom0 reads what it gets (listings,
+// qubesd's replies, services' replies).
+const HANG_ON = ['qvm-start', 'qubesd:admin.vm.property.Get', 'service:splitdmcrypt.HeaderUnlock', 'qvm-kill', 'service:splitdmcrypt.DeviceOpen'];
+const GARBAGE_ON = ['qvm-block', 'qubesd:admin.vm.property.Get', 'qubesd:admin.property.Get', 'service:splitdmcrypt.DeviceSendHeader', 'service:splitdmcrypt.HeaderUnlock', 'service:splitdmcrypt.DeviceOpen'];
 afterAll(() => console.log(`failure injection ${tally.summary('attach')} (of ${steps.length} steps)`));
 
 describe.concurrent('attach under failure injection', () => {

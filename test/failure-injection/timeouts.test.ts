@@ -5,6 +5,7 @@ import { join } from 'node:path';
 import { execa } from 'execa';
 import { describe, expect, it, vi } from 'vitest';
 import { readCalls } from '../sim/faults.ts';
+import { simulatedDom0Environment } from '../sim/inspect.ts';
 import { encodeFrame } from '../../shared/protocol/frame.ts';
 import { makeVolume, newSim, runningVms, sim } from '../helpers/sim.ts';
 import { useTmpDir } from '../helpers/tmp.ts';
@@ -42,7 +43,7 @@ describe('time limits', () => {
 
   it('a passphrase typed more than REPLY_TIMEOUT_S after the header VM asked is still accepted: the user is not timed', async () => {
     const context = await setUp('slow-user', 'REPLY_TIMEOUT_S=3\n');
-    const env = { PATH: `${join(context.dir, 'bin')}:${process.env.PATH}`, QUBES_SIM_DIR: context.dir, SPLIT_DM_CRYPT_CONF: join(context.dir, 'dom0', 'split-dm-crypt.conf'), SPLIT_DM_CRYPT_RUNDIR: join(context.dir, 'dom0', 'run') };
+    const env = { ...simulatedDom0Environment(context.dir), PATH: `${join(context.dir, 'bin')}:${process.env.PATH}` };
     const child = execa(join(context.dir, 'bin', 'qvm-block-split'), ['attach', '--type=luks1', 'work', 'sys-usb:sda'], { env, reject: false, stdin: 'pipe', timeout: 60_000 });
     // Without a terminal there is no prompt to wait for: wait until the header VM's service runs, then be slow (7 s > 3 s).
     await vi.waitFor(() => expect(readCalls(context.dir).some((call) => call.key === 'service:splitdmcrypt.HeaderUnlock')).toBe(true), { timeout: 30_000, interval: 100 });

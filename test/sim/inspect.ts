@@ -98,7 +98,7 @@ export function simulatedDom0Environment(dir: string): Record<string, string> {
     SPLIT_DM_CRYPT_CONF: join(dir, 'dom0', 'split-dm-crypt.conf'),
     SPLIT_DM_CRYPT_RUNDIR: join(dir, 'dom0', 'run'),
     SPLIT_DM_CRYPT_VOLUMES: join(dir, 'dom0', 'volumes.d'),
-    // Where `qubes-sim qubesd DIR` listens (dom0/admin-events.ts reads it).
+    // Where the simulated qubesd listens (dom0/qubesd-call.ts and dom0/admin-events.ts read it).
     SPLIT_DM_CRYPT_QUBESD_SOCKET: join(dir, 'qubesd.sock'),
   };
 }

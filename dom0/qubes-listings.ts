@@ -1,11 +1,12 @@
-// Parsers for the listings of `qvm-ls --raw-data` (strict: it is machine output) and `qvm-block list` (tolerant: it is human
-// output whose wording changed between R4.2 and R4.3; used for status and diagnostics only, never to choose a device).
+// Parsers for what Qubes lists: qubesd's replies (admin.vm.List, properties, CreateDisposable) and `qvm-ls --raw-data` (strict:
+// machine output), and `qvm-block list` (tolerant: it is human output whose wording changed between R4.2 and R4.3; used for
+// status and diagnostics only, never to choose a device).
 import { ParseError } from '../shared/errors.ts';
 import { isVmName, type VmName } from './names.ts';
 
 export interface VmInfo {
   readonly name: VmName;
-  /** Running, Halted, Paused, Transient, ... as qvm-ls spells it. */
+  /** Running, Halted, Paused, Transient, ... as qubesd spells it (vm.get_power_state()). */
   readonly state: string;
   /** AdminVM, AppVM, DispVM, TemplateVM, StandaloneVM. */
   readonly vmClass: string;
@@ -24,25 +25,6 @@ export interface BlockRow {
 }
 
 const WORD = /^[A-Za-z]{1,32}$/;
-
-/** Parses `qvm-ls --raw-data --fields NAME,STATE,CLASS`: one `name|state|class` line per qube, nothing else. */
-export function parseVmList(stdout: string): VmInfo[] {
-  const vms: VmInfo[] = [];
-  let offset = 0;
-  for (const line of stdout.split('\n')) {
-    const lineOffset = offset;
-    offset += line.length + 1;
-    if (line === '') continue;
-    const fields = line.split('|');
-    if (fields.length !== 3) throw new ParseError('qvm-ls output', 'line', lineOffset, `expected 3 fields separated by |, found ${fields.length}`);
-    const [name, state, vmClass] = fields as [string, string, string];
-    if (!isVmName(name)) throw new ParseError('qvm-ls output', 'NAME', lineOffset, 'not a qube name');
-    if (!WORD.test(state)) throw new ParseError('qvm-ls output', 'STATE', lineOffset, 'not a state word');
-    if (!WORD.test(vmClass)) throw new ParseError('qvm-ls output', 'CLASS', lineOffset, 'not a class word');
-    vms.push({ name, state, vmClass });
-  }
-  return vms;
-}
 
 /**
  * Parses qubesd's admin.vm.List reply: one `NAME class=CLASS state=STATE` line per qube, R4.3 adding ` uuid=UUID`

@@ -46,17 +46,46 @@ export function vmEnvironment(dir: string, vm: string): NodeJS.ProcessEnv {
 
 const record = (dir: string, bytes: string | Buffer): void => appendFileSync(transcriptPath(dir), bytes);
 
+/** Past this, a command's section is written as it comes after all (dom0 caps what it reads from a command far below it). */
+const MAX_HELD_SECTION_BYTES = 64 * 1024 * 1024;
+
+/**
+ * Where one call's bytes go in the transcript. A service's go as they cross (a service call can last hours). A command's
+ * (`qvm-run VM CMD`, short: dom0 reads a key file so) are held and written in one append when it ends, so that calls running at
+ * the same time cannot cut its section in two: a reader that splits the transcript at `--- qvm-run` headers finds all of a
+ * command's bytes under its own header.
+ */
+function transcriptSection(dir: string, label: string, held: boolean) {
+  const chunks: Buffer[] = [];
+  let size = 0;
+  const add = (bytes: string | Buffer): void => {
+    if (!held || size > MAX_HELD_SECTION_BYTES) return record(dir, bytes);
+    const chunk = Buffer.from(bytes);
+    chunks.push(chunk);
+    size += chunk.length;
+  };
+  add(`\n--- qvm-run ${label}\n`);
+  return {
+    add,
+    /** The section's last line, and for a held section the whole of it in one write. */
+    end(trailer: string): void {
+      add(trailer);
+      if (chunks.length > 0) record(dir, Buffer.concat(chunks.splice(0)));
+    },
+  };
+}
+
 /** The writer of one output stream: as qrexec-client passes it, replaced characters and all. */
-function outputWriter(dir: string, to: NodeJS.WriteStream, filter: boolean) {
+function outputWriter(section: ReturnType<typeof transcriptSection>, to: NodeJS.WriteStream, filter: boolean) {
   return (chunk: Buffer): boolean => {
-    record(dir, chunk);
+    section.add(chunk);
     return to.write(filter ? replaceChars(chunk) : chunk);
   };
 }
 
 /** Relays stdio between dom0's caller and the process in the qube; resolves with the qrexec exit code. */
-function relay(dir: string, vm: string, label: string, command: string, args: readonly string[], env: NodeJS.ProcessEnv, cwd: string, output: OutputPolicy): Promise<number> {
-  record(dir, `\n--- qvm-run ${label}\n`);
+function relay(dir: string, vm: string, label: string, command: string, args: readonly string[], env: NodeJS.ProcessEnv, cwd: string, output: OutputPolicy, held = false): Promise<number> {
+  const section = transcriptSection(dir, label, held);
   const child = spawn(command, args, { env, cwd, stdio: ['pipe', 'pipe', 'pipe'], detached: true });
   const procFile = child.pid === undefined ? undefined : join(vmProcsDir(dir, vm), String(child.pid));
   if (procFile) {
@@ -68,11 +97,11 @@ function relay(dir: string, vm: string, label: string, command: string, args: re
   // fails to write (EPIPE), ends by itself, or its qube is killed.
   takeOverSignals((signal, code) => {
     child.stdin.destroy();
-    record(dir, `\n--- qvm-run ${label}: interrupted by ${signal}\n`);
+    section.end(`\n--- qvm-run ${label}: interrupted by ${signal}\n`);
     process.exit(code);
   });
   process.stdin.on('data', (chunk: Buffer) => {
-    record(dir, chunk);
+    section.add(chunk);
     if (!child.stdin.write(chunk)) process.stdin.pause();
   });
   child.stdin.on('drain', () => process.stdin.resume());
@@ -80,7 +109,7 @@ function relay(dir: string, vm: string, label: string, command: string, args: re
   process.stdin.on('error', () => child.stdin.end());
   child.stdin.on('error', () => process.stdin.pause());
   for (const [from, to, filter] of [[child.stdout, process.stdout, output.filterStdout], [child.stderr, process.stderr, output.filterStderr]] as const) {
-    const write = outputWriter(dir, to, filter);
+    const write = outputWriter(section, to, filter);
     from.on('data', (chunk: Buffer) => {
       if (!write(chunk)) from.pause();
     });
@@ -89,7 +118,7 @@ function relay(dir: string, vm: string, label: string, command: string, args: re
   return new Promise((resolve) => {
     child.on('error', (error: NodeJS.ErrnoException) => {
       const message = `${command}: ${error.code === 'EACCES' ? 'Permission denied' : 'No such file or directory'}\n`;
-      record(dir, message);
+      section.end(message);
       process.stderr.write(message);
       resolve(error.code === 'EACCES' ? QREXEC_EXIT.refused : QREXEC_EXIT.notFound);
     });
@@ -97,7 +126,7 @@ function relay(dir: string, vm: string, label: string, command: string, args: re
     child.on('close', (code, signal) => {
       if (procFile) rmSync(procFile, { force: true });
       const exitCode = code ?? 128 + (signal ? constants.signals[signal] : 0);
-      record(dir, `\n--- qvm-run ${label}: exit ${exitCode}\n`);
+      section.end(`\n--- qvm-run ${label}: exit ${exitCode}\n`);
       resolve(exitCode);
     });
   });
@@ -107,22 +136,22 @@ function relay(dir: string, vm: string, label: string, command: string, args: re
  * The same relay to a process in a QEMU guest: the agent runs it. Unlike relay() and real qrexec, the agent still kills the
  * call's processes when the connection closes (qemu/guest-agent.ts; not changed: those guests are powered off by qvm-kill).
  */
-async function relayToGuest(dir: string, vm: string, label: string, argv: readonly string[], env: Record<string, string>): Promise<number> {
+async function relayToGuest(dir: string, vm: string, label: string, argv: readonly string[], env: Record<string, string>, held = false): Promise<number> {
   const runtime = guestRuntime(dir, vm);
   if (!runtime) throw new Error(`qvm-run: ${vm} has no running QEMU guest`);
-  record(dir, `\n--- qvm-run ${label}\n`);
+  const section = transcriptSection(dir, label, held);
   takeOverSignals((signal, code) => {
-    record(dir, `\n--- qvm-run ${label}: interrupted by ${signal}\n`);
+    section.end(`\n--- qvm-run ${label}: interrupted by ${signal}\n`);
     process.exit(code);
   });
   const stdin = process.stdin;
-  stdin.on('data', (chunk: Buffer) => record(dir, chunk));
+  stdin.on('data', (chunk: Buffer) => section.add(chunk));
   const relayed = (to: NodeJS.WriteStream) => (chunk: Buffer) => {
-    record(dir, chunk);
+    section.add(chunk);
     to.write(chunk);
   };
   const exitCode = await callAgent(runtime.port, { argv, env, cwd: '/home/user' }, { stdin, onStdout: relayed(process.stdout), onStderr: relayed(process.stderr) });
-  record(dir, `\n--- qvm-run ${label}: exit ${exitCode}\n`);
+  section.end(`\n--- qvm-run ${label}: exit ${exitCode}\n`);
   return exitCode;
 }
 
@@ -196,7 +225,7 @@ async function runTarget(dir: string, vmName: string, target: string, args: Tool
   if (readState(dir).vms[vmName]?.qemu) return runInGuest(dir, vmName, root, target, args.flags.has('--service'), user);
   const env = vmEnvironment(dir, vmName);
   const cwd = join(root, 'home/user');
-  if (!args.flags.has('--service')) return relay(dir, vmName, `${vmName} (${user}) ${target}`, 'sh', ['-c', target], env, cwd, output);
+  if (!args.flags.has('--service')) return relay(dir, vmName, `${vmName} (${user}) ${target}`, 'sh', ['-c', target], env, cwd, output, true);
   const found = lookUpService(dir, vmName, root, target);
   if (typeof found === 'number') return found;
   const { name, argument, file } = found;
@@ -208,7 +237,7 @@ async function runTarget(dir: string, vmName: string, target: string, args: Tool
 
 /** qvm-run into a QEMU guest: a command through `sh -c`, or a service found in the qube's tree and run at its path in the guest. */
 async function runInGuest(dir: string, vm: string, root: string, target: string, service: boolean, user: string): Promise<number> {
-  if (!service) return relayToGuest(dir, vm, `${vm} (${user}) ${target}`, ['sh', '-c', target], guestEnvironment());
+  if (!service) return relayToGuest(dir, vm, `${vm} (${user}) ${target}`, ['sh', '-c', target], guestEnvironment(), true);
   // The guest sees the qube's tree laid over its root, so the file found here is at the same path there.
   const found = lookUpService(dir, vm, root, target);
   if (typeof found === 'number') return found;

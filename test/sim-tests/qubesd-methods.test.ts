@@ -1,6 +1,7 @@
 // The simulated qubesd's answers to the calls dom0 makes on its socket, asked with dom0's own client (dom0/qubesd-call.ts) of the
 // qubesd `qubes-sim init` starts: qubesd's formats per release (qubes/api/admin.py), its exceptions, the calls it drops, the
-// change a tag makes, faults planned on `qubesd:METHOD`, and the server's end once its simulated Qubes is removed.
+// change a tag makes, one call after the other, faults planned on `qubesd:METHOD`, and the server's end once its simulated Qubes
+// is removed.
 import { existsSync, readFileSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
@@ -69,6 +70,18 @@ describe('the simulated qubesd answers', () => {
     expect(readCalls(r43).filter((call) => call.key === 'qubesd:admin.vm.CreateDisposable').map((call) => call.argv)).toEqual([['sim-dvm'], ['sim-dvm', 'payload:uuid']]);
     const r42 = newSim('--qubes-release=4.2');
     expect(await failure(ask(r42, { method: 'admin.vm.CreateDisposable', dest: 'sim-dvm', payload: 'uuid' }))).toBeInstanceOf(QubesdNoReplyError);
+  });
+});
+
+describe('the time qubesd takes', () => {
+  it('answers one call after the other, each after qubesd-call-ms', async () => {
+    const dir = newSim();
+    sim('set', dir, 'qubesd-call-ms', '200');
+    const started = Date.now();
+    const answeredAt = await Promise.all(['work', 'sys-usb', 'sim-dvm'].map((vm) => ask(dir, { method: 'admin.vm.property.Get', dest: vm, arg: 'netvm' }).then(() => Date.now() - started)));
+    // Three calls at once: the last is answered after three turns, not after one.
+    expect(Math.max(...answeredAt)).toBeGreaterThanOrEqual(600);
+    expect(Math.min(...answeredAt)).toBeGreaterThanOrEqual(200);
   });
 });
 

@@ -14,6 +14,7 @@
 import { randomBytes, randomInt } from 'node:crypto';
 import { appendFileSync, closeSync, existsSync, mkdirSync, openSync, readSync, rmSync, statSync, unlinkSync, writeFileSync } from 'node:fs';
 import { connect, createServer, type Socket } from 'node:net';
+import { setTimeout as sleep } from 'node:timers/promises';
 import { join } from 'node:path';
 import { eventsLogPath, openEventsLog, type LoggedEvent } from './qubesd-events.ts';
 import { takeOverSignals } from './signals.ts';
@@ -93,6 +94,12 @@ const nowNs = (): string => String(BigInt(Math.round((performance.timeOrigin + p
 /** One line per answered call: `qubesd START-NS END-NS METHOD DEST ARG`. */
 export const qubesdTimesPath = (dir: string): string => join(dir, 'qubesd', 'calls-timed.log');
 
+/**
+ * The time a call takes by default: an assumption, not a measurement (no published figure for qubesd's per-call time was found):
+ * a few milliseconds of Python per call, so that the simulator is not faster than a real dom0. `qubes-sim set DIR qubesd-call-ms`.
+ */
+export const QUBESD_CALL_MS = 5;
+
 /** Where `qubes-sim init` finds the server it started. */
 export const qubesdPidPath = (dir: string): string => join(dir, 'qubesd.pid');
 
@@ -118,8 +125,18 @@ export async function serveQubesd(dir: string, args: readonly string[]): Promise
   };
   /** Calls a fault keeps unanswered, closed at shutdown. */
   const hanging = new Set<Socket>();
+  // qubesd runs its handlers on one asyncio loop: each call's own work comes after the one before it. A hand-out's waiting (for a
+  // preload to complete, the unpause) does not hold the loop, so only its first step takes a turn here.
+  let turns: Promise<void> = Promise.resolve();
+  const takeTurn = (): Promise<void> => (turns = turns.catch(() => undefined).then(() => sleep(readState(dir).settings.qubesdCallMs ?? QUBESD_CALL_MS)));
   const answerCall = (call: AdminCall & { readonly src: string }, socket: Socket): void => {
     const started = nowNs();
+    void takeTurn().then(
+      () => answerInTurn(call, socket, started),
+      () => socket.destroy(),
+    );
+  };
+  const answerInTurn = (call: AdminCall & { readonly src: string }, socket: Socket, started: string): void => {
     // Each answered call leaves a line with its times (the benchmark's step table reads them beside the tools' own).
     const answered = (bytes: Buffer | undefined) => {
       if (bytes) socket.end(bytes);

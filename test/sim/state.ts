@@ -83,6 +83,11 @@ export interface SimSettings {
   startContentionPct?: number;
   /** How long CreateDisposable takes to hand out a preloaded disposable that completed preloading (unpause, use_preload). */
   preloadHandoutMs?: number;
+  /**
+   * How long qubesd takes to answer one Admin API call on its socket, one call after the other (absent: QUBESD_CALL_MS).
+   * qubesd handles a call in Python on one asyncio loop: parsing, the admin-permission event, the handler, logging.
+   */
+  qubesdCallMs?: number;
   /** How long after `dmsetup create` a mapping is exposed to dom0 (udev's RUN of udev-block-add-change); absent = 0. */
   exportDelayMs?: number;
   /** How long after `qvm-block attach` returns the disk appears in the frontend qube (xen-blkfront's hot-plug); absent = 0. */

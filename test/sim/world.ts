@@ -158,9 +158,10 @@ const DELAY_SETTINGS = {
   'disk-delay-ms': 'diskDelayMs',
   'start-contention-pct': 'startContentionPct',
   'preload-handout-ms': 'preloadHandoutMs',
+  'qubesd-call-ms': 'qubesdCallMs',
 } as const;
 
-/** `set DIR start-delay-ms|export-delay-ms|disk-delay-ms|start-contention-pct|preload-handout-ms N` | `set DIR gui-session VM never|ready`. */
+/** `set DIR start-delay-ms|export-delay-ms|disk-delay-ms|start-contention-pct|preload-handout-ms|qubesd-call-ms N` | `set DIR gui-session VM never|ready`. */
 export function setSetting(dir: string, [key, value, extra]: readonly string[]): void {
   const usage = `usage: qubes-sim set DIR ${Object.keys(DELAY_SETTINGS).join('|')} N | gui-session VM never|ready`;
   const delay = key !== undefined && Object.hasOwn(DELAY_SETTINGS, key) ? DELAY_SETTINGS[key as keyof typeof DELAY_SETTINGS] : undefined;

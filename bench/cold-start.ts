@@ -16,6 +16,12 @@ export interface ColdStartFigure {
   readonly cold_start_ratio: Record<string, number>;
   readonly ratio_goal: string;
   readonly ratio_met: boolean;
+  /**
+   * On Node >= 22.1 only (else absent): each bundle started as the installed wrapper starts it there, with NODE_COMPILE_CACHE
+   * already filled (packaging/wrapper.sh; the install fills it), over the same run's `node -e 0`.
+   */
+  readonly cold_start_ratio_compile_cache?: Record<string, number>;
+  readonly ratio_met_with_compile_cache?: boolean;
   readonly load: LoadReport;
 }
 
@@ -52,8 +58,21 @@ function entries(work: string): Entry[] {
   ];
 }
 
+/** Whether this Node keeps compiled code in NODE_COMPILE_CACHE (module.enableCompileCache: Node >= 22.1). */
+function hasCompileCache(): boolean {
+  const [major = 0, minor = 0] = process.versions.node.split('.').map(Number);
+  return major > 22 || (major === 22 && minor >= 1);
+}
+
+const CACHED = ' (compile cache)';
+
 export async function coldStartFigure(work: string, rounds: number): Promise<ColdStartFigure> {
-  const list = entries(work);
+  const plain = entries(work);
+  // Where Node allows it, each bundle also as the wrapper runs it there: with a compile cache one start has filled.
+  const cacheDir = mkdtempSync(join(work, 'compile-cache-'));
+  const cached = hasCompileCache() ? plain.map((entry) => ({ ...entry, name: `${entry.name}${CACHED}`, env: { ...entry.env, NODE_COMPILE_CACHE: cacheDir } })) : [];
+  for (const entry of cached) await timed(process.execPath, entry.args, { env: entry.env });
+  const list = [...plain, ...cached];
   const times: Record<string, number[]> = Object.fromEntries([...list.map((e) => [e.name, []]), ['node -e 0', []]]);
   const load = watchLoad();
   for (let round = 0; round < rounds; round++) {
@@ -71,12 +90,15 @@ export async function coldStartFigure(work: string, rounds: number): Promise<Col
     }),
   );
   const floor = median(times['node -e 0']!);
-  const ratios = Object.fromEntries(list.map((entry) => [entry.name, round(median(times[entry.name]!) / floor)]));
+  const ratioOf = (name: string) => round(median(times[name]!) / floor);
+  const ratios = Object.fromEntries(plain.map((entry) => [entry.name, ratioOf(entry.name)]));
+  const cachedRatios = cached.length > 0 ? Object.fromEntries(plain.map((entry) => [entry.name, ratioOf(`${entry.name}${CACHED}`)])) : undefined;
   return {
     goal: `< ${GOAL_MS} ms each`,
     cold_start_ratio: ratios,
     ratio_goal: `<= ${RATIO_GOAL} each`,
     ratio_met: Object.values(ratios).every((ratio) => ratio <= RATIO_GOAL),
+    ...(cachedRatios ? { cold_start_ratio_compile_cache: cachedRatios, ratio_met_with_compile_cache: Object.values(cachedRatios).every((ratio) => ratio <= RATIO_GOAL) } : {}),
     met: Object.values(results).every((r) => r.met),
     how: 'spawn to exit: CLIs print --help; services get an empty stdin and reply with an error frame (their first read)',
     entries: results,

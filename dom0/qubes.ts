@@ -154,6 +154,16 @@ async function check(limits: TimeLimits, args: readonly string[], options: Timeo
   }
 }
 
+/** What `call` gives, or undefined when it failed because no qube has the name it asked about. */
+async function unlessNoSuchDomain<T>(call: Promise<T>): Promise<T | undefined> {
+  try {
+    return await call;
+  } catch (error) {
+    if (isNoSuchDomain(error)) return undefined;
+    throw error;
+  }
+}
+
 /** Whether the qube exists and is running. */
 function isRunning(limits: TimeLimits, name: string, options: TimeoutOption = {}): Promise<boolean> {
   return check(limits, ['--running', name], options);
@@ -180,26 +190,16 @@ export const QUBE_UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a
  * clone=False)`), the same in R4.2 (tag v4.2.0) and R4.3. A name freed by qvm-remove can be taken by any new qube; a uuid cannot.
  */
 async function vmUuid(ask: AskQubesd, name: string, options: TimeoutOption = {}): Promise<string | undefined> {
-  let text: string;
-  try {
-    text = await getPref(ask, name, 'uuid', options);
-  } catch (error) {
-    if (isNoSuchDomain(error)) return undefined;
-    throw error;
-  }
+  const text = await unlessNoSuchDomain(getPref(ask, name, 'uuid', options));
+  if (text === undefined) return undefined;
   if (!QUBE_UUID.test(text)) throw new OperationError(`qubesd's uuid of ${name} is not a uuid (${JSON.stringify(text.slice(0, 80))})`);
   return text;
 }
 
 /** One qube as admin.vm.List lists it on that qube alone, or undefined when no qube has that name. */
 async function listOneVM(ask: AskQubesd, name: string, options: TimeoutOption = {}): Promise<VmInfo | undefined> {
-  let reply: string;
-  try {
-    reply = await ask({ method: 'admin.vm.List', dest: name }, options);
-  } catch (error) {
-    if (isNoSuchDomain(error)) return undefined;
-    throw error;
-  }
+  const reply = await unlessNoSuchDomain(ask({ method: 'admin.vm.List', dest: name }, options));
+  if (reply === undefined) return undefined;
   const [vm, ...more] = parseAdminVmList(reply);
   if (!vm || more.length > 0 || vm.name !== name) throw new OperationError(`qubesd's admin.vm.List on ${name} listed ${more.length + (vm ? 1 : 0)} qubes, not ${name} alone`);
   return vm;
@@ -229,7 +229,7 @@ async function listVMs(ask: AskQubesd, options: TimeoutOption = {}): Promise<VmI
  * once. Not one snapshot (neither is qvm-ls, which asks qubesd per qube too); each value is what qubesd said when asked.
  */
 async function vmFacts(ask: AskQubesd, name: string, options: TimeoutOption = {}): Promise<VmFacts | undefined> {
-  const [listed, uuid, netvm] = await Promise.all([listOneVM(ask, name, options), vmUuid(ask, name, options), getPref(ask, name, 'netvm', options).catch((error: unknown) => (isNoSuchDomain(error) ? undefined : Promise.reject(error)))]);
+  const [listed, uuid, netvm] = await Promise.all([listOneVM(ask, name, options), vmUuid(ask, name, options), unlessNoSuchDomain(getPref(ask, name, 'netvm', options))]);
   if (!listed || uuid === undefined || netvm === undefined) return undefined;
   return { name: listed.name, uuid, vmClass: listed.vmClass, state: listed.state, netvm };
 }

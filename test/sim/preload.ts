@@ -22,6 +22,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { bootKernel } from './kernel-model.ts';
 import { recordEvent, recordStart } from './qubesd-events.ts';
 import { makeVmTree, stopVm } from './qvm-lifecycle.ts';
+import { exception } from './qubesd-methods.ts';
 import { inQubesd, writeReply } from './qubesd-work.ts';
 import { waitForBoot } from './start-latency.ts';
 import { readState, SimToolError, vmDir, withState, type SimState, type SimVm } from './state.ts';
@@ -108,7 +109,7 @@ export async function createDisposableReply(dir: string, template: string, paylo
     return await handOut(dir, template, payload);
   } catch (error) {
     const message = error instanceof Error ? error.message : String(error);
-    return Buffer.from(`2\0QubesException\0\0${message}\0`, 'latin1');
+    return exception('QubesException', message).reply;
   }
 }
 

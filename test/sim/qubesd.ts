@@ -103,7 +103,7 @@ export const QUBESD_CALL_MS = 5;
 /** Where `qubes-sim init` finds the server it started. */
 export const qubesdPidPath = (dir: string): string => join(dir, 'qubesd.pid');
 
-const notFound = (name: string): Buffer => Buffer.from(`2\0QubesVMNotFoundError\0\0No such domain: '${name}'\0`, 'latin1');
+const notFound = (name: string): Buffer => exception('QubesVMNotFoundError', `No such domain: '${name}'`).reply;
 
 /** Serves until SIGTERM, SIGINT or SIGHUP; resolves 0 once the socket is gone. */
 export async function serveQubesd(dir: string, args: readonly string[]): Promise<number> {

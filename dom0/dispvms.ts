@@ -52,8 +52,8 @@ export type DestroyOutcome = { readonly kind: 'removed' | 'gone' } | { readonly 
 const newName = (role: DispVmRole): string => `dm-${role}-disp${String(randomInt(100_000_000)).padStart(8, '0')}`;
 
 /**
- * Creates a DisposableVM for `role` under a new random name. Why no qvm-check first: it would cost a tool call on every attach's
- * critical path for a clash of one in 10^8; qvm-create refuses a taken name without creating anything, and then another is tried.
+ * Creates a DisposableVM for `role` under a new random name. Why no existence check first: it would cost a qubesd call on every
+ * attach's critical path for a clash of one in 10^8; qvm-create refuses a taken name without creating anything, and then another is tried.
  */
 async function createFresh(qubes: Qubes, role: DispVmRole, template: string, label: string): Promise<string> {
   for (let attempt = 1; ; attempt++) {

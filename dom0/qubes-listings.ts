@@ -49,6 +49,37 @@ export function parseAdminVmList(reply: string): VmInfo[] {
 }
 
 /**
+ * The power states qubesd reports (QubesOS/qubes-core-admin qubes/vm/qubesvm.py get_power_state, R4.2 and R4.3); 'NA' is the
+ * client's word for a qube it could not ask about, accepted here too.
+ */
+const POWER_STATES = new Set(['Halted', 'Transient', 'Running', 'Paused', 'Suspended', 'Halting', 'Dying', 'Crashed', 'NA']);
+
+/**
+ * The power state in qubesd's admin.vm.CurrentState reply: `KEY=VALUE` words joined by one space, `mem`, `mem_static_max`,
+ * `cputime` and `power_state` in R4.2 and R4.3 (qubes/api/admin.py vm_current_state). Strict on what is read (one
+ * `power_state`, a state qubesd has); other keys are passed over if they are words with a number, so a key qubesd adds later does
+ * not break a check, but nothing else in the reply is.
+ */
+export function parseCurrentState(reply: string, what: string): string {
+  const refuse = (why: string) => new ParseError('qubesd', 'admin.vm.CurrentState reply', 0, `${what}: ${why} (${JSON.stringify(reply.slice(0, 120))})`);
+  let state: string | undefined;
+  for (const word of reply.split(' ')) {
+    const pair = /^([a-z_]{1,32})=(\S{0,32})$/.exec(word);
+    if (!pair) throw refuse('not KEY=VALUE words');
+    const [, key, value] = pair as unknown as [string, string, string];
+    if (key === 'power_state') {
+      if (state !== undefined) throw refuse('power_state given twice');
+      if (!POWER_STATES.has(value)) throw refuse('not a power state qubesd has');
+      state = value;
+    } else if (!/^\d{1,20}$/.test(value)) {
+      throw refuse(`${key} is not a number`);
+    }
+  }
+  if (state === undefined) throw refuse('no power_state');
+  return state;
+}
+
+/**
  * The value in qubesd's admin.vm.property.Get / admin.property.Get reply, `default=True|False type=TYPE VALUE` (qubes/api/admin.py
  * _serialize_property: TYPE is vm, int, bool, label or str; an unset qube property is the empty VALUE).
  */

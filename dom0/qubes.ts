@@ -10,7 +10,7 @@ import { PassThrough, type Readable, type Writable } from 'node:stream';
 import { InterruptedError, OperationError, ToolError } from '../shared/errors.ts';
 import { interruptionSignal, throwIfInterrupted } from './interruption.ts';
 import type { VmName } from './names.ts';
-import { parseAdminVmList, parseBlockList, parseCreateDisposableNameReply, parseCreateDisposableReply, parsePropertyReply, parseVmFacts, type BlockRow, type VmFacts, type VmInfo } from './qubes-listings.ts';
+import { parseAdminVmList, parseBlockList, parseCurrentState, parseCreateDisposableNameReply, parseCreateDisposableReply, parsePropertyReply, parseVmFacts, type BlockRow, type VmFacts, type VmInfo } from './qubes-listings.ts';
 import { qubesdSocketPath } from './admin-events.ts';
 import { callQubesd, QubesdException, type QubesdRequest } from './qubesd-call.ts';
 import { CHILD_OPTIONS, DEFAULT_MAX_STDOUT_BYTES, exitStatusError, failureOf, MAX_STDERR_BYTES, outputCapError, runTool, sanitizeStderr, supervise, timeLimitError } from './run-tool.ts';
@@ -139,21 +139,6 @@ function isNoSuchDomain(error: unknown): boolean {
   return error instanceof ToolError && error.failure.kind === 'exit-status' && error.failure.exitCode === 2 && /no such domain/i.test(error.stderr);
 }
 
-/** qvm-check answers with its exit code: 0 yes, 1 no; a qube that does not exist is "no" too (exit 2, "no such domain"). */
-async function check(limits: TimeLimits, args: readonly string[], options: TimeoutOption): Promise<boolean> {
-  const what = `qvm-check ${args.join(' ')}`;
-  try {
-    const { exitCode, stderr } = await runTool('qvm-check', args, { what, okExitCodes: [0, 1], timeoutMs: options.timeoutMs ?? toolLimit(limits, 'query') });
-    // Why: exit 1 is qvm-check's "no" ("non-existent!", "not running"), but a tool that failed (qubesd unreachable) exits 1 too,
-    // with an error line. Read as "no", such a failure would make detach skip its steps and kill a device VM still in use.
-    if (exitCode === 1 && /(^|\s)error:|Traceback|Exception\b/.test(stderr)) throw exitStatusError('qvm-check', what, exitCode, stderr);
-    return exitCode === 0;
-  } catch (error) {
-    if (isNoSuchDomain(error)) return false;
-    throw error;
-  }
-}
-
 /** What `call` gives, or undefined when it failed because no qube has the name it asked about. */
 async function unlessNoSuchDomain<T>(call: Promise<T>): Promise<T | undefined> {
   try {
@@ -164,14 +149,29 @@ async function unlessNoSuchDomain<T>(call: Promise<T>): Promise<T | undefined> {
   }
 }
 
-/** Whether the qube exists and is running. */
-function isRunning(limits: TimeLimits, name: string, options: TimeoutOption = {}): Promise<boolean> {
-  return check(limits, ['--running', name], options);
+/**
+ * A qube's power state from admin.vm.CurrentState (Running, Halted, Transient...), or undefined when no qube has that name. Unlike
+ * qubesadmin's get_power_state, a qubesd that closes without a reply is an error here, not "NA": read as "not running" or "gone",
+ * a failed call would make detach skip its steps and kill a device VM still in use.
+ */
+async function powerState(ask: AskQubesd, name: string, options: TimeoutOption): Promise<string | undefined> {
+  const reply = await unlessNoSuchDomain(ask({ method: 'admin.vm.CurrentState', dest: name }, options));
+  return reply === undefined ? undefined : parseCurrentState(reply, `admin.vm.CurrentState on ${name}`);
 }
 
-/** Whether a qube of that name exists. */
-function vmExists(limits: TimeLimits, name: string, options: TimeoutOption = {}): Promise<boolean> {
-  return check(limits, [name], options);
+/**
+ * Whether the qube exists and is running: its power state is neither Halted nor NA, as qubesadmin's is_running reads it
+ * (QubesOS/qubes-core-admin-client qubesadmin/vm/__init__.py), which `qvm-check --running` calls. Why not that tool: one
+ * call on qubesd's socket instead of a Python process on every check of detach, status, clean-up and watch.
+ */
+async function isRunning(ask: AskQubesd, name: string, options: TimeoutOption = {}): Promise<boolean> {
+  const state = await powerState(ask, name, options);
+  return state !== undefined && state !== 'Halted' && state !== 'NA';
+}
+
+/** Whether a qube of that name exists: qubesd answers for it (`qvm-check NAME` asks the same: is the name known to qubesd). */
+async function vmExists(ask: AskQubesd, name: string, options: TimeoutOption = {}): Promise<boolean> {
+  return (await powerState(ask, name, options)) !== undefined;
 }
 
 /** A qube's property (admin.vm.property.Get; an unset VM property is empty). */
@@ -582,8 +582,8 @@ export function qubesAdapter(limits: TimeLimits, socketPath: string = qubesdSock
     startVM: withLimits(startVM),
     killVM: withLimits(killVM),
     removeVM: withLimits(removeVM),
-    isRunning: withLimits(isRunning),
-    vmExists: withLimits(vmExists),
+    isRunning: withQubesd(isRunning),
+    vmExists: withQubesd(vmExists),
     getPref: withQubesd(getPref),
     vmUuid: withQubesd(vmUuid),
     vmClass: withQubesd(vmClass),

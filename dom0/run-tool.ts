@@ -18,7 +18,7 @@ export interface ToolCall {
   /** For messages: "qvm-start dm-device-disp1234". */
   readonly what: string;
   readonly timeoutMs: number;
-  /** Exit codes that are answers, not failures (qvm-check's 1). Default: 0 only. */
+  /** Exit codes that are answers, not failures. Default: 0 only. */
   readonly okExitCodes?: readonly number[];
   readonly maxStdoutBytes?: number;
   /** What stdin gets, then closes (qubesd-query's payload); default: no stdin. */

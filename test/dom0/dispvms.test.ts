@@ -5,7 +5,7 @@ import { CleanupStack } from '../../dom0/cleanup-stack.ts';
 import { destroyDispVM, destroyRecordedDispVM, DISPVM_NAME, startDispVMs, type DispVmIdentity } from '../../dom0/dispvms.ts';
 import { qubesAdapter } from '../../dom0/qubes.ts';
 import { useTmpDir } from '../helpers/tmp.ts';
-import { installFakeTools, type FakeAnswer, type FakeQubesdAnswer } from './fake-tools.ts';
+import { installFakeTools, type FakeQubesdAnswer } from './fake-tools.ts';
 
 const fakes = installFakeTools(useTmpDir());
 const qubes = qubesAdapter({});
@@ -17,13 +17,15 @@ const uuidIs = (uuid: string): FakeQubesdAnswer => ({ value: `default=False type
 const NO_SUCH: FakeQubesdAnswer = { exception: ['QubesVMNotFoundError', `No such domain: '${vm.name}'`] };
 /** qubesd answering nothing: an unexpected exception on its side, or qubesd going away. */
 const NO_ANSWER: FakeQubesdAnswer = { drop: true };
+const RUNNING: FakeQubesdAnswer = { value: 'mem=409600 mem_static_max=4096000 cputime=3 power_state=Running' };
 
 let stderr: string[] = [];
 beforeEach(() => {
-  for (const tool of ['qvm-check', 'qvm-kill', 'qvm-remove', 'qvm-create', 'qvm-start']) fakes.answer(tool, {});
+  for (const tool of ['qvm-kill', 'qvm-remove', 'qvm-create', 'qvm-start']) fakes.answer(tool, {});
   fakes.resetQubesd();
   fakes.answerQubesd('admin.vm.property.Get+uuid', uuidIs(OURS));
   fakes.answerQubesd('admin.vm.List', ls('DispVM'));
+  fakes.answerQubesd('admin.vm.CurrentState', RUNNING);
   fakes.takeCalls();
   stderr = [];
   vi.spyOn(process.stderr, 'write').mockImplementation((chunk: string | Uint8Array) => (stderr.push(String(chunk)), true));
@@ -33,27 +35,27 @@ afterEach(() => vi.restoreAllMocks());
 const PREFS = `qubesd [admin.vm.property.Get] [${vm.name}] [uuid]`;
 const LS = `qubesd [admin.vm.List] [${vm.name}]`;
 const KILL = `qvm-kill [${vm.name}]`;
-const EXISTS = `qvm-check [${vm.name}]`;
+const EXISTS = `qubesd [admin.vm.CurrentState] [${vm.name}]`;
 
 describe('destroyRecordedDispVM', () => {
-  it.each<[string, FakeQubesdAnswer, FakeQubesdAnswer, FakeAnswer, string, string[]]>([
-    // [case, the uuid property, admin.vm.List, qvm-check, outcome, calls]
-    ['the qube recorded, gone after the kill (auto_cleanup)', uuidIs(OURS), ls('DispVM'), { exit: 1 }, 'removed', [PREFS, LS, KILL, EXISTS]],
-    ['the name now has another uuid (reused): never killed', uuidIs(THEIRS), ls('DispVM'), {}, 'refused', [PREFS]],
-    ['the recorded uuid but not a DispVM: never killed', uuidIs(OURS), ls('AppVM'), {}, 'refused', [PREFS, LS]],
-    ['no such qube: nothing to do', NO_SUCH, ls('DispVM'), {}, 'gone', [PREFS]],
-  ])('%s', async (_case, prefs, list, check, outcome, calls) => {
+  it.each<[string, FakeQubesdAnswer, FakeQubesdAnswer, FakeQubesdAnswer, string, string[]]>([
+    // [case, the uuid property, admin.vm.List, admin.vm.CurrentState, outcome, calls]
+    ['the qube recorded, gone after the kill (auto_cleanup)', uuidIs(OURS), ls('DispVM'), NO_SUCH, 'removed', [PREFS, LS, KILL, EXISTS]],
+    ['the name now has another uuid (reused): never killed', uuidIs(THEIRS), ls('DispVM'), RUNNING, 'refused', [PREFS]],
+    ['the recorded uuid but not a DispVM: never killed', uuidIs(OURS), ls('AppVM'), RUNNING, 'refused', [PREFS, LS]],
+    ['no such qube: nothing to do', NO_SUCH, ls('DispVM'), RUNNING, 'gone', [PREFS]],
+  ])('%s', async (_case, prefs, list, state, outcome, calls) => {
     fakes.answerQubesd('admin.vm.property.Get+uuid', prefs);
     fakes.answerQubesd('admin.vm.List', list);
-    fakes.answer('qvm-check', check);
+    fakes.answerQubesd('admin.vm.CurrentState', state);
     expect((await destroyRecordedDispVM(qubes, vm)).kind).toBe(outcome);
     expect(fakes.takeCalls()).toEqual(calls);
   });
 
   it('checks again before qvm-remove when the killed qube is still there', async () => {
     expect(await destroyRecordedDispVM(qubes, vm)).toEqual({ kind: 'removed' });
-    // Still there and still running after the kill (qvm-check answers yes to both): killed once more, checked, then removed.
-    expect(fakes.takeCalls()).toEqual([PREFS, LS, KILL, EXISTS, `qvm-check [--running] [${vm.name}]`, KILL, EXISTS, PREFS, LS, `qvm-remove [-f] [${vm.name}]`]);
+    // Still there and still running after the kill (qubesd says Running to both checks): killed once more, checked, then removed.
+    expect(fakes.takeCalls()).toEqual([PREFS, LS, KILL, EXISTS, EXISTS, KILL, EXISTS, PREFS, LS, `qvm-remove [-f] [${vm.name}]`]);
   });
 
   it('says why it refused, naming both uuids', async () => {
@@ -70,7 +72,7 @@ describe('destroyRecordedDispVM', () => {
 
 describe('destroyDispVM (a VM of the running command)', () => {
   it('goes by name before the uuid is known', async () => {
-    fakes.answer('qvm-check', { exit: 1 });
+    fakes.answerQubesd('admin.vm.CurrentState', NO_SUCH);
     expect(await destroyDispVM(qubes, { name: vm.name })).toEqual({ kind: 'removed' });
     expect(fakes.takeCalls()).toEqual([KILL, EXISTS]);
   });
@@ -84,7 +86,7 @@ describe('destroyDispVM (a VM of the running command)', () => {
 
   it('kills its own VM by name when Qubes cannot tell the uuid twice (a VM left running may hold the disk)', async () => {
     fakes.answerQubesd('admin.vm.property.Get+uuid', NO_ANSWER);
-    fakes.answer('qvm-check', { exit: 1 });
+    fakes.answerQubesd('admin.vm.CurrentState', NO_SUCH);
     expect(await destroyDispVM(qubes, vm)).toEqual({ kind: 'removed' });
     expect(fakes.takeCalls()).toEqual([PREFS, PREFS, KILL, EXISTS]);
   });
@@ -92,7 +94,7 @@ describe('destroyDispVM (a VM of the running command)', () => {
 
 describe('startDispVMs', () => {
   it('names VMs dm-<role>-disp and eight digits, within 31 characters, and reports each identity before starting it', async () => {
-    fakes.answer('qvm-check', { exit: 1 });
+    fakes.answerQubesd('admin.vm.CurrentState', NO_SUCH);
     const stack = new CleanupStack();
     const created: DispVmIdentity[] = [];
     const vms = await startDispVMs(qubes, ['device', 'destination'], 'sim-dvm', 'red', stack, (identity) => void created.push(identity));

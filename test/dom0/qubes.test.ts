@@ -7,13 +7,13 @@ import { DeviceNotExposedError, qubesAdapter, ReadOnlyDeviceError, TIMEOUTS, typ
 import { callService, OpenedService, type TimedChannel } from '../../dom0/service-call.ts';
 import { MAX_STDERR_BYTES, runTool, toolFailureOf } from '../../dom0/run-tool.ts';
 import { useTmpDir } from '../helpers/tmp.ts';
-import { installFakeTools } from './fake-tools.ts';
+import { installFakeTools, type FakeQubesdAnswer } from './fake-tools.ts';
 
 const fakes = installFakeTools(useTmpDir());
 // The adapter as main() makes it from a configuration that sets no reply or tool limit.
 const qubes = qubesAdapter({});
 beforeEach(() => {
-  for (const tool of ['qvm-check', 'qvm-run', 'qvm-start', 'qvm-ls', 'qvm-prefs', 'qubes-prefs', 'qvm-block']) fakes.answer(tool, {});
+  for (const tool of ['qvm-run', 'qvm-start', 'qvm-ls', 'qvm-prefs', 'qubes-prefs', 'qvm-block']) fakes.answer(tool, {});
   fakes.resetQubesd();
   fakes.answerQubesd('admin.vm.property.Get', { value: 'default=False type=vm sys-firewall' });
   fakes.answerQubesd('admin.property.Get', { value: 'default=False type=vm fedora-dvm' });
@@ -46,20 +46,49 @@ describe('qubes adapter command lines', () => {
 });
 
 describe('qubes adapter answers', () => {
+  const stateReply = (power: string): { value: string } => ({ value: `mem=409600 mem_static_max=4096000 cputime=12 power_state=${power}` });
+
   it.each([
-    [0, '', true],
-    [1, '', false],
-    [2, "qvm-check: error: no such domain: 'gone'", false],
-  ])('isRunning/vmExists map exit %i to %s', async (exit, stderr, expected) => {
-    fakes.answer('qvm-check', { exit, stderr });
-    expect(await qubes.isRunning('gone')).toBe(expected);
-    expect(await qubes.vmExists('gone')).toBe(expected);
-    expect(fakes.takeCalls()).toEqual(['qvm-check [--running] [gone]', 'qvm-check [gone]']);
+    ['Running', true],
+    ['Transient', true],
+    ['Paused', true],
+    ['Halting', true],
+    ['Crashed', true],
+    ['Halted', false],
+    ['NA', false],
+  ])('isRunning reads power_state %s as %s (qubesadmin is_running); vmExists is true for any state', async (power, running) => {
+    fakes.answerQubesd('admin.vm.CurrentState', stateReply(power));
+    expect(await qubes.isRunning('work')).toBe(running);
+    expect(await qubes.vmExists('work')).toBe(true);
+    expect(fakes.takeCalls()).toEqual(['qubesd [admin.vm.CurrentState] [work]', 'qubesd [admin.vm.CurrentState] [work]']);
   });
 
-  it('qvm-check failing otherwise is a ToolError', async () => {
-    fakes.answer('qvm-check', { exit: 3, stderr: 'qubesd down' });
-    await expect(qubes.isRunning('work')).rejects.toThrow(ToolError);
+  it('a qube qubesd does not know is neither running nor there', async () => {
+    fakes.answerQubesd('admin.vm.CurrentState', { exception: ['QubesVMNotFoundError', "No such domain: 'gone'"] });
+    expect(await qubes.isRunning('gone')).toBe(false);
+    expect(await qubes.vmExists('gone')).toBe(false);
+  });
+
+  it.each<[string, FakeQubesdAnswer, RegExp]>([
+    ['no reply (qubesd went away)', { drop: true }, /closed the connection without a reply/],
+    ['another exception', { exception: ['QubesException', 'libvirt is busy'] }, /libvirt is busy/],
+    ['no power_state', { value: 'mem=0 mem_static_max=0 cputime=0' }, /no power_state/],
+    ['a state qubesd does not have', { value: 'mem=0 power_state=Sleeping' }, /not a power state/],
+    ['power_state twice', { value: 'power_state=Halted power_state=Running' }, /twice/],
+    ['a figure that is not a number', { value: 'mem=lots power_state=Running' }, /mem is not a number/],
+    ['two spaces', { value: 'mem=0  power_state=Running' }, /not KEY=VALUE/],
+    ['a newline', { value: 'power_state=Running\n' }, /not KEY=VALUE/],
+    ['an empty reply', { value: '' }, /not KEY=VALUE/],
+    ['non-UTF-8', { raw: Buffer.from([0x30, 0, 0x70, 0xff, 0xfe]) }, /./],
+  ])('isRunning refuses %s instead of reading it as "not running"', async (_case, answer, message) => {
+    fakes.answerQubesd('admin.vm.CurrentState', answer);
+    await expect(qubes.isRunning('work')).rejects.toThrow(message);
+    await expect(qubes.vmExists('work')).rejects.toThrow(message);
+  });
+
+  it('passes over a figure qubesd may add later, if it is a number', async () => {
+    fakes.answerQubesd('admin.vm.CurrentState', { value: 'mem=1 power_state=Running cpu_usage=3' });
+    expect(await qubes.isRunning('work')).toBe(true);
   });
 
   it('reads the value of qubesd\'s property reply, empty for an unset qube property; any other reply is refused', async () => {
@@ -260,7 +289,7 @@ describe('the limits bound into an adapter', () => {
   }
 
   it.each([
-    ['a hanging tool', () => fakes.answer('qvm-check', { sleepS: 5 }), (qubes: Qubes) => qubes.isRunning('work')],
+    ['a hanging tool', () => fakes.answer('qvm-block', { sleepS: 5 }), (qubes: Qubes) => qubes.listBlocks('sys-usb')],
     ['a qubesd that never answers', () => fakes.answerQubesd('admin.vm.List', { hang: true }), (qubes: Qubes) => qubes.listVMs()],
   ])('two adapters in one process, called at the same time, each stop %s at its own TOOL_TIMEOUT_S', async (_case, arrange, call) => {
     arrange();

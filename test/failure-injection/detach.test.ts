@@ -26,10 +26,10 @@ describe.concurrent('detach under failure injection', () => {
   it.each(steps)('fail at $label', async (step) => {
     tally.add((await injectAt(scenario, volume, tmp, step, steps, 'fail')).absorbed ? 'fail absorbed' : 'fail injected');
   }, 300_000);
-  it.each(representative(steps, ['qvm-block', 'service:splitdmcrypt.DeviceClose']))('hang at $label', async (step) => {
+  it.each(representative(steps, ['qvm-block', 'qubesd:admin.vm.CurrentState', 'service:splitdmcrypt.DeviceClose']))('hang at $label', async (step) => {
     tally.add((await injectAt(scenario, volume, tmp, step, steps, 'hang')).absorbed ? 'hang absorbed' : 'hang injected');
   }, 300_000);
-  it.each(representative(steps, ['qvm-check', 'service:splitdmcrypt.DeviceClose']))('garbage at $label', async (step) => {
+  it.each(representative(steps, ['qubesd:admin.vm.CurrentState', 'service:splitdmcrypt.DeviceClose']))('garbage at $label', async (step) => {
     tally.add((await injectAt(scenario, volume, tmp, step, steps, 'garbage')).absorbed ? 'garbage absorbed' : 'garbage injected');
   }, 300_000);
 });

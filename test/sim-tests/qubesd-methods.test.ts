@@ -27,6 +27,15 @@ describe('the simulated qubesd answers', () => {
     expect(await ask(dir, { method: 'admin.vm.List', dest: 'work' })).toBe(line('work', 'AppVM', 'Halted'));
   });
 
+  it('admin.vm.CurrentState: zeros and Halted for a halted qube, figures and Running once started, no argument taken', async () => {
+    const dir = newSim();
+    expect(await ask(dir, { method: 'admin.vm.CurrentState', dest: 'work' })).toBe('mem=0 mem_static_max=0 cputime=0 power_state=Halted');
+    dom0(dir, 'qvm-start', ['work']);
+    expect(await ask(dir, { method: 'admin.vm.CurrentState', dest: 'work' })).toMatch(/^mem=[1-9][0-9]* mem_static_max=[1-9][0-9]* cputime=[0-9]+ power_state=Running$/);
+    expect(await failure(ask(dir, { method: 'admin.vm.CurrentState', dest: 'work', arg: 'x' }))).toBeInstanceOf(QubesdNoReplyError);
+    expect(await failure(ask(dir, { method: 'admin.vm.CurrentState', dest: 'nosuch' }))).toMatchObject({ qubesType: 'QubesVMNotFoundError' });
+  });
+
   it('properties as _serialize_property writes them; the klass the client computes is no property', async () => {
     const dir = newSim();
     expect(await ask(dir, { method: 'admin.vm.property.Get', dest: 'work', arg: 'netvm' })).toBe('default=False type=vm sys-firewall');

@@ -1,6 +1,6 @@
 // The Admin API calls the simulated qubesd answers besides admin.Events and admin.vm.CreateDisposable (preload.ts): the reads
-// dom0 makes on qubesd's socket (qube list, properties, features, tags) and tagging. Each answer follows QubesOS/qubes-core-admin qubes/api/admin.py (tag v4.2.39 and
-// main): vm_list (R4.3 adds ` uuid=`), _serialize_property, vm_feature_get, vm_tag_list, vm_tag_set; exceptions as
+// dom0 makes on qubesd's socket (qube list, power state, properties, features, tags) and tagging. Each answer follows QubesOS/qubes-core-admin qubes/api/admin.py (tag v4.2.39 and
+// main): vm_list (R4.3 adds ` uuid=`), vm_current_state, _serialize_property, vm_feature_get, vm_tag_list, vm_tag_set; exceptions as
 // QubesDaemonProtocol.send_exception frames them (qubes/api/__init__.py), with the messages of qubes/exc.py. A call qubesd
 // would not answer (a method it does not have, an argument where none is wanted, a ValueError such as an invalid tag) is
 // dropped: the connection closes without a reply, as qubesd's handler leaves it.
@@ -27,6 +27,7 @@ const DROP: AdminAnswer = { drop: true };
 /** The calls answered here, each with whether it takes an argument (none takes a payload). */
 const METHODS: Readonly<Record<string, { readonly wantsArg: boolean }>> = {
   'admin.vm.List': { wantsArg: false },
+  'admin.vm.CurrentState': { wantsArg: false },
   'admin.vm.property.Get': { wantsArg: true },
   'admin.property.Get': { wantsArg: true },
   'admin.vm.feature.Get': { wantsArg: true },
@@ -70,6 +71,15 @@ function listLine(state: SimState, vm: SimVm): string {
   return `${vm.name} class=${vm.class} state=${vmPowerState(vm)}${state.settings.release === '4.3' ? ` uuid=${vm.uuid ?? ''}` : ''}\n`;
 }
 
+/**
+ * vm_current_state's words, in its order. A qube that is not running has no libvirt domain that is active: 0 for each figure
+ * (qubes/vm/qubesvm.py get_mem, get_mem_static_max, get_cputime); a running one, the simulator's fixed figures.
+ */
+function currentState(vm: SimVm): string {
+  const active = vm.running || vm.paused;
+  return `mem=${active ? 409600 : 0} mem_static_max=${active ? 4096000 : 0} cputime=${active ? 1 : 0} power_state=${vmPowerState(vm)}`;
+}
+
 /** The answer to one call whose source and destination exist (the server checked both). */
 export function answerAdminCall(dir: string, call: AdminCall): AdminAnswer {
   const shape = METHODS[call.method];
@@ -81,6 +91,8 @@ export function answerAdminCall(dir: string, call: AdminCall): AdminAnswer {
       const listed = call.dest === 'dom0' ? Object.values(state.vms).sort((a, b) => (a.name < b.name ? -1 : 1)) : [vm];
       return value(listed.map((each) => listLine(state, each)).join(''));
     }
+    case 'admin.vm.CurrentState':
+      return value(currentState(vm));
     case 'admin.vm.property.Get': {
       const type = VM_PROPS[call.arg];
       if (!type) return exception('QubesNoSuchPropertyError', `Invalid property '${call.arg}' of ${call.dest}`);

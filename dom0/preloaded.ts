@@ -67,10 +67,14 @@ export interface HandOutLedger {
 /** A qube as qubesd describes it: name, uuid, whether it runs, netvm. */
 type ListedVm = DispVmIdentity & { readonly running: boolean; readonly netvm: string };
 
-/** The qube qubesd handed out, by the uuid (looked for in the whole listing) or the name (asked of qubesd) it answered with. */
+/**
+ * The qube qubesd handed out, by the uuid (its name looked for in the whole listing, then the qube asked about) or the name it
+ * answered with. By uuid, the qube asked about must still have that uuid: a name freed and taken again in between is not it.
+ */
 async function identify(qubes: Qubes, by: { readonly uuid: string } | { readonly name: string }, template: string): Promise<ListedVm> {
-  const found = 'uuid' in by ? (await qubes.listVmFacts()).find((vm) => vm.uuid === by.uuid) : await qubes.vmFacts(by.name);
-  if (!found) throw new OperationError(`the disposable ${template}'s pool handed out (${'uuid' in by ? `uuid ${by.uuid}` : by.name}) is gone`);
+  const name = 'uuid' in by ? await qubes.vmNameByUuid(by.uuid) : by.name;
+  const found = name === undefined ? undefined : await qubes.vmFacts(name);
+  if (!found || ('uuid' in by && found.uuid !== by.uuid)) throw new OperationError(`the disposable ${template}'s pool handed out (${'uuid' in by ? `uuid ${by.uuid}` : by.name}) is gone`);
   return { name: found.name, uuid: found.uuid, running: found.state !== 'Halted', netvm: found.netvm };
 }
 
@@ -159,9 +163,8 @@ export async function handOutDispVM(qubes: Qubes, role: DispVmRole, template: st
 export async function removeUnclaimedHandOuts(qubes: Qubes, state: AttachmentState, namedElsewhere: ReadonlySet<string>): Promise<void> {
   for (const intent of state.handOuts ?? []) {
     const pool = poolMembers(await qubes.getFeature(intent.template, 'preload-dispvm').catch(() => undefined));
-    const vms = await qubes.listVmFacts();
     for (const name of intent.candidates) {
-      const vm = vms.find((candidate) => candidate.name === name);
+      const vm = await qubes.vmFacts(name);
       if (!vm || vm.vmClass !== 'DispVM' || pool.includes(name) || namedElsewhere.has(name) || state.createdVms.some((recorded) => recorded.name === name)) continue;
       const tags = await qubes.listTags(name);
       if (!tags.includes('disp-created-by-dom0') || ownerRole(tags) !== undefined) continue;

@@ -1,4 +1,4 @@
-// Parsers for what Qubes lists: qubesd's replies (admin.vm.List, properties, CreateDisposable) and `qvm-ls --raw-data` (strict:
+// Parsers for what Qubes lists: qubesd's replies (admin.vm.List, admin.vm.CurrentState, properties, CreateDisposable; strict:
 // machine output), and `qvm-block list` (tolerant: it is human output whose wording changed between R4.2 and R4.3; used for
 // status and diagnostics only, never to choose a device).
 import { ParseError } from '../shared/errors.ts';
@@ -10,6 +10,8 @@ export interface VmInfo {
   readonly state: string;
   /** AdminVM, AppVM, DispVM, TemplateVM, StandaloneVM. */
   readonly vmClass: string;
+  /** R4.3 lists each qube's uuid; R4.2 does not. */
+  readonly uuid?: string;
 }
 
 /**
@@ -28,7 +30,7 @@ const WORD = /^[A-Za-z]{1,32}$/;
 
 /**
  * Parses qubesd's admin.vm.List reply: one `NAME class=CLASS state=STATE` line per qube, R4.3 adding ` uuid=UUID`
- * (QubesOS/qubes-core-admin qubes/api/admin.py vm_list, tag v4.2.39 and main). Strict, like the qvm-ls listing: it is machine output.
+ * (QubesOS/qubes-core-admin qubes/api/admin.py vm_list, tag v4.2.39 and main). Strict: it is machine output.
  */
 export function parseAdminVmList(reply: string): VmInfo[] {
   const vms: VmInfo[] = [];
@@ -37,13 +39,13 @@ export function parseAdminVmList(reply: string): VmInfo[] {
     const lineOffset = offset;
     offset += line.length + 1;
     if (line === '') continue;
-    const match = /^(\S+) class=(\S+) state=(\S+)(?: uuid=[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12})?$/.exec(line);
+    const match = /^(\S+) class=(\S+) state=(\S+)(?: uuid=([0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}))?$/.exec(line);
     if (!match) throw new ParseError('admin.vm.List reply', 'line', lineOffset, 'expected NAME class=CLASS state=STATE');
-    const [, name, vmClass, state] = match as unknown as [string, string, string, string];
+    const [, name, vmClass, state, uuid] = match as unknown as [string, string, string, string, string | undefined];
     if (!isVmName(name)) throw new ParseError('admin.vm.List reply', 'NAME', lineOffset, 'not a qube name');
     if (!WORD.test(state)) throw new ParseError('admin.vm.List reply', 'state', lineOffset, 'not a state word');
     if (!WORD.test(vmClass)) throw new ParseError('admin.vm.List reply', 'class', lineOffset, 'not a class word');
-    vms.push({ name, state, vmClass });
+    vms.push({ name, state, vmClass, ...(uuid === undefined ? {} : { uuid }) });
   }
   return vms;
 }
@@ -122,24 +124,13 @@ export function frontendDevOf(row: BlockRow, vm: VmName | string): string | unde
   return FRONTEND_DEV.exec(`(${used[2]})`)?.[1];
 }
 
-/** A qube as `qvm-ls --raw-data --fields NAME,UUID,CLASS,STATE,NETVM` lists it; `netvm` is '' for none (qvm-ls prints `-`). */
+/** One qube as qubesd describes it (its admin.vm.List line, its uuid and netvm properties); `netvm` is '' for none. */
 export interface VmFacts {
   readonly name: VmName;
   readonly uuid: string;
   readonly vmClass: string;
   readonly state: string;
   readonly netvm: string;
-}
-
-/** Parses `qvm-ls --raw-data --fields NAME,UUID,CLASS,STATE,NETVM`: one line of five `|`-separated fields per qube, nothing else. */
-export function parseVmFacts(stdout: string): VmFacts[] {
-  return stdout.split('\n').filter((line) => line !== '').map((line) => {
-    const [name = '', uuid = '', vmClass = '', state = '', netvm = '', ...extra] = line.split('|');
-    if (extra.length > 0 || !isVmName(name) || !/^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/.test(uuid) || !WORD.test(vmClass) || !WORD.test(state) || (netvm !== '-' && !isVmName(netvm))) {
-      throw new ParseError('qvm-ls', 'line', 0, `qvm-ls printed an unexpected line: ${JSON.stringify(line.slice(0, 120))}`);
-    }
-    return { name: name as VmName, uuid, vmClass, state, netvm: netvm === '-' ? '' : netvm };
-  });
 }
 
 /** The value of a qubesd reply (what follows `0\0`) when it matches `value` whole; anything else is refused, naming what was `expected`. */

@@ -10,7 +10,7 @@ import { PassThrough, type Readable, type Writable } from 'node:stream';
 import { InterruptedError, OperationError, ToolError } from '../shared/errors.ts';
 import { interruptionSignal, throwIfInterrupted } from './interruption.ts';
 import type { VmName } from './names.ts';
-import { parseAdminVmList, parseBlockList, parseCurrentState, parseCreateDisposableNameReply, parseCreateDisposableReply, parsePropertyReply, parseVmFacts, type BlockRow, type VmFacts, type VmInfo } from './qubes-listings.ts';
+import { parseAdminVmList, parseBlockList, parseCurrentState, parseCreateDisposableNameReply, parseCreateDisposableReply, parsePropertyReply, type BlockRow, type VmFacts, type VmInfo } from './qubes-listings.ts';
 import { qubesdSocketPath } from './admin-events.ts';
 import { callQubesd, QubesdException, type QubesdRequest } from './qubesd-call.ts';
 import { CHILD_OPTIONS, DEFAULT_MAX_STDOUT_BYTES, exitStatusError, failureOf, MAX_STDERR_BYTES, outputCapError, runTool, sanitizeStderr, supervise, timeLimitError } from './run-tool.ts';
@@ -482,9 +482,12 @@ async function addTag(ask: AskQubesd, vm: string, tag: string, options: TimeoutO
   await ask({ method: 'admin.vm.tag.Set', dest: vm, arg: tag }, options);
 }
 
-/** Every qube with its uuid, class, state and netvm (qvm-ls's columns are qube properties: qubesadmin/tools/qvm_ls.py). */
-async function listVmFacts(limits: TimeLimits, options: TimeoutOption = {}): Promise<VmFacts[]> {
-  return parseVmFacts(await query(limits, 'qvm-ls', ['--raw-data', '--fields', 'NAME,UUID,CLASS,STATE,NETVM'], 'qvm-ls', options));
+/**
+ * The name of the qube whose uuid is `uuid`, from R4.3's admin.vm.List on dom0 (each line ends with ` uuid=UUID`), or undefined
+ * when no qube listed has it. R4.2 lists no uuids: there nothing is found (R4.2 never hands out by uuid either).
+ */
+async function vmNameByUuid(ask: AskQubesd, uuid: string, options: TimeoutOption = {}): Promise<string | undefined> {
+  return (await listVMs(ask, options)).find((vm) => vm.uuid === uuid)?.name;
 }
 
 /**
@@ -534,7 +537,7 @@ export interface Qubes {
   getPref(vm: string, prop: string, options?: TimeoutOption): Promise<string>;
   /** A qube's uuid, or undefined when no qube has that name. */
   vmUuid(name: string, options?: TimeoutOption): Promise<string | undefined>;
-  /** A qube's class as qvm-ls lists it, or undefined when no qube has that name. */
+  /** A qube's class as admin.vm.List lists it, or undefined when no qube has that name. */
   vmClass(name: string, options?: TimeoutOption): Promise<string | undefined>;
   getGlobalPref(prop: string, options?: TimeoutOption): Promise<string>;
   listVMs(options?: TimeoutOption): Promise<VmInfo[]>;
@@ -551,7 +554,8 @@ export interface Qubes {
   getFeature(vm: string, feature: string, options?: TimeoutOption): Promise<string | undefined>;
   listTags(vm: string, options?: TimeoutOption): Promise<string[]>;
   addTag(vm: string, tag: string, options?: TimeoutOption): Promise<void>;
-  listVmFacts(options?: TimeoutOption): Promise<VmFacts[]>;
+  /** The name of the qube with that uuid (R4.3's admin.vm.List lists uuids), or undefined. */
+  vmNameByUuid(uuid: string, options?: TimeoutOption): Promise<string | undefined>;
   /** One qube's uuid, class, state and netvm, or undefined when no qube has that name. */
   vmFacts(name: string, options?: TimeoutOption): Promise<VmFacts | undefined>;
   /** admin.vm.CreateDisposable on `template`; returns the uuid of the qube handed out. START_TIMEOUT_S. */
@@ -598,7 +602,7 @@ export function qubesAdapter(limits: TimeLimits, socketPath: string = qubesdSock
     getFeature: withQubesd(getFeature),
     listTags: withQubesd(listTags),
     addTag: withQubesd(addTag),
-    listVmFacts: withLimits(listVmFacts),
+    vmNameByUuid: withQubesd(vmNameByUuid),
     vmFacts: withQubesd(vmFacts),
     createDisposable: (template: string, options?: TimeoutOption) => createDisposable(bound, ask, template, options),
     handOutByName: (template: string, options?: TimeoutOption) => handOutByName(bound, ask, template, options),

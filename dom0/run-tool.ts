@@ -9,7 +9,7 @@ import { interruptionSignal, throwIfInterrupted } from './interruption.ts';
 export const MAX_STDERR_CHARS = 400;
 /** stderr kept from a tool before sanitizing; more is a sign of a misbehaving VM (qvm-run passes the remote stderr). */
 export const MAX_STDERR_BYTES = 64 * 1024;
-/** Listings and property values are small; 16 MiB is far beyond any real `qvm-ls` or `qvm-block list`. */
+/** Listings are small; 16 MiB is far beyond any real `qvm-block list`. */
 export const DEFAULT_MAX_STDOUT_BYTES = 16 * 1024 * 1024;
 /** Grace between SIGTERM and SIGKILL for a tool that timed out or was interrupted. */
 export const KILL_GRACE_MS = 5_000;

@@ -22,7 +22,7 @@ function scripted(world: World): { qubes: Qubes; calls: string[] } {
   const qubes = {
     handOutByName: async () => (calls.push('hand-out by name'), world.handedOut),
     createDisposable: async () => (calls.push('hand-out by uuid'), facts.uuid),
-    listVmFacts: async () => (calls.push('list'), [facts]),
+    vmNameByUuid: async (uuid: string) => (calls.push('find uuid'), uuid === facts.uuid ? facts.name : undefined),
     vmFacts: async (name: string) => (calls.push('list'), name === facts.name ? facts : undefined),
     addTag: async (vm: string, tag: string) => void calls.push(`tag ${vm} ${tag}`),
     startVM: async (vm: string) => void calls.push(`start ${vm}`),
@@ -72,7 +72,7 @@ describe('handOutDispVM', () => {
   it('an empty pool is asked by uuid (R4.2 refuses that payload), and the qube started when it is not running', async () => {
     const { name, calls } = await handOut({ handedOut: 'disp5', listed: { state: 'Halted' } }, []);
     expect(name).toBe('disp5');
-    expect(calls.slice(0, 4)).toEqual(['intend', 'hand-out by uuid', 'list', 'start disp5']);
+    expect(calls.slice(0, 5)).toEqual(['intend', 'hand-out by uuid', 'find uuid', 'list', 'start disp5']);
   });
 
   it.each([
@@ -84,12 +84,19 @@ describe('handOutDispVM', () => {
     expect(calls.some((call) => call.startsWith('record'))).toBe(false);
   });
 
+  it('by uuid, refuses a qube whose name now belongs to another uuid (freed and taken again between the two calls)', async () => {
+    const { qubes } = scripted({ handedOut: 'disp5', listed: {} });
+    const retaken = { ...qubes, vmFacts: async (name: string) => ({ name, uuid: '11111111-2222-4333-8444-555555555555', vmClass: 'DispVM', state: 'Running', netvm: '' }) } as Qubes;
+    const obtained = handOutDispVM(retaken, 'header', 'dvm', [], new CleanupStack({ warn: () => undefined, notify: () => undefined }), ledger([]));
+    await expect(obtained).rejects.toThrow(/the disposable dvm's pool handed out \(uuid [0-9a-f-]{36}\) is gone/);
+  });
+
   it.each([
     ['by name, a name qubesd no longer knows', ['disp12']],
     ['by uuid, a uuid the listing does not show', []],
   ])('refuses a qube that is gone: %s', async (_case, pool) => {
     const { qubes } = scripted({ handedOut: 'disp12', listed: {} });
-    const gone = { ...qubes, listVmFacts: async () => [], vmFacts: async () => undefined } as Qubes;
+    const gone = { ...qubes, vmNameByUuid: async () => undefined, vmFacts: async () => undefined } as Qubes;
     // By uuid the qube is identified before its name is returned; by name, in its bookkeeping. Either way nothing goes to it.
     const obtained = handOutDispVM(gone, 'header', 'dvm', pool, new CleanupStack({ warn: () => undefined, notify: () => undefined }), ledger([]));
     await expect(obtained.then((vm) => vm.bookkept)).rejects.toThrow(/the disposable dvm's pool handed out \((disp12|uuid [0-9a-f-]{36})\) is gone/);

@@ -4,7 +4,7 @@
 import { describe, expect, it } from 'vitest';
 import { normalizeConfig } from '../../dom0/config.ts';
 import { isOurDispVmName, ownerRole } from '../../dom0/dispvms.ts';
-import { parseCreateDisposableNameReply, parseCreateDisposableReply, parseVmFacts } from '../../dom0/qubes-listings.ts';
+import { parseAdminVmList, parseCreateDisposableNameReply, parseCreateDisposableReply } from '../../dom0/qubes-listings.ts';
 import { parseAttachmentState } from '../../dom0/state.ts';
 import { ParseError, UsageError } from '../../shared/errors.ts';
 
@@ -45,22 +45,23 @@ describe('parseCreateDisposableNameReply', () => {
   });
 });
 
-describe('parseVmFacts', () => {
-  it('reads name|uuid|class|state|netvm lines, `-` as no netvm', () => {
-    expect(parseVmFacts(`disp12|${UUID}|DispVM|Running|-\nwork|${UUID}|AppVM|Halted|sys-firewall\n`)).toEqual([
-      { name: 'disp12', uuid: UUID, vmClass: 'DispVM', state: 'Running', netvm: '' },
-      { name: 'work', uuid: UUID, vmClass: 'AppVM', state: 'Halted', netvm: 'sys-firewall' },
+describe('parseAdminVmList', () => {
+  it('reads R4.2 lines (no uuid) and R4.3 lines (with the uuid) alike', () => {
+    expect(parseAdminVmList(`disp12 class=DispVM state=Running uuid=${UUID}\nwork class=AppVM state=Halted\n`)).toEqual([
+      { name: 'disp12', vmClass: 'DispVM', state: 'Running', uuid: UUID },
+      { name: 'work', vmClass: 'AppVM', state: 'Halted' },
     ]);
   });
 
   it.each([
-    ['a sixth field', `disp12|${UUID}|DispVM|Running|-|x`],
-    ['no uuid', 'disp12||DispVM|Running|-'],
-    ['a name Qubes would not accept', `-disp|${UUID}|DispVM|Running|-`],
-    ['an empty netvm column (qvm-ls prints -)', `disp12|${UUID}|DispVM|Running|`],
-    ['a state that is not a word', `disp12|${UUID}|DispVM|Run ning|-`],
+    ['a field after the uuid', `disp12 class=DispVM state=Running uuid=${UUID} x=1`],
+    ['an uppercase uuid', `disp12 class=DispVM state=Running uuid=${UUID.toUpperCase()}`],
+    ['an empty uuid', 'disp12 class=DispVM state=Running uuid='],
+    ['a name Qubes would not accept', '-disp class=DispVM state=Running'],
+    ['a state that is not a word', 'disp12 class=DispVM state=Run-ning'],
+    ['fields in another order', 'disp12 state=Running class=DispVM'],
   ])('refuses %s', (_why, text) => {
-    expect(() => parseVmFacts(text)).toThrow(ParseError);
+    expect(() => parseAdminVmList(text)).toThrow(ParseError);
   });
 });
 

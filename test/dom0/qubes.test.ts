@@ -131,9 +131,12 @@ describe('qubes adapter answers', () => {
     fakes.answerQubesd('admin.vm.List', { value: 'dom0 class=AdminVM state=Running\nwork class=AppVM state=Halted uuid=d46c9786-5318-4519-aead-ed64c26ada6b\ndm-device-disp0001 class=DispVM state=Running\n' });
     expect(await qubes.listVMs()).toEqual([
       { name: 'dom0', state: 'Running', vmClass: 'AdminVM' },
-      { name: 'work', state: 'Halted', vmClass: 'AppVM' },
+      { name: 'work', state: 'Halted', vmClass: 'AppVM', uuid: 'd46c9786-5318-4519-aead-ed64c26ada6b' },
       { name: 'dm-device-disp0001', state: 'Running', vmClass: 'DispVM' },
     ]);
+    expect(await qubes.vmNameByUuid('d46c9786-5318-4519-aead-ed64c26ada6b')).toBe('work');
+    // R4.2's lines carry no uuid: nothing is found by one.
+    expect(await qubes.vmNameByUuid('00000000-0000-4000-8000-000000000000')).toBeUndefined();
     for (const bad of ['work class=AppVM\n', 'work class=AppVM state=Halted extra=1\n', 'bad/name class=AppVM state=Running\n', 'work class=AppVM state=Run-ning\n', 'work class=AppVM state=Halted uuid=nope\n']) {
       fakes.answerQubesd('admin.vm.List', { value: bad });
       await expect(qubes.listVMs()).rejects.toThrow(ParseError);

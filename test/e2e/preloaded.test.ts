@@ -171,6 +171,27 @@ describe('attach with preloaded disposables', () => {
     expect(cleanup.exitCode, cleanup.stderr).toBe(0);
     await expectNothingLeft(dir);
   });
+
+  it('cleanup removes a disposable the pool handed out to an attach killed before it learnt which qube it got', async () => {
+    const { dir, volume } = await setUp('crash-handout', '4.3', 3);
+    sim('set', dir, 'preload-handout-ms', '1500');
+    const before = pool(dir);
+    const child = startSplit(dir, ['attach', 'sys-usb:sda'], `${volume.passphrase}\n`);
+    await waitFor('a hand-out asked for', () => recordText(dir).includes('"handOuts"'));
+    child.kill('SIGKILL');
+    await child.catch(() => undefined);
+    // qubesd finishes the hand-outs without the client: the qubes leave the pool, untagged, named by no record.
+    const timed = join(dir, 'qubesd', 'calls-timed.log');
+    await waitFor('the hand-outs answered', () => existsSync(timed) && readFileSync(timed, 'utf8').includes('admin.vm.CreateDisposable'));
+    const strays = (): string[] => qubes(dir).filter((q) => before.includes(q.name) && !pool(dir).includes(q.name)).map((q) => q.name);
+    expect(strays().length).toBeGreaterThan(0);
+    const handedOut = strays();
+    const cleanup = await runSplit(dir, ['cleanup']);
+    expect(cleanup.exitCode, cleanup.stderr).toBe(0);
+    for (const name of handedOut) expect(cleanup.stderr).toContain(`removing ${name}: sim-dvm's pool handed it out to an attach that ended before it could record it`);
+    expect(strays()).toEqual([]);
+    await expectNothingLeft(dir);
+  });
 });
 
 describe('ATTACH_ORDER=serial', () => {

@@ -2,6 +2,8 @@
 // CLIs: `--help` printed and exited. Services: started with stdin closed (an empty request, as when dom0 hangs up at once), so each
 // loads its whole bundle, reads its request, finds it missing and replies with an error frame before exiting: the same start-up
 // work a real call does before its first byte of real work. `node -e 0` is measured alongside as the floor set by Node itself.
+// bench/service-floor.cjs is measured alongside too: what Node charges a service that does nothing but load child_process and read
+// its stdin as a stream, the lower bound under every service bundle.
 import { mkdtempSync, readdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { median, round, timed, watchLoad, type LoadReport } from './measure.ts';
@@ -22,6 +24,11 @@ export interface ColdStartFigure {
    */
   readonly cold_start_ratio_compile_cache?: Record<string, number>;
   readonly ratio_met_with_compile_cache?: boolean;
+  /**
+   * bench/service-floor.cjs over the same run's `node -e 0`: a service with nothing of ours and no dependency that only loads
+   * child_process and reads its stdin as a stream. What Node itself charges for that, before any bundle does anything.
+   */
+  readonly service_floor_ratio: number;
   readonly load: LoadReport;
 }
 
@@ -52,6 +59,7 @@ function entries(work: string): Entry[] {
       exitCode: 1,
     }));
   return [
+    { name: SERVICE_FLOOR, args: ['bench/service-floor.cjs'], env: process.env, exitCode: 1 },
     { name: 'dist/qvm-block-split.mjs --help', args: ['dist/qvm-block-split.mjs', '--help'], env: process.env, exitCode: 0 },
     { name: 'dist/split-dm-crypt-luks.mjs --help', args: ['dist/split-dm-crypt-luks.mjs', '--help'], env: process.env, exitCode: 0 },
     ...services,
@@ -66,13 +74,16 @@ function hasCompileCache(): boolean {
 
 const CACHED = ' (compile cache)';
 
+const SERVICE_FLOOR = 'bench/service-floor.cjs (no dependency)';
+
 export async function coldStartFigure(work: string, rounds: number): Promise<ColdStartFigure> {
-  const plain = entries(work);
+  const all = entries(work);
+  const plain = all.filter((entry) => entry.name !== SERVICE_FLOOR);
   // Where Node allows it, each bundle also as the wrapper runs it there: with a compile cache one start has filled.
   const cacheDir = mkdtempSync(join(work, 'compile-cache-'));
   const cached = hasCompileCache() ? plain.map((entry) => ({ ...entry, name: `${entry.name}${CACHED}`, env: { ...entry.env, NODE_COMPILE_CACHE: cacheDir } })) : [];
   for (const entry of cached) await timed(process.execPath, entry.args, { env: entry.env });
-  const list = [...plain, ...cached];
+  const list = [...all, ...cached];
   const times: Record<string, number[]> = Object.fromEntries([...list.map((e) => [e.name, []]), ['node -e 0', []]]);
   const load = watchLoad();
   for (let round = 0; round < rounds; round++) {
@@ -99,7 +110,8 @@ export async function coldStartFigure(work: string, rounds: number): Promise<Col
     ratio_goal: `<= ${RATIO_GOAL} each`,
     ratio_met: Object.values(ratios).every((ratio) => ratio <= RATIO_GOAL),
     ...(cachedRatios ? { cold_start_ratio_compile_cache: cachedRatios, ratio_met_with_compile_cache: Object.values(cachedRatios).every((ratio) => ratio <= RATIO_GOAL) } : {}),
-    met: Object.values(results).every((r) => r.met),
+    service_floor_ratio: ratioOf(SERVICE_FLOOR),
+    met: plain.every((entry) => results[entry.name]!.met),
     how: 'spawn to exit: CLIs print --help; services get an empty stdin and reply with an error frame (their first read)',
     entries: results,
     node_floor_ms: round(median(times['node -e 0']!), 1),

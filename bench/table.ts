@@ -40,7 +40,7 @@ function rows(figures: Record<string, unknown>): Row[] {
       const cached = (f.cold_start_ratio_compile_cache ?? {}) as Record<string, number>;
       const CACHED = ' (compile cache)';
       for (const [entry, result] of Object.entries(entries)) {
-        const ratio = entry.endsWith(CACHED) ? cached[entry.slice(0, -CACHED.length)] : plain[entry];
+        const ratio = entry.endsWith(CACHED) ? cached[entry.slice(0, -CACHED.length)] : (plain[entry] ?? (entry.startsWith('bench/service-floor') ? (f.service_floor_ratio as number) : undefined));
         out.push({ figure: `cold_start_ms ${entry.replace(/^dist\/(vm\/)?/, '')}`, value: ms(result.median_ms), goal: String(f.goal), met: yes(result.met), ours: ratio === undefined ? '-' : `${ratio}x node -e 0`, reference: `node -e 0: ${ms(f.node_floor_ms)}`, load: loadText(f.load) });
       }
     } else if (name === 'attach_e2e') {

@@ -18,8 +18,6 @@ export interface ToolCall {
   /** For messages: "qvm-start dm-device-disp1234". */
   readonly what: string;
   readonly timeoutMs: number;
-  /** Exit codes that are answers, not failures. Default: 0 only. */
-  readonly okExitCodes?: readonly number[];
   readonly maxStdoutBytes?: number;
   /** What stdin gets, then closes (qubesd-query's payload); default: no stdin. */
   readonly input?: string;
@@ -167,6 +165,6 @@ export async function runTool(tool: string, args: readonly string[], call: ToolC
   const failure = failureOf(tool, call, supervision, result, stderr);
   if (failure) throw failure;
   const exitCode = result.exitCode ?? -1;
-  if (!(call.okExitCodes ?? [0]).includes(exitCode)) throw exitStatusError(tool, call.what, exitCode, stderr);
+  if (exitCode !== 0) throw exitStatusError(tool, call.what, exitCode, stderr);
   return { exitCode, stdout: Buffer.from(result.stdout ?? new Uint8Array()), stderr };
 }

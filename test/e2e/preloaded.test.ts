@@ -177,7 +177,8 @@ describe('attach with preloaded disposables', () => {
     sim('set', dir, 'preload-handout-ms', '1500');
     const before = pool(dir);
     const child = startSplit(dir, ['attach', 'sys-usb:sda'], `${volume.passphrase}\n`);
-    await waitFor('a hand-out asked for', () => recordText(dir).includes('"handOuts"'));
+    // Killed once qubesd has the call (the intent is recorded before the call is sent, so the record alone is too early).
+    await waitFor('a hand-out received by qubesd', () => recordText(dir).includes('"handOuts"') && readCalls(dir).some((call) => call.key === 'qubesd:admin.vm.CreateDisposable'));
     child.kill('SIGKILL');
     await child.catch(() => undefined);
     // qubesd finishes the hand-outs without the client: the qubes leave the pool, untagged, named by no record.

@@ -66,9 +66,9 @@ function readSteps(log: string, qubesdLog: string): Step[] {
     return { tool, args, start: Number(BigInt(start) / 1000n) / 1e6, end: Number(BigInt(end) / 1000n) / 1e6 };
   });
   const first = Math.min(...calls.map((call) => call.start));
-  // Queries (qvm-check, and qubesd's reads and tagging) are short and many: the table keeps the steps that wait.
+  // qubesd's reads and tagging are short and many: the table keeps the steps that wait.
   return calls
-    .filter((call) => call.tool !== 'qvm-check' && !(call.tool === 'qubesd' && call.args[0] !== 'admin.vm.CreateDisposable'))
+    .filter((call) => !(call.tool === 'qubesd' && call.args[0] !== 'admin.vm.CreateDisposable'))
     .sort((a, b) => a.start - b.start)
     .map((call) => ({ step: stepName(call.tool, call.args), start_s: round(call.start - first, 2), s: round(call.end - call.start, 2) }));
 }

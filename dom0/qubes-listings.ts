@@ -28,6 +28,11 @@ export interface BlockRow {
 
 const WORD = /^[A-Za-z]{1,32}$/;
 
+/** How Qubes writes a qube's uuid: Python's str(uuid.UUID), lowercase, with hyphens. */
+const UUID_TEXT = '[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}';
+export const QUBE_UUID = new RegExp(`^${UUID_TEXT}$`);
+const ADMIN_VM_LIST_LINE = new RegExp(`^(\\S+) class=(\\S+) state=(\\S+)(?: uuid=(${UUID_TEXT}))?$`);
+
 /**
  * Parses qubesd's admin.vm.List reply: one `NAME class=CLASS state=STATE` line per qube, R4.3 adding ` uuid=UUID`
  * (QubesOS/qubes-core-admin qubes/api/admin.py vm_list, tag v4.2.39 and main). Strict: it is machine output.
@@ -39,7 +44,7 @@ export function parseAdminVmList(reply: string): VmInfo[] {
     const lineOffset = offset;
     offset += line.length + 1;
     if (line === '') continue;
-    const match = /^(\S+) class=(\S+) state=(\S+)(?: uuid=([0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}))?$/.exec(line);
+    const match = ADMIN_VM_LIST_LINE.exec(line);
     if (!match) throw new ParseError('admin.vm.List reply', 'line', lineOffset, 'expected NAME class=CLASS state=STATE');
     const [, name, vmClass, state, uuid] = match as unknown as [string, string, string, string, string | undefined];
     if (!isVmName(name)) throw new ParseError('admin.vm.List reply', 'NAME', lineOffset, 'not a qube name');
@@ -142,7 +147,7 @@ function qubesdReplyValue(reply: string, value: RegExp, what: string, expected: 
 
 /** The value of qubesd's reply to CreateDisposable with the `uuid` payload: exactly `uuid:UUID`; anything else is refused. */
 export function parseCreateDisposableReply(reply: string, what: string): string {
-  return qubesdReplyValue(reply, /uuid:[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}/, what, 'a qube uuid').slice('uuid:'.length);
+  return qubesdReplyValue(reply, new RegExp(`uuid:${UUID_TEXT}`), what, 'a qube uuid').slice('uuid:'.length);
 }
 
 /**

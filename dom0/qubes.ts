@@ -1,7 +1,6 @@
-// The one adapter through which dom0 reaches Qubes: reads of properties, features, tags and the qube list (and tagging) as Admin
-// API calls on qubesd's socket (qubesd-call.ts), everything else through the real `qvm-*` tools, found on PATH; each call with a
-// time limit. main()
-// makes it once, with the limits the configuration sets bound in (qubesAdapter), and hands it to the command; no module variable
+// The one adapter through which dom0 reaches Qubes: reads of the qube list, power states, properties, features and tags, tagging
+// and the hand-out of disposables as Admin API calls on qubesd's socket (qubesd-call.ts); starting, killing, removing, block
+// devices and qrexec calls through the real `qvm-*` tools, found on PATH; each call with a time limit. main() makes it once, with the limits the configuration sets bound in (qubesAdapter), and hands it to the command; no module variable
 // holds the limits. Failures become ToolError (tool, exit code, sanitized stderr), ToolTimeoutError, ToolOutputCapError or
 // InterruptedError, each with its reason as a field (run-tool.ts); Qubes' own wording is read here only, where the tool is known.
 // No call takes a secret.
@@ -10,7 +9,7 @@ import { PassThrough, type Readable, type Writable } from 'node:stream';
 import { InterruptedError, OperationError, ToolError } from '../shared/errors.ts';
 import { interruptionSignal, throwIfInterrupted } from './interruption.ts';
 import type { VmName } from './names.ts';
-import { parseAdminVmList, parseBlockList, parseCurrentState, parseCreateDisposableNameReply, parseCreateDisposableReply, parsePropertyReply, type BlockRow, type VmFacts, type VmInfo } from './qubes-listings.ts';
+import { parseAdminVmList, parseBlockList, parseCurrentState, QUBE_UUID, parseCreateDisposableNameReply, parseCreateDisposableReply, parsePropertyReply, type BlockRow, type VmFacts, type VmInfo } from './qubes-listings.ts';
 import { qubesdSocketPath } from './admin-events.ts';
 import { callQubesd, QubesdException, type QubesdRequest } from './qubesd-call.ts';
 import { CHILD_OPTIONS, DEFAULT_MAX_STDOUT_BYTES, exitStatusError, failureOf, MAX_STDERR_BYTES, outputCapError, runTool, sanitizeStderr, supervise, timeLimitError } from './run-tool.ts';
@@ -91,10 +90,13 @@ export interface StartOptions extends TimeoutOption {
   readonly skipIfRunning?: boolean;
 }
 
+/** The bound of a call that may wait for a qube's start (qvm-start, a hand-out): the call's own, else START_TIMEOUT_S. */
+const startLimit = (limits: TimeLimits, options: TimeoutOption): number => options.timeoutMs ?? limits.startMs ?? TIMEOUTS.start;
+
 /** Starts a qube and waits until it runs. */
 async function startVM(limits: TimeLimits, name: string, options: StartOptions = {}): Promise<void> {
   const args = options.skipIfRunning ? ['--skip-if-running', name] : [name];
-  await runTool('qvm-start', args, { what: `qvm-start ${name}`, timeoutMs: options.timeoutMs ?? limits.startMs ?? TIMEOUTS.start });
+  await runTool('qvm-start', args, { what: `qvm-start ${name}`, timeoutMs: startLimit(limits, options) });
 }
 
 /**
@@ -128,26 +130,32 @@ function removeVM(limits: TimeLimits, name: string, options: TimeoutOption = {})
   return undo('qvm-remove', ['-f', name], `qvm-remove ${name}`, options.timeoutMs ?? toolLimit(limits, 'remove'), isNoSuchDomain);
 }
 
+/** Whether qubesd answered a call with an exception of that type (QubesVMNotFoundError, QubesFeatureNotFoundError...). */
+const qubesdSaid = (error: unknown, qubesType: string): boolean => error instanceof QubesdException && error.qubesType === qubesType;
+
 /**
- * Whether a tool refused a qube name that does not exist: qubesadmin's argument parser says "no such domain: 'NAME'" and exits 2
- * (QubesOS/qubes-core-admin-client qubesadmin/tools/__init__.py, VmNameAction / parser.error), for qvm-check, qvm-prefs,
- * qvm-kill, qvm-remove and qvm-block alike.
+ * Whether a call was refused for naming a qube that does not exist: qubesd's QubesVMNotFoundError (AbstractQubesAPI's lookup of
+ * the destination), or a tool's "no such domain: 'NAME'" and exit 2 from qubesadmin's argument parser
+ * (QubesOS/qubes-core-admin-client qubesadmin/tools/__init__.py, VmNameAction / parser.error), for qvm-kill, qvm-remove and
+ * qvm-block alike.
  */
 function isNoSuchDomain(error: unknown): boolean {
-  // qubesd's own answer to a call on a qube that does not exist (AbstractQubesAPI's lookup of the destination).
-  if (error instanceof QubesdException) return error.qubesType === 'QubesVMNotFoundError';
+  if (error instanceof QubesdException) return qubesdSaid(error, 'QubesVMNotFoundError');
   return error instanceof ToolError && error.failure.kind === 'exit-status' && error.failure.exitCode === 2 && /no such domain/i.test(error.stderr);
 }
 
-/** What `call` gives, or undefined when it failed because no qube has the name it asked about. */
-async function unlessNoSuchDomain<T>(call: Promise<T>): Promise<T | undefined> {
+/** What `call` gives, or undefined when it failed as `absent` says nothing is there to give (any other failure is thrown). */
+async function unless<T>(call: Promise<T>, absent: (error: unknown) => boolean): Promise<T | undefined> {
   try {
     return await call;
   } catch (error) {
-    if (isNoSuchDomain(error)) return undefined;
+    if (absent(error)) return undefined;
     throw error;
   }
 }
+
+/** What `call` gives, or undefined when it failed because no qube has the name it asked about. */
+const unlessNoSuchDomain = <T>(call: Promise<T>): Promise<T | undefined> => unless(call, isNoSuchDomain);
 
 /**
  * A qube's power state from admin.vm.CurrentState (Running, Halted, Transient...), or undefined when no qube has that name. Unlike
@@ -180,8 +188,7 @@ async function getPref(ask: AskQubesd, vm: string, prop: string, options: Timeou
   return parsePropertyReply(await ask(request, options), `${prop} of ${vm}`);
 }
 
-/** How Qubes prints a qube's uuid: Python's str(uuid.UUID), lowercase, with hyphens. */
-export const QUBE_UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/;
+export { QUBE_UUID } from './qubes-listings.ts';
 
 /**
  * A qube's uuid, or undefined when no qube has that name. Why this identifies a qube where its name does not: `uuid` is a
@@ -464,12 +471,7 @@ async function runInteractiveService(vm: string, service: string, argument: stri
 
 /** A qube's feature (admin.vm.feature.Get), or undefined when it is not set (qubesd's QubesFeatureNotFoundError). */
 async function getFeature(ask: AskQubesd, vm: string, feature: string, options: TimeoutOption = {}): Promise<string | undefined> {
-  try {
-    return await ask({ method: 'admin.vm.feature.Get', dest: vm, arg: feature }, options);
-  } catch (error) {
-    if (error instanceof QubesdException && error.qubesType === 'QubesFeatureNotFoundError') return undefined;
-    throw error;
-  }
+  return unless(ask({ method: 'admin.vm.feature.Get', dest: vm, arg: feature }, options), (error) => qubesdSaid(error, 'QubesFeatureNotFoundError'));
 }
 
 /** A qube's tags (admin.vm.tag.List: one per line). */
@@ -499,7 +501,7 @@ async function vmNameByUuid(ask: AskQubesd, uuid: string, options: TimeoutOption
  */
 async function createDisposable(limits: TimeLimits, ask: AskQubesd, template: string, options: TimeoutOption = {}): Promise<string> {
   const request = { method: 'admin.vm.CreateDisposable', dest: template, payload: 'uuid' };
-  const reply = await ask(request, { timeoutMs: options.timeoutMs ?? limits.startMs ?? TIMEOUTS.start });
+  const reply = await ask(request, { timeoutMs: startLimit(limits, options) });
   return parseCreateDisposableReply(reply, `admin.vm.CreateDisposable on ${template}`);
 }
 
@@ -511,13 +513,14 @@ async function createDisposable(limits: TimeLimits, ask: AskQubesd, template: st
  * Not interruptible by the caller's scope, for the reason createDisposable gives.
  */
 async function handOutByName(limits: TimeLimits, ask: AskQubesd, template: string, options: TimeoutOption = {}): Promise<string> {
-  const reply = await ask({ method: 'admin.vm.CreateDisposable', dest: template }, { timeoutMs: options.timeoutMs ?? limits.startMs ?? TIMEOUTS.start });
+  const reply = await ask({ method: 'admin.vm.CreateDisposable', dest: template }, { timeoutMs: startLimit(limits, options) });
   return parseCreateDisposableNameReply(reply, `admin.vm.CreateDisposable on ${template}`);
 }
 
 /**
- * Qubes as dom0 sees it: every Admin API call on qubesd's socket and every call to a `qvm-*` tool (and to qubesd-query), each
- * bounded by the time limits the adapter was made with (qubesAdapter) unless the call passes its own `timeoutMs`. The functions need no `this`: each may be passed on alone.
+ * Qubes as dom0 sees it: every Admin API call on qubesd's socket and every call to a `qvm-*` tool, each bounded by the time
+ * limits the adapter was made with (qubesAdapter) unless the call passes its own `timeoutMs`. The functions need no `this`: each
+ * may be passed on alone.
  */
 export interface Qubes {
   /** TOOL_TIMEOUT_S when set, else TIMEOUTS[kind]: the bound of one call of that kind (mapping-export.ts waits that long). */

@@ -19,8 +19,6 @@ export interface ToolCall {
   readonly what: string;
   readonly timeoutMs: number;
   readonly maxStdoutBytes?: number;
-  /** What stdin gets, then closes (qubesd-query's payload); default: no stdin. */
-  readonly input?: string;
 }
 
 export interface ToolResult {
@@ -149,7 +147,7 @@ export async function runTool(tool: string, args: readonly string[], call: ToolC
   const maxStdout = call.maxStdoutBytes ?? DEFAULT_MAX_STDOUT_BYTES;
   const child = execa(tool, args, {
     ...CHILD_OPTIONS,
-    ...(call.input === undefined ? { stdin: 'ignore' as const } : { input: call.input }),
+    stdin: 'ignore',
     encoding: 'buffer',
     stripFinalNewline: false,
     maxBuffer: { stdout: maxStdout, stderr: MAX_STDERR_BYTES },

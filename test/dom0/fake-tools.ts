@@ -3,6 +3,7 @@
 // $SPLIT_DM_CRYPT_QUBESD_SOCKET as the simulator's is, answers Admin API calls as arranged and records them in the same list.
 import { appendFileSync, chmodSync, existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { createServer } from 'node:net';
+import { exception } from '../sim/qubesd-methods.ts';
 import { join } from 'node:path';
 
 export const TOOLS = ['qvm-create', 'qvm-start', 'qvm-kill', 'qvm-remove', 'qvm-check', 'qvm-prefs', 'qubes-prefs', 'qvm-ls', 'qvm-block', 'qvm-run'];
@@ -39,7 +40,7 @@ const UNARRANGED = (dest: string): FakeQubesdAnswer => ({ exception: ['QubesVMNo
 
 function replyBytes(answer: FakeQubesdAnswer): Buffer | undefined {
   if ('value' in answer) return Buffer.concat([Buffer.from([0x30, 0]), Buffer.from(answer.value)]);
-  if ('exception' in answer) return Buffer.from(`2\0${answer.exception[0]}\0\0${answer.exception[1]}\0`);
+  if ('exception' in answer) return exception(...answer.exception).reply;
   if ('raw' in answer) return answer.raw;
   return undefined;
 }

@@ -14,7 +14,7 @@ import { serveQubesd } from './qubesd.ts';
 import { emitCommand } from './qubesd-events.ts';
 import { qvmBlock } from './qvm-block.ts';
 import { qvmFeatures, qvmTags } from './qvm-features.ts';
-import { createDisposableWorker, preloadFill, qubesdQuery } from './preload.ts';
+import { preloadFill } from './preload.ts';
 import { qvmCreate, qvmKill, qvmRemove, qvmStart, startQubeWorker } from './qvm-lifecycle.ts';
 import { qubesPrefs, qvmCheck, qvmLs, qvmPrefs } from './qvm-queries.ts';
 import { removeBlock } from './remove-block.ts';
@@ -46,7 +46,6 @@ async function dom0Tool(name: string, args: readonly string[]): Promise<Output> 
     case 'qvm-run': return qvmRun(dir, args);
     case 'qvm-features': return qvmFeatures(dir, args);
     case 'qvm-tags': return qvmTags(dir, args);
-    case 'qubesd-query': return qubesdQuery(dir, args);
     default: throw new SimToolError(`qubes-sim: unknown tool ${name}`, 127);
   }
 }
@@ -77,7 +76,6 @@ function worldCommand(command: string, dir: string, rest: readonly string[]): Ou
     // Internal: a disk's delayed appearance in its frontend (attachments.ts).
     case 'plug-later': return plugLater([dir, ...rest]);
     // Internal: qubesd's side of CreateDisposable and its pool refills (preload.ts).
-    case 'create-disposable': return createDisposableWorker([dir, ...rest]);
     case 'preload-fill': return preloadFill([dir, ...rest]);
     // Internal: qubesd's side of a qube's start, which outlives a killed qvm-start (qvm-lifecycle.ts).
     case 'start-qube': return startQubeWorker([dir, ...rest]);

@@ -13,17 +13,16 @@
 //   `created-by-dom0` and `disp-created-by-dom0`, and the reply is its name, or `uuid:UUID` when the payload was `uuid`;
 // - R4.2 (release4.2 qubes/api/admin.py) has no pool and takes no payload (`no_payload=True`): a payload is a ProtocolError,
 //   which qubesd answers by closing the connection without a reply.
-// qubesd does the work in its own process: a client that goes away (Ctrl-C on qubesd-query) does not stop a hand-out half-way.
-// So does the simulator: the work runs in a detached `qubes-sim create-disposable` process (qubesd-work.ts).
+// qubesd does the work in its own process: a client that goes away (Ctrl-C) does not stop a hand-out half-way. So does the
+// simulator: the simulated qubesd (qubesd.ts) runs the hand-out in its own process, whatever the client does meanwhile.
 import { spawn } from 'node:child_process';
 import { randomInt, randomUUID } from 'node:crypto';
-import { readFileSync, rmSync } from 'node:fs';
+import { rmSync } from 'node:fs';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { bootKernel } from './kernel-model.ts';
 import { recordEvent, recordStart } from './qubesd-events.ts';
 import { makeVmTree, stopVm } from './qvm-lifecycle.ts';
 import { exception } from './qubesd-methods.ts';
-import { inQubesd, writeReply } from './qubesd-work.ts';
 import { waitForBoot } from './start-latency.ts';
 import { readState, SimToolError, vmDir, withState, type SimState, type SimVm } from './state.ts';
 
@@ -113,12 +112,6 @@ export async function createDisposableReply(dir: string, template: string, paylo
   }
 }
 
-/** The detached half of the fake qubesd-query's CreateDisposable: does the work and writes qubesd's reply bytes (hex) to `replyFile`. */
-export async function createDisposableWorker([dir = '', template = '', payload = '', replyFile = '']: readonly string[]): Promise<void> {
-  const bytes = await createDisposableReply(dir, template, payload);
-  writeReply(replyFile, bytes ? bytes.toString('hex') : 'abort');
-}
-
 async function handOut(dir: string, template: string, payload: string): Promise<Buffer | undefined> {
   const state = readState(dir);
   if (state.settings.release !== '4.3' && payload !== '') return undefined;
@@ -167,24 +160,6 @@ async function waitUntilPreloaded(dir: string, name: string): Promise<void> {
     if (vm.features?.['preload-dispvm-completed']) return;
     await sleep(20);
   }
-}
-
-/**
- * `qubesd-query [-e] [--fail] [-c SOCK] SRC METHOD DEST [ARG]` (qubes-core-admin qubes/tools/qubesd_query.py): sends the call
- * with stdin as payload and prints qubesd's reply as is (`0\0...` or `2\0TYPE\0TRACEBACK\0MESSAGE\0`); with --fail the exit
- * code is the reply's first digit, and 1 when qubesd closed without a reply. Only admin.vm.CreateDisposable from dom0 here.
- */
-export async function qubesdQuery(dir: string, rawArgs: readonly string[]): Promise<Buffer | number> {
-  const flags = new Set(rawArgs.filter((a) => a.startsWith('-')));
-  const [src, method, dest, arg = ''] = rawArgs.filter((a) => !a.startsWith('-'));
-  const fail = flags.has('--fail');
-  if (src !== 'dom0' || method !== 'admin.vm.CreateDisposable' || !dest || arg !== '') throw new SimToolError(`qubesd-query: the simulator serves admin.vm.CreateDisposable from dom0 only`, 2);
-  const payload = flags.has('-e') || flags.has('--empty') ? '' : readFileSync(0).toString('latin1');
-  const text = await inQubesd(dir, 'create-disposable', [dest, payload]);
-  if (text === 'abort') return fail ? 1 : 0;
-  const bytes = Buffer.from(text, 'hex');
-  process.stdout.write(bytes);
-  return fail ? Number(String.fromCharCode(bytes[0] ?? 0x31)) : 0;
 }
 
 /** A pool changes with its feature: set preloads (domain-feature-set:preload-dispvm-max), deleted removes the pool's qubes. */

@@ -12,7 +12,7 @@ import { recordBlockChange } from './qubesd-events.ts';
 import { VM_TOOLS } from './vm-tools.ts';
 import { SimToolError, statePath, transcriptPath, vmRoot, withState, writeState, type SimSettings, type SimState, type SimVm, type VmClass } from './state.ts';
 
-export const DOM0_TOOLS = ['qvm-create', 'qvm-start', 'qvm-kill', 'qvm-remove', 'qvm-check', 'qvm-prefs', 'qubes-prefs', 'qvm-ls', 'qvm-block', 'qvm-run', 'qvm-features', 'qvm-tags', 'qubesd-query'] as const;
+export const DOM0_TOOLS = ['qvm-create', 'qvm-start', 'qvm-kill', 'qvm-remove', 'qvm-check', 'qvm-prefs', 'qubes-prefs', 'qvm-ls', 'qvm-block', 'qvm-run', 'qvm-features', 'qvm-tags'] as const;
 export const DVM_TEMPLATE = 'sim-dvm';
 const PORT = /^[a-z0-9_-]{1,64}$/;
 
